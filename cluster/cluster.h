@@ -1,0 +1,78 @@
+/* The shared-state service (design.md, principle 1). Every change to state
+ * the nodes must agree on is an operation submitted here; the service
+ * delivers it to every member in one total order and each member applies it
+ * with the same deterministic code (the gateway's apply callback). The
+ * originating node learns the result through the done callback, which runs
+ * only after the operation has been applied locally. The single-node
+ * service (cluster_single.c) is a group of one; the corosync one implements
+ * the same ops table. The gateway never talks to corosync directly. */
+#ifndef SANGW_CLUSTER_H
+#define SANGW_CLUSTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct event_loop;
+struct cluster;
+
+/* Called by the service on every member, in delivery order. Must be
+ * deterministic: same state + same operation = same result everywhere.
+ * The return value reaches the origin's done callback. */
+typedef int (*cluster_apply_fn)(void *owner, uint32_t origin_node, uint16_t type,
+				const void *payload, uint32_t len);
+typedef void (*cluster_done_fn)(void *ctx, int result);
+
+struct cluster_callbacks {
+	cluster_apply_fn apply;
+	/* State transfer for joining nodes (corosync): serialize / load. */
+	int (*snapshot)(void *owner, void **buf, size_t *len);
+	int (*restore)(void *owner, const void *buf, size_t len);
+	/* Membership changed: the nodes now present and the ones that left. */
+	void (*membership)(void *owner, const uint32_t *members, size_t n_members,
+			   const uint32_t *left, size_t n_left);
+	/* Quorum gained or lost: I/O and shared-state changes stop when lost. */
+	void (*quorum)(void *owner, bool quorate);
+};
+
+struct cluster_service_ops {
+	const char *name;
+	int (*start)(struct cluster *c);
+	void (*stop)(struct cluster *c);
+	/* Queue an operation for total-order delivery. done(ctx, result) runs
+	 * on this node after the local apply. Returns 0 or -errno (not
+	 * quorate: -EAGAIN; the operation was not sent). */
+	int (*submit)(struct cluster *c, uint16_t type, const void *payload, uint32_t len,
+		      cluster_done_fn done, void *ctx);
+	/* May this node serve I/O and change shared state now? */
+	bool (*ready)(struct cluster *c);
+};
+
+struct cluster {
+	const struct cluster_service_ops *ops;
+	struct event_loop *loop;
+	const struct cluster_callbacks *cb;
+	void *owner;
+	uint32_t node_id;
+	void *priv;
+};
+
+/* kind: "none" (single node) or "corosync". NULL on unknown kind. */
+struct cluster *cluster_create(const char *kind, struct event_loop *loop,
+			       const struct cluster_callbacks *cb, void *owner);
+void cluster_destroy(struct cluster *c);
+
+static inline int cluster_submit(struct cluster *c, uint16_t type, const void *payload,
+				 uint32_t len, cluster_done_fn done, void *ctx)
+{
+	return c->ops->submit(c, type, payload, len, done, ctx);
+}
+
+static inline bool cluster_ready(struct cluster *c)
+{
+	return c->ops->ready(c);
+}
+
+extern const struct cluster_service_ops cluster_single_ops;
+
+#endif

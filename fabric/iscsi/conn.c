@@ -1,0 +1,723 @@
+/* iSCSI connections: socket I/O, the login phase around login.c, and
+ * dispatch of full-feature-phase PDUs (RFC 7143 sections 6-7, 11). */
+#include "iscsi.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "../../gateway/log.h"
+#include "crc32c.h"
+
+#define LOGIN_TIMEOUT_MS     15000   /* a login must finish within this */
+#define LOGIN_MAX_DATA       8192    /* RFC 7143 13.12: login PDUs default */
+#define TX_IOV_BATCH         64
+
+struct iscsi_conn_list iscsi_conns = TAILQ_HEAD_INITIALIZER(iscsi_conns);
+
+static void conn_on_event(struct event_loop *loop, uint32_t events, void *arg);
+static void conn_flush(struct iscsi_conn *conn);
+
+/* --- login callbacks ------------------------------------------------------- */
+
+static const struct chap_cred *first_set(const struct chap_cred *a, const struct chap_cred *b)
+{
+	return a->set ? a : b;
+}
+
+static uint16_t login_lookup(void *arg, const char *target_name, const char *initiator_name,
+			     struct login_target_info *info)
+{
+	struct iscsi_conn *conn = arg;
+	struct gateway *gw = the_gateway;
+	struct target *t;
+	struct acl *acl;
+
+	memset(info, 0, sizeof(*info));
+	if (!target_name) {
+		/* Discovery session (RFC 7143 4.3): CHAP only if configured. */
+		info->auth_required = gw->discovery_auth && gw->discovery_chap.set;
+		info->chap = gw->discovery_chap;
+		info->mutual_chap = gw->discovery_mutual_chap;
+		target_params_defaults(&info->params);
+		return 0;
+	}
+	t = gw_find_target(gw, target_name);
+	if (!t) {
+		log_info("%s: login by %s to unknown target %s", conn->peer, initiator_name, target_name);
+		return ISCSI_LOGIN_STATUS_NOT_FOUND;
+	}
+	if (!target_allows(t, initiator_name, &acl)) {
+		log_info("%s: %s is not allowed to log in to %s", conn->peer, initiator_name, target_name);
+		return ISCSI_LOGIN_STATUS_FORBIDDEN;
+	}
+	info->target = t;
+	info->acl = acl;
+	info->params = t->params;
+	if (acl) {
+		info->chap = *first_set(&acl->chap, &t->chap);
+		info->mutual_chap = *first_set(&acl->mutual_chap, &t->mutual_chap);
+	} else {
+		info->chap = t->chap;
+		info->mutual_chap = t->mutual_chap;
+	}
+	info->auth_required = info->chap.set;
+	return 0;
+}
+
+static uint16_t login_complete_cb(void *arg, struct login_state *ls, uint16_t *tsih)
+{
+	return session_login_complete(arg, ls, tsih);
+}
+
+static void login_random(void *arg, uint8_t *buf, unsigned len)
+{
+	(void)arg;
+	while (len) {
+		ssize_t n = getrandom(buf, len, 0);
+		if (n <= 0)
+			continue;
+		buf += n;
+		len -= (unsigned)n;
+	}
+}
+
+static const struct login_callbacks conn_login_callbacks_template = {
+	.lookup = login_lookup,
+	.complete = login_complete_cb,
+	.random = login_random,
+};
+
+/* --- lifecycle ------------------------------------------------------------- */
+
+static void login_timeout(struct event_loop *loop, void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	(void)loop;
+	if (conn->state == CONN_LOGIN)
+		conn_close(conn, "login timed out");
+}
+
+static void ping_tick(struct event_loop *loop, void *arg);
+
+struct iscsi_conn *conn_create(struct event_loop *loop, int fd)
+{
+	struct iscsi_conn *conn = calloc(1, sizeof(*conn));
+	struct login_callbacks cb = conn_login_callbacks_template;
+	struct sockaddr_storage peer;
+	socklen_t plen = sizeof(peer), llen = sizeof(conn->local_addr);
+	char host[64] = "?";
+	int one = 1;
+
+	if (!conn)
+		return NULL;
+	conn->loop = loop;
+	conn->fd = fd;
+	conn->state = CONN_LOGIN;
+	conn->ttt_next = 1;
+	TAILQ_INIT(&conn->txq);
+	TAILQ_INIT(&conn->tasks);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+	getsockname(fd, (struct sockaddr *)&conn->local_addr, &llen);
+	if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
+		uint16_t port = 0;
+		if (peer.ss_family == AF_INET) {
+			struct sockaddr_in *sin = (struct sockaddr_in *)&peer;
+			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+			port = ntohs(sin->sin_port);
+		} else if (peer.ss_family == AF_INET6) {
+			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&peer;
+			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+			port = ntohs(sin6->sin6_port);
+		}
+		snprintf(conn->peer, sizeof(conn->peer), "%s:%u", host, port);
+	}
+	pdu_reader_init(&conn->rx, LOGIN_MAX_DATA);
+	conn->rx.data_dest = NULL;
+	cb.arg = conn;
+	conn->login = login_state_create(&cb);
+	if (!conn->login || ev_add(loop, &conn->src, fd, EPOLLIN | EPOLLRDHUP, conn_on_event, conn) < 0) {
+		if (conn->login)
+			login_state_destroy(conn->login);
+		pdu_reader_free(&conn->rx);
+		free(conn);
+		return NULL;
+	}
+	ev_timer_init(&conn->login_timer, login_timeout, conn);
+	ev_timer_arm(loop, &conn->login_timer, LOGIN_TIMEOUT_MS);
+	ev_timer_init(&conn->ping_timer, ping_tick, conn);
+	conn->last_rx_ms = now_ms();
+	conn->refs = 1;
+	TAILQ_INSERT_TAIL(&iscsi_conns, conn, link);
+	log_debug("%s: connection accepted", conn->peer);
+	return conn;
+}
+
+static void conn_free_now(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+	struct tx_pdu *pdu;
+
+	while ((pdu = TAILQ_FIRST(&conn->txq))) {
+		TAILQ_REMOVE(&conn->txq, pdu, link);
+		free(pdu->owned);
+		free(pdu);
+	}
+	pdu_reader_free(&conn->rx);
+	if (conn->login)
+		login_state_destroy(conn->login);
+	free(conn->text_rsp);
+	free(conn);
+}
+
+void conn_get(struct iscsi_conn *conn)
+{
+	conn->refs++;
+}
+
+void conn_put(struct iscsi_conn *conn)
+{
+	if (--conn->refs == 0)
+		/* Free from the loop: the caller may still be on our stack. */
+		ev_defer(conn->loop, &conn->free_deferred, conn_free_now, conn);
+}
+
+static void release_tx_pdu(struct tx_pdu *pdu)
+{
+	if (pdu->task)
+		task_put(pdu->task);
+	free(pdu->owned);
+	free(pdu);
+}
+
+void conn_close(struct iscsi_conn *conn, const char *why)
+{
+	struct tx_pdu *pdu;
+
+	if (conn->state == CONN_CLOSED)
+		return;
+	log_info("%s: closing connection%s%s", conn->peer, why ? ": " : "", why ? why : "");
+	conn->state = CONN_CLOSED;
+	ev_remove(conn->loop, &conn->src);
+	ev_timer_cancel(conn->loop, &conn->login_timer);
+	ev_timer_cancel(conn->loop, &conn->ping_timer);
+	shutdown(conn->fd, SHUT_RDWR);
+	close(conn->fd);
+	conn->fd = -1;
+	/* Unsent PDUs are dropped; their tasks are released. */
+	while ((pdu = TAILQ_FIRST(&conn->txq))) {
+		TAILQ_REMOVE(&conn->txq, pdu, link);
+		release_tx_pdu(pdu);
+	}
+	task_abort_conn(conn);
+	if (conn->sess)
+		session_conn_closed(conn->sess, conn);
+	TAILQ_REMOVE(&iscsi_conns, conn, link);
+	conn_put(conn);
+}
+
+/* --- transmit ---------------------------------------------------------------- */
+
+struct tx_pdu *conn_new_pdu(struct iscsi_conn *conn)
+{
+	struct tx_pdu *pdu = calloc(1, sizeof(*pdu));
+
+	(void)conn;
+	if (!pdu)
+		log_error("out of memory for a PDU");
+	return pdu;
+}
+
+static bool conn_header_digest(const struct iscsi_conn *conn)
+{
+	return conn->state != CONN_LOGIN && conn->sess && conn->sess->params.header_digest;
+}
+
+static bool conn_data_digest(const struct iscsi_conn *conn)
+{
+	return conn->state != CONN_LOGIN && conn->sess && conn->sess->params.data_digest;
+}
+
+static uint32_t pdu_wire_len(const struct iscsi_conn *conn, const struct tx_pdu *pdu)
+{
+	uint32_t len = ISCSI_BHS_LEN + (conn_header_digest(conn) ? ISCSI_DIGEST_LEN : 0);
+
+	if (pdu->data_len)
+		len += ISCSI_PAD(pdu->data_len) + (conn_data_digest(conn) ? ISCSI_DIGEST_LEN : 0);
+	return len;
+}
+
+void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
+{
+	if (conn->state == CONN_CLOSED) {
+		release_tx_pdu(pdu);
+		return;
+	}
+	bhs_set_data_len(pdu->hdr, pdu->data_len);
+	if (conn_header_digest(conn))
+		crc32c_put(pdu->hdr + ISCSI_BHS_LEN, pdu_header_digest(pdu->hdr, NULL, 0));
+	if (pdu->data_len) {
+		uint32_t pad = ISCSI_PAD(pdu->data_len) - pdu->data_len;
+		memset(pdu->trailer, 0, pad);
+		if (conn_data_digest(conn)) {
+			uint32_t crc = crc32c(0, pdu->data, pdu->data_len);
+			crc = crc32c(crc, pdu->trailer, pad);
+			crc32c_put(pdu->trailer + pad, crc);
+		}
+	}
+	pdu->sent = 0;
+	TAILQ_INSERT_TAIL(&conn->txq, pdu, link);
+	conn->tx_pdus++;
+	/* Flush at once: on loopback most PDUs go out in this syscall; the
+	 * ones that do not wait for EPOLLOUT. */
+	conn_flush(conn);
+}
+
+/* Build the iovecs of one PDU, skipping what was already sent. */
+static int pdu_iov(const struct iscsi_conn *conn, const struct tx_pdu *pdu, struct iovec *iov)
+{
+	uint32_t hlen = ISCSI_BHS_LEN + (conn_header_digest(conn) ? ISCSI_DIGEST_LEN : 0);
+	uint32_t pad = pdu->data_len ? ISCSI_PAD(pdu->data_len) - pdu->data_len : 0;
+	uint32_t tlen = pdu->data_len ? pad + (conn_data_digest(conn) ? ISCSI_DIGEST_LEN : 0) : 0;
+	struct { const uint8_t *p; uint32_t len; } parts[3] = {
+		{ pdu->hdr, hlen }, { pdu->data, pdu->data_len }, { pdu->trailer, tlen },
+	};
+	uint32_t skip = pdu->sent;
+	int n = 0;
+
+	for (int i = 0; i < 3; i++) {
+		if (skip >= parts[i].len) {
+			skip -= parts[i].len;
+			continue;
+		}
+		iov[n].iov_base = (void *)(parts[i].p + skip);
+		iov[n].iov_len = parts[i].len - skip;
+		skip = 0;
+		n++;
+	}
+	return n;
+}
+
+static void conn_flush(struct iscsi_conn *conn)
+{
+	while (!TAILQ_EMPTY(&conn->txq) && conn->state != CONN_CLOSED) {
+		struct iovec iov[TX_IOV_BATCH * 3];
+		struct tx_pdu *pdu;
+		int n = 0, count = 0;
+		ssize_t w;
+
+		TAILQ_FOREACH(pdu, &conn->txq, link) {
+			if (count++ == TX_IOV_BATCH)
+				break;
+			n += pdu_iov(conn, pdu, iov + n);
+		}
+		w = writev(conn->fd, iov, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				if (!conn->want_write) {
+					conn->want_write = true;
+					ev_modify(conn->loop, &conn->src, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+				}
+				return;
+			}
+			conn_close(conn, strerror(errno));
+			return;
+		}
+		conn->tx_bytes += (uint64_t)w;
+		while (w > 0 && (pdu = TAILQ_FIRST(&conn->txq))) {
+			uint32_t left = pdu_wire_len(conn, pdu) - pdu->sent;
+			if ((uint64_t)w < left) {
+				pdu->sent += (uint32_t)w;
+				break;
+			}
+			w -= left;
+			TAILQ_REMOVE(&conn->txq, pdu, link);
+			if (pdu->close_after) {
+				release_tx_pdu(pdu);
+				conn_close(conn, "logged out");
+				return;
+			}
+			release_tx_pdu(pdu);
+		}
+	}
+	if (conn->want_write && TAILQ_EMPTY(&conn->txq) && conn->state != CONN_CLOSED) {
+		conn->want_write = false;
+		ev_modify(conn->loop, &conn->src, EPOLLIN | EPOLLRDHUP);
+	}
+}
+
+void conn_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance_stat_sn)
+{
+	struct iscsi_session *sess = conn->sess;
+
+	put_be32(bhs + 24, conn->stat_sn);
+	if (advance_stat_sn)
+		conn->stat_sn++;
+	if (sess) {
+		put_be32(bhs + 28, sess->exp_cmd_sn);
+		put_be32(bhs + 32, sess->max_cmd_sn);
+	}
+}
+
+void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
+{
+	struct tx_pdu *pdu = conn_new_pdu(conn);
+
+	if (!conn->reject_logged) {
+		log_warn("%s: rejecting PDU opcode 0x%02x (reason 0x%02x)", conn->peer,
+			 bhs_opcode(bad_bhs), reason);
+		conn->reject_logged = true;   /* logged once per connection */
+	}
+	if (!pdu)
+		return;
+	/* RFC 7143 11.17: the rejected header travels as the data segment. */
+	pdu->owned = malloc(ISCSI_BHS_LEN);
+	if (!pdu->owned) {
+		free(pdu);
+		return;
+	}
+	memcpy(pdu->owned, bad_bhs, ISCSI_BHS_LEN);
+	pdu->data = pdu->owned;
+	pdu->data_len = ISCSI_BHS_LEN;
+	bhs_init(pdu->hdr, ISCSI_OP_REJECT);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	pdu->hdr[2] = reason;
+	put_be32(pdu->hdr + 16, ISCSI_RESERVED_TAG);
+	conn_fill_sn(conn, pdu->hdr, true);
+	conn_queue_pdu(conn, pdu);
+}
+
+void conn_send_async_logout(struct iscsi_conn *conn)
+{
+	struct tx_pdu *pdu;
+
+	if (conn->state != CONN_FULL_FEATURE || !conn->sess)
+		return;
+	pdu = conn_new_pdu(conn);
+	if (!pdu)
+		return;
+	/* RFC 7143 11.9.1 AsyncEvent 1: target requests logout; Parameter3
+	 * is the time (seconds) the initiator has to do it. */
+	bhs_init(pdu->hdr, ISCSI_OP_ASYNC_MSG);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	put_be32(pdu->hdr + 16, ISCSI_RESERVED_TAG);
+	conn_fill_sn(conn, pdu->hdr, true);
+	pdu->hdr[36] = ISCSI_ASYNC_LOGOUT_REQUEST;
+	put_be16(pdu->hdr + 42, 2);
+	conn_queue_pdu(conn, pdu);
+}
+
+/* --- NOP (RFC 7143 11.18-11.19) --------------------------------------------- */
+
+static void handle_nop_out(struct iscsi_conn *conn, const struct pdu *req)
+{
+	uint32_t itt = bhs_itt(req->bhs), ttt = bhs_ttt(req->bhs);
+	struct tx_pdu *pdu;
+
+	if (itt == ISCSI_RESERVED_TAG) {
+		/* Answer to our ping (TTT echoed) or an unsolicited keepalive. */
+		if (ttt != ISCSI_RESERVED_TAG && ttt == conn->ping_ttt)
+			conn->ping_ttt = 0;
+		return;
+	}
+	pdu = conn_new_pdu(conn);
+	if (!pdu)
+		return;
+	bhs_init(pdu->hdr, ISCSI_OP_NOP_IN);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	memcpy(pdu->hdr + 8, req->bhs + 8, 8);          /* LUN echoed */
+	put_be32(pdu->hdr + 16, itt);
+	put_be32(pdu->hdr + 20, ISCSI_RESERVED_TAG);
+	if (req->data_len) {
+		/* Ping data is echoed (11.19.4). */
+		pdu->owned = malloc(req->data_len);
+		if (pdu->owned) {
+			memcpy(pdu->owned, req->data, req->data_len);
+			pdu->data = pdu->owned;
+			pdu->data_len = req->data_len;
+		}
+	}
+	if (!bhs_immediate(req->bhs))
+		session_window_release(conn->sess);
+	conn_fill_sn(conn, pdu->hdr, true);
+	conn_queue_pdu(conn, pdu);
+}
+
+static void ping_tick(struct event_loop *loop, void *arg)
+{
+	struct iscsi_conn *conn = arg;
+	const struct target_params *tp;
+	uint64_t now = now_ms();
+	struct tx_pdu *pdu;
+
+	if (conn->state != CONN_FULL_FEATURE || !conn->sess)
+		return;
+	tp = conn->sess->target ? &conn->sess->target->params : NULL;
+	if (!tp || tp->nop_interval == 0)
+		return;
+	if (conn->ping_ttt && now - conn->ping_sent_ms >= (uint64_t)tp->nop_timeout * 1000) {
+		conn_close(conn, "initiator did not answer NOP-In ping");
+		return;
+	}
+	if (!conn->ping_ttt && now - conn->last_rx_ms >= (uint64_t)tp->nop_interval * 1000) {
+		pdu = conn_new_pdu(conn);
+		if (pdu) {
+			bhs_init(pdu->hdr, ISCSI_OP_NOP_IN);
+			pdu->hdr[1] = ISCSI_FLAG_FINAL;
+			put_be32(pdu->hdr + 16, ISCSI_RESERVED_TAG);
+			conn->ping_ttt = conn->ttt_next++ | 0x80000000u;
+			put_be32(pdu->hdr + 20, conn->ping_ttt);
+			/* 11.19.1: a ping carries StatSN but does not advance it. */
+			conn_fill_sn(conn, pdu->hdr, false);
+			conn->ping_sent_ms = now;
+			conn_queue_pdu(conn, pdu);
+		}
+	}
+	ev_timer_arm(loop, &conn->ping_timer, 1000);
+}
+
+/* --- logout (RFC 7143 11.14-11.15) ------------------------------------------ */
+
+static void handle_logout(struct iscsi_conn *conn, const struct pdu *req)
+{
+	uint8_t reason = req->bhs[1] & 0x7f;
+	uint16_t cid = get_be16(req->bhs + 20);
+	struct tx_pdu *pdu = conn_new_pdu(conn);
+
+	if (!pdu) {
+		conn_close(conn, "out of memory");
+		return;
+	}
+	bhs_init(pdu->hdr, ISCSI_OP_LOGOUT_RSP);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	put_be32(pdu->hdr + 16, bhs_itt(req->bhs));
+	if (reason == ISCSI_LOGOUT_REMOVE_FOR_RECOVERY)
+		pdu->hdr[2] = ISCSI_LOGOUT_RSP_RECOVERY_UNSUPPORTED;  /* ERL 0 */
+	else if (reason == ISCSI_LOGOUT_CLOSE_CONNECTION && cid != conn->cid)
+		pdu->hdr[2] = ISCSI_LOGOUT_RSP_CID_NOT_FOUND;
+	else
+		pdu->hdr[2] = ISCSI_LOGOUT_RSP_OK;
+	if (!bhs_immediate(req->bhs))
+		session_window_release(conn->sess);
+	conn_fill_sn(conn, pdu->hdr, true);
+	if (pdu->hdr[2] == ISCSI_LOGOUT_RSP_OK) {
+		log_info("%s: logout (reason %u)", conn->peer, reason);
+		conn->state = CONN_LOGGED_OUT;
+		pdu->close_after = true;
+	}
+	conn_queue_pdu(conn, pdu);
+}
+
+/* --- login phase ------------------------------------------------------------ */
+
+static void handle_login(struct iscsi_conn *conn, const struct pdu *req)
+{
+	struct login_response rsp;
+	enum login_result res;
+	struct tx_pdu *pdu;
+
+	if (bhs_opcode(req->bhs) != ISCSI_OP_LOGIN_REQ) {
+		/* RFC 7143 6.1: only Login Requests before full feature phase. */
+		conn_close(conn, "non-login PDU during login");
+		return;
+	}
+	res = login_process(conn->login, req->bhs, req->data, req->data_len, conn->stat_sn, &rsp);
+	if (res == LOGIN_RESULT_DROP) {
+		conn_close(conn, "login protocol error");
+		return;
+	}
+	pdu = conn_new_pdu(conn);
+	if (!pdu) {
+		conn_close(conn, "out of memory");
+		return;
+	}
+	memcpy(pdu->hdr, rsp.bhs, ISCSI_BHS_LEN);
+	if (rsp.data_len) {
+		pdu->owned = malloc(rsp.data_len);
+		if (!pdu->owned) {
+			free(pdu);
+			conn_close(conn, "out of memory");
+			return;
+		}
+		memcpy(pdu->owned, rsp.data, rsp.data_len);
+		pdu->data = pdu->owned;
+		pdu->data_len = rsp.data_len;
+	}
+	/* Every login response carries the next StatSN (RFC 7143 11.13.4). */
+	conn->stat_sn = get_be32(pdu->hdr + 24) + 1;
+	if (res == LOGIN_RESULT_FAILED) {
+		pdu->close_after = true;
+		conn->state = CONN_LOGGED_OUT;
+		conn_queue_pdu(conn, pdu);
+		return;
+	}
+	if (res == LOGIN_RESULT_CONTINUE) {
+		conn_queue_pdu(conn, pdu);
+		return;
+	}
+	/* Complete: the final response goes out without digests; everything
+	 * after it uses what was negotiated. */
+	conn_queue_pdu(conn, pdu);
+	if (conn->state == CONN_CLOSED)
+		return;
+	ev_timer_cancel(conn->loop, &conn->login_timer);
+	conn->state = CONN_FULL_FEATURE;
+	conn->rx.header_digest = conn->sess->params.header_digest;
+	conn->rx.data_digest = conn->sess->params.data_digest;
+	conn->rx.max_data_len = conn->sess->params.target_max_recv_dsl;
+	ev_timer_arm(conn->loop, &conn->ping_timer, 1000);
+}
+
+/* --- full feature phase dispatch -------------------------------------------- */
+
+static void handle_pdu(struct iscsi_conn *conn, const struct pdu *pdu)
+{
+	uint8_t op = bhs_opcode(pdu->bhs);
+
+	conn->rx_pdus++;
+	conn->last_rx_ms = now_ms();
+	if (conn->state == CONN_LOGIN) {
+		handle_login(conn, pdu);
+		return;
+	}
+	if (conn->state != CONN_FULL_FEATURE)
+		return;
+	/* Every request carries ExpStatSN: acknowledgement of our StatSN. */
+	if (op != ISCSI_OP_DATA_OUT)
+		conn->exp_stat_sn = bhs_expstatsn(pdu->bhs);
+	switch (op) {
+	case ISCSI_OP_DATA_OUT:
+		task_handle_data_out(conn, pdu);
+		return;
+	case ISCSI_OP_SNACK:
+		/* ERL 0: no SNACK support (RFC 7143 11.16). */
+		conn_send_reject(conn, ISCSI_REJECT_SNACK, pdu->bhs);
+		return;
+	case ISCSI_OP_LOGIN_REQ:
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, pdu->bhs);
+		return;
+	case ISCSI_OP_NOP_OUT:
+	case ISCSI_OP_SCSI_CMD:
+	case ISCSI_OP_TMF_REQ:
+	case ISCSI_OP_TEXT_REQ:
+	case ISCSI_OP_LOGOUT_REQ:
+		break;
+	default:
+		conn_send_reject(conn, ISCSI_REJECT_CMD_NOT_SUPPORTED, pdu->bhs);
+		return;
+	}
+	if (op == ISCSI_OP_NOP_OUT && bhs_itt(pdu->bhs) == ISCSI_RESERVED_TAG) {
+		/* A NOP-Out with the reserved ITT must be immediate and carries
+		 * no CmdSN of its own (11.18.1). */
+		handle_nop_out(conn, pdu);
+		return;
+	}
+	if (!session_check_cmd_sn(conn->sess, pdu->bhs))
+		return;   /* outside the window: silently ignored (4.2.2.1) */
+	switch (op) {
+	case ISCSI_OP_NOP_OUT:
+		handle_nop_out(conn, pdu);
+		break;
+	case ISCSI_OP_SCSI_CMD:
+		task_handle_scsi_cmd(conn, pdu);
+		break;
+	case ISCSI_OP_TMF_REQ:
+		task_handle_tmf(conn, pdu);
+		break;
+	case ISCSI_OP_TEXT_REQ:
+		discovery_handle_text(conn, pdu);
+		break;
+	case ISCSI_OP_LOGOUT_REQ:
+		handle_logout(conn, pdu);
+		break;
+	}
+}
+
+static uint8_t *conn_data_dest(void *arg, const uint8_t *bhs, uint32_t len)
+{
+	struct iscsi_conn *conn = arg;
+
+	if (conn->state == CONN_FULL_FEATURE && bhs_opcode(bhs) == ISCSI_OP_DATA_OUT)
+		return task_data_out_dest(conn, bhs, len);
+	return NULL;
+}
+
+static void conn_read(struct iscsi_conn *conn)
+{
+	/* Bound the work per wakeup so one busy connection cannot starve others. */
+	for (int budget = 64; budget > 0 && conn->state != CONN_CLOSED; budget--) {
+		enum pdu_read_status st;
+
+		conn->rx.data_dest = conn_data_dest;
+		conn->rx.data_dest_arg = conn;
+		st = pdu_reader_read(&conn->rx, conn->fd);
+		switch (st) {
+		case PDU_READ_AGAIN:
+			return;
+		case PDU_READ_READY:
+			handle_pdu(conn, &conn->rx.pdu);
+			pdu_reader_next(&conn->rx);
+			break;
+		case PDU_READ_DATA_DIGEST:
+			/* 7.8.2: reject, the session continues (ERL 0 for
+			 * commands: the initiator retries or times out). */
+			conn_send_reject(conn, ISCSI_REJECT_DATA_DIGEST, conn->rx.pdu.bhs);
+			pdu_reader_next(&conn->rx);
+			break;
+		case PDU_READ_HEADER_DIGEST:
+			conn_close(conn, "header digest error");
+			return;
+		case PDU_READ_TOO_LONG:
+			/* The stream cannot be resynchronised: reject, then close
+			 * once the Reject is out (RFC 7143 7.x protocol error). */
+			conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, conn->rx.pdu.bhs);
+			if (conn->state != CONN_CLOSED) {
+				struct tx_pdu *last = TAILQ_LAST(&conn->txq, tx_pdu_list);
+				if (last) {
+					conn->state = CONN_LOGGED_OUT;
+					last->close_after = true;
+				} else {
+					conn_close(conn, "data segment longer than MaxRecvDataSegmentLength");
+				}
+			}
+			return;
+		case PDU_READ_CLOSED:
+			conn_close(conn, conn->state == CONN_LOGGED_OUT ? NULL : "closed by initiator");
+			return;
+		case PDU_READ_IO_ERROR:
+			conn_close(conn, strerror(errno));
+			return;
+		}
+	}
+}
+
+static void conn_on_event(struct event_loop *loop, uint32_t events, void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	(void)loop;
+	conn_get(conn);
+	if (events & EPOLLOUT)
+		conn_flush(conn);
+	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && conn->state == CONN_LOGGED_OUT) {
+		/* Nothing more is accepted after logout: discard until closed. */
+		char scratch[4096];
+		ssize_t n = read(conn->fd, scratch, sizeof(scratch));
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			conn_close(conn, NULL);
+	} else if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && conn->state != CONN_CLOSED) {
+		conn_read(conn);
+	}
+	conn_put(conn);
+}

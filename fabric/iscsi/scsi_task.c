@@ -1,0 +1,616 @@
+/* SCSI commands over iSCSI (RFC 7143 sections 10.2-10.8, 11.3-11.8):
+ * command PDUs, immediate/unsolicited/solicited Data-Out with R2T,
+ * Data-In with status, SCSI Response with residuals and sense, and task
+ * management requests. */
+#include "iscsi.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gateway/log.h"
+#include "../../gateway/sense.h"
+
+/* The largest EDTL we buffer for one command. Larger requests are refused
+ * with CHECK CONDITION instead of letting one initiator claim memory. */
+#define MAX_COMMAND_BYTES (64u << 20)
+
+static const uint8_t iscsi_to_sam_attr[] = {
+	[ISCSI_ATTR_UNTAGGED] = TASK_SIMPLE,
+	[ISCSI_ATTR_SIMPLE] = TASK_SIMPLE,
+	[ISCSI_ATTR_ORDERED] = TASK_ORDERED,
+	[ISCSI_ATTR_HEAD_OF_QUEUE] = TASK_HEAD_OF_QUEUE,
+	[ISCSI_ATTR_ACA] = TASK_ACA,
+};
+
+static struct iscsi_task *find_task(struct iscsi_conn *conn, uint32_t itt)
+{
+	struct iscsi_task *task;
+
+	TAILQ_FOREACH(task, &conn->tasks, link)
+		if (task->itt == itt)
+			return task;
+	return NULL;
+}
+
+static struct iscsi_task *task_new(struct iscsi_conn *conn, const uint8_t *bhs)
+{
+	struct iscsi_task *task = calloc(1, sizeof(*task));
+
+	if (!task)
+		return NULL;
+	task->conn = conn;
+	task->sess = conn->sess;
+	task->itt = bhs_itt(bhs);
+	task->cmd_sn = bhs_cmdsn(bhs);
+	task->immediate = bhs_immediate(bhs);
+	task->holds_slot = !task->immediate;
+	task->tx_refs = 1;   /* the task's own reference */
+	task->ttt = ISCSI_RESERVED_TAG;
+	conn_get(conn);
+	session_get(conn->sess);
+	TAILQ_INSERT_TAIL(&conn->tasks, task, link);
+	conn->task_count++;
+	return task;
+}
+
+/* A non-immediate command took one slot of the CmdSN window; completing
+ * it opens the slot again (MaxCmdSN advances). */
+static void release_slot(struct iscsi_task *task)
+{
+	if (task->holds_slot) {
+		task->holds_slot = false;
+		session_window_release(task->sess);
+	}
+}
+
+void task_put(struct iscsi_task *task)
+{
+	struct iscsi_conn *conn = task->conn;
+
+	if (--task->tx_refs)
+		return;
+	TAILQ_REMOVE(&conn->tasks, task, link);
+	conn->task_count--;
+	release_slot(task);
+	scsi_cmd_free_buf(&task->cmd);
+	session_put(task->sess);
+	free(task);
+	conn_put(conn);
+}
+
+/* --- responses ---------------------------------------------------------------- */
+
+/* RFC 7143 11.4.5: residuals compare what the command wanted to move
+ * with the expected data transfer length. */
+static void set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted, uint32_t edtl,
+			 uint8_t overflow_flag, uint8_t underflow_flag)
+{
+	if (wanted > edtl) {
+		*flags |= overflow_flag;
+		put_be32(bhs + 44, wanted - edtl);
+	} else if (wanted < edtl) {
+		*flags |= underflow_flag;
+		put_be32(bhs + 44, edtl - wanted);
+	}
+}
+
+static void send_scsi_response(struct iscsi_task *task)
+{
+	struct iscsi_conn *conn = task->conn;
+	struct scsi_cmd *cmd = &task->cmd;
+	struct tx_pdu *pdu = conn_new_pdu(conn);
+	uint8_t flags = ISCSI_FLAG_FINAL;
+
+	if (!pdu) {
+		task_put(task);
+		return;
+	}
+	bhs_init(pdu->hdr, ISCSI_OP_SCSI_RSP);
+	pdu->hdr[2] = ISCSI_RSP_COMPLETED;
+	pdu->hdr[3] = cmd->status;
+	put_be32(pdu->hdr + 16, task->itt);
+	/* ExpDataSN: Data-In PDUs (reads) or R2Ts (writes) sent (11.4.6). */
+	put_be32(pdu->hdr + 36, cmd->dir == SCSI_DIR_OUT ? task->r2t_sn : task->data_in_pdus);
+	if (cmd->dir != SCSI_DIR_NONE || cmd->expected_len)
+		set_residual(pdu->hdr, &flags, cmd->transfer_len, cmd->expected_len,
+			     ISCSI_RSP_OVERFLOW, ISCSI_RSP_UNDERFLOW);
+	pdu->hdr[1] = flags;
+	if (cmd->sense_len) {
+		/* 11.4.7: SenseLength (2 bytes) then the sense data. */
+		pdu->owned = malloc(2u + cmd->sense_len);
+		if (pdu->owned) {
+			put_be16(pdu->owned, cmd->sense_len);
+			memcpy(pdu->owned + 2, cmd->sense, cmd->sense_len);
+			pdu->data = pdu->owned;
+			pdu->data_len = 2u + cmd->sense_len;
+		}
+	}
+	task->state = TASK_RESPONDING;
+	release_slot(task);   /* the response then reports the open slot */
+	conn_fill_sn(conn, pdu->hdr, true);
+	conn_queue_pdu(conn, pdu);
+	task_put(task);
+}
+
+/* Data-In PDUs (11.7), the last one carrying GOOD status when possible. */
+static void send_data_in(struct iscsi_task *task)
+{
+	struct iscsi_conn *conn = task->conn;
+	struct scsi_cmd *cmd = &task->cmd;
+	const struct iscsi_session_params *p = &task->sess->params;
+	uint32_t total = MIN(cmd->data_in_len, cmd->expected_len);
+	uint32_t seg_max = p->initiator_max_recv_dsl ? p->initiator_max_recv_dsl : 8192;
+	uint32_t burst = p->max_burst_length ? p->max_burst_length : total;
+	/* Status rides on the final Data-In only without sense (11.7.4). */
+	bool status_in_data = cmd->sense_len == 0 &&
+		(cmd->status == SAM_STAT_GOOD || cmd->status == SAM_STAT_CONDITION_MET);
+	uint32_t offset = 0, in_burst = 0;
+
+	release_slot(task);
+	while (offset < total) {
+		struct tx_pdu *pdu = conn_new_pdu(conn);
+		uint32_t len = MIN(seg_max, total - offset);
+		bool last;
+		uint8_t flags = 0;
+
+		if (!pdu)
+			break;
+		len = MIN(len, burst - in_burst);
+		last = offset + len == total;
+		in_burst += len;
+		bhs_init(pdu->hdr, ISCSI_OP_DATA_IN);
+		put_be32(pdu->hdr + 16, task->itt);
+		put_be32(pdu->hdr + 20, ISCSI_RESERVED_TAG);
+		put_be32(pdu->hdr + 36, task->data_in_pdus++);
+		put_be32(pdu->hdr + 40, offset);
+		if (last || in_burst == burst) {
+			flags |= ISCSI_FLAG_FINAL;   /* end of a sequence (13.14) */
+			in_burst = 0;
+		}
+		if (last && status_in_data) {
+			flags |= ISCSI_DATA_STATUS;
+			pdu->hdr[3] = cmd->status;
+			set_residual(pdu->hdr, &flags, cmd->transfer_len, cmd->expected_len,
+				     ISCSI_DATA_OVERFLOW, ISCSI_DATA_UNDERFLOW);
+			conn_fill_sn(conn, pdu->hdr, true);
+		} else {
+			conn_fill_sn(conn, pdu->hdr, false);
+			put_be32(pdu->hdr + 24, 0);   /* StatSN reserved without S */
+		}
+		pdu->hdr[1] = flags;
+		pdu->data = cmd->buf + offset;
+		pdu->data_len = len;
+		pdu->task = task;
+		task->tx_refs++;
+		offset += len;
+		conn_queue_pdu(conn, pdu);
+		if (conn->state == CONN_CLOSED)
+			break;
+	}
+	if (status_in_data && offset == total && total > 0) {
+		task->state = TASK_RESPONDING;
+		task_put(task);
+		return;
+	}
+	send_scsi_response(task);
+}
+
+void task_cmd_done(struct scsi_cmd *cmd)
+{
+	struct iscsi_task *task = container_of(cmd, struct iscsi_task, cmd);
+	struct iscsi_conn *conn = task->conn;
+
+	/* Aborted tasks get no response (SAM-5 7.2 at ERL 0); neither do
+	 * tasks whose connection is gone. */
+	if (cmd->aborted || conn->state == CONN_CLOSED || task->aborted_locally) {
+		task_put(task);
+		return;
+	}
+	if (cmd->dir == SCSI_DIR_IN && cmd->data_in_len && cmd->expected_len)
+		send_data_in(task);
+	else
+		send_scsi_response(task);
+}
+
+/* Refuse a command before it reaches the core (e.g. too large). */
+static void task_fail(struct iscsi_task *task, uint8_t key, uint16_t asc)
+{
+	struct scsi_cmd *cmd = &task->cmd;
+
+	cmd->status = SAM_STAT_CHECK_CONDITION;
+	cmd->sense_len = (uint8_t)sense_build(cmd->sense, false, key, asc, false, 0);
+	cmd->transfer_len = 0;
+	send_scsi_response(task);
+}
+
+/* --- submission ------------------------------------------------------------------ */
+
+static bool older_task_receiving(struct iscsi_conn *conn, const struct iscsi_task *task)
+{
+	struct iscsi_task *t;
+
+	TAILQ_FOREACH(t, &conn->tasks, link) {
+		if (t == task)
+			return false;
+		if (t->state == TASK_RECEIVING && sn_lt(t->cmd_sn, task->cmd_sn))
+			return true;
+	}
+	return false;
+}
+
+static void task_submit(struct iscsi_task *task)
+{
+	/* SIMPLE tasks may run in any order (SAM-5 8.6.2); an ORDERED one
+	 * must not overtake an older command still receiving its data. */
+	if (task->cmd.task_attr == TASK_ORDERED && older_task_receiving(task->conn, task)) {
+		task->state = TASK_PENDING;
+		return;
+	}
+	task->state = TASK_IN_CORE;
+	task->cmd.start_ns = now_ns();
+	scsi_cmd_submit(&task->cmd);
+}
+
+static void submit_pending(struct iscsi_conn *conn)
+{
+	struct iscsi_task *task, *next;
+
+	for (task = TAILQ_FIRST(&conn->tasks); task; task = next) {
+		next = TAILQ_NEXT(task, link);
+		if (task->state == TASK_PENDING && !older_task_receiving(conn, task))
+			task_submit(task);
+	}
+}
+
+/* --- R2T (11.8) -------------------------------------------------------------------- */
+
+static void send_r2t(struct iscsi_task *task)
+{
+	struct iscsi_conn *conn = task->conn;
+	const struct iscsi_session_params *p = &task->sess->params;
+	struct tx_pdu *pdu = conn_new_pdu(conn);
+	uint32_t len = MIN(p->max_burst_length, task->edtl - task->next_offset);
+
+	if (!pdu)
+		return;
+	task->ttt = conn->ttt_next++;
+	if (task->ttt == ISCSI_RESERVED_TAG)
+		task->ttt = conn->ttt_next++;
+	task->seq_end = task->next_offset + len;
+	task->exp_data_sn = 0;
+	bhs_init(pdu->hdr, ISCSI_OP_R2T);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	put_be32(pdu->hdr + 16, task->itt);
+	put_be32(pdu->hdr + 20, task->ttt);
+	conn_fill_sn(conn, pdu->hdr, false);
+	put_be32(pdu->hdr + 36, task->r2t_sn++);
+	put_be32(pdu->hdr + 40, task->next_offset);
+	put_be32(pdu->hdr + 44, len);
+	conn_queue_pdu(conn, pdu);
+}
+
+/* All Data-Out of the current sequence arrived: ask for more or run. */
+static void data_sequence_done(struct iscsi_task *task)
+{
+	if (task->received >= task->edtl) {
+		task->ttt = ISCSI_RESERVED_TAG;
+		task_submit(task);
+		submit_pending(task->conn);
+		return;
+	}
+	send_r2t(task);
+}
+
+/* --- SCSI Command (11.3) ------------------------------------------------------------ */
+
+void task_handle_scsi_cmd(struct iscsi_conn *conn, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	struct iscsi_session *sess = conn->sess;
+	const struct iscsi_session_params *p = &sess->params;
+	bool is_read = bhs[1] & ISCSI_CMD_READ, is_write = bhs[1] & ISCSI_CMD_WRITE;
+	uint32_t edtl = bhs_edtl(bhs);
+	struct iscsi_task *task;
+	struct scsi_cmd *cmd;
+	uint8_t attr = bhs[1] & ISCSI_CMD_ATTR_MASK;
+
+	if (sess->type != SESSION_NORMAL) {
+		/* 4.3: a discovery session carries Text, NOP and Logout only. */
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
+	}
+	if (find_task(conn, bhs_itt(bhs)) || bhs_itt(bhs) == ISCSI_RESERVED_TAG) {
+		conn_send_reject(conn, ISCSI_REJECT_TASK_IN_PROGRESS, bhs);
+		return;
+	}
+	if (pdu->data_len && (!is_write || !p->immediate_data || pdu->data_len > edtl ||
+			      pdu->data_len > p->first_burst_length)) {
+		/* Immediate data only for writes, when negotiated, within
+		 * FirstBurstLength and EDTL (10.7.4 / 13.15). */
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
+	}
+	task = task_new(conn, bhs);
+	if (!task) {
+		conn_close(conn, "out of memory");
+		return;
+	}
+	cmd = &task->cmd;
+	cmd->nexus = &sess->nexus;
+	cmd->lun = scsi_lun_decode(bhs_lun(bhs));
+	memcpy(cmd->cdb, bhs_cdb(bhs), 16);
+	cmd->cdb_len = 16;
+	if (pdu->ahs_len >= 4 && pdu->ahs[2] == 1) {
+		/* Extended CDB AHS (11.2.2.3): CDB bytes 16 and up. */
+		uint32_t ext = MIN((uint32_t)get_be16(pdu->ahs) - 1, (uint32_t)SCSI_MAX_CDB - 16);
+		memcpy(cmd->cdb + 16, pdu->ahs + 4, MIN(ext, pdu->ahs_len - 4));
+		cmd->cdb_len = (uint8_t)(16 + ext);
+	}
+	cmd->task_attr = attr < ARRAY_SIZE(iscsi_to_sam_attr) ? iscsi_to_sam_attr[attr] : TASK_SIMPLE;
+	cmd->tag = task->itt;
+	cmd->expected_len = edtl;
+	cmd->dir = is_read && is_write ? SCSI_DIR_BIDI : is_write ? SCSI_DIR_OUT :
+		   is_read ? SCSI_DIR_IN : SCSI_DIR_NONE;
+	cmd->fabric_priv = task;
+	task->edtl = is_write ? edtl : 0;
+
+	if (cmd->dir == SCSI_DIR_BIDI) {
+		/* No bidirectional commands are supported (SPC-4 has none we
+		 * implement): refuse without soliciting data. */
+		task_fail(task, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return;
+	}
+	if (edtl > MAX_COMMAND_BYTES) {
+		task_fail(task, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return;
+	}
+	if (!is_write || edtl == 0) {
+		task_submit(task);
+		return;
+	}
+	if (scsi_cmd_ensure_buf(cmd, edtl) < 0) {
+		task_fail(task, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+		return;
+	}
+	if (pdu->data_len && pdu->data != cmd->buf)
+		memcpy(cmd->buf, pdu->data, pdu->data_len);
+	task->received = pdu->data_len;
+	cmd->data_out_len = edtl;
+	task->next_offset = pdu->data_len;
+	task->state = TASK_RECEIVING;
+	/* Unsolicited Data-Out follows unless F is set or InitialR2T=Yes:
+	 * up to FirstBurstLength in all, immediate data included (13.15). */
+	if (!bhs_final(bhs) && !p->initial_r2t) {
+		task->seq_end = MIN(p->first_burst_length, edtl);
+		task->ttt = ISCSI_RESERVED_TAG;
+		task->exp_data_sn = 0;
+		if (task->next_offset < task->seq_end)
+			return;
+	}
+	data_sequence_done(task);
+}
+
+/* --- Data-Out (11.7) ----------------------------------------------------------------- */
+
+/* Validate a Data-Out header against the task's expectations (DataPDUInOrder
+ * and DataSequenceInOrder are Yes: offsets must follow each other). */
+static struct iscsi_task *data_out_task(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len,
+					const char **why)
+{
+	struct iscsi_task *task = find_task(conn, bhs_itt(bhs));
+	uint32_t offset = bhs_buffer_offset(bhs);
+
+	*why = NULL;
+	if (!task || task->state != TASK_RECEIVING)
+		return NULL;
+	if (bhs_ttt(bhs) != task->ttt)
+		*why = "Target Transfer Tag does not match";
+	else if (offset != task->next_offset)
+		*why = "BufferOffset out of order";
+	else if (len > task->seq_end - task->next_offset)
+		*why = "more data than requested";
+	return task;
+}
+
+uint8_t *task_data_out_dest(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len)
+{
+	const char *why;
+	struct iscsi_task *task = data_out_task(conn, bhs, len, &why);
+
+	if (!task || why)
+		return NULL;
+	return task->cmd.buf + task->next_offset;
+}
+
+void task_handle_data_out(struct iscsi_conn *conn, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	const char *why;
+	struct iscsi_task *task = data_out_task(conn, bhs, pdu->data_len, &why);
+
+	if (!task) {
+		/* Data for a task that was aborted or already refused is
+		 * dropped; data for a tag never seen is an error (11.17). */
+		if (bhs_ttt(bhs) != ISCSI_RESERVED_TAG && !find_task(conn, bhs_itt(bhs)))
+			conn_send_reject(conn, ISCSI_REJECT_INVALID_FIELD, bhs);
+		return;
+	}
+	if (why) {
+		log_warn("%s: Data-Out for ITT 0x%x rejected: %s", conn->peer, task->itt, why);
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
+	}
+	if (bhs_datasn(bhs) != task->exp_data_sn) {
+		/* 10.7.3 at ERL 0: a DataSN gap is a protocol error. */
+		log_warn("%s: Data-Out for ITT 0x%x: DataSN %u, expected %u", conn->peer, task->itt,
+			 bhs_datasn(bhs), task->exp_data_sn);
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
+	}
+	if (pdu->data_len && pdu->data != task->cmd.buf + task->next_offset)
+		memcpy(task->cmd.buf + task->next_offset, pdu->data, pdu->data_len);
+	task->exp_data_sn++;
+	task->next_offset += pdu->data_len;
+	task->received += pdu->data_len;
+	if (bhs_final(bhs) || task->next_offset == task->seq_end) {
+		if (task->next_offset != task->seq_end) {
+			/* F before the sequence is complete: the initiator
+			 * sent less than it was asked for. */
+			conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+			return;
+		}
+		data_sequence_done(task);
+	}
+}
+
+/* --- connection loss ------------------------------------------------------------------- */
+
+void task_abort_conn(struct iscsi_conn *conn)
+{
+	struct iscsi_task *task, *next;
+
+	/* Tasks the core has are terminated by the nexus loss that follows
+	 * (scsi_nexus_unregister); the others are ours to drop. */
+	for (task = TAILQ_FIRST(&conn->tasks); task; task = next) {
+		next = TAILQ_NEXT(task, link);
+		if (task->state == TASK_RECEIVING || task->state == TASK_PENDING) {
+			task->state = TASK_RESPONDING;
+			task_put(task);
+		}
+	}
+}
+
+/* --- Task management (11.5-11.6) -------------------------------------------------------- */
+
+struct iscsi_tmf {
+	struct tmf_req req;
+	struct iscsi_conn *conn;
+	struct iscsi_session *sess;
+	uint32_t itt;
+	bool immediate;
+};
+
+static void send_tmf_response(struct iscsi_conn *conn, struct iscsi_session *sess, uint32_t itt,
+			      bool immediate, uint8_t response)
+{
+	struct tx_pdu *pdu;
+
+	if (!immediate)
+		session_window_release(sess);
+	if (conn->state == CONN_CLOSED)
+		return;
+	pdu = conn_new_pdu(conn);
+	if (!pdu)
+		return;
+	bhs_init(pdu->hdr, ISCSI_OP_TMF_RSP);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	pdu->hdr[2] = response;
+	put_be32(pdu->hdr + 16, itt);
+	conn_fill_sn(conn, pdu->hdr, true);
+	conn_queue_pdu(conn, pdu);
+}
+
+void task_tmf_done(struct tmf_req *req)
+{
+	struct iscsi_tmf *tmf = container_of(req, struct iscsi_tmf, req);
+
+	send_tmf_response(tmf->conn, tmf->sess, tmf->itt, tmf->immediate, req->response);
+	if (req->function == TMF_TARGET_COLD_RESET && tmf->conn->state != CONN_CLOSED)
+		conn_close(tmf->conn, "target cold reset");   /* 11.5.1 */
+	session_put(tmf->sess);
+	conn_put(tmf->conn);
+	free(tmf);
+}
+
+/* Drop tasks that never reached the core and match the TMF's scope. */
+static unsigned abort_local_tasks(struct iscsi_conn *conn, uint64_t lun, bool all_luns)
+{
+	struct iscsi_task *task, *next;
+	unsigned n = 0;
+
+	for (task = TAILQ_FIRST(&conn->tasks); task; task = next) {
+		next = TAILQ_NEXT(task, link);
+		if ((task->state == TASK_RECEIVING || task->state == TASK_PENDING) &&
+		    (all_luns || task->cmd.lun == lun)) {
+			task->state = TASK_RESPONDING;
+			task->aborted_locally = true;
+			task_put(task);
+			n++;
+		}
+	}
+	return n;
+}
+
+void task_handle_tmf(struct iscsi_conn *conn, const struct pdu *pdu)
+{
+	const uint8_t *bhs = pdu->bhs;
+	struct iscsi_session *sess = conn->sess;
+	uint8_t function = bhs[1] & 0x7f;
+	uint32_t ref_itt = get_be32(bhs + 20);
+	uint32_t ref_cmd_sn = get_be32(bhs + 32);
+	uint64_t lun = scsi_lun_decode(bhs_lun(bhs));
+	bool immediate = bhs_immediate(bhs);
+	struct iscsi_tmf *tmf;
+
+	if (sess->type != SESSION_NORMAL) {
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
+	}
+	switch (function) {
+	case TMF_ABORT_TASK: {
+		struct iscsi_task *task = find_task(conn, ref_itt);
+		if (!task || task->state == TASK_RESPONDING) {
+			/* 11.5.1 b/c: a task never received but inside the
+			 * window counts as received and aborted; otherwise
+			 * it does not exist. */
+			bool in_window = !sn_lt(ref_cmd_sn, sess->exp_cmd_sn) &&
+					 sn_le(ref_cmd_sn, sess->max_cmd_sn);
+			send_tmf_response(conn, sess, bhs_itt(bhs), immediate,
+					  !task && in_window ? TMF_RSP_COMPLETE : TMF_RSP_NO_TASK);
+			return;
+		}
+		if (task->state != TASK_IN_CORE) {
+			task->state = TASK_RESPONDING;
+			task->aborted_locally = true;
+			task_put(task);
+			send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_COMPLETE);
+			return;
+		}
+		lun = task->cmd.lun;
+		break;
+	}
+	case TMF_ABORT_TASK_SET:
+	case TMF_CLEAR_TASK_SET:
+	case TMF_LOGICAL_UNIT_RESET:
+		abort_local_tasks(conn, lun, false);
+		break;
+	case TMF_TARGET_WARM_RESET:
+	case TMF_TARGET_COLD_RESET:
+		abort_local_tasks(conn, 0, true);
+		break;
+	case TMF_TASK_REASSIGN:
+		/* 11.5.1: at ErrorRecoveryLevel 0 allegiance cannot move. */
+		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_NO_REASSIGN);
+		return;
+	default:
+		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_NOT_SUPPORTED);
+		return;
+	}
+	tmf = calloc(1, sizeof(*tmf));
+	if (!tmf) {
+		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_REJECTED);
+		return;
+	}
+	tmf->conn = conn;
+	tmf->sess = sess;
+	tmf->itt = bhs_itt(bhs);
+	tmf->immediate = immediate;
+	tmf->req.nexus = &sess->nexus;
+	tmf->req.function = function;
+	tmf->req.lun = lun;
+	tmf->req.ref_tag = ref_itt;
+	conn_get(conn);
+	session_get(sess);
+	scsi_tmf_submit(&tmf->req);
+}

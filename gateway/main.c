@@ -1,0 +1,474 @@
+/* sangwd: the gateway daemon. Parses the scripting interface, builds the
+ * model from --config or the command line, starts the cluster service, the
+ * iSCSI fabric and the management API, and runs the event loop until
+ * SIGTERM. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../cluster/cluster.h"
+#include "../fabric/iscsi/iscsi.h"
+#include "backstore.h"
+#include "config.h"
+#include "event_loop.h"
+#include "log.h"
+#include "mgmt.h"
+#include "model.h"
+#include "shared_state.h"
+#include "util.h"
+
+#define DEFAULT_STATE_DIR   "/var/lib/sangw"
+#define DEFAULT_MGMT_SOCKET "/run/sangw/sangwd.sock"
+#define DEFAULT_TARGET_IQN  "iqn.2026-11.org.sangw:demo"
+#define MAX_CLI_LUNS        MAX_LUNS_PER_TARGET
+#define SHUTDOWN_LOGOUT_MS  3000
+
+struct options {
+	bool foreground;
+	const char *config;
+	const char *listen[16];
+	unsigned n_listen;
+	const char *target;
+	const char *luns[MAX_CLI_LUNS];
+	unsigned n_luns;
+	const char *state_dir;
+	const char *mgmt_socket;
+	const char *pid_file;
+	const char *cluster;
+	int log_level;
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+"Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--target IQN]\n"
+"              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
+"              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
+"\n"
+"sangw gateway daemon: exports logical units over iSCSI.\n"
+"\n"
+"  -f, --foreground      stay in the foreground (default: detach, write a pid file)\n"
+"  -c, --config FILE     declarative JSON configuration (docs/configuration.md);\n"
+"                        without it the target accepts any initiator (demo mode)\n"
+"  -l, --listen ADDR:PORT  iSCSI portal; repeatable (default 0.0.0.0:3260)\n"
+"  -t, --target IQN      target for --lun (default " DEFAULT_TARGET_IQN ")\n"
+"  -L, --lun SPEC        add an LU; numbered 0,1,... in order. SPEC is\n"
+"                          file:PATH[,size=SIZE][,thin=1]   (created at SIZE if missing)\n"
+"                          null[,size=SIZE]                 (reads zeros, drops writes)\n"
+"                        SIZE takes K/M/G/T suffixes. More options: removable=1,\n"
+"                        readonly=1, wwn=NAA_HEX (32 hex digits), blocksize=512|4096\n"
+"  -s, --state-dir DIR   persistent state (default " DEFAULT_STATE_DIR ")\n"
+"  -m, --mgmt-socket PATH  management API socket (default " DEFAULT_MGMT_SOCKET ")\n"
+"  -v, --log-level LEVEL error, warning, info (default) or debug\n"
+"  -p, --pid-file PATH   pid file when detached (default STATE_DIR/sangwd.pid)\n"
+"      --cluster KIND    shared-state service: none (single node, default)\n"
+"  -h, --help            this help\n"
+"  -V, --version         print the version\n"
+"\n"
+"Signals: SIGHUP reloads --config, SIGTERM/SIGINT stop cleanly (exit 0).\n"
+"See sangwd(8), gwcli(8) and docs/configuration.md.\n");
+}
+
+static int parse_options(int argc, char **argv, struct options *o)
+{
+	static const struct option long_opts[] = {
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "listen", required_argument, NULL, 'l' },
+		{ "target", required_argument, NULL, 't' },
+		{ "lun", required_argument, NULL, 'L' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "mgmt-socket", required_argument, NULL, 'm' },
+		{ "log-level", required_argument, NULL, 'v' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "cluster", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->state_dir = DEFAULT_STATE_DIR;
+	o->mgmt_socket = DEFAULT_MGMT_SOCKET;
+	o->cluster = "none";
+	o->log_level = LOG_INFO;
+	while ((c = getopt_long(argc, argv, "fc:l:t:L:s:m:v:p:hV", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'f': o->foreground = true; break;
+		case 'c': o->config = optarg; break;
+		case 'l':
+			if (o->n_listen == ARRAY_SIZE(o->listen)) {
+				fprintf(stderr, "sangwd: too many --listen options\n");
+				return -1;
+			}
+			o->listen[o->n_listen++] = optarg;
+			break;
+		case 't': o->target = optarg; break;
+		case 'L':
+			if (o->n_luns == MAX_CLI_LUNS) {
+				fprintf(stderr, "sangwd: too many --lun options\n");
+				return -1;
+			}
+			o->luns[o->n_luns++] = optarg;
+			break;
+		case 's': o->state_dir = optarg; break;
+		case 'm': o->mgmt_socket = optarg; break;
+		case 'v':
+			o->log_level = log_level_from_name(optarg);
+			if (o->log_level < 0) {
+				fprintf(stderr, "sangwd: unknown log level '%s' (error, warning, info, debug)\n", optarg);
+				return -1;
+			}
+			break;
+		case 'p': o->pid_file = optarg; break;
+		case 'C': o->cluster = optarg; break;
+		case 'h': usage(stdout); exit(0);
+		case 'V': printf("sangwd %s\n", PACKAGE_VERSION); exit(0);
+		default: usage(stderr); return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sangwd: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* "ADDR:PORT", "[V6]:PORT", ":PORT" or "ADDR" (port 3260). */
+static int parse_portal(const char *text, struct portal *p)
+{
+	const char *colon;
+	char *end;
+	unsigned long port = ISCSI_DEFAULT_PORT;
+
+	memset(p, 0, sizeof(*p));
+	if (text[0] == '[') {
+		const char *close = strchr(text, ']');
+		if (!close || (size_t)(close - text - 1) >= sizeof(p->addr))
+			return -1;
+		memcpy(p->addr, text + 1, (size_t)(close - text - 1));
+		colon = close[1] == ':' ? close + 1 : NULL;
+		if (close[1] && !colon)
+			return -1;
+	} else {
+		colon = strrchr(text, ':');
+		size_t len = colon ? (size_t)(colon - text) : strlen(text);
+		if (len >= sizeof(p->addr))
+			return -1;
+		memcpy(p->addr, text, len);
+	}
+	if (!p->addr[0])
+		str_copy(p->addr, "0.0.0.0", sizeof(p->addr));
+	if (colon) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (errno || *end || end == colon + 1 || port == 0 || port > 65535)
+			return -1;
+	}
+	p->port = (uint16_t)port;
+	return 0;
+}
+
+static int add_portal(struct gateway *gw, const char *text)
+{
+	struct portal *p = calloc(1, sizeof(*p));
+
+	if (!p || parse_portal(text, p) < 0) {
+		fprintf(stderr, "sangwd: invalid portal '%s' (expected ADDR:PORT)\n", text);
+		free(p);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&gw->portals, p, link);
+	return 0;
+}
+
+static int build_cli_model(struct gateway *gw, const struct options *o)
+{
+	const char *iqn = o->target ? o->target : DEFAULT_TARGET_IQN;
+	struct target *t;
+	char err[512];
+
+	for (unsigned i = 0; i < o->n_listen; i++)
+		if (add_portal(gw, o->listen[i]) < 0)
+			return -1;
+	if (TAILQ_EMPTY(&gw->portals) && add_portal(gw, "0.0.0.0:3260") < 0)
+		return -1;
+	if (!o->n_luns && !o->target && o->config)
+		return 0;
+	t = gw_find_target(gw, iqn);
+	if (!t) {
+		t = target_create(gw, iqn);
+		if (!t)
+			return -1;
+		/* A target from the command line has no ACLs: demo mode. */
+		t->demo_mode = true;
+		log_info("target %s (demo mode: any initiator may log in)", iqn);
+	}
+	for (unsigned i = 0; i < o->n_luns; i++) {
+		struct lu_spec spec;
+		uint64_t lun = 0;
+
+		if (lu_spec_parse(o->luns[i], &spec, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sangwd: --lun %s\n", err);
+			return -1;
+		}
+		while (target_find_lu(t, lun))
+			lun++;
+		if (!lu_create(t, lun, &spec, err, sizeof(err))) {
+			fprintf(stderr, "sangwd: --lun %s: %s\n", o->luns[i], err);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int make_dir(const char *path)
+{
+	char tmp[PATH_MAX];
+
+	if (str_copy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+		return -1;
+	for (char *p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(tmp, 0700) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void fatal_signal(int sig)
+{
+	/* Keep the flight recorder for the post-mortem, then die as asked. */
+	log_dump_blackbox();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+struct signal_state {
+	struct ev_source src;
+	int fd;
+	struct gateway *gw;
+};
+
+static void on_signal(struct event_loop *loop, uint32_t events, void *arg)
+{
+	struct signal_state *ss = arg;
+	struct signalfd_siginfo si;
+	char err[512];
+
+	(void)events;
+	while (read(ss->fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+		switch (si.ssi_signo) {
+		case SIGHUP:
+			if (!ss->gw->config_path[0]) {
+				log_info("SIGHUP: no --config file to reload");
+				break;
+			}
+			log_info("SIGHUP: reloading %s", ss->gw->config_path);
+			if (config_reload(ss->gw, err, sizeof(err)) < 0)
+				log_error("reload failed, running configuration kept: %s", err);
+			break;
+		case SIGTERM:
+		case SIGINT:
+			log_info("%s: shutting down", si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT");
+			event_loop_stop(loop);
+			break;
+		case SIGUSR1:
+			log_dump_blackbox();
+			break;
+		}
+	}
+}
+
+static int daemonize(const char *pid_file)
+{
+	pid_t pid = fork();
+	int fd;
+	char text[32];
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid > 0)
+		_exit(0);
+	if (chdir("/") < 0)
+		return -1;
+	fd = open("/dev/null", O_RDWR);
+	if (fd >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	return write_file_atomic(pid_file, text, strlen(text));
+}
+
+struct flush_req {
+	struct bs_io io;
+	unsigned *pending;
+};
+
+static void flush_done(struct bs_io *io)
+{
+	struct flush_req *f = container_of(io, struct flush_req, io);
+
+	if (io->result < 0)
+		log_error("flush at shutdown failed: %s", strerror(-io->result));
+	(*f->pending)--;
+	free(f);
+}
+
+/* Make everything acknowledged durable before exit (SIGTERM contract). */
+static void flush_all_lus(struct gateway *gw)
+{
+	unsigned pending = 0;
+	struct target *t;
+	struct lu *lu;
+
+	TAILQ_FOREACH(t, &gw->targets, link) {
+		TAILQ_FOREACH(lu, &t->lus, link) {
+			struct flush_req *f = calloc(1, sizeof(*f));
+			if (!f)
+				continue;
+			f->io.op = BS_OP_FLUSH;
+			f->io.done = flush_done;
+			f->pending = &pending;
+			pending++;
+			lu->bs_ops->submit(lu, &f->io);
+		}
+	}
+	while (pending)
+		event_loop_run_once(gw->loop, 100);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct cluster_callbacks cluster_cb = { .apply = shared_state_apply };
+	struct gateway gw;
+	struct options o;
+	struct signal_state ss;
+	sigset_t mask;
+	char err[512], path[PATH_MAX];
+
+	if (parse_options(argc, argv, &o) < 0)
+		return 2;
+	log_setup("sangwd", o.log_level, true, !o.foreground);
+
+	memset(&gw, 0, sizeof(gw));
+	TAILQ_INIT(&gw.targets);
+	TAILQ_INIT(&gw.portals);
+	TAILQ_INIT(&gw.nexuses);
+	the_gateway = &gw;
+	str_copy(gw.state_dir, o.state_dir, sizeof(gw.state_dir));
+	str_copy(gw.mgmt_socket, o.mgmt_socket, sizeof(gw.mgmt_socket));
+	if (make_dir(gw.state_dir) < 0) {
+		fprintf(stderr, "sangwd: cannot create state dir %s: %s\n", gw.state_dir, strerror(errno));
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/sangwd.blackbox", gw.state_dir);
+	log_set_blackbox_path(path);
+	signal(SIGSEGV, fatal_signal);
+	signal(SIGBUS, fatal_signal);
+	signal(SIGFPE, fatal_signal);
+	signal(SIGILL, fatal_signal);
+	signal(SIGABRT, fatal_signal);
+	signal(SIGPIPE, SIG_IGN);
+
+	gw.loop = event_loop_create();
+	gw.cluster = gw.loop ? cluster_create(o.cluster, gw.loop, &cluster_cb, &gw) : NULL;
+	if (!gw.cluster) {
+		fprintf(stderr, "sangwd: unknown --cluster '%s' (this build supports: none)\n", o.cluster);
+		return 2;
+	}
+	if (gw.cluster->ops->start(gw.cluster) < 0) {
+		fprintf(stderr, "sangwd: cannot start the cluster service\n");
+		return 1;
+	}
+	gw.node_id = gw.cluster->node_id;
+	gw.portals_changed = iscsi_portals_changed;
+
+	if (o.config) {
+		str_copy(gw.config_path, o.config, sizeof(gw.config_path));
+		if (config_load(&gw, o.config, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sangwd: %s\n", err);
+			return 1;
+		}
+	}
+	if (build_cli_model(&gw, &o) < 0)
+		return 1;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	ss.gw = &gw;
+	ss.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (ss.fd < 0 || ev_add(gw.loop, &ss.src, ss.fd, EPOLLIN, on_signal, &ss) < 0) {
+		fprintf(stderr, "sangwd: signalfd: %s\n", strerror(errno));
+		return 1;
+	}
+	if (iscsi_fabric_start(&gw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
+	if (mgmt_start(&gw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
+	if (!o.foreground) {
+		snprintf(path, sizeof(path), "%s/sangwd.pid", gw.state_dir);
+		if (daemonize(o.pid_file ? o.pid_file : path) < 0) {
+			log_error("cannot detach: %s", strerror(errno));
+			return 1;
+		}
+	}
+	log_info("sangwd %s ready (node %u, management socket %s)", PACKAGE_VERSION, gw.node_id,
+		 gw.mgmt_socket);
+
+	event_loop_run(gw.loop);
+
+	/* Orderly stop: no new logins, ask initiators to log out, abort what
+	 * is left, flush the backstores, release everything. */
+	mgmt_stop(&gw);
+	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
+	flush_all_lus(&gw);
+	cluster_destroy(gw.cluster);
+	while (!TAILQ_EMPTY(&gw.targets))
+		target_destroy(TAILQ_FIRST(&gw.targets));
+	while (!TAILQ_EMPTY(&gw.portals)) {
+		struct portal *p = TAILQ_FIRST(&gw.portals);
+		TAILQ_REMOVE(&gw.portals, p, link);
+		free(p);
+	}
+	ev_remove(gw.loop, &ss.src);
+	close(ss.fd);
+	event_loop_destroy(gw.loop);
+	if (!o.foreground)
+		unlink(o.pid_file ? o.pid_file : path);
+	log_info("sangwd stopped");
+	log_teardown();
+	return 0;
+}

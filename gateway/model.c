@@ -1,0 +1,390 @@
+/* Lookups and lifecycle of the object model (model.h). */
+#include "model.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pr.h"
+#include "util.h"
+
+struct gateway *the_gateway;
+
+/* NAA 6 (IEEE Registered Extended, SPC-4 7.8.6.6.5) needs a company id.
+ * sangw has none registered: this one spells "SGW" and is documented as
+ * such; sites that need their own set wwn= per LU. */
+#define SANGW_NAA_COMPANY_ID 0x534757u
+
+struct target *gw_find_target(struct gateway *gw, const char *iqn)
+{
+	struct target *t;
+
+	/* RFC 7143 4.2.7.1: iSCSI names compare case-insensitively after
+	 * stringprep, which lowercases; we store them as given. */
+	TAILQ_FOREACH(t, &gw->targets, link)
+		if (strcasecmp(t->iqn, iqn) == 0)
+			return t;
+	return NULL;
+}
+
+struct lu *target_find_lu(struct target *t, uint64_t lun)
+{
+	struct lu *lu;
+
+	TAILQ_FOREACH(lu, &t->lus, link)
+		if (lu->lun == lun)
+			return lu;
+	return NULL;
+}
+
+struct acl *target_find_acl(struct target *t, const char *initiator)
+{
+	struct acl *acl;
+
+	TAILQ_FOREACH(acl, &t->acls, link)
+		if (strcasecmp(acl->initiator, initiator) == 0)
+			return acl;
+	return NULL;
+}
+
+bool target_allows(struct target *t, const char *initiator, struct acl **acl)
+{
+	*acl = target_find_acl(t, initiator);
+	return *acl != NULL || t->demo_mode;
+}
+
+struct lu *target_resolve_lun(struct target *t, const struct acl *acl, uint64_t mapped_lun)
+{
+	if (!acl || acl->map_count == 0)
+		return target_find_lu(t, mapped_lun);
+	for (unsigned i = 0; i < acl->map_count; i++)
+		if (acl->map[i].mapped_lun == mapped_lun)
+			return target_find_lu(t, acl->map[i].target_lun);
+	return NULL;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+unsigned target_visible_luns(struct target *t, const struct acl *acl, uint64_t *luns, unsigned max)
+{
+	unsigned n = 0;
+
+	if (!acl || acl->map_count == 0) {
+		struct lu *lu;
+		TAILQ_FOREACH(lu, &t->lus, link)
+			if (n < max && !lu->removing)
+				luns[n++] = lu->lun;
+	} else {
+		for (unsigned i = 0; i < acl->map_count && n < max; i++) {
+			struct lu *lu = target_find_lu(t, acl->map[i].target_lun);
+			if (lu && !lu->removing)
+				luns[n++] = acl->map[i].mapped_lun;
+		}
+	}
+	qsort(luns, n, sizeof(*luns), cmp_u64);
+	return n;
+}
+
+bool acl_maps_lu(const struct acl *acl, const struct lu *lu, uint64_t *mapped_lun)
+{
+	if (!acl || acl->map_count == 0) {
+		*mapped_lun = lu->lun;
+		return true;
+	}
+	for (unsigned i = 0; i < acl->map_count; i++)
+		if (acl->map[i].target_lun == lu->lun) {
+			*mapped_lun = acl->map[i].mapped_lun;
+			return true;
+		}
+	return false;
+}
+
+void target_params_defaults(struct target_params *p)
+{
+	/* Generous but standard limits; RFC 7143 section 13 gives the ranges. */
+	p->max_recv_data_segment_length = 262144;
+	p->max_burst_length = 1048576;
+	p->first_burst_length = 262144;
+	p->initial_r2t = false;
+	p->immediate_data = true;
+	p->max_outstanding_r2t = 1;
+	p->default_time2wait = 2;
+	p->default_time2retain = 20;
+	p->header_digest = true;
+	p->data_digest = true;
+	p->queue_depth = 128;
+	p->nop_interval = 30;
+	p->nop_timeout = 30;
+}
+
+struct target *target_create(struct gateway *gw, const char *iqn)
+{
+	struct target *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->gw = gw;
+	str_copy(t->iqn, iqn, sizeof(t->iqn));
+	t->tpgt = 1;
+	target_params_defaults(&t->params);
+	TAILQ_INIT(&t->lus);
+	TAILQ_INIT(&t->acls);
+	TAILQ_INSERT_TAIL(&gw->targets, t, link);
+	return t;
+}
+
+void target_destroy(struct target *t)
+{
+	struct lu *lu;
+	struct acl *acl;
+
+	while ((lu = TAILQ_FIRST(&t->lus)))
+		lu_destroy(lu);
+	while ((acl = TAILQ_FIRST(&t->acls))) {
+		TAILQ_REMOVE(&t->acls, acl, link);
+		free(acl);
+	}
+	TAILQ_REMOVE(&t->gw->targets, t, link);
+	free(t);
+}
+
+uint64_t lu_key(const struct lu *lu)
+{
+	return hash64(&lu->lun, sizeof(lu->lun), hash64(lu->target->iqn, strlen(lu->target->iqn), 0));
+}
+
+static int parse_hex_bytes(const char *hex, uint8_t *out, size_t n)
+{
+	if (hex[0] == '0' && (hex[1] == 'x' || hex[1] == 'X'))
+		hex += 2;
+	if (strlen(hex) != n * 2)
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+		if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
+		    sscanf(hex + 2 * i, "%2x", &v) != 1)
+			return -1;
+		out[i] = (uint8_t)v;
+	}
+	return 0;
+}
+
+/* NAA 6: 4-bit NAA, 24-bit company id, 36-bit vendor specific id, 64-bit
+ * vendor specific id extension. Derived from the target name and LUN so
+ * every node and every restart reports the same designator. */
+static void lu_derive_identity(struct lu *lu)
+{
+	uint64_t h1 = lu_key(lu);
+	uint64_t h2 = hash64(lu->target->iqn, strlen(lu->target->iqn), h1);
+
+	if (lu->spec.wwn[0] == '\0' || parse_hex_bytes(lu->spec.wwn, lu->naa, 16) < 0) {
+		lu->naa[0] = 0x60 | (uint8_t)(SANGW_NAA_COMPANY_ID >> 20);
+		lu->naa[1] = (uint8_t)(SANGW_NAA_COMPANY_ID >> 12);
+		lu->naa[2] = (uint8_t)(SANGW_NAA_COMPANY_ID >> 4);
+		lu->naa[3] = (uint8_t)((SANGW_NAA_COMPANY_ID & 0xf) << 4) | (uint8_t)(h1 >> 60);
+		put_be32(lu->naa + 4, (uint32_t)(h1 >> 28));
+		put_be64(lu->naa + 8, h2);
+	}
+	/* Unit serial number (VPD 0x80): the 16 hex digits after the company id. */
+	for (int i = 0; i < 16; i++)
+		snprintf(lu->serial + 2 * i, 3, "%02x", lu->naa[i]);
+	lu->serial[32] = '\0';
+}
+
+static void lu_set_geometry(struct lu *lu)
+{
+	lu->block_shift = (uint8_t)__builtin_ctz(lu->block_size);
+	lu->num_blocks = lu->size_bytes >> lu->block_shift;
+}
+
+struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
+		     char *err, size_t errlen)
+{
+	struct lu *lu, *pos;
+
+	if (lun >= MAX_LUNS_PER_TARGET) {
+		snprintf(err, errlen, "LUN %llu out of range (0-%d)", (unsigned long long)lun,
+			 MAX_LUNS_PER_TARGET - 1);
+		return NULL;
+	}
+	if (target_find_lu(t, lun)) {
+		snprintf(err, errlen, "LUN %llu already exists in %s", (unsigned long long)lun, t->iqn);
+		return NULL;
+	}
+	lu = calloc(1, sizeof(*lu));
+	if (!lu) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	lu->target = t;
+	lu->lun = lun;
+	lu->spec = *spec;
+	lu->block_size = spec->block_size ? spec->block_size : 512;
+	if (lu->block_size != 512 && lu->block_size != 4096) {
+		snprintf(err, errlen, "block size %u unsupported (512 or 4096)", lu->block_size);
+		free(lu);
+		return NULL;
+	}
+	lu->bs_ops = backstore_find(spec->backstore);
+	if (!lu->bs_ops) {
+		snprintf(err, errlen, "unknown backstore '%s'", spec->backstore);
+		free(lu);
+		return NULL;
+	}
+	if (lu->bs_ops->open(lu, err, errlen) < 0) {
+		free(lu);
+		return NULL;
+	}
+	lu_set_geometry(lu);
+	if (lu->num_blocks == 0) {
+		snprintf(err, errlen, "backing is smaller than one block");
+		lu->bs_ops->close(lu);
+		free(lu);
+		return NULL;
+	}
+	lu_derive_identity(lu);
+	/* Defaults: write cache on (we flush on SYNCHRONIZE CACHE and FUA),
+	 * fixed-format sense (SPC-4 7.5.8 D_SENSE = 0). */
+	lu->mode.wce = true;
+	lu->mode_saved = lu->mode;
+	lu->medium_loaded = true;
+	TAILQ_INIT(&lu->tasks.cmds);
+	lu->pr = pr_state_create(lu);
+	if (!lu->pr) {
+		snprintf(err, errlen, "out of memory");
+		lu->bs_ops->close(lu);
+		free(lu);
+		return NULL;
+	}
+	TAILQ_FOREACH(pos, &t->lus, link)
+		if (pos->lun > lun)
+			break;
+	if (pos)
+		TAILQ_INSERT_BEFORE(pos, lu, link);
+	else
+		TAILQ_INSERT_TAIL(&t->lus, lu, link);
+	if (pr_load(lu) < 0)
+		log_warn("%s LUN %llu: could not restore persistent reservations", t->iqn,
+			 (unsigned long long)lun);
+	log_info("%s LUN %llu: %s %s, %llu blocks of %u bytes", t->iqn, (unsigned long long)lun,
+		 spec->backstore, spec->path, (unsigned long long)lu->num_blocks, lu->block_size);
+	return lu;
+}
+
+void lu_destroy(struct lu *lu)
+{
+	TAILQ_REMOVE(&lu->target->lus, lu, link);
+	lu->bs_ops->close(lu);
+	pr_state_destroy(lu->pr);
+	free(lu);
+}
+
+int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen)
+{
+	int rc;
+
+	if (new_size < lu->block_size) {
+		snprintf(err, errlen, "size must be at least one block (%u bytes)", lu->block_size);
+		return -EINVAL;
+	}
+	if (!lu->bs_ops->resize) {
+		snprintf(err, errlen, "backstore %s cannot be resized", lu->bs_ops->name);
+		return -EOPNOTSUPP;
+	}
+	rc = lu->bs_ops->resize(lu, new_size);
+	if (rc < 0) {
+		snprintf(err, errlen, "resize failed: %s", strerror(-rc));
+		return rc;
+	}
+	lu->spec.size = new_size;
+	lu_set_geometry(lu);
+	return 0;
+}
+
+static int parse_bool_option(const char *value, bool *out)
+{
+	if (!strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "true"))
+		*out = true;
+	else if (!strcmp(value, "0") || !strcmp(value, "no") || !strcmp(value, "false"))
+		*out = false;
+	else
+		return -1;
+	return 0;
+}
+
+int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errlen)
+{
+	char buf[PATH_MAX + 256];
+	char *opts, *opt, *save = NULL;
+
+	memset(spec, 0, sizeof(*spec));
+	if (str_copy(buf, text, sizeof(buf)) >= sizeof(buf)) {
+		snprintf(err, errlen, "LU spec too long");
+		return -1;
+	}
+	opts = strchr(buf, ',');
+	if (opts)
+		*opts++ = '\0';
+	if (strncmp(buf, "file:", 5) == 0) {
+		str_copy(spec->backstore, "file", sizeof(spec->backstore));
+		if (buf[5] == '\0') {
+			snprintf(err, errlen, "'%s': file backstore needs a path (file:PATH)", text);
+			return -1;
+		}
+		str_copy(spec->path, buf + 5, sizeof(spec->path));
+	} else if (strcmp(buf, "null") == 0) {
+		str_copy(spec->backstore, "null", sizeof(spec->backstore));
+	} else {
+		snprintf(err, errlen, "'%s': expected file:PATH[,size=SIZE][,thin=1] or null[,size=SIZE]", text);
+		return -1;
+	}
+	for (opt = opts ? strtok_r(opts, ",", &save) : NULL; opt; opt = strtok_r(NULL, ",", &save)) {
+		char *value = strchr(opt, '=');
+		bool ok = true;
+
+		if (!value) {
+			snprintf(err, errlen, "'%s': option '%s' needs a value (KEY=VALUE)", text, opt);
+			return -1;
+		}
+		*value++ = '\0';
+		if (!strcmp(opt, "size"))
+			ok = parse_size(value, &spec->size) == 0;
+		else if (!strcmp(opt, "thin"))
+			ok = parse_bool_option(value, &spec->thin) == 0;
+		else if (!strcmp(opt, "removable"))
+			ok = parse_bool_option(value, &spec->removable) == 0;
+		else if (!strcmp(opt, "readonly"))
+			ok = parse_bool_option(value, &spec->readonly) == 0;
+		else if (!strcmp(opt, "blocksize")) {
+			uint64_t bs;
+			ok = parse_size(value, &bs) == 0 && (bs == 512 || bs == 4096);
+			spec->block_size = (uint32_t)bs;
+		} else if (!strcmp(opt, "wwn")) {
+			uint8_t naa[16];
+			ok = parse_hex_bytes(value, naa, 16) == 0 && (naa[0] >> 4) == 6;
+			if (ok)
+				str_copy(spec->wwn, value[0] == '0' && (value[1] | 0x20) == 'x' ? value + 2 : value,
+					 sizeof(spec->wwn));
+		} else {
+			snprintf(err, errlen, "'%s': unknown option '%s'", text, opt);
+			return -1;
+		}
+		if (!ok) {
+			snprintf(err, errlen, "'%s': invalid value '%s' for %s", text, value, opt);
+			return -1;
+		}
+	}
+	if (!strcmp(spec->backstore, "null") && spec->size == 0)
+		spec->size = 1ULL << 30;
+	if (spec->block_size == 0)
+		spec->block_size = 512;
+	return 0;
+}

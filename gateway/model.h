@@ -1,0 +1,191 @@
+/* The gateway's object model: targets, their logical units and initiator
+ * ACLs, CHAP credentials, portals. One struct gateway singleton owns it all.
+ * Configuration (config.c) builds it; the management API (mgmt.c) edits it
+ * through the shared-state door; the SCSI core and fabrics read it. Every
+ * access happens on the main event loop thread. */
+#ifndef SANGW_MODEL_H
+#define SANGW_MODEL_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "backstore.h"
+#include "scsi.h"
+
+#define ISCSI_NAME_MAX   224   /* RFC 7143 section 4.2.7.1: 223 bytes + NUL */
+#define CHAP_NAME_MAX    256
+#define CHAP_SECRET_MAX  256
+#define MAX_LUNS_PER_TARGET 256
+#define LU_SERIAL_LEN    32
+
+struct gateway;
+struct target;
+struct pr_state;
+
+struct chap_cred {
+	bool set;
+	char user[CHAP_NAME_MAX];
+	char secret[CHAP_SECRET_MAX];
+};
+
+/* What the admin asked for; kept verbatim so it can be written back out. */
+struct lu_spec {
+	char backstore[16];          /* "file" or "null" */
+	char path[PATH_MAX];         /* file: regular file or block device */
+	uint64_t size;               /* bytes; 0 = use the existing file's size */
+	bool thin;                   /* file: sparse, UNMAP punches holes */
+	bool removable;              /* RMB in INQUIRY; PREVENT ALLOW MEDIUM REMOVAL */
+	bool readonly;               /* writes fail with DATA PROTECT */
+	uint32_t block_size;         /* 512 (default) or 4096 */
+	char wwn[33];                /* hex NAA designator; empty = derived */
+};
+
+/* Mode page state an initiator may change (SPC-4 7.5, SBC-3 6.4). */
+struct lu_mode {
+	bool wce;       /* caching page: write cache enable */
+	bool rcd;       /* caching page: read cache disable */
+	bool d_sense;   /* control page: descriptor format sense */
+	bool swp;       /* control page: software write protect */
+	uint8_t tst;    /* control page: task set type (0 = one per LU) */
+	uint8_t qerr;
+};
+
+struct lu_stats {
+	uint64_t read_cmds, write_cmds, other_cmds;
+	uint64_t read_bytes, write_bytes;
+	uint64_t errors;
+	uint64_t read_ns, write_ns;  /* summed service time */
+};
+
+struct lu {
+	struct target *target;
+	uint64_t lun;                    /* LUN within its target (0-255) */
+	struct lu_spec spec;
+	uint64_t size_bytes;             /* set by the backstore's open/resize */
+	uint32_t block_size;
+	uint8_t block_shift;
+	uint64_t num_blocks;             /* size_bytes >> block_shift */
+	uint8_t naa[16];                 /* NAA 6 (IEEE registered extended) */
+	char serial[LU_SERIAL_LEN + 1];
+	struct lu_mode mode;             /* current values */
+	struct lu_mode mode_saved;       /* defaults, restored on LU reset? no: power-on */
+	bool prevent_removal;            /* PREVENT ALLOW MEDIUM REMOVAL in force */
+	bool medium_loaded;              /* removable LUs: START STOP UNIT LOEJ */
+	bool stopped;                    /* START STOP UNIT START=0 */
+
+	const struct backstore_ops *bs_ops;
+	void *bs_priv;
+
+	struct task_set tasks;           /* commands in flight, SAM-5 ordering */
+	struct pr_state *pr;             /* persistent + SPC-2 reservations (pr.c) */
+	struct lu_stats stats;
+	bool removing;                   /* being deleted: refuse new commands */
+	TAILQ_ENTRY(lu) link;            /* in target->lus, sorted by lun */
+};
+
+struct lun_map_entry {
+	uint64_t mapped_lun;             /* what the initiator sees */
+	uint64_t target_lun;             /* the LU in the target */
+};
+
+struct acl {
+	char initiator[ISCSI_NAME_MAX];  /* initiator IQN/EUI */
+	struct chap_cred chap;           /* initiator authenticates itself */
+	struct chap_cred mutual_chap;    /* target authenticates to initiator */
+	unsigned map_count;              /* 0 = every LU, identity mapping */
+	struct lun_map_entry map[MAX_LUNS_PER_TARGET];
+	TAILQ_ENTRY(acl) link;
+};
+
+/* Session parameters a target offers (RFC 7143 section 13); the defaults
+ * come from iscsi_params_defaults() and config may override them. */
+struct target_params {
+	uint32_t max_recv_data_segment_length;
+	uint32_t max_burst_length;
+	uint32_t first_burst_length;
+	bool initial_r2t;
+	bool immediate_data;
+	uint32_t max_outstanding_r2t;
+	uint32_t default_time2wait;
+	uint32_t default_time2retain;
+	bool header_digest;      /* offer/accept CRC32C */
+	bool data_digest;
+	uint32_t queue_depth;    /* CmdSN window: MaxCmdSN - ExpCmdSN + 1 */
+	uint32_t nop_interval;   /* seconds between target NOP-In pings, 0 = off */
+	uint32_t nop_timeout;    /* seconds without an answer before dropping */
+};
+
+struct target {
+	struct gateway *gw;
+	char iqn[ISCSI_NAME_MAX];
+	uint16_t tpgt;                   /* target portal group tag, 1 */
+	bool demo_mode;                  /* no ACL needed: any initiator, all LUs */
+	struct chap_cred chap;           /* used when the ACL has none (demo) */
+	struct chap_cred mutual_chap;
+	struct target_params params;
+	TAILQ_HEAD(, lu) lus;
+	TAILQ_HEAD(, acl) acls;
+	TAILQ_ENTRY(target) link;
+};
+
+struct portal {
+	char addr[64];                   /* "0.0.0.0", "127.0.0.1", "::" */
+	uint16_t port;
+	TAILQ_ENTRY(portal) link;
+};
+
+struct cluster;
+struct event_loop;
+
+struct gateway {
+	struct event_loop *loop;
+	struct cluster *cluster;
+	uint32_t node_id;                /* cluster node id; 1 in single-node mode */
+	char state_dir[PATH_MAX];
+	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
+	char mgmt_socket[PATH_MAX];
+	struct chap_cred discovery_chap; /* CHAP asked of SendTargets sessions */
+	struct chap_cred discovery_mutual_chap;
+	bool discovery_auth;             /* require CHAP on discovery sessions */
+	TAILQ_HEAD(, target) targets;
+	TAILQ_HEAD(, portal) portals;
+	TAILQ_HEAD(, it_nexus) nexuses;  /* every I_T nexus on this node */
+	uint64_t next_nexus_seq;
+	uint32_t config_version;         /* bumped by every applied config change */
+	/* Set by main(): rebind the fabric listeners after gw->portals changed. */
+	int (*portals_changed)(struct gateway *gw, char *err, size_t errlen);
+};
+
+/* The process-wide gateway; set once by main(). */
+extern struct gateway *the_gateway;
+
+/* --- model.c: lookups and lifecycle ------------------------------------ */
+struct target *gw_find_target(struct gateway *gw, const char *iqn);
+struct lu *target_find_lu(struct target *t, uint64_t lun);
+struct acl *target_find_acl(struct target *t, const char *initiator);
+/* The ACL an initiator logs in under: its own, or NULL in demo mode.
+ * Returns false when the initiator may not access the target at all. */
+bool target_allows(struct target *t, const char *initiator, struct acl **acl);
+/* Translate the LUN an initiator addressed into the LU it means; NULL if
+ * not mapped for this initiator. */
+struct lu *target_resolve_lun(struct target *t, const struct acl *acl, uint64_t mapped_lun);
+/* Every LUN the initiator sees, ascending: fills luns[] and returns the count. */
+unsigned target_visible_luns(struct target *t, const struct acl *acl, uint64_t *luns, unsigned max);
+/* Mapped LUN under which this ACL sees lu; false if it does not. */
+bool acl_maps_lu(const struct acl *acl, const struct lu *lu, uint64_t *mapped_lun);
+
+struct target *target_create(struct gateway *gw, const char *iqn);
+void target_destroy(struct target *t);
+/* Open the backstore and fill identity (NAA, serial) and geometry. */
+struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
+		     char *err, size_t errlen);
+void lu_destroy(struct lu *lu);
+int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen);
+void target_params_defaults(struct target_params *p);
+/* Parse a --lun SPEC ("file:PATH[,size=SIZE][,thin=1]" or "null[,size=SIZE]"). */
+int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,39 @@
+/* Reservations: SPC-4 persistent reservations (5.13, 6.15-6.16) and SPC-2
+ * RESERVE/RELEASE. All state changes go through the shared-state door
+ * (SOP_PR_OUT, SOP_SPC2_*, SOP_NEXUS_LOSS, SOP_LU_RESET) and are applied
+ * by pr_apply() on every node in the same order, so every gateway reports
+ * and enforces the same reservations. */
+#ifndef SANGW_PR_H
+#define SANGW_PR_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct pr_state *pr_state_create(struct lu *lu);
+void pr_state_destroy(struct pr_state *pr);
+
+/* SPC-4 5.13.1 Table (and SPC-2 5.5.1): true when cmd, arriving through
+ * its nexus, must be answered with RESERVATION CONFLICT. */
+bool pr_conflict(struct scsi_cmd *cmd);
+
+/* Command handlers: each completes cmd (possibly later, once the
+ * operation is applied). */
+void pr_in(struct scsi_cmd *cmd);             /* PERSISTENT RESERVE IN (0x5e) */
+void pr_out(struct scsi_cmd *cmd);            /* PERSISTENT RESERVE OUT (0x5f) */
+void spc2_reserve(struct scsi_cmd *cmd);      /* RESERVE(6) 0x16, RESERVE(10) 0x56 */
+void spc2_release(struct scsi_cmd *cmd);      /* RELEASE(6) 0x17, RELEASE(10) 0x57 */
+
+/* Side effects of events, submitted through the door: */
+void pr_nexus_lost(struct it_nexus *nexus);   /* SPC-2 reservation released */
+void pr_lu_reset(struct lu *lu);              /* SPC-2 reservation released */
+
+/* Apply SOP_PR_OUT / SOP_SPC2_* / SOP_NEXUS_LOSS / SOP_LU_RESET. */
+int pr_apply(struct gateway *gw, uint16_t type, const void *payload, uint32_t len);
+
+/* APTPL (SPC-4 5.13.5): load the persisted state of lu from
+ * gw->state_dir at LU creation; it is saved on every change while APTPL. */
+int pr_load(struct lu *lu);
+
+#endif

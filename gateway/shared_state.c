@@ -1,0 +1,57 @@
+/* The gateway side of the shared-state door: route each delivered
+ * operation to the module that owns its type. */
+#include "shared_state.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "pr.h"
+#include "spc.h"
+#include "ua.h"
+#include "util.h"
+
+void sop_lu_ref_set(struct sop_lu_ref *ref, const struct lu *lu)
+{
+	memset(ref, 0, sizeof(*ref));
+	str_copy(ref->target_iqn, lu->target->iqn, sizeof(ref->target_iqn));
+	ref->lun = lu->lun;
+}
+
+struct lu *sop_lu_ref_find(struct gateway *gw, const struct sop_lu_ref *ref)
+{
+	char iqn[ISCSI_NAME_MAX];
+	struct target *t;
+
+	/* The payload came off the wire: never trust its NUL termination. */
+	memcpy(iqn, ref->target_iqn, sizeof(iqn));
+	iqn[sizeof(iqn) - 1] = '\0';
+	t = gw_find_target(gw, iqn);
+	return t ? target_find_lu(t, ref->lun) : NULL;
+}
+
+int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
+		       const void *payload, uint32_t len)
+{
+	struct gateway *gw = owner;
+
+	(void)origin_node;
+	switch (type) {
+	case SOP_UA_RAISE:
+		return ua_apply(gw, payload, len);
+	case SOP_PR_OUT:
+	case SOP_SPC2_RESERVE:
+	case SOP_SPC2_RELEASE:
+	case SOP_NEXUS_LOSS:
+	case SOP_LU_RESET:
+		return pr_apply(gw, type, payload, len);
+	case SOP_CONFIG:
+		return config_apply(gw, payload, len);
+	case SOP_MODE_SELECT:
+		return mode_select_apply(gw, payload, len);
+	default:
+		log_error("shared state: unknown operation type %u (%u bytes) ignored", type, len);
+		return -EINVAL;
+	}
+}

@@ -1,0 +1,48 @@
+/* Operations on shared state (design.md, principle 1). Each type has a
+ * payload format owned by the module named below and an apply function
+ * that every node runs, in the cluster's delivery order, with the same
+ * deterministic result. shared_state_apply() is the gateway's
+ * cluster_callbacks.apply. Payloads are fixed-layout C structs with
+ * NUL-padded names and no pointers: every node runs the same build. */
+#ifndef SANGW_SHARED_STATE_H
+#define SANGW_SHARED_STATE_H
+
+#include <stdint.h>
+
+#include "model.h"
+
+enum shared_op_type {
+	SOP_UA_RAISE = 1,        /* ua.c: UA for every nexus of an LU but one */
+	SOP_PR_OUT = 2,          /* pr.c: PERSISTENT RESERVE OUT, fully decoded */
+	SOP_SPC2_RESERVE = 3,    /* pr.c: RESERVE(6/10) */
+	SOP_SPC2_RELEASE = 4,    /* pr.c: RELEASE(6/10) */
+	SOP_NEXUS_LOSS = 5,      /* pr.c: an I_T nexus is gone (SPC-2 release) */
+	SOP_LU_RESET = 6,        /* pr.c/ua.c: LOGICAL UNIT RESET side effects */
+	SOP_CONFIG = 7,          /* config.c: a management API change (JSON) */
+	SOP_MODE_SELECT = 8,     /* spc.c: mode page change shared by all nodes */
+};
+
+/* Return codes of apply functions travel to the origin's done callback.
+ * SCSI-level outcomes are encoded as shared_result_scsi(status, key, asc):
+ * 0 = GOOD; negative = -errno for non-SCSI requests (config). */
+static inline int shared_result_scsi(uint8_t status, uint8_t key, uint16_t asc_ascq)
+{
+	return (int)((uint32_t)status << 24 | (uint32_t)key << 16 | asc_ascq);
+}
+static inline uint8_t shared_result_status(int r) { return (uint8_t)((uint32_t)r >> 24); }
+static inline uint8_t shared_result_key(int r) { return (uint8_t)((uint32_t)r >> 16); }
+static inline uint16_t shared_result_asc(int r) { return (uint16_t)r; }
+
+/* Identify an LU in a payload: target IQN + LUN (same on every node). */
+struct sop_lu_ref {
+	char target_iqn[ISCSI_NAME_MAX];
+	uint64_t lun;
+};
+void sop_lu_ref_set(struct sop_lu_ref *ref, const struct lu *lu);
+/* NULL when the LU does not exist (on this node). */
+struct lu *sop_lu_ref_find(struct gateway *gw, const struct sop_lu_ref *ref);
+
+int shared_state_apply(void *gw, uint32_t origin_node, uint16_t type,
+		       const void *payload, uint32_t len);
+
+#endif
