@@ -49,17 +49,33 @@ static int failf(int code, char *err, size_t errlen, const char *path, const cha
 	return code;
 }
 
+/* Append to a JSON path (JPATH_MAX bytes); a path cut short by the
+ * buffer still names the place well enough. */
+static void path_append(char *out, const char *text)
+{
+	size_t used = strnlen(out, JPATH_MAX - 1);
+
+	str_copy(out + used, text, JPATH_MAX - used);
+}
+
 static void path_key(char *out, const char *parent, const char *key)
 {
-	if (parent && *parent)
-		snprintf(out, JPATH_MAX, "%s.%s", parent, key);
-	else
-		snprintf(out, JPATH_MAX, "%s", key);
+	out[0] = '\0';
+	if (parent && *parent) {
+		path_append(out, parent);
+		path_append(out, ".");
+	}
+	path_append(out, key);
 }
 
 static void path_index(char *out, const char *parent, unsigned index)
 {
-	snprintf(out, JPATH_MAX, "%s[%u]", parent, index);
+	char suffix[16];
+
+	snprintf(suffix, sizeof(suffix), "[%u]", index);
+	out[0] = '\0';
+	path_append(out, parent);
+	path_append(out, suffix);
 }
 
 /* A value as JSON text for messages, cut short when long. */
@@ -280,11 +296,12 @@ static bool all_hex(const char *s, size_t n)
 	return true;
 }
 
-/* RFC 3722 (the stringprep profile RFC 7143 4.2.7.2 uses) leaves only
- * lower-case letters, digits, '-', '.' and ':' of ASCII. */
+/* RFC 3722 (the stringprep profile of RFC 7143 4.2.7.2) leaves letters,
+ * digits, '-', '.' and ':' of ASCII; upper case is folded to lower case,
+ * so names are compared case-insensitively (as model.c does). */
 static bool iscsi_name_char(char c)
 {
-	return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' || c == ':';
+	return isalnum((unsigned char)c) || c == '-' || c == '.' || c == ':';
 }
 
 /* RFC 7143 4.2.7.3: "iqn." yyyy-mm "." reversed domain [":" anything]. */
@@ -313,13 +330,8 @@ static bool iqn_valid(const char *name, char *why, size_t whylen)
 	for (; *p; p++) {
 		if (iscsi_name_char(*p))
 			continue;
-		if (*p >= 'A' && *p <= 'Z')
-			snprintf(why, whylen, "contains upper-case '%c': iSCSI names are lower case "
-				 "(RFC 3722)", *p);
-		else
-			snprintf(why, whylen, "contains '%c' (0x%02x): only a-z, 0-9, '-', '.' and ':' "
-				 "may appear (RFC 3722)", isprint((unsigned char)*p) ? *p : '?',
-				 (unsigned char)*p);
+		snprintf(why, whylen, "contains '%c' (0x%02x): only letters, digits, '-', '.' and ':' "
+			 "may appear (RFC 3722)", isprint((unsigned char)*p) ? *p : '?', (unsigned char)*p);
 		return false;
 	}
 	return true;
@@ -703,21 +715,20 @@ static const char *const lu_keys[] = {
 	"block_size", NULL,
 };
 
-/* NAA designator (SPC-4 7.8.6.6): NAA 2, 3 or 5 in 16 hex digits, or the
- * 128-bit NAA 6 in 32. */
-static int check_wwn(const char *wwn, const char *path, char *err, size_t errlen)
+/* The LU's NAA designator: IEEE Registered Extended, NAA 6, 128 bits
+ * (SPC-4 7.8.6.6.5), as 32 hex digits; a leading "0x" is dropped. */
+static int check_wwn(char *wwn, const char *path, char *err, size_t errlen)
 {
-	size_t len = strlen(wwn);
-	char naa = (char)tolower((unsigned char)wwn[0]);
+	size_t len;
 
-	if ((len != 16 && len != 32) || !all_hex(wwn, len))
-		return failf(-EINVAL, err, errlen, path, "\"%s\" is not 16 or 32 hex digits", wwn);
-	if (len == 16 && naa != '2' && naa != '3' && naa != '5')
+	if (wwn[0] == '0' && (wwn[1] == 'x' || wwn[1] == 'X'))
+		memmove(wwn, wwn + 2, strlen(wwn + 2) + 1);
+	len = strlen(wwn);
+	if (len != 32 || !all_hex(wwn, len))
+		return failf(-EINVAL, err, errlen, path, "\"%s\" is not 32 hex digits", wwn);
+	if (wwn[0] != '6')
 		return failf(-EINVAL, err, errlen, path,
-			     "a 16-digit NAA designator starts with 2, 3 or 5 (SPC-4 7.8.6.6)");
-	if (len == 32 && naa != '6')
-		return failf(-EINVAL, err, errlen, path,
-			     "a 32-digit NAA designator starts with 6 (SPC-4 7.8.6.6)");
+			     "an NAA 6 designator starts with the digit 6 (SPC-4 7.8.6.6.5)");
 	return 0;
 }
 
@@ -803,8 +814,15 @@ static int parse_lu_fields(json_object *v, const char *path, bool check, struct 
 	if ((f = member(v, "readonly")) && (r = get_bool(f, q, &spec->readonly, err, errlen)) < 0)
 		return r;
 	path_key(q, path, "wwn");
-	if ((f = member(v, "wwn")) && (r = get_string(f, q, spec->wwn, sizeof(spec->wwn), err, errlen)) < 0)
-		return r;
+	if ((f = member(v, "wwn"))) {
+		char wwn[64];
+
+		if ((r = get_string(f, q, wwn, sizeof(wwn), err, errlen)) < 0)
+			return r;
+		if (str_copy(spec->wwn, wwn[0] == '0' && (wwn[1] == 'x' || wwn[1] == 'X') ? wwn + 2 : wwn,
+			     sizeof(spec->wwn)) >= sizeof(spec->wwn))
+			return failf(-EINVAL, err, errlen, q, "\"%s\" is not 32 hex digits", wwn);
+	}
 	path_key(q, path, "block_size");
 	if ((f = member(v, "block_size"))) {
 		if ((r = get_uint(f, q, 0, UINT32_MAX, &value, err, errlen)) < 0)
@@ -958,6 +976,7 @@ struct cfg_portal {
 };
 
 struct cfg_doc {
+	bool has_portals;             /* absent: the portals stay as they are */
 	struct cfg_portal *portals;
 	unsigned n_portals;
 	bool discovery_auth;
@@ -988,7 +1007,7 @@ static const struct cfg_lu *cfg_find_lu(const struct cfg_target *ct, uint64_t lu
 static const struct acl *cfg_find_acl(const struct cfg_target *ct, const char *initiator)
 {
 	for (unsigned i = 0; i < ct->n_acls; i++)
-		if (strcmp(ct->acls[i].initiator, initiator) == 0)
+		if (strcasecmp(ct->acls[i].initiator, initiator) == 0)
 			return &ct->acls[i];
 	return NULL;
 }
@@ -996,7 +1015,7 @@ static const struct acl *cfg_find_acl(const struct cfg_target *ct, const char *i
 static const struct cfg_target *cfg_find_target(const struct cfg_doc *doc, const char *iqn)
 {
 	for (unsigned i = 0; i < doc->n_targets; i++)
-		if (strcmp(doc->targets[i].iqn, iqn) == 0)
+		if (strcasecmp(doc->targets[i].iqn, iqn) == 0)
 			return &doc->targets[i];
 	return NULL;
 }
@@ -1167,6 +1186,7 @@ static int parse_doc(json_object *root, struct cfg_doc *doc, char *err, size_t e
 			     json_type_text(root));
 	if ((r = check_keys(root, "", keys, NULL, err, errlen)) < 0)
 		return r;
+	doc->has_portals = member(root, "portals") != NULL;
 	if ((f = member(root, "portals")) && (r = parse_portals(f, "portals", doc, err, errlen)) < 0)
 		return r;
 	if ((f = member(root, "discovery")) && (r = parse_discovery(f, "discovery", doc, err, errlen)) < 0)
@@ -1189,7 +1209,7 @@ static int parse_doc(json_object *root, struct cfg_doc *doc, char *err, size_t e
 			if ((r = parse_target(json_object_array_get_idx(f, i), q, ct, err, errlen)) < 0)
 				return r;
 			for (unsigned j = 0; j < i; j++) {
-				if (strcmp(doc->targets[j].iqn, ct->iqn) == 0) {
+				if (strcasecmp(doc->targets[j].iqn, ct->iqn) == 0) {
 					path_key(k, q, "iqn");
 					return failf(-EEXIST, err, errlen, k, "\"%s\" is defined twice", ct->iqn);
 				}
@@ -1285,10 +1305,14 @@ static int read_text_file(const char *path, char **text, size_t *len)
 
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > CONFIG_MAX_FILE_SIZE) {
-		int r = S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
 		close(fd);
 		return r;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > CONFIG_MAX_FILE_SIZE) {
+		close(fd);
+		return S_ISREG(st.st_mode) ? -EFBIG : -EINVAL;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (!buf) {
@@ -1509,11 +1533,20 @@ static int set_demo_mode(struct gateway *gw, struct target *t, bool on)
 	return 0;
 }
 
+/* Rebind the listeners to gw->portals. Returns 0 or -EADDRNOTAVAIL with
+ * the fabric's message (portals_changed() need not return an errno). */
 static int notify_portals(struct gateway *gw, char *err, size_t errlen)
 {
+	char scratch[256];
+
 	if (!gw->portals_changed)
 		return 0;
-	return gw->portals_changed(gw, err, errlen);
+	if (!err) {
+		err = scratch;
+		errlen = sizeof(scratch);
+	}
+	err[0] = '\0';
+	return gw->portals_changed(gw, err, errlen) == 0 ? 0 : -EADDRNOTAVAIL;
 }
 
 static struct portal *find_portal(struct gateway *gw, const char *addr, uint16_t port)
@@ -1593,7 +1626,7 @@ static int build_target(struct gateway *gw, const struct cfg_target *ct, unsigne
 	for (unsigned i = 0; i < ct->n_lus; i++) {
 		char q[JPATH_MAX];
 
-		snprintf(q, sizeof(q), "%s.luns[%u]", path, i);
+		snprintf(q, sizeof(q), "targets[%u].luns[%u]", index, i);
 		if (!create_lu(t, ct->lus[i].lun, &ct->lus[i].spec, q, msg, sizeof(msg))) {
 			note_error(&first, -EIO, err, errlen, msg);
 			if (stop_on_error)
@@ -1643,7 +1676,7 @@ static int update_target(struct gateway *gw, struct target *t, const struct cfg_
 		/* size 0 means "the backing's own size": not a change. */
 		if (spec_equal(&lu->spec, &cl->spec, cl->spec.size == 0))
 			continue;
-		snprintf(q, sizeof(q), "%s.luns", path);
+		snprintf(q, sizeof(q), "targets[%u].luns", index);
 		if (spec_equal(&lu->spec, &cl->spec, true)) {
 			char why[256] = "";
 
@@ -1668,7 +1701,7 @@ static int update_target(struct gateway *gw, struct target *t, const struct cfg_
 
 		if (target_find_lu(t, ct->lus[i].lun))
 			continue;
-		snprintf(q, sizeof(q), "%s.luns[%u]", path, i);
+		snprintf(q, sizeof(q), "targets[%u].luns[%u]", index, i);
 		luns_changed = true;
 		if (!create_lu(t, ct->lus[i].lun, &ct->lus[i].spec, q, msg, sizeof(msg)))
 			note_error(&first, -EIO, err, errlen, msg);
@@ -1719,7 +1752,7 @@ static int update_portals(struct gateway *gw, const struct cfg_doc *doc, char *e
 	char why[256] = "";
 	int r;
 
-	if (portals_match(gw, doc))
+	if (!doc->has_portals || portals_match(gw, doc))
 		return 0;
 	while ((p = TAILQ_FIRST(&gw->portals))) {
 		TAILQ_REMOVE(&gw->portals, p, link);
@@ -1753,8 +1786,7 @@ restore:
 		TAILQ_INSERT_TAIL(&gw->portals, p, link);
 	}
 	notify_portals(gw, NULL, 0);
-	return failf(r < 0 ? r : -EADDRNOTAVAIL, err, errlen, "portals",
-		     "cannot listen on the new portals: %s", why);
+	return failf(r, err, errlen, "portals", "cannot listen on the new portals: %s", why);
 }
 
 /* Make the model match doc. At startup (stop_on_error) the first failure
@@ -1917,14 +1949,19 @@ static json_object *dump_target(struct gateway *gw, struct target *t, unsigned f
 		json_object_object_add(o, "params", params);
 	else
 		json_object_put(params);
-	arr = json_object_new_array();
-	TAILQ_FOREACH(lu, &t->lus, link)
-		json_object_array_add(arr, dump_lu(gw, lu, flags));
-	json_object_object_add(o, "luns", arr);
-	arr = json_object_new_array();
-	TAILQ_FOREACH(acl, &t->acls, link)
-		json_object_array_add(arr, dump_acl(gw, acl, flags));
-	json_object_object_add(o, "acls", arr);
+	/* The file leaves out empty lists; the API always has them. */
+	if (runtime || !TAILQ_EMPTY(&t->lus)) {
+		arr = json_object_new_array();
+		TAILQ_FOREACH(lu, &t->lus, link)
+			json_object_array_add(arr, dump_lu(gw, lu, flags));
+		json_object_object_add(o, "luns", arr);
+	}
+	if (runtime || !TAILQ_EMPTY(&t->acls)) {
+		arr = json_object_new_array();
+		TAILQ_FOREACH(acl, &t->acls, link)
+			json_object_array_add(arr, dump_acl(gw, acl, flags));
+		json_object_object_add(o, "acls", arr);
+	}
 	if (runtime) {
 		json_object_object_add(o, "tpgt", json_object_new_int(t->tpgt));
 		json_object_object_add(o, "sessions", json_object_new_int64(count_nexuses(gw, t, NULL)));
@@ -2110,7 +2147,7 @@ int config_reload_submit(struct gateway *gw, cluster_done_fn done, void *ctx,
 	return 0;
 }
 
-static void reload_logged(void *ctx, int result)
+static void reload_done(void *ctx, int result)
 {
 	struct gateway *gw = ctx;
 
@@ -2121,13 +2158,9 @@ static void reload_logged(void *ctx, int result)
 		log_error("config: reload of %s failed: %s", gw->config_path, strerror(-result));
 }
 
-void config_reload(struct gateway *gw)
+int config_reload(struct gateway *gw, char *err, size_t errlen)
 {
-	char err[1024];
-
-	log_info("config: reloading %s", gw->config_path[0] ? gw->config_path : "(none)");
-	if (config_reload_submit(gw, reload_logged, gw, err, sizeof(err)) < 0)
-		log_error("config: reload refused: %s", err);
+	return config_reload_submit(gw, reload_done, gw, err, errlen);
 }
 
 /* ------------------------------------------------------------------------
@@ -2358,8 +2391,8 @@ static int req_lun_resize(struct gateway *gw, json_object *req, enum req_mode mo
 			     (unsigned long long)size, lu->block_size);
 	if (size < lu->size_bytes && !shrink)
 		return failf(-EINVAL, err, errlen, "size",
-			     "%llu is smaller than the current %llu bytes; shrinking loses data "
-			     "(set \"shrink\": true to do it anyway)",
+			     "%llu is smaller than the current %llu bytes; shrinking loses data, "
+			     "ask for it explicitly (\"shrink\": true, gwcli --shrink)",
 			     (unsigned long long)size, (unsigned long long)lu->size_bytes);
 	if (mode == REQ_CHECK)
 		return 0;
@@ -2554,7 +2587,7 @@ static int req_portal_add(struct gateway *gw, json_object *req, enum req_mode mo
 		TAILQ_REMOVE(&gw->portals, p, link);
 		free(p);
 		notify_portals(gw, NULL, 0);
-		return failf(r < 0 ? r : -EADDRNOTAVAIL, err, errlen, "portal", "cannot listen: %s", why);
+		return failf(r, err, errlen, "portal", "cannot listen: %s", why);
 	}
 	return 0;
 }
@@ -2577,7 +2610,7 @@ static int req_portal_del(struct gateway *gw, json_object *req, enum req_mode mo
 	if ((r = notify_portals(gw, why, sizeof(why))) != 0) {
 		TAILQ_INSERT_TAIL(&gw->portals, p, link);
 		notify_portals(gw, NULL, 0);
-		return failf(r < 0 ? r : -EIO, err, errlen, "portal", "cannot stop listening: %s", why);
+		return failf(r, err, errlen, "portal", "cannot stop listening: %s", why);
 	}
 	free(p);
 	return 0;

@@ -68,9 +68,10 @@ int config_save(struct gateway *gw, char *err, size_t errlen);
  * no config file, unreadable or invalid file, cluster not ready). */
 int config_reload_submit(struct gateway *gw, cluster_done_fn done, void *ctx,
 			 char *err, size_t errlen);
-/* SIGHUP handler body (call it from the loop, not from the signal handler):
- * config_reload_submit() with an outcome that is only logged. */
-void config_reload(struct gateway *gw);
+/* SIGHUP (from the loop, not the signal handler): config_reload_submit()
+ * whose outcome is logged when applied. Returns 0 when submitted, or
+ * -errno with a message (the running configuration is kept). */
+int config_reload(struct gateway *gw, char *err, size_t errlen);
 
 /* --- changes: SOP_CONFIG ------------------------------------------------- */
 

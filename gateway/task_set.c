@@ -15,6 +15,12 @@
 
 #include "scsi_internal.h"
 
+/* Split form of task_set_leave() so that scsi_cmd_complete() can hand a
+ * command back before starting the ones it blocked (not yet in
+ * scsi_internal.h). */
+bool task_set_detach(struct task_set *ts, struct scsi_cmd *cmd);
+void task_set_start_ready(struct task_set *ts);
+
 static bool is_blocker(const struct scsi_cmd *cmd)
 {
 	return cmd->task_attr == TASK_ORDERED || cmd->task_attr == TASK_HEAD_OF_QUEUE;
@@ -95,11 +101,13 @@ static struct scsi_cmd *first_runnable(struct task_set *ts)
 	return NULL;
 }
 
-void task_set_leave(struct task_set *ts, struct scsi_cmd *cmd)
+/* Take cmd out of the set; true when waiting commands may have become
+ * runnable (a blocker finished, a waiting command left, or the oldest
+ * remaining command waits). */
+bool task_set_detach(struct task_set *ts, struct scsi_cmd *cmd)
 {
 	bool was_blocker = cmd->state == CMD_RUNNING && is_blocker(cmd);
 	bool was_waiting = cmd->state == CMD_WAITING;
-	struct scsi_cmd *next;
 
 	if (cmd->state == CMD_RUNNING) {
 		ts->running--;
@@ -108,16 +116,26 @@ void task_set_leave(struct task_set *ts, struct scsi_cmd *cmd)
 	}
 	TAILQ_REMOVE(&ts->cmds, cmd, task_link);
 	cmd->state = CMD_DONE;
-
 	if (TAILQ_EMPTY(&ts->cmds))
-		return;
-	if (!was_blocker && !was_waiting && TAILQ_FIRST(&ts->cmds)->state != CMD_WAITING)
-		return;
-	/* Starting a command may complete it (and others) before
-	 * scsi_dispatch_start() returns, changing the set under us: look
-	 * for the next runnable command from the head each time. */
+		return false;
+	return was_blocker || was_waiting || TAILQ_FIRST(&ts->cmds)->state == CMD_WAITING;
+}
+
+/* Start every command that may run now, oldest first. Starting one may
+ * complete it (and others) before scsi_dispatch_start() returns, changing
+ * the set under us: look for the next one from the head each time. */
+void task_set_start_ready(struct task_set *ts)
+{
+	struct scsi_cmd *next;
+
 	while ((next = first_runnable(ts))) {
 		mark_running(ts, next);
 		scsi_dispatch_start(next);
 	}
+}
+
+void task_set_leave(struct task_set *ts, struct scsi_cmd *cmd)
+{
+	if (task_set_detach(ts, cmd))
+		task_set_start_ready(ts);
 }

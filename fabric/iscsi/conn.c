@@ -567,7 +567,10 @@ static void handle_login(struct iscsi_conn *conn, const struct pdu *req)
 		return;
 	}
 	/* Complete: the final response goes out without digests; everything
-	 * after it uses what was negotiated. */
+	 * after it uses what was negotiated. A reinstated connection joins
+	 * its session's CmdSN window. */
+	put_be32(pdu->hdr + 28, conn->sess->exp_cmd_sn);
+	put_be32(pdu->hdr + 32, conn->sess->max_cmd_sn);
 	conn_queue_pdu(conn, pdu);
 	if (conn->state == CONN_CLOSED)
 		return;

@@ -65,7 +65,8 @@ struct login_state *login_state_create(const struct login_callbacks *cb);
 void login_state_destroy(struct login_state *ls);
 
 /* Process one Login Request. stat_sn is the StatSN to put in the response
- * (the connection's); exp_cmd_sn/max_cmd_sn likewise. Sets up the response
+ * (the connection's); ExpCmdSN/MaxCmdSN come from the login's CmdSN and the
+ * target's queue depth. Sets up the response
  * and returns what to do next. Handles request continuation (C bit) and
  * response continuation for long text. */
 enum login_result login_process(struct login_state *ls, const uint8_t *bhs,

@@ -30,14 +30,15 @@ void text_kv_free(struct text_kv_list *l)
 	text_kv_init(l);
 }
 
-/* 6.1: a standard-label starts with a capital letter and holds letters,
- * digits, '.', '-', '+', '@' and '_'; at most 63 characters. The IANA
- * registered extension keys are named "X#..." (13.22, 13.26). */
+/* 6.1: a key holds letters, digits, '.', '-', '+', '@' and '_', at most
+ * 63 characters. 6.1 also asks for a capital first letter, but the RFC's
+ * own iSCSIProtocolLevel (13.24) does not have one: any letter will do.
+ * The IANA-registered extension keys are named "X#..." (13.22, 13.26). */
 static bool key_name_valid(const char *key, size_t len)
 {
 	if (len == 0 || len >= TEXT_KEY_MAX)
 		return false;
-	if (key[0] < 'A' || key[0] > 'Z')
+	if (!((key[0] >= 'A' && key[0] <= 'Z') || (key[0] >= 'a' && key[0] <= 'z')))
 		return false;
 	for (size_t i = 1; i < len; i++) {
 		char c = key[i];

@@ -24,9 +24,8 @@ struct text_kv_list {
 void text_kv_init(struct text_kv_list *l);
 void text_kv_free(struct text_kv_list *l);
 /* Parse a data segment. Returns 0, or -1 when a pair is malformed (no '=',
- * key too long or not of the allowed characters, value too long). A
- * trailing fragment without NUL is an error unless allow_partial (then it
- * is left for the caller: see text_kv_parse_partial()). */
+ * key too long or not of the allowed characters, value too long, a
+ * trailing fragment without NUL). Login continuation is gathered by login.c. */
 int text_kv_parse(struct text_kv_list *l, const uint8_t *data, uint32_t len);
 int text_kv_add(struct text_kv_list *l, const char *key, const char *value);
 int text_kv_addf(struct text_kv_list *l, const char *key, const char *fmt, ...)

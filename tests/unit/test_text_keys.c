@@ -22,8 +22,11 @@ static void test_parse_ok(void **state)
 	text_kv_init(&l);
 	assert_int_equal(PARSE(&l, "InitiatorName=iqn.1994-05.com.redhat:abc\0"
 				   "SessionType=Normal\0HeaderDigest=CRC32C,None\0"
-				   "X-com.example.Key=a=b\0TargetAlias=\0X#NodeArchitecture=x\0"), 0);
-	assert_int_equal(l.count, 6);
+				   "X-com.example.Key=a=b\0TargetAlias=\0X#NodeArchitecture=x\0"
+				   "iSCSIProtocolLevel=1\0Key.with-all+the@chars_1=z\0"), 0);
+	assert_int_equal(l.count, 8);
+	assert_string_equal(text_kv_get(&l, "iSCSIProtocolLevel"), "1");
+	assert_string_equal(text_kv_get(&l, "Key.with-all+the@chars_1"), "z");
 	assert_string_equal(l.items[0].key, "InitiatorName");
 	assert_string_equal(l.items[0].value, "iqn.1994-05.com.redhat:abc");
 	assert_string_equal(text_kv_get(&l, "HeaderDigest"), "CRC32C,None");
@@ -82,8 +85,9 @@ static void test_parse_garbage(void **state)
 	GARBAGE("=value\0");                 /* empty key */
 	GARBAGE("A=1\0B=2");                 /* last pair not NUL-terminated */
 	GARBAGE("A=1");
-	GARBAGE("lower=1\0");                /* must start with a capital */
-	GARBAGE("1Key=1\0");
+	GARBAGE("1Key=1\0");                 /* must start with a letter */
+	GARBAGE(".Key=1\0");
+	GARBAGE("-Key=1\0");
 	GARBAGE("Bad Key=1\0");              /* space */
 	GARBAGE("Bad/Key=1\0");
 	GARBAGE("Bad#Key=1\0");              /* '#' only in the X# prefix */

@@ -1,0 +1,798 @@
+/* Management API server: a unix socket speaking newline-delimited JSON
+ * (docs/management-api.md). Each client is served in order: while a change
+ * waits for the cluster service, the client's next lines stay unread. A
+ * client that sends invalid JSON, an over-long line or never reads its
+ * answers is disconnected; nobody else notices. */
+#include "mgmt.h"
+
+#include <errno.h>
+#include <json-c/json.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "../cluster/cluster.h"
+#include "config.h"
+#include "event_loop.h"
+#include "log.h"
+#include "shared_state.h"
+#include "util.h"
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "unknown"
+#endif
+
+#define READ_CHUNK 65536
+
+struct mgmt_pending;
+
+struct mgmt_client {
+	struct mgmt_server *srv;
+	int fd;
+	struct ev_source src;
+	uint32_t events;                 /* registered with the loop */
+	uid_t uid;
+	char *in;                        /* bytes received, not yet a whole line */
+	size_t in_len, in_cap;
+	char *out;                       /* responses not yet written */
+	size_t out_len, out_cap;
+	bool eof;                        /* the peer shut down its sending side */
+	bool closing;                    /* answer no more; close once out is empty */
+	bool broken;                     /* the socket failed: close now */
+	struct mgmt_pending *pending;    /* a change waiting for the cluster */
+	struct ev_deferred resume;       /* go on with buffered lines after it */
+	TAILQ_ENTRY(mgmt_client) link;
+};
+
+/* Outlives its client when the client leaves before the answer. */
+struct mgmt_pending {
+	struct mgmt_client *client;      /* NULL once the client is gone */
+	json_object *response;           /* {"ok":true, "id":..., ...} to send on success */
+	char request[32];
+};
+
+struct mgmt_server {
+	struct gateway *gw;
+	int fd;
+	struct ev_source src;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	TAILQ_HEAD(, mgmt_client) clients;
+	unsigned n_clients;
+};
+
+/* The one server of this process (see mgmt_start); struct gateway has no
+ * slot for it. */
+static struct mgmt_server *running_server;
+
+/* ------------------------------------------------------------------------
+ * Client I/O.
+ * ---------------------------------------------------------------------- */
+
+static void client_update_events(struct mgmt_client *c)
+{
+	uint32_t want = 0;
+
+	if (!c->eof && !c->closing && !c->pending)
+		want |= EPOLLIN;
+	if (c->out_len)
+		want |= EPOLLOUT;
+	if (want != c->events && ev_modify(c->srv->gw->loop, &c->src, want) == 0)
+		c->events = want;
+}
+
+static void client_flush(struct mgmt_client *c)
+{
+	while (c->out_len && !c->broken) {
+		ssize_t n = send(c->fd, c->out, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n <= 0) {
+			c->broken = true;
+			break;
+		}
+		memmove(c->out, c->out + n, c->out_len - (size_t)n);
+		c->out_len -= (size_t)n;
+	}
+	if (c->broken)
+		c->out_len = 0;
+}
+
+/* Queue one response line and try to write it now. */
+static void client_send(struct mgmt_client *c, json_object *resp)
+{
+	const char *text = json_object_to_json_string_ext(resp, JSON_C_TO_STRING_PLAIN |
+							  JSON_C_TO_STRING_NOSLASHESCAPE);
+	size_t len = strlen(text);
+
+	if (c->broken)
+		return;
+	if (c->out_len + len + 1 > MGMT_MAX_OUTPUT) {
+		log_warn("mgmt: client does not read its answers; closing it");
+		c->broken = true;
+		return;
+	}
+	if (c->out_len + len + 1 > c->out_cap) {
+		size_t cap = MAX(c->out_cap * 2, c->out_len + len + 1);
+		char *out = realloc(c->out, cap);
+
+		if (!out) {
+			c->broken = true;
+			return;
+		}
+		c->out = out;
+		c->out_cap = cap;
+	}
+	memcpy(c->out + c->out_len, text, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+	client_flush(c);
+}
+
+static json_object *response_new(bool ok, json_object *id)
+{
+	json_object *resp = json_object_new_object();
+
+	json_object_object_add(resp, "ok", json_object_new_boolean(ok));
+	if (id)
+		json_object_object_add(resp, "id", json_object_get(id));
+	return resp;
+}
+
+__attribute__((format(printf, 3, 4)))
+static void send_error(struct mgmt_client *c, json_object *id, const char *fmt, ...)
+{
+	json_object *resp = response_new(false, id);
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	json_object_object_add(resp, "error", json_object_new_string(msg));
+	client_send(c, resp);
+	json_object_put(resp);
+}
+
+static void client_destroy(struct mgmt_client *c)
+{
+	struct mgmt_server *srv = c->srv;
+
+	if (c->pending)
+		c->pending->client = NULL;
+	ev_defer_cancel(srv->gw->loop, &c->resume);
+	ev_remove(srv->gw->loop, &c->src);
+	close(c->fd);
+	TAILQ_REMOVE(&srv->clients, c, link);
+	srv->n_clients--;
+	free(c->in);
+	free(c->out);
+	free(c);
+}
+
+/* Called at the end of every event for this client; true when it is gone. */
+static bool client_maybe_close(struct mgmt_client *c)
+{
+	if (c->broken || ((c->closing || (c->eof && c->in_len == 0)) && !c->pending && !c->out_len)) {
+		client_destroy(c);
+		return true;
+	}
+	client_update_events(c);
+	return false;
+}
+
+/* ------------------------------------------------------------------------
+ * Read-only requests.
+ * ---------------------------------------------------------------------- */
+
+static json_object *sessions_json(struct gateway *gw)
+{
+	json_object *arr = json_object_new_array();
+	struct it_nexus *nx;
+
+	TAILQ_FOREACH(nx, &gw->nexuses, link) {
+		json_object *o = json_object_new_object();
+		char text[32];
+		unsigned uas = 0;
+		struct ua_entry *ua;
+
+		snprintf(text, sizeof(text), "0x%016llx", (unsigned long long)nx->id);
+		json_object_object_add(o, "id", json_object_new_string(text));
+		json_object_object_add(o, "initiator", json_object_new_string(nx->initiator_name));
+		json_object_object_add(o, "initiator_port", json_object_new_string(nx->initiator_port));
+		json_object_object_add(o, "target", json_object_new_string(nx->target ? nx->target->iqn : ""));
+		json_object_object_add(o, "target_port", json_object_new_string(nx->target_port));
+		snprintf(text, sizeof(text), "%02x%02x%02x%02x%02x%02x", nx->isid[0], nx->isid[1],
+			 nx->isid[2], nx->isid[3], nx->isid[4], nx->isid[5]);
+		json_object_object_add(o, "isid", json_object_new_string(text));
+		json_object_object_add(o, "acl", nx->acl ? json_object_new_string(nx->acl->initiator) : NULL);
+		json_object_object_add(o, "relative_target_port", json_object_new_int(nx->rel_tgt_port_id));
+		json_object_object_add(o, "target_port_group", json_object_new_int(nx->tpg_id));
+		TAILQ_FOREACH(ua, &nx->uas, link)
+			uas++;
+		json_object_object_add(o, "pending_unit_attentions", json_object_new_int64(uas));
+		if (nx->fabric) {
+			json_object *details = json_object_new_object();
+
+			json_object_object_add(o, "fabric", json_object_new_string(nx->fabric->name));
+			if (nx->fabric->describe)
+				nx->fabric->describe(nx, details);
+			json_object_object_add(o, "details", details);
+		}
+		json_object_array_add(arr, o);
+	}
+	return arr;
+}
+
+static json_object *stats_json(struct gateway *gw)
+{
+	json_object *arr = json_object_new_array();
+	struct target *t;
+	struct lu *lu;
+
+	TAILQ_FOREACH(t, &gw->targets, link) {
+		TAILQ_FOREACH(lu, &t->lus, link) {
+			const struct lu_stats *s = &lu->stats;
+			json_object *o = json_object_new_object();
+
+			json_object_object_add(o, "target", json_object_new_string(t->iqn));
+			json_object_object_add(o, "lun", json_object_new_int64((int64_t)lu->lun));
+			json_object_object_add(o, "read_cmds", json_object_new_uint64(s->read_cmds));
+			json_object_object_add(o, "write_cmds", json_object_new_uint64(s->write_cmds));
+			json_object_object_add(o, "other_cmds", json_object_new_uint64(s->other_cmds));
+			json_object_object_add(o, "read_bytes", json_object_new_uint64(s->read_bytes));
+			json_object_object_add(o, "write_bytes", json_object_new_uint64(s->write_bytes));
+			json_object_object_add(o, "errors", json_object_new_uint64(s->errors));
+			json_object_object_add(o, "read_ns", json_object_new_uint64(s->read_ns));
+			json_object_object_add(o, "write_ns", json_object_new_uint64(s->write_ns));
+			json_object_object_add(o, "read_avg_us",
+					       json_object_new_uint64(s->read_cmds ? s->read_ns / s->read_cmds / 1000 : 0));
+			json_object_object_add(o, "write_avg_us",
+					       json_object_new_uint64(s->write_cmds ? s->write_ns / s->write_cmds / 1000 : 0));
+			json_object_object_add(o, "in_flight", json_object_new_int64(lu->tasks.running));
+			json_object_array_add(arr, o);
+		}
+	}
+	return arr;
+}
+
+/* ------------------------------------------------------------------------
+ * Changes: through the cluster service, answered once applied here.
+ * ---------------------------------------------------------------------- */
+
+static void client_resume(void *arg);
+
+static void change_done(void *ctx, int result)
+{
+	struct mgmt_pending *p = ctx;
+	struct mgmt_client *c = p->client;
+
+	if (c) {
+		struct gateway *gw = c->srv->gw;
+
+		c->pending = NULL;
+		if (result == 0) {
+			json_object_object_add(p->response, "config_version",
+					       json_object_new_int64(gw->config_version));
+			client_send(c, p->response);
+		} else {
+			json_object *id = NULL;
+
+			json_object_object_get_ex(p->response, "id", &id);
+			send_error(c, id, "%s failed while being applied: %s (details in the sangwd log)",
+				   p->request, strerror(result < 0 ? -result : EIO));
+		}
+		/* Not from here: this may run inside the client's own event. */
+		ev_defer(gw->loop, &c->resume, client_resume, c);
+	}
+	json_object_put(p->response);
+	free(p);
+}
+
+static struct mgmt_pending *pending_new(struct mgmt_client *c, const char *request, json_object *id)
+{
+	struct mgmt_pending *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->client = c;
+	p->response = response_new(true, id);
+	str_copy(p->request, request, sizeof(p->request));
+	return p;
+}
+
+static const char *submit_error(int r)
+{
+	return r == -EAGAIN ? "the cluster is not quorate; configuration changes wait for quorum"
+			    : strerror(-r);
+}
+
+static void handle_change(struct mgmt_client *c, const char *name, json_object *req, json_object *id)
+{
+	struct gateway *gw = c->srv->gw;
+	struct mgmt_pending *p;
+	json_object *v;
+	const char *payload;
+	char err[1024];
+	int r;
+
+	if ((r = config_prepare_request(gw, req, err, sizeof(err))) < 0) {
+		send_error(c, id, "%s", err);
+		return;
+	}
+	if (!gw->cluster) {
+		send_error(c, id, "no cluster service is running");
+		return;
+	}
+	if (!(p = pending_new(c, name, id))) {
+		send_error(c, id, "out of memory");
+		return;
+	}
+	/* Echo what the request was completed with (lun_add: the LUN). */
+	if (strcmp(name, "lun_add") == 0 && json_object_object_get_ex(req, "lun", &v))
+		json_object_object_add(p->response, "lun", json_object_get(v));
+	payload = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	c->pending = p;
+	r = cluster_submit(gw->cluster, SOP_CONFIG, payload, (uint32_t)strlen(payload), change_done, p);
+	if (r < 0) {
+		c->pending = NULL;
+		json_object_put(p->response);
+		free(p);
+		send_error(c, id, "%s not submitted: %s", name, submit_error(r));
+	}
+	/* On success p belongs to change_done(), which may already have run. */
+}
+
+static void handle_reload(struct mgmt_client *c, json_object *id)
+{
+	struct gateway *gw = c->srv->gw;
+	struct mgmt_pending *p = pending_new(c, "reload", id);
+	char err[1024];
+
+	if (!p) {
+		send_error(c, id, "out of memory");
+		return;
+	}
+	c->pending = p;
+	if (config_reload_submit(gw, change_done, p, err, sizeof(err)) < 0) {
+		c->pending = NULL;
+		json_object_put(p->response);
+		free(p);
+		send_error(c, id, "%s", err);
+	}
+}
+
+/* ------------------------------------------------------------------------
+ * Request lines.
+ * ---------------------------------------------------------------------- */
+
+static const char *const readonly_requests[] = { "list", "sessions", "stats", "version", "reload", NULL };
+
+static json_object *parse_line(const char *line, size_t len, char *err, size_t errlen)
+{
+	struct json_tokener *tok;
+	json_object *obj;
+	size_t end;
+
+	if (memchr(line, '\0', len)) {
+		snprintf(err, errlen, "invalid JSON: the line contains a NUL byte");
+		return NULL;
+	}
+	if (!(tok = json_tokener_new_ex(32))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+	obj = json_tokener_parse_ex(tok, line, (int)len);
+	end = json_tokener_get_parse_end(tok);
+	while (obj && end < len && (line[end] == ' ' || line[end] == '\t' || line[end] == '\r'))
+		end++;
+	if (!obj || end < len) {
+		enum json_tokener_error e = json_tokener_get_error(tok);
+
+		snprintf(err, errlen, "invalid JSON at byte %zu: %s", end + 1,
+			 obj ? "text after the object" : e == json_tokener_continue ? "incomplete object"
+										 : json_tokener_error_desc(e));
+		json_object_put(obj);
+		obj = NULL;
+	} else if (json_object_get_type(obj) != json_type_object) {
+		snprintf(err, errlen, "a request must be a JSON object");
+		json_object_put(obj);
+		obj = NULL;
+	}
+	json_tokener_free(tok);
+	return obj;
+}
+
+static void handle_line(struct mgmt_client *c, const char *line, size_t len)
+{
+	struct gateway *gw = c->srv->gw;
+	json_object *req, *id = NULL, *name_obj, *resp;
+	const char *name;
+	char err[256];
+
+	req = parse_line(line, len, err, sizeof(err));
+	if (!req) {
+		/* Garbage: answer once, then hang up on this client. */
+		send_error(c, NULL, "%s", err);
+		c->closing = true;
+		return;
+	}
+	json_object_object_get_ex(req, "id", &id);
+	if (!json_object_object_get_ex(req, "request", &name_obj) ||
+	    json_object_get_type(name_obj) != json_type_string) {
+		send_error(c, id, "request: missing (a string such as \"list\")");
+		goto out;
+	}
+	name = json_object_get_string(name_obj);
+	log_debug("mgmt: request %s (uid %u)", name, (unsigned)c->uid);
+
+	if (config_is_change_request(name)) {
+		handle_change(c, name, req, id);
+		goto out;
+	}
+	if (strcmp(name, "reload") == 0 || strcmp(name, "list") == 0 || strcmp(name, "sessions") == 0 ||
+	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0) {
+		json_object_object_foreach(req, key, val) {
+			(void)val;
+			if (strcmp(key, "request") && strcmp(key, "id")) {
+				send_error(c, id, "%s: unknown key (\"%s\" takes no arguments)", key, name);
+				goto out;
+			}
+		}
+	}
+	if (strcmp(name, "reload") == 0) {
+		handle_reload(c, id);
+		goto out;
+	}
+	resp = response_new(true, id);
+	if (strcmp(name, "list") == 0) {
+		json_object *tree = config_dump(gw, CONFIG_DUMP_RUNTIME);
+
+		json_object_object_foreach(tree, key, val)
+			json_object_object_add(resp, key, json_object_get(val));
+		json_object_put(tree);
+	} else if (strcmp(name, "sessions") == 0) {
+		json_object_object_add(resp, "sessions", sessions_json(gw));
+	} else if (strcmp(name, "stats") == 0) {
+		json_object_object_add(resp, "luns", stats_json(gw));
+	} else if (strcmp(name, "version") == 0) {
+		json_object_object_add(resp, "version", json_object_new_string(PACKAGE_VERSION));
+		json_object_object_add(resp, "api", json_object_new_int(MGMT_API_VERSION));
+		json_object_object_add(resp, "node_id", json_object_new_int64(gw->node_id));
+		json_object_object_add(resp, "config_version", json_object_new_int64(gw->config_version));
+		json_object_object_add(resp, "cluster", json_object_new_string(
+			gw->cluster && gw->cluster->ops ? gw->cluster->ops->name : "none"));
+	} else {
+		char known[512] = "";
+		size_t used = 0;
+		static const char *const changes[] = {
+			"target_add", "target_del", "lun_add", "lun_del", "lun_resize", "acl_add",
+			"acl_del", "chap_set", "chap_clear", "portal_add", "portal_del", "param_set",
+			"config_replace", NULL,
+		};
+
+		for (const char *const *k = readonly_requests; *k; k++)
+			used += (size_t)snprintf(known + used, sizeof(known) - used, "%s%s", used ? ", " : "", *k);
+		for (const char *const *k = changes; *k && used < sizeof(known); k++)
+			used += (size_t)snprintf(known + used, sizeof(known) - used, ", %s", *k);
+		json_object_put(resp);
+		send_error(c, id, "request: unknown request \"%s\" (known: %s)", name, known);
+		goto out;
+	}
+	client_send(c, resp);
+	json_object_put(resp);
+out:
+	json_object_put(req);
+}
+
+/* Handle every complete line while no change is pending. */
+static void client_process(struct mgmt_client *c)
+{
+	while (!c->pending && !c->closing && !c->broken && c->in_len) {
+		char *nl = memchr(c->in, '\n', c->in_len);
+		size_t len, used;
+
+		if (!nl) {
+			if (c->in_len > MGMT_MAX_LINE) {
+				send_error(c, NULL, "request line longer than %u bytes", MGMT_MAX_LINE);
+				c->closing = true;
+				c->in_len = 0;
+				return;
+			}
+			if (!c->eof)
+				return;
+			len = c->in_len;     /* the last line may lack its newline */
+			used = c->in_len;
+		} else {
+			len = (size_t)(nl - c->in);
+			used = len + 1;
+		}
+		if (len > MGMT_MAX_LINE) {
+			send_error(c, NULL, "request line longer than %u bytes", MGMT_MAX_LINE);
+			c->closing = true;
+			c->in_len = 0;
+			return;
+		}
+		{
+			char *line = c->in;
+			bool blank = true;
+
+			for (size_t i = 0; i < len && blank; i++)
+				blank = line[i] == ' ' || line[i] == '\t' || line[i] == '\r';
+			if (!blank)
+				handle_line(c, line, len);
+		}
+		memmove(c->in, c->in + used, c->in_len - used);
+		c->in_len -= used;
+	}
+}
+
+static void client_read(struct mgmt_client *c)
+{
+	for (;;) {
+		ssize_t n;
+
+		if (c->in_cap - c->in_len < READ_CHUNK) {
+			size_t cap = c->in_len + READ_CHUNK;
+			char *in;
+
+			if (cap > MGMT_MAX_LINE + 2 * READ_CHUNK)
+				return;   /* client_process() refuses the long line */
+			if (!(in = realloc(c->in, cap))) {
+				c->broken = true;
+				return;
+			}
+			c->in = in;
+			c->in_cap = cap;
+		}
+		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		if (n < 0) {
+			c->broken = true;
+			return;
+		}
+		if (n == 0) {
+			c->eof = true;
+			return;
+		}
+		c->in_len += (size_t)n;
+		if (memchr(c->in + c->in_len - (size_t)n, '\n', (size_t)n))
+			return;   /* a whole line: handle it before reading more */
+	}
+}
+
+static void client_event(struct event_loop *loop, uint32_t events, void *arg)
+{
+	struct mgmt_client *c = arg;
+
+	(void)loop;
+	/* A peer that hung up while its change is pending cannot get the
+	 * answer; level-triggered EPOLLHUP would otherwise repeat until then. */
+	if ((events & EPOLLERR) || ((events & EPOLLHUP) && c->pending))
+		c->broken = true;
+	if ((events & (EPOLLIN | EPOLLHUP)) && !c->broken && !c->eof && !c->pending && !c->closing)
+		client_read(c);
+	if (events & EPOLLOUT)
+		client_flush(c);
+	client_process(c);
+	client_maybe_close(c);
+}
+
+static void client_resume(void *arg)
+{
+	struct mgmt_client *c = arg;
+
+	client_process(c);
+	client_maybe_close(c);
+}
+
+/* ------------------------------------------------------------------------
+ * Listening socket.
+ * ---------------------------------------------------------------------- */
+
+static void refuse(int fd, const char *msg)
+{
+	char line[256];
+	int len = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\"}\n", msg);
+
+	if (send(fd, line, (size_t)len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+		log_debug("mgmt: could not tell a refused client why: %s", strerror(errno));
+	close(fd);
+}
+
+static void server_accept(struct event_loop *loop, uint32_t events, void *arg)
+{
+	struct mgmt_server *srv = arg;
+
+	(void)events;
+	for (;;) {
+		struct ucred cred;
+		socklen_t credlen = sizeof(cred);
+		struct mgmt_client *c;
+		int fd = accept4(srv->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+		if (fd < 0) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				log_warn("mgmt: accept: %s", strerror(errno));
+			return;
+		}
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &credlen) < 0) {
+			refuse(fd, "cannot identify the client");
+			continue;
+		}
+		if (cred.uid != 0 && cred.uid != geteuid()) {
+			log_warn("mgmt: refused a client of uid %u (pid %d): root only", (unsigned)cred.uid,
+				 (int)cred.pid);
+			refuse(fd, "permission denied: the management API is for root only");
+			continue;
+		}
+		if (srv->n_clients >= MGMT_MAX_CLIENTS) {
+			refuse(fd, "too many management clients");
+			continue;
+		}
+		if (!(c = calloc(1, sizeof(*c)))) {
+			refuse(fd, "out of memory");
+			continue;
+		}
+		c->srv = srv;
+		c->fd = fd;
+		c->uid = cred.uid;
+		c->events = EPOLLIN;
+		if (ev_add(loop, &c->src, fd, EPOLLIN, client_event, c) < 0) {
+			free(c);
+			refuse(fd, "internal error");
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&srv->clients, c, link);
+		srv->n_clients++;
+	}
+}
+
+/* mkdir -p for the socket's directory; new folders are 0755. */
+static int make_parent_dirs(const char *path, char *err, size_t errlen)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	str_copy(dir, path, sizeof(dir));
+	for (char *p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST) {
+			snprintf(err, errlen, "cannot create %s: %s", dir, strerror(errno));
+			return -errno;
+		}
+		*p = '/';
+	}
+	return 0;
+}
+
+/* A socket file left behind: replace it if nobody answers on it. */
+static int clear_stale_socket(const struct sockaddr_un *addr, char *err, size_t errlen)
+{
+	struct stat st;
+	int fd, r;
+
+	if (lstat(addr->sun_path, &st) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen, "%s exists and is not a socket", addr->sun_path);
+		return -EEXIST;
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	r = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	close(fd);
+	if (r == 0) {
+		snprintf(err, errlen, "another sangwd is already listening on %s", addr->sun_path);
+		return -EADDRINUSE;
+	}
+	if (unlink(addr->sun_path) < 0 && errno != ENOENT) {
+		snprintf(err, errlen, "cannot remove the stale socket %s: %s", addr->sun_path, strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+struct mgmt_server *mgmt_server_create(struct gateway *gw, const char *path,
+				       char *err, size_t errlen)
+{
+	struct sockaddr_un addr = { .sun_family = AF_UNIX };
+	struct mgmt_server *srv;
+	int r;
+
+	if (!path[0] || str_copy(addr.sun_path, path, sizeof(addr.sun_path)) >= sizeof(addr.sun_path)) {
+		snprintf(err, errlen, "management socket path \"%s\" is empty or longer than %zu bytes",
+			 path, sizeof(addr.sun_path) - 1);
+		return NULL;
+	}
+	if (make_parent_dirs(path, err, errlen) < 0)
+		return NULL;
+	if (clear_stale_socket(&addr, err, errlen) < 0) {
+		if (!err[0])
+			snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (!(srv = calloc(1, sizeof(*srv)))) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	srv->gw = gw;
+	TAILQ_INIT(&srv->clients);
+	str_copy(srv->path, path, sizeof(srv->path));
+	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (srv->fd < 0) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		free(srv);
+		return NULL;
+	}
+	if (bind(srv->fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	/* Root only: the mode keeps others out, SO_PEERCRED double-checks. */
+	if (chmod(path, 0600) < 0 || listen(srv->fd, 16) < 0) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
+		unlink(path);
+		goto fail;
+	}
+	if ((r = ev_add(gw->loop, &srv->src, srv->fd, EPOLLIN, server_accept, srv)) < 0) {
+		snprintf(err, errlen, "cannot watch %s: %s", path, strerror(-r));
+		unlink(path);
+		goto fail;
+	}
+	log_info("mgmt: listening on %s", path);
+	return srv;
+fail:
+	close(srv->fd);
+	free(srv);
+	return NULL;
+}
+
+void mgmt_server_destroy(struct mgmt_server *srv)
+{
+	struct mgmt_client *c;
+
+	if (!srv)
+		return;
+	while ((c = TAILQ_FIRST(&srv->clients)))
+		client_destroy(c);
+	ev_remove(srv->gw->loop, &srv->src);
+	close(srv->fd);
+	unlink(srv->path);
+	free(srv);
+}
+
+int mgmt_start(struct gateway *gw, char *err, size_t errlen)
+{
+	if (running_server) {
+		snprintf(err, errlen, "the management API is already running");
+		return -EALREADY;
+	}
+	if (!gw->mgmt_socket[0])
+		str_copy(gw->mgmt_socket, MGMT_DEFAULT_SOCKET, sizeof(gw->mgmt_socket));
+	err[0] = '\0';
+	running_server = mgmt_server_create(gw, gw->mgmt_socket, err, errlen);
+	return running_server ? 0 : -EIO;
+}
+
+void mgmt_stop(struct gateway *gw)
+{
+	(void)gw;
+	mgmt_server_destroy(running_server);
+	running_server = NULL;
+}

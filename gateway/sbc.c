@@ -1,0 +1,2146 @@
+/* SBC-3 block commands: READ/WRITE, VERIFY, WRITE AND VERIFY, WRITE SAME,
+ * UNMAP, COMPARE AND WRITE, ORWRITE, WRITE ATOMIC, PRE-FETCH, SYNCHRONIZE
+ * CACHE, READ CAPACITY, GET LBA STATUS, READ DEFECT DATA, START STOP UNIT,
+ * PREVENT ALLOW MEDIUM REMOVAL and SANITIZE.
+ *
+ * The dispatcher has already resolved the LU, reported unit attentions,
+ * checked reservations, write protection (OPF_WRITES_MEDIUM), the medium
+ * (OPF_NEEDS_MEDIUM) and reserved CDB bits against cdb_usage; the handlers
+ * check the rest in the order SBC-3 implies: protection fields (the LUs
+ * have no protection information, so nonzero RDPROTECT/WRPROTECT/VRPROTECT/
+ * ORPROTECT is INVALID FIELD IN CDB), the LBA range (LOGICAL BLOCK ADDRESS
+ * OUT OF RANGE), then the Block Limits (INVALID FIELD IN CDB).
+ *
+ * Transfer lengths and iSCSI residuals. cmd->transfer_len is always what
+ * the CDB asks to move; the fabric derives the residual from it and the
+ * expected data transfer length (EDTL, RFC 7143 11.4.5). What the core
+ * does when they differ (checked by libiscsi's iSCSIResiduals tests):
+ *  - reads transfer whole blocks up to the EDTL; the fabric sends at most
+ *    EDTL bytes and reports the rest as residual overflow;
+ *  - writes (WRITE, WRITE AND VERIFY, ORWRITE) write only the whole blocks
+ *    that arrived: EDTL > transfer length writes the CDB's blocks and
+ *    ignores the surplus (underflow); EDTL < transfer length writes the
+ *    blocks received and leaves the others untouched (overflow); both are
+ *    GOOD, the residual tells the initiator what happened;
+ *  - commands whose data-out is all-or-nothing fail instead: COMPARE AND
+ *    WRITE (exactly 2 x NUMBER OF LOGICAL BLOCKS blocks), WRITE SAME
+ *    (exactly one block) and WRITE ATOMIC (the whole transfer) get
+ *    ILLEGAL REQUEST, INVALID FIELD IN CDB.
+ *
+ * Atomicity. COMPARE AND WRITE, ORWRITE, WRITE ATOMIC and WRITE AND VERIFY
+ * take an exclusive lock on their LBA range: they wait for in-flight
+ * commands that touch it and every later command touching it waits for
+ * them (SBC-3 5.2, SBC-4 4.29). Ordinary reads and writes take no lock
+ * object: they only look for an exclusive holder or waiter on their range
+ * (usually none) and mark themselves in flight through cmd->core_step, so
+ * the exclusive side finds them by walking lu->tasks. Waiters queue in
+ * arrival order, so neither side starves. */
+#include "sbc.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdb.h"
+#include "event_loop.h"
+#include "log.h"
+#include "scsi_internal.h"
+#include "sense.h"
+#include "util.h"
+
+/* SBC-3 4.7.3.6: a thin LU that cannot allocate space. */
+#define ASC_SPACE_ALLOCATION_FAILED_WRITE_PROTECT 0x2707
+
+/* cmd->core_step value of an ordinary medium command whose I/O is in
+ * flight, i.e. one that holds a shared claim on its LBA range. */
+#define SBC_STEP_IN_FLIGHT 0x5bc10001u
+
+/* Chunk size for WRITE SAME patterns and sanitize overwrites. */
+#define SBC_CHUNK_BYTES (1u << 20)
+
+/* A sanitize overwrite is a background operation that must not starve the
+ * other LUs of the backing store: it writes at most this many bytes per
+ * second. (It also keeps it observable: libiscsi's Sanitize.Reset expects
+ * a sanitize of its LU to be still running after about five seconds.) */
+#define SBC_SANITIZE_BYTES_PER_SEC (128ull << 20)
+
+/* GET LBA STATUS: at most this many descriptors per answer. */
+#define SBC_LBA_STATUS_MAX_DESCRIPTORS 64u
+
+/* --- per-LU state: LBA range locks and sanitize ------------------------ */
+
+struct range_waiter {
+	uint64_t lba;
+	uint64_t count;
+	bool exclusive;
+	bool granted;
+	struct scsi_cmd *cmd;             /* shared waiters: the command */
+	void (*resume)(void *arg);        /* run once granted */
+	void *arg;
+	TAILQ_ENTRY(range_waiter) link;   /* in sbc_lu_state.waiters */
+	TAILQ_ENTRY(range_waiter) ready;  /* granted, resume pending */
+};
+
+TAILQ_HEAD(range_waiter_list, range_waiter);
+
+struct sanitize_op;
+
+struct sbc_lu_state {
+	/* Exclusive holders and waiters and the shared commands waiting
+	 * behind them, in arrival order. */
+	struct range_waiter_list waiters;
+	struct sanitize_op *sanitize;     /* running sanitize, or NULL */
+	bool sanitize_failed;             /* SBC-3 4.11.4 failure mode */
+	bool sanitize_failed_ause;        /* the failed one allowed EXIT FAILURE MODE */
+};
+
+static struct sbc_lu_state *lu_state(struct lu *lu)
+{
+	if (!lu->sbc) {
+		lu->sbc = calloc(1, sizeof(*lu->sbc));
+		if (!lu->sbc)
+			return NULL;
+		TAILQ_INIT(&lu->sbc->waiters);
+	}
+	return lu->sbc;
+}
+
+static bool ranges_overlap(uint64_t a_lba, uint64_t a_count, uint64_t b_lba, uint64_t b_count)
+{
+	return a_count && b_count && a_lba < b_lba + b_count && b_lba < a_lba + a_count;
+}
+
+/* The LBA range an ordinary medium command touches; false for commands
+ * that do not take part in range locking. */
+static bool cmd_lba_range(const struct scsi_cmd *cmd, const struct lu *lu, uint64_t *lba,
+			  uint64_t *count)
+{
+	struct cdb_rw rw;
+
+	if (cmd->cdb[0] == CDB_OP_UNMAP) {
+		*lba = 0;                 /* descriptors anywhere: the whole LU */
+		*count = lu->num_blocks;
+		return true;
+	}
+	if (!cdb_decode_rw(cmd->cdb, cmd->cdb_len, &rw))
+		return false;
+	*lba = rw.lba;
+	*count = rw.blocks;
+	if ((cmd->cdb[0] == CDB_OP_WRITE_SAME_10 || cmd->cdb[0] == CDB_OP_WRITE_SAME_16) &&
+	    rw.blocks == 0 && rw.lba < lu->num_blocks)
+		*count = lu->num_blocks - rw.lba;
+	return true;
+}
+
+/* Is an ordinary command with I/O in flight touching [lba, lba + count)? */
+static bool in_flight_overlaps(struct lu *lu, uint64_t lba, uint64_t count)
+{
+	struct scsi_cmd *other;
+	uint64_t o_lba, o_count;
+
+	TAILQ_FOREACH(other, &lu->tasks.cmds, task_link) {
+		if (other->core_step != SBC_STEP_IN_FLIGHT)
+			continue;
+		if (cmd_lba_range(other, lu, &o_lba, &o_count) &&
+		    ranges_overlap(lba, count, o_lba, o_count))
+			return true;
+	}
+	return false;
+}
+
+/* May waiter w be granted now? Earlier entries win: an exclusive one
+ * blocks everything overlapping it, and an exclusive waiter also waits
+ * for every overlapping entry ahead of it and for in-flight commands. */
+static bool range_grantable(struct lu *lu, struct range_waiter *w)
+{
+	struct range_waiter *e;
+
+	TAILQ_FOREACH(e, &lu->sbc->waiters, link) {
+		if (e == w)
+			break;
+		if ((e->exclusive || w->exclusive) &&
+		    ranges_overlap(e->lba, e->count, w->lba, w->count))
+			return false;
+	}
+	return !w->exclusive || !in_flight_overlaps(lu, w->lba, w->count);
+}
+
+/* Grant what can be granted, then resume the new holders. Resumes run
+ * after the walk: a resume may complete its command and come back here. */
+static void range_wake(struct lu *lu)
+{
+	struct range_waiter_list ready = TAILQ_HEAD_INITIALIZER(ready);
+	struct range_waiter *w, *next;
+
+	if (!lu->sbc)
+		return;
+	for (w = TAILQ_FIRST(&lu->sbc->waiters); w; w = next) {
+		next = TAILQ_NEXT(w, link);
+		if (w->granted || !range_grantable(lu, w))
+			continue;
+		w->granted = true;
+		if (!w->exclusive) {
+			/* A shared waiter becomes an ordinary in-flight command. */
+			TAILQ_REMOVE(&lu->sbc->waiters, w, link);
+			w->cmd->core_step = SBC_STEP_IN_FLIGHT;
+		}
+		TAILQ_INSERT_TAIL(&ready, w, ready);
+	}
+	while ((w = TAILQ_FIRST(&ready))) {
+		void (*resume)(void *) = w->resume;
+		void *arg = w->arg;
+
+		TAILQ_REMOVE(&ready, w, ready);
+		if (!w->exclusive)
+			free(w);
+		resume(arg);
+	}
+}
+
+/* Claim [lba, lba + count) for an ordinary command. Returns 1 when it may
+ * start now, 0 when resume(cmd) will start it later, -ENOMEM. */
+static int range_lock_shared(struct scsi_cmd *cmd, uint64_t lba, uint64_t count,
+			     void (*resume)(void *arg))
+{
+	struct sbc_lu_state *st = cmd->lu->sbc;
+	struct range_waiter *e, *w;
+	bool blocked = false;
+
+	if (st) {
+		TAILQ_FOREACH(e, &st->waiters, link) {
+			if (e->exclusive && ranges_overlap(e->lba, e->count, lba, count)) {
+				blocked = true;
+				break;
+			}
+		}
+	}
+	if (!blocked) {
+		cmd->core_step = SBC_STEP_IN_FLIGHT;
+		return 1;
+	}
+	w = calloc(1, sizeof(*w));
+	if (!w)
+		return -ENOMEM;
+	w->lba = lba;
+	w->count = count;
+	w->cmd = cmd;
+	w->resume = resume;
+	w->arg = cmd;
+	TAILQ_INSERT_TAIL(&st->waiters, w, link);
+	return 0;
+}
+
+static void range_unlock_shared(struct scsi_cmd *cmd)
+{
+	cmd->core_step = 0;
+	if (cmd->lu->sbc && !TAILQ_EMPTY(&cmd->lu->sbc->waiters))
+		range_wake(cmd->lu);
+}
+
+/* Queue an exclusive claim described by w (lba, count, resume, arg set).
+ * Returns 1 when granted at once, 0 when w->resume will run later,
+ * -ENOMEM. */
+static int range_lock_exclusive(struct lu *lu, struct range_waiter *w)
+{
+	struct sbc_lu_state *st = lu_state(lu);
+
+	if (!st)
+		return -ENOMEM;
+	w->exclusive = true;
+	w->granted = false;
+	TAILQ_INSERT_TAIL(&st->waiters, w, link);
+	if (range_grantable(lu, w)) {
+		w->granted = true;
+		return 1;
+	}
+	return 0;
+}
+
+static void range_unlock_exclusive(struct lu *lu, struct range_waiter *w)
+{
+	TAILQ_REMOVE(&lu->sbc->waiters, w, link);
+	w->granted = false;
+	range_wake(lu);
+}
+
+/* --- small helpers ------------------------------------------------------ */
+
+static uint64_t blocks_to_bytes(const struct lu *lu, uint64_t blocks)
+{
+	return blocks << lu->block_shift;
+}
+
+static void fail_no_memory(struct scsi_cmd *cmd)
+{
+	scsi_check_condition(cmd, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+}
+
+static void fail_lba_out_of_range(struct scsi_cmd *cmd)
+{
+	scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+}
+
+/* Map a backstore error to sense data (SBC-3 4.18, 4.7.3.6). */
+static void fail_io(struct scsi_cmd *cmd, int result, bool reading)
+{
+	log_warn("%s LUN %llu: %s at opcode 0x%02x failed: %s", cmd->lu->target->iqn,
+		 (unsigned long long)cmd->lu->lun, reading ? "read" : "write", cmd->cdb[0],
+		 strerror(-result));
+	switch (result) {
+	case -ENOSPC:
+		scsi_check_condition(cmd, SK_DATA_PROTECT, ASC_SPACE_ALLOCATION_FAILED_WRITE_PROTECT);
+		break;
+	case -EROFS:
+		scsi_check_condition(cmd, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		break;
+	case -ENOMEM:
+		fail_no_memory(cmd);
+		break;
+	default:
+		scsi_check_condition(cmd, SK_MEDIUM_ERROR,
+				     reading ? ASC_UNRECOVERED_READ_ERROR : ASC_WRITE_ERROR);
+		break;
+	}
+}
+
+/* MISCOMPARE with the offset of the first differing byte in INFORMATION
+ * (SBC-3 5.2, 5.33). */
+static bool first_difference(const uint8_t *a, const uint8_t *b, uint64_t len, uint64_t *offset)
+{
+	if (len == 0 || memcmp(a, b, len) == 0)
+		return false;
+	for (uint64_t i = 0; i < len; i++) {
+		if (a[i] != b[i]) {
+			*offset = i;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void fail_miscompare(struct scsi_cmd *cmd, uint64_t offset)
+{
+	scsi_check_condition_info(cmd, SK_MISCOMPARE, ASC_MISCOMPARE_DURING_VERIFY, offset);
+}
+
+/* A write must be durable before status when the initiator asks (FUA) or
+ * when the write cache is disabled (SBC-3 6.4.5 WCE = 0). */
+static bool write_through(const struct lu *lu, bool fua)
+{
+	return fua || !lu->mode.wce;
+}
+
+static void decode(const struct scsi_cmd *cmd, struct cdb_rw *rw)
+{
+	/* The opcode table routes only decodable CDBs here. */
+	if (!cdb_decode_rw(cmd->cdb, cmd->cdb_len, rw))
+		memset(rw, 0, sizeof(*rw));
+}
+
+/* Checks shared by the data-transferring commands: protection field,
+ * LBA range, MAXIMUM TRANSFER LENGTH. Completes cmd on failure. */
+static bool check_transfer(struct scsi_cmd *cmd, const struct cdb_rw *rw)
+{
+	if (rw->protect) {
+		scsi_invalid_cdb_field(cmd, 1, 7);
+		return false;
+	}
+	if (cdb_lba_out_of_range(rw->lba, rw->blocks, cmd->lu->num_blocks)) {
+		fail_lba_out_of_range(cmd);
+		return false;
+	}
+	if (rw->blocks > sbc_max_transfer_blocks(cmd->lu)) {
+		scsi_invalid_cdb_field(cmd, rw->blocks_byte, -1);
+		return false;
+	}
+	return true;
+}
+
+/* Whole blocks of Data-Out that arrived, at most the CDB's count. */
+static uint64_t data_out_blocks(const struct scsi_cmd *cmd, uint64_t cdb_blocks)
+{
+	return MIN(cdb_blocks, (uint64_t)(cmd->data_out_len >> cmd->lu->block_shift));
+}
+
+/* Per-command context of the multi-step commands, in cmd->core_priv. */
+struct sbc_ctx {
+	struct cdb_rw rw;
+	struct range_waiter lock;     /* exclusive claim, when taken */
+	bool locked;
+	uint8_t *scratch;             /* read-back, pattern or result buffer */
+	uint64_t blocks;              /* blocks the operation covers */
+	enum bs_op op;                /* WRITE SAME: how to fill */
+	uint64_t next_lba;            /* chunked operations */
+	uint64_t end_lba;
+	uint32_t chunk_blocks;
+	bool fua;
+	bool flush_after;
+	unsigned next_desc;           /* UNMAP */
+	unsigned desc_count;
+};
+
+static struct sbc_ctx *ctx_new(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (ctx) {
+		decode(cmd, &ctx->rw);
+		cmd->core_priv = ctx;
+	}
+	return ctx;
+}
+
+static struct sbc_ctx *ctx_of(struct scsi_cmd *cmd)
+{
+	return cmd->core_priv;
+}
+
+/* Release the context and any range claim; call before completing cmd. */
+static void ctx_end(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+
+	if (!ctx) {
+		if (cmd->core_step == SBC_STEP_IN_FLIGHT)
+			range_unlock_shared(cmd);
+		return;
+	}
+	cmd->core_priv = NULL;
+	if (ctx->locked)
+		range_unlock_exclusive(cmd->lu, &ctx->lock);
+	if (cmd->core_step == SBC_STEP_IN_FLIGHT)
+		range_unlock_shared(cmd);
+	free(ctx->scratch);
+	free(ctx);
+}
+
+static void ctx_good(struct scsi_cmd *cmd)
+{
+	ctx_end(cmd);
+	scsi_cmd_good(cmd);
+}
+
+static void ctx_fail_io(struct scsi_cmd *cmd, int result, bool reading)
+{
+	ctx_end(cmd);
+	fail_io(cmd, result, reading);
+}
+
+static void ctx_fail_no_memory(struct scsi_cmd *cmd)
+{
+	ctx_end(cmd);
+	fail_no_memory(cmd);
+}
+
+/* A long command noticed it was aborted (SAM-5 7.11): stop early. */
+static void ctx_aborted(struct scsi_cmd *cmd)
+{
+	ctx_end(cmd);
+	scsi_check_condition(cmd, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
+}
+
+/* Take the exclusive claim of a multi-step command; start(cmd) runs now or
+ * once granted. */
+static void lock_exclusive_then(struct scsi_cmd *cmd, uint64_t lba, uint64_t count,
+				void (*start)(void *arg))
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	int rc;
+
+	ctx->lock.lba = lba;
+	ctx->lock.count = count;
+	ctx->lock.resume = start;
+	ctx->lock.arg = cmd;
+	rc = range_lock_exclusive(cmd->lu, &ctx->lock);
+	if (rc < 0) {
+		ctx_fail_no_memory(cmd);
+		return;
+	}
+	ctx->locked = true;
+	if (rc == 1)
+		start(cmd);
+}
+
+/* The same with a shared claim (commands with a context). */
+static void lock_shared_then(struct scsi_cmd *cmd, uint64_t lba, uint64_t count,
+			     void (*start)(void *arg))
+{
+	int rc = range_lock_shared(cmd, lba, count, start);
+
+	if (rc < 0)
+		ctx_fail_no_memory(cmd);
+	else if (rc == 1)
+		start(cmd);
+}
+
+/* --- READ(6/10/12/16) (SBC-3 5.10-5.13) --------------------------------- */
+
+static void read_done(struct scsi_cmd *cmd, int result)
+{
+	range_unlock_shared(cmd);
+	if (result < 0) {
+		fail_io(cmd, result, true);
+		return;
+	}
+	cmd->data_in_len = (uint32_t)cmd->io.length;
+	scsi_cmd_good(cmd);
+}
+
+/* Holding the shared claim: read what the fabric can deliver (EDTL). */
+static void read_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct lu *lu = cmd->lu;
+	uint64_t deliverable = ((uint64_t)cmd->expected_len + lu->block_size - 1) >> lu->block_shift;
+	struct cdb_rw rw;
+	uint64_t blocks, bytes;
+
+	decode(cmd, &rw);
+	blocks = MIN((uint64_t)rw.blocks, deliverable);
+	if (blocks == 0 || cmd->aborted) {
+		range_unlock_shared(cmd);
+		scsi_cmd_good(cmd);
+		return;
+	}
+	bytes = blocks_to_bytes(lu, blocks);
+	if (scsi_cmd_ensure_buf(cmd, (uint32_t)bytes) < 0) {
+		range_unlock_shared(cmd);
+		fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(lu, rw.lba), bytes, cmd->buf, false, read_done);
+}
+
+static void sbc_read(struct scsi_cmd *cmd)
+{
+	struct cdb_rw rw;
+	int rc;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (!check_transfer(cmd, &rw))
+		return;
+	/* DPO and FUA need nothing on reads: FUA asks for the medium's data,
+	 * and the backstore never serves stale data (SBC-3 5.11). */
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
+	if (rw.blocks == 0) {
+		scsi_cmd_good(cmd);   /* SBC-3 5.11: not an error, nothing moves */
+		return;
+	}
+	rc = range_lock_shared(cmd, rw.lba, rw.blocks, read_start);
+	if (rc < 0)
+		fail_no_memory(cmd);
+	else if (rc == 1)
+		read_start(cmd);
+}
+
+/* --- WRITE(6/10/12/16) (SBC-3 5.32-5.35) -------------------------------- */
+
+static void write_done(struct scsi_cmd *cmd, int result)
+{
+	range_unlock_shared(cmd);
+	if (result < 0) {
+		fail_io(cmd, result, false);
+		return;
+	}
+	scsi_cmd_good(cmd);
+}
+
+static void write_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct lu *lu = cmd->lu;
+	struct cdb_rw rw;
+	uint64_t blocks;
+
+	decode(cmd, &rw);
+	blocks = data_out_blocks(cmd, rw.blocks);
+	if (blocks == 0 || cmd->aborted) {
+		range_unlock_shared(cmd);
+		scsi_cmd_good(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(lu, rw.lba), blocks_to_bytes(lu, blocks),
+		    cmd->buf, write_through(lu, rw.fua), write_done);
+}
+
+static void sbc_write(struct scsi_cmd *cmd)
+{
+	struct cdb_rw rw;
+	uint64_t blocks;
+	int rc;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (!check_transfer(cmd, &rw))
+		return;
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
+	/* Only the whole blocks that arrived are written (see the top). */
+	blocks = data_out_blocks(cmd, rw.blocks);
+	if (blocks == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	rc = range_lock_shared(cmd, rw.lba, blocks, write_start);
+	if (rc < 0)
+		fail_no_memory(cmd);
+	else if (rc == 1)
+		write_start(cmd);
+}
+
+/* --- VERIFY(10/12/16) (SBC-3 5.33-5.35) --------------------------------- */
+
+static void verify_read_done(struct scsi_cmd *cmd, int result)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint32_t bs = cmd->lu->block_size;
+	uint64_t offset;
+
+	if (result < 0) {
+		ctx_fail_io(cmd, result, true);
+		return;
+	}
+	if (ctx->rw.bytchk == 1) {
+		/* Compare with the Data-Out blocks that arrived. */
+		uint64_t len = blocks_to_bytes(cmd->lu, data_out_blocks(cmd, ctx->blocks));
+
+		if (first_difference(cmd->buf, ctx->scratch, len, &offset)) {
+			ctx_end(cmd);
+			fail_miscompare(cmd, offset);
+			return;
+		}
+	} else if (ctx->rw.bytchk == 3 && cmd->data_out_len >= bs) {
+		/* BYTCHK 11b: one block of Data-Out against every block. */
+		for (uint64_t i = 0; i < ctx->blocks; i++) {
+			if (first_difference(cmd->buf, ctx->scratch + i * bs, bs, &offset)) {
+				ctx_end(cmd);
+				fail_miscompare(cmd, offset);
+				return;
+			}
+		}
+	}
+	ctx_good(cmd);
+}
+
+static void verify_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	ctx->scratch = alloc_io_buffer(bytes);
+	if (!ctx->scratch) {
+		ctx_fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
+		    false, verify_read_done);
+}
+
+static void sbc_verify(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx;
+	struct cdb_rw rw;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (rw.protect) {
+		scsi_invalid_cdb_field(cmd, 1, 7);
+		return;
+	}
+	if (rw.bytchk == 2) {   /* SBC-3 table 60: 10b is reserved */
+		scsi_invalid_cdb_field(cmd, 1, 2);
+		return;
+	}
+	if (!check_transfer(cmd, &rw))
+		return;
+	if (rw.bytchk == 1)
+		cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
+	else if (rw.bytchk == 3)
+		cmd->transfer_len = cmd->lu->block_size;
+	else
+		cmd->transfer_len = 0;
+	if (rw.blocks == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	/* BYTCHK 0 still reads the blocks: the medium must be readable. */
+	ctx->blocks = rw.blocks;
+	lock_shared_then(cmd, rw.lba, rw.blocks, verify_start);
+}
+
+/* --- WRITE AND VERIFY(10/12/16) (SBC-3 5.41-5.43) ------------------------
+ * Write durably, read back, compare (BYTCHK 1) or only check the read
+ * (BYTCHK 0). Exclusive: a concurrent write would fake a miscompare. */
+
+static void write_verify_read_done(struct scsi_cmd *cmd, int result)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t offset;
+
+	if (result < 0) {
+		ctx_fail_io(cmd, result, true);
+		return;
+	}
+	if (ctx->rw.bytchk == 1 &&
+	    first_difference(cmd->buf, ctx->scratch, blocks_to_bytes(cmd->lu, ctx->blocks),
+			     &offset)) {
+		ctx_end(cmd);
+		fail_miscompare(cmd, offset);
+		return;
+	}
+	ctx_good(cmd);
+}
+
+static void write_verify_write_done(struct scsi_cmd *cmd, int result)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	ctx->scratch = alloc_io_buffer(bytes);
+	if (!ctx->scratch) {
+		ctx_fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
+		    false, write_verify_read_done);
+}
+
+static void write_verify_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct sbc_ctx *ctx = ctx_of(cmd);
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba),
+		    blocks_to_bytes(cmd->lu, ctx->blocks), cmd->buf, true, write_verify_write_done);
+}
+
+static void sbc_write_verify(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx;
+	struct cdb_rw rw;
+	uint64_t blocks;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (rw.protect) {
+		scsi_invalid_cdb_field(cmd, 1, 7);
+		return;
+	}
+	if (rw.bytchk > 1) {    /* SBC-3 5.41: 10b and 11b are reserved */
+		scsi_invalid_cdb_field(cmd, 1, 2);
+		return;
+	}
+	if (!check_transfer(cmd, &rw))
+		return;
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
+	blocks = data_out_blocks(cmd, rw.blocks);
+	if (blocks == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	ctx->blocks = blocks;
+	lock_exclusive_then(cmd, rw.lba, blocks, write_verify_start);
+}
+
+/* --- ORWRITE(16) (SBC-3 5.7): read, OR the Data-Out in, write back ------ */
+
+static void orwrite_write_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	ctx_good(cmd);
+}
+
+static void orwrite_read_done(struct scsi_cmd *cmd, int result)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+
+	if (result < 0) {
+		ctx_fail_io(cmd, result, true);
+		return;
+	}
+	for (uint64_t i = 0; i < bytes; i++)
+		ctx->scratch[i] |= cmd->buf[i];
+	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
+		    write_through(cmd->lu, ctx->rw.fua), orwrite_write_done);
+}
+
+static void orwrite_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	ctx->scratch = alloc_io_buffer(bytes);
+	if (!ctx->scratch) {
+		ctx_fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
+		    false, orwrite_read_done);
+}
+
+static void sbc_orwrite(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx;
+	struct cdb_rw rw;
+	uint64_t blocks;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (!check_transfer(cmd, &rw))
+		return;
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
+	blocks = data_out_blocks(cmd, rw.blocks);
+	if (blocks == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	ctx->blocks = blocks;
+	lock_exclusive_then(cmd, rw.lba, blocks, orwrite_start);
+}
+
+/* --- COMPARE AND WRITE (SBC-3 5.2) -------------------------------------- */
+
+static void caw_write_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	ctx_good(cmd);
+}
+
+static void caw_read_done(struct scsi_cmd *cmd, int result)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+	uint64_t offset;
+
+	if (result < 0) {
+		ctx_fail_io(cmd, result, true);
+		return;
+	}
+	/* The first half of the Data-Out is the verify data; a mismatch
+	 * leaves the medium untouched. */
+	if (first_difference(cmd->buf, ctx->scratch, bytes, &offset)) {
+		ctx_end(cmd);
+		fail_miscompare(cmd, offset);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes,
+		    cmd->buf + bytes, write_through(cmd->lu, ctx->rw.fua), caw_write_done);
+}
+
+static void caw_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	ctx->scratch = alloc_io_buffer(bytes);
+	if (!ctx->scratch) {
+		ctx_fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
+		    false, caw_read_done);
+}
+
+static void sbc_compare_and_write(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx;
+	struct cdb_rw rw;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (rw.protect) {
+		scsi_invalid_cdb_field(cmd, 1, 7);
+		return;
+	}
+	if (cdb_lba_out_of_range(rw.lba, rw.blocks, cmd->lu->num_blocks)) {
+		fail_lba_out_of_range(cmd);
+		return;
+	}
+	if (rw.blocks > SBC_MAX_CAW_BLOCKS) {
+		scsi_invalid_cdb_field(cmd, 13, -1);
+		return;
+	}
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, 2ull * rw.blocks);
+	if (rw.blocks == 0) {   /* SBC-3 5.2: not an error, nothing happens */
+		scsi_cmd_good(cmd);
+		return;
+	}
+	/* Verify data and write data, one block each per LBA: anything else
+	 * cannot be split correctly. */
+	if (cmd->data_out_len != cmd->transfer_len) {
+		scsi_invalid_cdb_field(cmd, 13, -1);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	ctx->blocks = rw.blocks;
+	lock_exclusive_then(cmd, rw.lba, rw.blocks, caw_start);
+}
+
+/* --- WRITE ATOMIC(16) (SBC-4 5.48) ---------------------------------------
+ * All or nothing with respect to other commands (the exclusive claim);
+ * the backing store gives no power-loss atomicity beyond its own. */
+
+static void atomic_write_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	ctx_good(cmd);
+}
+
+static void atomic_start(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+	struct sbc_ctx *ctx = ctx_of(cmd);
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba),
+		    blocks_to_bytes(cmd->lu, ctx->blocks), cmd->buf,
+		    write_through(cmd->lu, ctx->rw.fua), atomic_write_done);
+}
+
+static void sbc_write_atomic(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx;
+	struct cdb_rw rw;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (rw.protect) {
+		scsi_invalid_cdb_field(cmd, 1, 7);
+		return;
+	}
+	if (cdb_lba_out_of_range(rw.lba, rw.blocks, cmd->lu->num_blocks)) {
+		fail_lba_out_of_range(cmd);
+		return;
+	}
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
+	if (rw.blocks == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	/* SBC-4 5.48: beyond the atomic limits is INVALID FIELD IN CDB. */
+	if (rw.blocks > SBC_MAX_ATOMIC_BLOCKS || rw.blocks % SBC_ATOMIC_GRANULARITY_BLOCKS) {
+		scsi_invalid_cdb_field(cmd, 12, -1);
+		return;
+	}
+	if (rw.lba % SBC_ATOMIC_ALIGNMENT_BLOCKS) {
+		scsi_invalid_cdb_field(cmd, 2, -1);
+		return;
+	}
+	if (cmd->data_out_len < cmd->transfer_len) {   /* cannot write half */
+		scsi_invalid_cdb_field(cmd, 12, -1);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	ctx->blocks = rw.blocks;
+	lock_exclusive_then(cmd, rw.lba, rw.blocks, atomic_start);
+}
+
+/* --- WRITE SAME(10/16) (SBC-3 5.43, 5.44) -------------------------------- */
+
+static bool all_zero(const uint8_t *buf, uint64_t len)
+{
+	for (uint64_t i = 0; i < len; i++)
+		if (buf[i])
+			return false;
+	return true;
+}
+
+static void chunks_next(struct scsi_cmd *cmd);
+
+static void chunks_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	chunks_next(cmd);
+}
+
+/* Fill [next_lba, end_lba) chunk by chunk with ctx->op, then flush if the
+ * write cache is off (UNMAP and WRITE ZEROES carry no FUA). */
+static void chunks_next(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	struct lu *lu = cmd->lu;
+	uint64_t blocks;
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	if (ctx->next_lba < ctx->end_lba) {
+		blocks = MIN(ctx->end_lba - ctx->next_lba, (uint64_t)ctx->chunk_blocks);
+		scsi_cmd_io(cmd, ctx->op, blocks_to_bytes(lu, ctx->next_lba),
+			    blocks_to_bytes(lu, blocks), ctx->op == BS_OP_WRITE ? ctx->scratch : NULL,
+			    ctx->fua, chunks_done);
+		ctx->next_lba += blocks;
+		return;
+	}
+	if (ctx->flush_after) {
+		ctx->flush_after = false;
+		scsi_cmd_io(cmd, BS_OP_FLUSH, 0, 0, NULL, false, chunks_done);
+		return;
+	}
+	ctx_good(cmd);
+}
+
+static void write_same_start(void *arg)
+{
+	chunks_next(arg);
+}
+
+static void sbc_write_same(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	struct sbc_ctx *ctx;
+	struct cdb_rw rw;
+	uint64_t blocks, chunk_bytes;
+	bool zeros;
+
+	cmd->core_step = 0;
+	decode(cmd, &rw);
+	if (rw.protect) {
+		scsi_invalid_cdb_field(cmd, 1, 7);
+		return;
+	}
+	/* SBC-3 5.44: ANCHOR needs ANC_SUP, which we do not claim. */
+	if (rw.anchor) {
+		scsi_invalid_cdb_field(cmd, 1, 4);
+		return;
+	}
+	/* UNMAP needs LBPWS/LBPWS10, which only thin LUs claim. */
+	if (rw.unmap && !lu->spec.thin) {
+		scsi_invalid_cdb_field(cmd, 1, 3);
+		return;
+	}
+	blocks = rw.blocks;
+	if (blocks == 0) {
+		/* WSNZ = 0: zero blocks means through the last LBA. */
+		if (rw.lba >= lu->num_blocks) {
+			fail_lba_out_of_range(cmd);
+			return;
+		}
+		blocks = lu->num_blocks - rw.lba;
+	}
+	if (cdb_lba_out_of_range(rw.lba, blocks, lu->num_blocks)) {
+		fail_lba_out_of_range(cmd);
+		return;
+	}
+	if (blocks > SBC_MAX_WRITE_SAME_BLOCKS) {
+		scsi_invalid_cdb_field(cmd, rw.blocks_byte, -1);
+		return;
+	}
+	/* The Data-Out is exactly one block, or nothing with NDOB. */
+	cmd->transfer_len = rw.ndob ? 0 : lu->block_size;
+	if (!rw.ndob && cmd->data_out_len != lu->block_size) {
+		scsi_invalid_cdb_field(cmd, rw.blocks_byte, -1);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	zeros = rw.ndob || all_zero(cmd->buf, lu->block_size);
+	ctx->next_lba = rw.lba;
+	ctx->end_lba = rw.lba + blocks;
+	ctx->chunk_blocks = SBC_CHUNK_BYTES >> lu->block_shift;
+	if (zeros && rw.unmap) {
+		/* Unmapped blocks read as zeros (LBPRZ = 1), so deallocating is
+		 * writing the data (SBC-3 4.7.3.4); unaligned ends get zeros. */
+		ctx->op = BS_OP_UNMAP;
+		ctx->chunk_blocks = UINT32_MAX;
+		ctx->flush_after = !lu->mode.wce;
+	} else if (zeros) {
+		ctx->op = BS_OP_WRITE_ZEROES;
+		ctx->chunk_blocks = UINT32_MAX;
+		ctx->flush_after = !lu->mode.wce;
+	} else {
+		/* A non-zero pattern is written, even with UNMAP set. */
+		ctx->op = BS_OP_WRITE;
+		ctx->fua = write_through(lu, false);
+		chunk_bytes = blocks_to_bytes(lu, MIN(blocks, (uint64_t)ctx->chunk_blocks));
+		ctx->scratch = alloc_io_buffer(chunk_bytes);
+		if (!ctx->scratch) {
+			ctx_fail_no_memory(cmd);
+			return;
+		}
+		for (uint64_t off = 0; off < chunk_bytes; off += lu->block_size)
+			memcpy(ctx->scratch + off, cmd->buf, lu->block_size);
+	}
+	lock_shared_then(cmd, rw.lba, blocks, write_same_start);
+}
+
+/* --- UNMAP (SBC-3 5.28) --------------------------------------------------- */
+
+static const uint8_t *unmap_descriptor(const struct scsi_cmd *cmd, unsigned i)
+{
+	return cmd->buf + 8 + 16 * i;
+}
+
+static void unmap_next(struct scsi_cmd *cmd);
+
+static void unmap_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	unmap_next(cmd);
+}
+
+static void unmap_next(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	struct lu *lu = cmd->lu;
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	while (ctx->next_desc < ctx->desc_count) {
+		const uint8_t *d = unmap_descriptor(cmd, ctx->next_desc++);
+		uint64_t lba = get_be64(d);
+		uint32_t count = get_be32(d + 8);
+
+		if (count == 0)
+			continue;
+		scsi_cmd_io(cmd, BS_OP_UNMAP, blocks_to_bytes(lu, lba), blocks_to_bytes(lu, count),
+			    NULL, false, unmap_done);
+		return;
+	}
+	if (ctx->flush_after) {
+		ctx->flush_after = false;
+		scsi_cmd_io(cmd, BS_OP_FLUSH, 0, 0, NULL, false, unmap_done);
+		return;
+	}
+	ctx_good(cmd);
+}
+
+static void unmap_start(void *arg)
+{
+	unmap_next(arg);
+}
+
+static void sbc_unmap(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	uint32_t param_len = get_be16(cmd->cdb + 7);
+	uint32_t avail, desc_len;
+	uint64_t total = 0, first = UINT64_MAX, end = 0;
+	struct sbc_ctx *ctx;
+	unsigned count;
+
+	cmd->core_step = 0;
+	/* SBC-3 5.28: UNMAP exists only with LBPU, which only thin LUs have. */
+	if (!lu->spec.thin) {
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return;
+	}
+	if (cmd->cdb[1] & 0x01) {   /* ANCHOR without ANC_SUP */
+		scsi_invalid_cdb_field(cmd, 1, 0);
+		return;
+	}
+	cmd->transfer_len = param_len;
+	if (param_len == 0) {       /* no parameter data: nothing to do */
+		scsi_cmd_good(cmd);
+		return;
+	}
+	avail = MIN(param_len, cmd->data_out_len);
+	if (avail < 8) {
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
+		return;
+	}
+	/* A partial last descriptor is ignored (SBC-3 5.28.2). */
+	desc_len = MIN((uint32_t)get_be16(cmd->buf + 2), avail - 8);
+	count = desc_len / 16;
+	if (count > SBC_MAX_UNMAP_DESCRIPTORS) {
+		scsi_invalid_param_field(cmd, 2, -1);
+		return;
+	}
+	/* Check every descriptor before deallocating anything. */
+	for (unsigned i = 0; i < count; i++) {
+		const uint8_t *d = unmap_descriptor(cmd, i);
+		uint64_t lba = get_be64(d);
+		uint32_t n = get_be32(d + 8);
+
+		if (cdb_lba_out_of_range(lba, n, lu->num_blocks)) {
+			fail_lba_out_of_range(cmd);
+			return;
+		}
+		total += n;
+		if (n) {
+			first = MIN(first, lba);
+			end = MAX(end, lba + n);
+		}
+	}
+	if (total > SBC_MAX_UNMAP_LBA_COUNT) {
+		scsi_invalid_param_field(cmd, 8 + 8, -1);
+		return;
+	}
+	if (total == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	ctx->desc_count = count;
+	ctx->flush_after = !lu->mode.wce;
+	lock_shared_then(cmd, first, end - first, unmap_start);
+}
+
+/* --- PRE-FETCH(10/16) (SBC-3 5.8, 5.9) -------------------------------------
+ * The backing store's own cache does the prefetching we could: there is
+ * no cache of ours to load, so the answer is GOOD (not CONDITION MET). */
+
+static void sbc_pre_fetch(struct scsi_cmd *cmd)
+{
+	struct cdb_rw rw;
+
+	decode(cmd, &rw);
+	if (cdb_lba_out_of_range(rw.lba, rw.blocks, cmd->lu->num_blocks)) {
+		fail_lba_out_of_range(cmd);
+		return;
+	}
+	scsi_cmd_good(cmd);
+}
+
+/* --- SYNCHRONIZE CACHE(10/16) (SBC-3 5.26, 5.27) -------------------------- */
+
+/* IMMED = 1: status now, the flush continues on its own request. */
+struct background_flush {
+	struct bs_io io;
+	struct lu *lu;
+};
+
+static void background_flush_done(struct bs_io *io)
+{
+	struct background_flush *bf = io->arg;
+
+	if (io->result < 0)
+		log_warn("%s LUN %llu: SYNCHRONIZE CACHE (IMMED) failed: %s",
+			 bf->lu->target->iqn, (unsigned long long)bf->lu->lun,
+			 strerror(-io->result));
+	free(bf);
+}
+
+static void sync_cache_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		fail_io(cmd, result, false);
+		return;
+	}
+	scsi_cmd_good(cmd);
+}
+
+static void sbc_sync_cache(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	struct background_flush *bf;
+	struct cdb_rw rw;
+
+	decode(cmd, &rw);
+	/* NUMBER OF LOGICAL BLOCKS 0 means through the last LBA. */
+	if (cdb_lba_out_of_range(rw.lba, rw.blocks, lu->num_blocks)) {
+		fail_lba_out_of_range(cmd);
+		return;
+	}
+	/* The whole backing is flushed: the range only narrows what must be. */
+	if (rw.immed) {
+		bf = calloc(1, sizeof(*bf));
+		if (bf) {
+			bf->lu = lu;
+			bf->io.op = BS_OP_FLUSH;
+			bf->io.done = background_flush_done;
+			bf->io.arg = bf;
+			lu->bs_ops->submit(lu, &bf->io);
+			scsi_cmd_good(cmd);
+			return;
+		}
+		/* No memory for the background request: flush synchronously. */
+	}
+	scsi_cmd_io(cmd, BS_OP_FLUSH, 0, 0, NULL, false, sync_cache_done);
+}
+
+/* --- READ CAPACITY(10/16) (SBC-3 5.15, 5.16) ------------------------------- */
+
+uint8_t sbc_lbppb_exponent(const struct lu *lu)
+{
+	/* One logical block per physical block. The backing's 4 KiB pages
+	 * would justify 3 for 512-byte LUs, but initiators then expect GET
+	 * LBA STATUS descriptors rounded to physical blocks, which libiscsi's
+	 * GetLBAStatus.UnmapSingle rejects; hole punching handles 512-byte
+	 * granularity correctly (partial pages are zeroed). */
+	(void)lu;
+	return 0;
+}
+
+static void data_in_or_fail(struct scsi_cmd *cmd, const void *data, uint32_t len,
+			    uint32_t alloc_len)
+{
+	if (scsi_cmd_data_in(cmd, data, len, alloc_len) < 0) {
+		fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_good(cmd);
+}
+
+static void sbc_read_capacity_10(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	uint8_t data[8];
+	uint64_t last = lu->num_blocks - 1;
+
+	/* SBC-3 5.15: with PMI = 0 the LBA field must be zero. */
+	if (!(cmd->cdb[8] & 0x01) && get_be32(cmd->cdb + 2)) {
+		scsi_invalid_cdb_field(cmd, 2, -1);
+		return;
+	}
+	/* Too big for 32 bits: FFFFFFFFh sends the initiator to (16). */
+	put_be32(data, last > 0xfffffffeull ? 0xffffffffu : (uint32_t)last);
+	put_be32(data + 4, lu->block_size);
+	data_in_or_fail(cmd, data, sizeof(data), sizeof(data));
+}
+
+static void sbc_read_capacity_16(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	uint8_t data[32];
+
+	if (!(cmd->cdb[14] & 0x01) && get_be64(cmd->cdb + 2)) {
+		scsi_invalid_cdb_field(cmd, 2, -1);
+		return;
+	}
+	memset(data, 0, sizeof(data));
+	put_be64(data, lu->num_blocks - 1);
+	put_be32(data + 8, lu->block_size);
+	/* byte 12: P_TYPE, PROT_EN = 0 (no protection information) */
+	data[13] = sbc_lbppb_exponent(lu) & 0x0f;
+	/* byte 14: LBPME, LBPRZ (SBC-3 5.16.2); LOWEST ALIGNED LBA = 0 */
+	if (lu->spec.thin)
+		data[14] = 0x80 | 0x40;
+	data_in_or_fail(cmd, data, sizeof(data), get_be32(cmd->cdb + 10));
+}
+
+/* --- GET LBA STATUS (SBC-3 5.5) ---------------------------------------------- */
+
+enum { LBA_MAPPED = 0, LBA_DEALLOCATED = 1 };
+
+static void sbc_get_lba_status(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	uint64_t lba = get_be64(cmd->cdb + 2);
+	uint32_t alloc_len = get_be32(cmd->cdb + 10);
+	uint8_t data[8 + 16 * SBC_LBA_STATUS_MAX_DESCRIPTORS];
+	unsigned max_desc, n = 0;
+
+	if (lba >= lu->num_blocks) {
+		fail_lba_out_of_range(cmd);
+		return;
+	}
+	/* As many descriptors as the allocation length holds, at least one
+	 * (SPC-4 4.2.5.6 truncates the rest). */
+	max_desc = alloc_len > 8 ? (alloc_len - 8) / 16 : 0;
+	max_desc = MAX(1u, MIN(max_desc, SBC_LBA_STATUS_MAX_DESCRIPTORS));
+	memset(data, 0, sizeof(data));
+
+	while (n < max_desc && lba < lu->num_blocks) {
+		uint64_t run_blocks = lu->num_blocks - lba;
+		uint8_t status = LBA_MAPPED;
+		uint8_t *d = data + 8 + 16 * n;
+		bool mapped = true;
+		uint64_t run_bytes;
+
+		if (lu->spec.thin && lu->bs_ops->map_status &&
+		    lu->bs_ops->map_status(lu, blocks_to_bytes(lu, lba), &mapped, &run_bytes) == 0) {
+			/* A block partly mapped counts as mapped. */
+			if (mapped)
+				run_blocks = (run_bytes + lu->block_size - 1) >> lu->block_shift;
+			else
+				run_blocks = run_bytes >> lu->block_shift;
+			if (run_blocks == 0) {
+				mapped = true;
+				run_blocks = 1;
+			}
+			run_blocks = MIN(run_blocks, lu->num_blocks - lba);
+			status = mapped ? LBA_MAPPED : LBA_DEALLOCATED;
+		}
+		run_blocks = MIN(run_blocks, (uint64_t)UINT32_MAX);
+		/* Merge with the previous descriptor when the state is the
+		 * same (a partly mapped block split a run). */
+		if (n > 0 && (data[8 + 16 * (n - 1) + 12] & 0x0f) == status &&
+		    (uint64_t)get_be32(data + 8 + 16 * (n - 1) + 8) + run_blocks <= UINT32_MAX) {
+			uint8_t *prev = data + 8 + 16 * (n - 1);
+
+			put_be32(prev + 8, get_be32(prev + 8) + (uint32_t)run_blocks);
+		} else {
+			put_be64(d, lba);
+			put_be32(d + 8, (uint32_t)run_blocks);
+			d[12] = status;
+			n++;
+		}
+		lba += run_blocks;
+	}
+	put_be32(data, 4 + 16 * n);    /* PARAMETER DATA LENGTH */
+	data_in_or_fail(cmd, data, 8 + 16 * n, alloc_len);
+}
+
+/* --- READ DEFECT DATA(10/12) (SBC-3 5.18, 5.19): empty lists ------------- */
+
+static void sbc_read_defect_data_10(struct scsi_cmd *cmd)
+{
+	uint8_t data[4] = { 0 };
+
+	/* PLISTV, GLISTV and the format as requested: both lists are valid
+	 * and empty. */
+	data[1] = cmd->cdb[2] & 0x1f;
+	data_in_or_fail(cmd, data, sizeof(data), get_be16(cmd->cdb + 7));
+}
+
+static void sbc_read_defect_data_12(struct scsi_cmd *cmd)
+{
+	uint8_t data[8] = { 0 };
+
+	data[1] = cmd->cdb[1] & 0x1f;
+	data_in_or_fail(cmd, data, sizeof(data), get_be32(cmd->cdb + 6));
+}
+
+/* --- START STOP UNIT (SBC-3 5.25), PREVENT ALLOW MEDIUM REMOVAL (5.13) ---- */
+
+static void start_stop_apply(struct scsi_cmd *cmd)
+{
+	bool loej = cmd->cdb[4] & 0x02;
+	bool start = cmd->cdb[4] & 0x01;
+
+	if (loej)
+		cmd->lu->medium_loaded = start;
+	scsi_cmd_good(cmd);
+}
+
+static void start_stop_flushed(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		fail_io(cmd, result, false);
+		return;
+	}
+	start_stop_apply(cmd);
+}
+
+static void sbc_start_stop_unit(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	uint8_t power_condition = cmd->cdb[4] >> 4;
+	bool no_flush = cmd->cdb[4] & 0x04;
+	bool loej = cmd->cdb[4] & 0x02;
+	bool start = cmd->cdb[4] & 0x01;
+
+	/* A power condition other than START_VALID makes the device server
+	 * ignore START and LOEJ; we have no power states to enter. */
+	if (power_condition != 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	if (loej) {
+		if (!lu->spec.removable) {
+			scsi_invalid_cdb_field(cmd, 4, 1);
+			return;
+		}
+		/* Loading and ejecting are both prevented (SBC-3 5.25). */
+		if (lu->prevent_removal) {
+			scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_MEDIUM_REMOVAL_PREVENTED);
+			return;
+		}
+	}
+	/* Stopping writes the cache to the medium first unless NO_FLUSH.
+	 * The LU itself stays ready: a virtual disk spins up at once, and
+	 * initiators expect TEST UNIT READY to succeed after a plain STOP. */
+	if (!start && !no_flush && lu->medium_loaded) {
+		scsi_cmd_io(cmd, BS_OP_FLUSH, 0, 0, NULL, false, start_stop_flushed);
+		return;
+	}
+	start_stop_apply(cmd);
+}
+
+static void sbc_prevent_allow(struct scsi_cmd *cmd)
+{
+	uint8_t prevent = cmd->cdb[4] & 0x03;
+
+	if (prevent > 1) {          /* 10b and 11b are obsolete in SBC-3 */
+		scsi_invalid_cdb_field(cmd, 4, 1);
+		return;
+	}
+	if (prevent && !cmd->lu->spec.removable) {
+		scsi_invalid_cdb_field(cmd, 4, 0);
+		return;
+	}
+	/* One prevent state per LU: any nexus may allow again. */
+	cmd->lu->prevent_removal = prevent;
+	scsi_cmd_good(cmd);
+}
+
+void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus)
+{
+	(void)nexus;
+	lu->prevent_removal = false;
+}
+
+void sbc_lu_reset(struct lu *lu)
+{
+	lu->prevent_removal = false;
+}
+
+/* --- SANITIZE (SBC-3 5.24, 4.11) ---------------------------------------------
+ * The operation runs on its own (it is not a command): it survives an
+ * abort of the SANITIZE command, task management and I_T nexus loss. It
+ * holds an exclusive claim on the whole LU so that no write admitted
+ * before it lands afterwards; sbc_check_sanitize() turns new commands
+ * away until it ends. */
+
+enum sanitize_phase {
+	SANITIZE_WAITING,            /* for the exclusive claim */
+	SANITIZE_OVERWRITING,        /* pattern chunks, paced */
+	SANITIZE_ERASING,            /* one deallocate / zero request */
+	SANITIZE_FLUSHING,
+};
+
+struct sanitize_op {
+	struct lu *lu;
+	struct scsi_cmd *cmd;        /* IMMED = 0: completed at the end */
+	struct range_waiter lock;
+	struct bs_io io;
+	bool io_in_flight;
+	struct ev_timer pace_timer;
+	enum sanitize_phase phase;
+	uint8_t service_action;
+	bool ause;
+	bool zero_pattern;
+	bool abandoned;              /* the LU is being destroyed */
+	uint8_t *chunk;              /* OVERWRITE: the pattern over a chunk */
+	uint64_t next_offset;        /* bytes done, for progress */
+	uint64_t end_offset;
+	uint64_t start_ns;
+};
+
+static struct event_loop *lu_loop(const struct lu *lu)
+{
+	return lu->target->gw->loop;
+}
+
+static void sanitize_io_done(struct bs_io *io);
+
+static void sanitize_free(struct sanitize_op *op)
+{
+	free(op->chunk);
+	free(op);
+}
+
+static void sanitize_finish(struct sanitize_op *op, int result)
+{
+	struct lu *lu = op->lu;
+	struct sbc_lu_state *st = lu->sbc;
+	struct scsi_cmd *cmd = op->cmd;
+
+	ev_timer_cancel(lu_loop(lu), &op->pace_timer);
+	st->sanitize = NULL;
+	/* SBC-3 4.11.4: a failed sanitize leaves the LU in failure mode. */
+	st->sanitize_failed = result < 0;
+	st->sanitize_failed_ause = op->ause;
+	if (result < 0)
+		log_error("%s LUN %llu: SANITIZE failed: %s", lu->target->iqn,
+			  (unsigned long long)lu->lun, strerror(-result));
+	else
+		log_info("%s LUN %llu: SANITIZE complete", lu->target->iqn,
+			 (unsigned long long)lu->lun);
+	range_unlock_exclusive(lu, &op->lock);
+	sanitize_free(op);
+	if (cmd) {
+		if (result < 0)
+			scsi_check_condition(cmd, SK_MEDIUM_ERROR, ASC_SANITIZE_COMMAND_FAILED);
+		else
+			scsi_cmd_good(cmd);
+	}
+}
+
+static void sanitize_submit(struct sanitize_op *op, enum bs_op bs_op, uint64_t offset,
+			    uint64_t length, void *buf)
+{
+	memset(&op->io, 0, sizeof(op->io));
+	op->io.op = bs_op;
+	op->io.offset = offset;
+	op->io.length = length;
+	op->io.buf = buf;
+	op->io.done = sanitize_io_done;
+	op->io.arg = op;
+	op->io_in_flight = true;
+	op->lu->bs_ops->submit(op->lu, &op->io);
+}
+
+static void sanitize_flush(struct sanitize_op *op)
+{
+	op->phase = SANITIZE_FLUSHING;
+	op->next_offset = op->end_offset;
+	sanitize_submit(op, BS_OP_FLUSH, 0, 0, NULL);
+}
+
+/* An aborted SANITIZE command ends; the operation goes on (SBC-3 4.11). */
+static void sanitize_release_aborted_cmd(struct sanitize_op *op)
+{
+	struct scsi_cmd *cmd = op->cmd;
+
+	if (cmd && cmd->aborted) {
+		op->cmd = NULL;
+		scsi_check_condition(cmd, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
+	}
+}
+
+/* OVERWRITE: the next chunk, no faster than SBC_SANITIZE_BYTES_PER_SEC. */
+static void sanitize_overwrite_next(struct sanitize_op *op)
+{
+	uint64_t elapsed_us = (now_ns() - op->start_ns) / 1000;
+	uint64_t allowed = elapsed_us * (SBC_SANITIZE_BYTES_PER_SEC / 1000) / 1000;
+	uint64_t length;
+
+	sanitize_release_aborted_cmd(op);
+	if (op->next_offset >= op->end_offset) {
+		sanitize_flush(op);
+		return;
+	}
+	if (op->next_offset > allowed) {
+		uint64_t wait_ms = (op->next_offset - allowed) * 1000 / SBC_SANITIZE_BYTES_PER_SEC;
+
+		ev_timer_arm(lu_loop(op->lu), &op->pace_timer, MAX(wait_ms, (uint64_t)1));
+		return;
+	}
+	length = MIN(op->end_offset - op->next_offset, (uint64_t)SBC_CHUNK_BYTES);
+	if (op->zero_pattern)
+		sanitize_submit(op, BS_OP_WRITE_ZEROES, op->next_offset, length, NULL);
+	else
+		sanitize_submit(op, BS_OP_WRITE, op->next_offset, length, op->chunk);
+}
+
+static void sanitize_pace_timer(struct event_loop *loop, void *arg)
+{
+	(void)loop;
+	sanitize_overwrite_next(arg);
+}
+
+static void sanitize_io_done(struct bs_io *io)
+{
+	struct sanitize_op *op = io->arg;
+
+	op->io_in_flight = false;
+	if (op->abandoned) {
+		sanitize_free(op);
+		return;
+	}
+	if (io->result < 0) {
+		sanitize_finish(op, io->result);
+		return;
+	}
+	switch (op->phase) {
+	case SANITIZE_OVERWRITING:
+		op->next_offset += io->length;
+		sanitize_overwrite_next(op);
+		break;
+	case SANITIZE_ERASING:
+		sanitize_release_aborted_cmd(op);
+		sanitize_flush(op);
+		break;
+	default:
+		sanitize_finish(op, 0);
+		break;
+	}
+}
+
+/* The exclusive claim on the whole LU is granted: begin. */
+static void sanitize_begin(void *arg)
+{
+	struct sanitize_op *op = arg;
+	struct lu *lu = op->lu;
+
+	log_info("%s LUN %llu: SANITIZE service action 0x%02x started", lu->target->iqn,
+		 (unsigned long long)lu->lun, op->service_action);
+	op->start_ns = now_ns();
+	op->end_offset = blocks_to_bytes(lu, lu->num_blocks);
+	switch (op->service_action) {
+	case CDB_SA_SANITIZE_OVERWRITE:
+		op->phase = SANITIZE_OVERWRITING;
+		sanitize_overwrite_next(op);
+		break;
+	case CDB_SA_SANITIZE_BLOCK_ERASE:
+		/* Every block deallocated; they read as zeros (WABEREQ 1). */
+		op->phase = SANITIZE_ERASING;
+		sanitize_submit(op, BS_OP_UNMAP, 0, op->end_offset, NULL);
+		break;
+	default:
+		/* CRYPTO ERASE: there is no key to change; the data goes the
+		 * way a block erase sends it (WACEREQ 1). */
+		op->phase = SANITIZE_ERASING;
+		sanitize_submit(op, lu->spec.thin ? BS_OP_UNMAP : BS_OP_WRITE_ZEROES, 0,
+				op->end_offset, NULL);
+		break;
+	}
+}
+
+/* OVERWRITE parameter list (SBC-3 5.24.3): checks and the pattern chunk. */
+static bool sanitize_overwrite_params(struct scsi_cmd *cmd, struct sanitize_op *op)
+{
+	struct lu *lu = cmd->lu;
+	uint32_t param_len = get_be16(cmd->cdb + 7);
+	const uint8_t *p = cmd->buf;
+	uint32_t pattern_len;
+
+	/* More than the 4-byte header, at most one block of pattern. */
+	if (param_len <= 4 || param_len > lu->block_size + 4) {
+		scsi_invalid_cdb_field(cmd, 7, -1);
+		return false;
+	}
+	if (cmd->data_out_len < param_len) {
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
+		return false;
+	}
+	if (p[0] & 0x60) {          /* TEST: vendor-specific, not supported */
+		scsi_invalid_param_field(cmd, 0, 6);
+		return false;
+	}
+	if ((p[0] & 0x1f) == 0) {   /* OVERWRITE COUNT 0 */
+		scsi_invalid_param_field(cmd, 0, 4);
+		return false;
+	}
+	pattern_len = get_be16(p + 2);
+	if (pattern_len == 0 || pattern_len > lu->block_size || pattern_len != param_len - 4) {
+		scsi_invalid_param_field(cmd, 2, -1);
+		return false;
+	}
+	/* With INVERT, passes alternate between the inverted and the plain
+	 * pattern so that the last pass is always the plain one; one pass
+	 * of it leaves the medium in the same state. */
+	op->zero_pattern = all_zero(p + 4, pattern_len);
+	if (!op->zero_pattern) {
+		op->chunk = alloc_io_buffer(SBC_CHUNK_BYTES);
+		if (!op->chunk) {
+			fail_no_memory(cmd);
+			return false;
+		}
+		for (uint32_t i = 0; i < SBC_CHUNK_BYTES; i++)
+			op->chunk[i] = p[4 + i % pattern_len];
+	}
+	return true;
+}
+
+static void sbc_sanitize(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	uint8_t sa = cdb_service_action(cmd->cdb);
+	bool immed = cmd->cdb[1] & 0x80;
+	uint32_t param_len = get_be16(cmd->cdb + 7);
+	struct sbc_lu_state *st = lu_state(lu);
+	struct sanitize_op *op;
+	int rc;
+
+	if (!st) {
+		fail_no_memory(cmd);
+		return;
+	}
+	if (st->sanitize) {
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS);
+		return;
+	}
+	cmd->transfer_len = param_len;
+	switch (sa) {
+	case CDB_SA_SANITIZE_OVERWRITE:
+		break;
+	case CDB_SA_SANITIZE_BLOCK_ERASE:
+		/* Block erase deallocates: only with logical block provisioning. */
+		if (!lu->spec.thin) {
+			scsi_invalid_cdb_field(cmd, 1, 4);
+			return;
+		}
+		/* fall through */
+	case CDB_SA_SANITIZE_CRYPTO_ERASE:
+	case CDB_SA_SANITIZE_EXIT_FAILURE_MODE:
+		if (param_len != 0) {
+			scsi_invalid_cdb_field(cmd, 7, -1);
+			return;
+		}
+		break;
+	default:
+		scsi_invalid_cdb_field(cmd, 1, 4);
+		return;
+	}
+	if (sa == CDB_SA_SANITIZE_EXIT_FAILURE_MODE) {
+		/* SBC-3 4.11.4: only a failure with AUSE set may be left this way. */
+		if (st->sanitize_failed && !st->sanitize_failed_ause) {
+			scsi_invalid_cdb_field(cmd, 1, 4);
+			return;
+		}
+		st->sanitize_failed = false;
+		scsi_cmd_good(cmd);
+		return;
+	}
+	/* A failure with AUSE = 0 is left only by a sanitize with AUSE = 0. */
+	if (st->sanitize_failed && !st->sanitize_failed_ause && (cmd->cdb[1] & 0x20)) {
+		scsi_invalid_cdb_field(cmd, 1, 5);
+		return;
+	}
+
+	op = calloc(1, sizeof(*op));
+	if (!op) {
+		fail_no_memory(cmd);
+		return;
+	}
+	op->lu = lu;
+	op->service_action = sa;
+	op->ause = cmd->cdb[1] & 0x20;
+	ev_timer_init(&op->pace_timer, sanitize_pace_timer, op);
+	if (sa == CDB_SA_SANITIZE_OVERWRITE && !sanitize_overwrite_params(cmd, op)) {
+		sanitize_free(op);
+		return;
+	}
+	st->sanitize = op;
+	op->lock.lba = 0;
+	op->lock.count = lu->num_blocks;
+	op->lock.resume = sanitize_begin;
+	op->lock.arg = op;
+	rc = range_lock_exclusive(lu, &op->lock);
+	if (rc < 0) {
+		st->sanitize = NULL;
+		sanitize_free(op);
+		fail_no_memory(cmd);
+		return;
+	}
+	/* IMMED: status once the CDB and parameters are validated. */
+	if (immed)
+		scsi_cmd_good(cmd);
+	else
+		op->cmd = cmd;
+	if (rc == 1)
+		sanitize_begin(op);
+}
+
+bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress)
+{
+	const struct sanitize_op *op = lu->sbc ? lu->sbc->sanitize : NULL;
+
+	if (!op)
+		return false;
+	*progress = op->end_offset ? (uint16_t)(op->next_offset * 65535 / op->end_offset) : 0;
+	return true;
+}
+
+/* --- the opcode table -------------------------------------------------------- */
+
+#define IO_TIMEOUTS   .nominal_timeout_s = 1, .recommended_timeout_s = 30
+#define LONG_TIMEOUTS .nominal_timeout_s = 10, .recommended_timeout_s = 300
+
+static const struct scsi_opcode_desc sbc_ops[] = {
+	{ .opcode = CDB_OP_READ_6, .cdb_len = 6, .name = "READ(6)",
+	  .cdb_usage = { 0x08, 0x1f, 0xff, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_read },
+	{ .opcode = CDB_OP_WRITE_6, .cdb_len = 6, .name = "WRITE(6)",
+	  .cdb_usage = { 0x0a, 0x1f, 0xff, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write },
+	{ .opcode = CDB_OP_START_STOP_UNIT, .cdb_len = 6, .name = "START STOP UNIT",
+	  .cdb_usage = { 0x1b, 0x01, 0x00, 0x0f, 0xf7, 0x00 },
+	  .flags = 0, .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_start_stop_unit },
+	{ .opcode = CDB_OP_PREVENT_ALLOW, .cdb_len = 6, .name = "PREVENT ALLOW MEDIUM REMOVAL",
+	  .cdb_usage = { 0x1e, 0x00, 0x00, 0x00, 0x03, 0x00 },
+	  .flags = 0, .pr_access = PR_ACCESS_ALLOWED, IO_TIMEOUTS, .execute = sbc_prevent_allow },
+	{ .opcode = CDB_OP_READ_CAPACITY_10, .cdb_len = 10, .name = "READ CAPACITY(10)",
+	  .cdb_usage = { 0x25, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x01, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_ALLOWED,
+	  IO_TIMEOUTS, .execute = sbc_read_capacity_10 },
+	{ .opcode = CDB_OP_READ_10, .cdb_len = 10, .name = "READ(10)",
+	  .cdb_usage = { 0x28, 0xfa, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_read },
+	{ .opcode = CDB_OP_WRITE_10, .cdb_len = 10, .name = "WRITE(10)",
+	  .cdb_usage = { 0x2a, 0xfa, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write },
+	{ .opcode = CDB_OP_WRITE_VERIFY_10, .cdb_len = 10, .name = "WRITE AND VERIFY(10)",
+	  .cdb_usage = { 0x2e, 0xf6, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write_verify },
+	{ .opcode = CDB_OP_VERIFY_10, .cdb_len = 10, .name = "VERIFY(10)",
+	  .cdb_usage = { 0x2f, 0xf6, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_verify },
+	{ .opcode = CDB_OP_PRE_FETCH_10, .cdb_len = 10, .name = "PRE-FETCH(10)",
+	  .cdb_usage = { 0x34, 0x02, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ, IO_TIMEOUTS,
+	  .execute = sbc_pre_fetch },
+	{ .opcode = CDB_OP_SYNC_CACHE_10, .cdb_len = 10, .name = "SYNCHRONIZE CACHE(10)",
+	  .cdb_usage = { 0x35, 0x06, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS,
+	  .execute = sbc_sync_cache },
+	{ .opcode = CDB_OP_READ_DEFECT_DATA_10, .cdb_len = 10, .name = "READ DEFECT DATA(10)",
+	  .cdb_usage = { 0x37, 0x00, 0x1f, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_read_defect_data_10 },
+	{ .opcode = CDB_OP_WRITE_SAME_10, .cdb_len = 10, .name = "WRITE SAME(10)",
+	  .cdb_usage = { 0x41, 0xf8, 0xff, 0xff, 0xff, 0xff, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_write_same },
+	{ .opcode = CDB_OP_UNMAP, .cdb_len = 10, .name = "UNMAP",
+	  .cdb_usage = { 0x42, 0x01, 0x00, 0x00, 0x00, 0x00, 0x1f, 0xff, 0xff, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_unmap },
+	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_OVERWRITE, .cdb_len = 10,
+	  .name = "SANITIZE (OVERWRITE)",
+	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, .nominal_timeout_s = 60, .recommended_timeout_s = 86400,
+	  .execute = sbc_sanitize },
+	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_BLOCK_ERASE, .cdb_len = 10,
+	  .name = "SANITIZE (BLOCK ERASE)",
+	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_sanitize },
+	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_CRYPTO_ERASE, .cdb_len = 10,
+	  .name = "SANITIZE (CRYPTOGRAPHIC ERASE)",
+	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_sanitize },
+	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_EXIT_FAILURE_MODE,
+	  .cdb_len = 10, .name = "SANITIZE (EXIT FAILURE MODE)",
+	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_sanitize },
+	{ .opcode = CDB_OP_READ_16, .cdb_len = 16, .name = "READ(16)",
+	  .cdb_usage = { 0x88, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_read },
+	{ .opcode = CDB_OP_COMPARE_AND_WRITE, .cdb_len = 16, .name = "COMPARE AND WRITE",
+	  .cdb_usage = { 0x89, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0x00, 0x00, 0x00, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_compare_and_write },
+	{ .opcode = CDB_OP_WRITE_16, .cdb_len = 16, .name = "WRITE(16)",
+	  .cdb_usage = { 0x8a, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write },
+	{ .opcode = CDB_OP_ORWRITE_16, .cdb_len = 16, .name = "ORWRITE(16)",
+	  .cdb_usage = { 0x8b, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_orwrite },
+	{ .opcode = CDB_OP_WRITE_VERIFY_16, .cdb_len = 16, .name = "WRITE AND VERIFY(16)",
+	  .cdb_usage = { 0x8e, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write_verify },
+	{ .opcode = CDB_OP_VERIFY_16, .cdb_len = 16, .name = "VERIFY(16)",
+	  .cdb_usage = { 0x8f, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_verify },
+	{ .opcode = CDB_OP_PRE_FETCH_16, .cdb_len = 16, .name = "PRE-FETCH(16)",
+	  .cdb_usage = { 0x90, 0x02, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ, IO_TIMEOUTS,
+	  .execute = sbc_pre_fetch },
+	{ .opcode = CDB_OP_SYNC_CACHE_16, .cdb_len = 16, .name = "SYNCHRONIZE CACHE(16)",
+	  .cdb_usage = { 0x91, 0x06, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS,
+	  .execute = sbc_sync_cache },
+	{ .opcode = CDB_OP_WRITE_SAME_16, .cdb_len = 16, .name = "WRITE SAME(16)",
+	  .cdb_usage = { 0x93, 0xf9, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_write_same },
+	{ .opcode = CDB_OP_WRITE_ATOMIC_16, .cdb_len = 16, .name = "WRITE ATOMIC(16)",
+	  .cdb_usage = { 0x9c, 0xf8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0x00, 0x00, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write_atomic },
+	{ .opcode = CDB_OP_SERVICE_ACTION_IN_16, .service_action = CDB_SA_READ_CAPACITY_16,
+	  .cdb_len = 16, .name = "READ CAPACITY(16)",
+	  .cdb_usage = { 0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x01, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_IN | OPF_NEEDS_MEDIUM,
+	  .pr_access = PR_ACCESS_ALLOWED, IO_TIMEOUTS, .execute = sbc_read_capacity_16 },
+	{ .opcode = CDB_OP_SERVICE_ACTION_IN_16, .service_action = CDB_SA_GET_LBA_STATUS,
+	  .cdb_len = 16, .name = "GET LBA STATUS",
+	  .cdb_usage = { 0x9e, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+			 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_IN | OPF_NEEDS_MEDIUM,
+	  .pr_access = PR_ACCESS_READ, IO_TIMEOUTS, .execute = sbc_get_lba_status },
+	{ .opcode = CDB_OP_READ_12, .cdb_len = 12, .name = "READ(12)",
+	  .cdb_usage = { 0xa8, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_read },
+	{ .opcode = CDB_OP_WRITE_12, .cdb_len = 12, .name = "WRITE(12)",
+	  .cdb_usage = { 0xaa, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write },
+	{ .opcode = CDB_OP_WRITE_VERIFY_12, .cdb_len = 12, .name = "WRITE AND VERIFY(12)",
+	  .cdb_usage = { 0xae, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_write_verify },
+	{ .opcode = CDB_OP_VERIFY_12, .cdb_len = 12, .name = "VERIFY(12)",
+	  .cdb_usage = { 0xaf, 0xf6, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
+	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_verify },
+	{ .opcode = CDB_OP_READ_DEFECT_DATA_12, .cdb_len = 12, .name = "READ DEFECT DATA(12)",
+	  .cdb_usage = { 0xb7, 0x1f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },
+	  .flags = OPF_DATA_IN | OPF_NEEDS_MEDIUM, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = sbc_read_defect_data_12 },
+};
+
+const struct scsi_opcode_table sbc_opcode_table = {
+	.ops = sbc_ops,
+	.count = ARRAY_SIZE(sbc_ops),
+};
+
+bool sbc_lu_supports(const struct lu *lu, uint8_t opcode, uint16_t service_action)
+{
+	bool known = false;
+
+	for (size_t i = 0; i < ARRAY_SIZE(sbc_ops); i++) {
+		if (sbc_ops[i].opcode == opcode &&
+		    (!(sbc_ops[i].flags & OPF_SA_IN_BYTE1) ||
+		     sbc_ops[i].service_action == service_action))
+			known = true;
+	}
+	if (!known)
+		return false;
+	if (opcode == CDB_OP_UNMAP)
+		return lu->spec.thin;
+	if (opcode == CDB_OP_SANITIZE && service_action == CDB_SA_SANITIZE_BLOCK_ERASE)
+		return lu->spec.thin;
+	return true;
+}
+
+/* --- dispatcher hooks -------------------------------------------------------- */
+
+/* Medium access commands refused in sanitize failure mode: ours that need
+ * the medium, but SANITIZE itself (it is how the mode is left). */
+static bool medium_access_command(const struct scsi_cmd *cmd)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(sbc_ops); i++)
+		if (sbc_ops[i].opcode == cmd->cdb[0])
+			return cmd->cdb[0] != CDB_OP_SANITIZE &&
+			       (sbc_ops[i].flags & OPF_NEEDS_MEDIUM);
+	return false;
+}
+
+bool sbc_check_sanitize(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+
+	if (!lu || !lu->sbc)
+		return false;
+	/* SBC-3 4.11.2: these are served during a sanitize. */
+	if (cmd->cdb[0] == 0x12 /* INQUIRY */ || cmd->cdb[0] == 0xa0 /* REPORT LUNS */ ||
+	    cmd->cdb[0] == 0x03 /* REQUEST SENSE */)
+		return false;
+	if (lu->sbc->sanitize) {
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS);
+		return true;
+	}
+	if (lu->sbc->sanitize_failed && medium_access_command(cmd)) {
+		scsi_check_condition(cmd, SK_MEDIUM_ERROR, ASC_SANITIZE_COMMAND_FAILED);
+		return true;
+	}
+	return false;
+}
+
+void sbc_lu_cleanup(struct lu *lu)
+{
+	struct sbc_lu_state *st = lu->sbc;
+	struct range_waiter *w;
+
+	if (!st)
+		return;
+	if (st->sanitize) {
+		struct sanitize_op *op = st->sanitize;
+		struct scsi_cmd *cmd = op->cmd;
+
+		ev_timer_cancel(lu_loop(lu), &op->pace_timer);
+		op->cmd = NULL;
+		/* A request still out completes while the backstore closes;
+		 * sanitize_io_done() frees the operation then. */
+		if (op->io_in_flight)
+			op->abandoned = true;
+		else
+			sanitize_free(op);
+		if (cmd)
+			scsi_check_condition(cmd, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
+	}
+	/* Commands are gone by now; free what waited on their behalf. */
+	while ((w = TAILQ_FIRST(&st->waiters))) {
+		TAILQ_REMOVE(&st->waiters, w, link);
+		if (!w->exclusive)
+			free(w);
+	}
+	free(st);
+	lu->sbc = NULL;
+}

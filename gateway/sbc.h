@@ -1,0 +1,87 @@
+/* SBC-3 block commands (sbc.c): the limits the handlers enforce, which the
+ * Block Limits, Block Device Characteristics and Logical Block Provisioning
+ * VPD pages (spc.c) must report, and the hooks the dispatcher, REQUEST
+ * SENSE, REPORT SUPPORTED OPERATION CODES and model.c call. */
+#ifndef SANGW_SBC_H
+#define SANGW_SBC_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "model.h"
+
+/* --- Block Limits VPD page 0xB0 (SBC-3 6.6.4) -------------------------- */
+
+/* MAXIMUM TRANSFER LENGTH: READ, WRITE, VERIFY, WRITE AND VERIFY, ORWRITE
+ * beyond this get INVALID FIELD IN CDB. In bytes; in blocks it is
+ * sbc_max_transfer_blocks(lu). Bounds the per-command buffer. */
+#define SBC_MAX_TRANSFER_BYTES        (8u << 20)
+/* OPTIMAL TRANSFER LENGTH (a hint), bytes. */
+#define SBC_OPTIMAL_TRANSFER_BYTES    (1u << 20)
+/* MAXIMUM COMPARE AND WRITE LENGTH, blocks (the CDB field is one byte). */
+#define SBC_MAX_CAW_BLOCKS            255u
+/* MAXIMUM UNMAP LBA COUNT (per UNMAP command) and MAXIMUM UNMAP BLOCK
+ * DESCRIPTOR COUNT; both 0 in the page when the LU is not thin. */
+#define SBC_MAX_UNMAP_LBA_COUNT       0x100000u
+#define SBC_MAX_UNMAP_DESCRIPTORS     256u
+/* OPTIMAL UNMAP GRANULARITY in bytes (hole punching works on 4 KiB pages);
+ * in blocks: SBC_UNMAP_GRANULARITY_BYTES >> block_shift. Alignment 0. */
+#define SBC_UNMAP_GRANULARITY_BYTES   4096u
+/* MAXIMUM WRITE SAME LENGTH, blocks. WSNZ is 0: NUMBER OF LOGICAL BLOCKS 0
+ * means "to the last LBA" and is accepted when that is within this limit. */
+#define SBC_MAX_WRITE_SAME_BLOCKS     0x100000u
+/* WRITE ATOMIC(16) (SBC-4 5.48): MAXIMUM ATOMIC TRANSFER LENGTH, ATOMIC
+ * ALIGNMENT and ATOMIC TRANSFER LENGTH GRANULARITY, all in blocks.
+ * MAXIMUM ATOMIC TRANSFER LENGTH WITH ATOMIC BOUNDARY and MAXIMUM ATOMIC
+ * BOUNDARY SIZE are 0. */
+#define SBC_MAX_ATOMIC_BLOCKS         256u
+#define SBC_ATOMIC_ALIGNMENT_BLOCKS   8u
+#define SBC_ATOMIC_GRANULARITY_BLOCKS 8u
+
+static inline uint32_t sbc_max_transfer_blocks(const struct lu *lu)
+{
+	return SBC_MAX_TRANSFER_BYTES >> lu->block_shift;
+}
+
+/* --- what the other VPD pages, READ CAPACITY(16) and MODE SENSE say -----
+ * Logical Block Provisioning page 0xB2 (SBC-3 6.6.6), when lu->spec.thin:
+ *   LBPU = LBPWS = LBPWS10 = 1, LBPRZ = 1, ANC_SUP = 0, DP = 0,
+ *   PROVISIONING TYPE = 2 (thin); all zero (type 0) otherwise.
+ * READ CAPACITY(16): LBPME = LBPRZ = lu->spec.thin, exponent below.
+ * Block Device Characteristics page 0xB1: MEDIUM ROTATION RATE 1
+ *   (non-rotating), WABEREQ = WACEREQ = 1 (reads succeed after a BLOCK
+ *   ERASE or CRYPTO ERASE sanitize: the blocks read as zeros).
+ * MODE SENSE device-specific parameter: DPOFUA = 1 (SBC-3 6.4.1). */
+
+/* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY(16)). 0: one
+ * logical block per physical block, see sbc.c for why. */
+uint8_t sbc_lbppb_exponent(const struct lu *lu);
+
+/* REPORT SUPPORTED OPERATION CODES: is this command (opcode, service
+ * action) supported on this LU? UNMAP and SANITIZE BLOCK ERASE need a thin
+ * LU; everything in sbc_opcode_table otherwise. */
+bool sbc_lu_supports(const struct lu *lu, uint8_t opcode, uint16_t service_action);
+
+/* --- hooks for the dispatcher and REQUEST SENSE ------------------------ */
+
+/* SBC-3 4.11: while a sanitize operation runs on cmd->lu, every command
+ * but INQUIRY, REPORT LUNS and REQUEST SENSE gets NOT READY, SANITIZE IN
+ * PROGRESS; after a failed one, medium access commands get MEDIUM ERROR,
+ * SANITIZE COMMAND FAILED. Completes cmd with that CHECK CONDITION and
+ * returns true, or returns false to let it run. Call it after LU
+ * resolution and the unit attention check, before reservations. */
+bool sbc_check_sanitize(struct scsi_cmd *cmd);
+/* REQUEST SENSE during a sanitize: true and the progress indication
+ * (SPC-4 4.5.2.4.4, 0-65535) when one runs on lu. */
+bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress);
+
+/* PREVENT ALLOW MEDIUM REMOVAL ends on I_T nexus loss, logical unit reset
+ * and hard reset (SBC-3 5.13). */
+void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus);
+void sbc_lu_reset(struct lu *lu);
+
+/* Release lu->sbc (LBA range locks, sanitize state). model.c calls it in
+ * lu_destroy() before closing the backstore. */
+void sbc_lu_cleanup(struct lu *lu);
+
+#endif

@@ -1,0 +1,372 @@
+/* The command path of the SCSI target core: every command a fabric submits
+ * goes through scsi_cmd_submit(), which resolves the LU, finds the
+ * command's descriptor in the command-set tables (spc.c, sbc.c, pr.c),
+ * applies the checks every command is subject to, queues it in the LU's
+ * task set and runs it. scsi_cmd_complete() is the single exit. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "pr.h"
+#include "sbc.h"
+#include "scsi_internal.h"
+#include "sense.h"
+#include "ua.h"
+#include "util.h"
+
+/* task_set.c: task_set_leave() in two steps (see scsi_cmd_complete()). */
+bool task_set_detach(struct task_set *ts, struct scsi_cmd *cmd);
+void task_set_start_ready(struct task_set *ts);
+
+/* SPC-4 Annex D: LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED */
+#define ASC_LU_NOT_READY_INIT_REQUIRED 0x0402
+
+/* Block commands come first: they are the data path. */
+static const struct scsi_opcode_table *const opcode_tables[] = {
+	&sbc_opcode_table,
+	&spc_opcode_table,
+	&pr_opcode_table,
+};
+
+/* ---------------------------------------------------------------------
+ * Buffers
+ */
+
+int scsi_cmd_ensure_buf(struct scsi_cmd *cmd, uint32_t len)
+{
+	uint32_t cap;
+	uint8_t *buf;
+
+	if (cmd->buf && cmd->buf_cap >= len)
+		return 0;
+	cap = (len + 4095u) & ~4095u;
+	if (cap < len)                  /* overflow near 4 GiB */
+		return -ENOMEM;
+	if (cap == 0)
+		cap = 4096;
+	buf = alloc_io_buffer(cap);
+	if (!buf)
+		return -ENOMEM;
+	if (cmd->buf) {
+		memcpy(buf, cmd->buf, cmd->buf_cap);
+		free(cmd->buf);
+	}
+	cmd->buf = buf;
+	cmd->buf_cap = cap;
+	return 0;
+}
+
+void scsi_cmd_free_buf(struct scsi_cmd *cmd)
+{
+	free(cmd->buf);
+	cmd->buf = NULL;
+	cmd->buf_cap = 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Opcode tables
+ */
+
+const struct scsi_opcode_desc *scsi_opcode_lookup(uint8_t opcode, uint16_t service_action)
+{
+	for (size_t t = 0; t < ARRAY_SIZE(opcode_tables); t++) {
+		const struct scsi_opcode_table *table = opcode_tables[t];
+
+		for (size_t i = 0; i < table->count; i++) {
+			const struct scsi_opcode_desc *d = &table->ops[i];
+
+			if (d->opcode != opcode)
+				continue;
+			if (!(d->flags & OPF_SA_IN_BYTE1) || d->service_action == service_action)
+				return d;
+		}
+	}
+	return NULL;
+}
+
+const struct scsi_opcode_desc *scsi_cmd_desc(const struct scsi_cmd *cmd)
+{
+	return scsi_opcode_lookup(cmd->cdb[0], cmd->cdb[1] & 0x1f);
+}
+
+void scsi_opcode_foreach(void (*fn)(const struct scsi_opcode_desc *desc, void *arg), void *arg)
+{
+	for (size_t t = 0; t < ARRAY_SIZE(opcode_tables); t++)
+		for (size_t i = 0; i < opcode_tables[t]->count; i++)
+			fn(&opcode_tables[t]->ops[i], arg);
+}
+
+/* Does any table know this opcode with some other service action? */
+static bool opcode_known(uint8_t opcode)
+{
+	for (size_t t = 0; t < ARRAY_SIZE(opcode_tables); t++)
+		for (size_t i = 0; i < opcode_tables[t]->count; i++)
+			if (opcode_tables[t]->ops[i].opcode == opcode)
+				return true;
+	return false;
+}
+
+/* ---------------------------------------------------------------------
+ * Checks every command goes through
+ */
+
+/* SPC-4 4.2.5.1 / 6.35.3: bits outside the CDB usage data are reserved
+ * (or unsupported, like NACA in the CONTROL byte) and must be zero.
+ * Reports the first offending byte and bit; returns true if it did. */
+static bool cdb_reserved_bits_set(struct scsi_cmd *cmd, const struct scsi_opcode_desc *desc)
+{
+	unsigned len = MIN(desc->cdb_len, (unsigned)sizeof(desc->cdb_usage));
+
+	for (unsigned i = 1; i < len; i++) {
+		uint8_t bad = cmd->cdb[i] & (uint8_t)~desc->cdb_usage[i];
+
+		if (bad) {
+			scsi_invalid_cdb_field(cmd, (uint16_t)i, 31 - __builtin_clz(bad));
+			return true;
+		}
+	}
+	return false;
+}
+
+/* SBC-3 4.x / SPC-4: NOT READY when the medium is absent or the LU is
+ * stopped. Returns true when it completed the command. */
+static bool not_ready(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+
+	if (lu->spec.removable && !lu->medium_loaded) {
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_MEDIUM_NOT_PRESENT);
+		return true;
+	}
+	if (lu->stopped) {
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_INIT_REQUIRED);
+		return true;
+	}
+	return false;
+}
+
+/* SBC-3 4.11: writes to a read-only LU, or under the control mode page's
+ * software write protect, fail with DATA PROTECT. */
+static bool write_protected(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+
+	if (lu->spec.readonly) {
+		scsi_check_condition(cmd, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+		return true;
+	}
+	if (lu->mode.swp) {
+		scsi_check_condition(cmd, SK_DATA_PROTECT, ASC_SOFTWARE_WRITE_PROTECTED);
+		return true;
+	}
+	return false;
+}
+
+void scsi_cmd_submit(struct scsi_cmd *cmd)
+{
+	struct it_nexus *nexus = cmd->nexus;
+	const struct scsi_opcode_desc *desc;
+	struct lu *lu;
+
+	cmd->status = SAM_STAT_GOOD;
+	cmd->sense_len = 0;
+	cmd->data_in_len = 0;
+	cmd->transfer_len = 0;
+	cmd->aborted = false;
+	cmd->state = CMD_NEW;
+	cmd->start_ns = now_ns();
+	cmd->core_priv = NULL;
+	cmd->core_step = 0;
+
+	lu = target_resolve_lun(nexus->target, nexus->acl, cmd->lun);
+	if (lu && lu->removing)
+		lu = NULL;
+	cmd->lu = lu;
+	desc = scsi_cmd_desc(cmd);
+
+	/* SAM-5 5.8.4 / SPC-4 6.6.2: without an LU only INQUIRY, REPORT LUNS
+	 * and REQUEST SENSE get an answer of their own. */
+	if (!lu && !(desc && (desc->flags & OPF_NO_LU_NEEDED))) {
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_LU_NOT_SUPPORTED);
+		return;
+	}
+	if (!desc) {
+		/* SPC-4 4.5.4: an unsupported service action of a supported
+		 * opcode is an invalid field, not an invalid opcode. */
+		if (opcode_known(cmd->cdb[0]))
+			scsi_invalid_cdb_field(cmd, 1, 4);
+		else
+			scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return;
+	}
+	if (cmd->cdb_len && cmd->cdb_len < desc->cdb_len) {
+		scsi_invalid_cdb_field(cmd, 0, -1);
+		return;
+	}
+	if (cdb_reserved_bits_set(cmd, desc))
+		return;
+	/* SAM-5 8.6.5: ACA is not supported (NACA is rejected above), so no
+	 * ACA condition can exist for an ACA task to run in. */
+	if (cmd->task_attr == TASK_ACA) {
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_MESSAGE_ERROR);
+		return;
+	}
+	if (!lu) {
+		scsi_dispatch_start(cmd);
+		return;
+	}
+	if (ua_check(cmd))
+		return;
+	/* SBC-3 4.11: a sanitize in progress (or failed) answers first. */
+	if (sbc_check_sanitize(cmd))
+		return;
+	/* SPC-4 5.13.1: RESERVATION CONFLICT status carries no sense data. */
+	if (pr_conflict(cmd)) {
+		cmd->status = SAM_STAT_RESERVATION_CONFLICT;
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	if ((desc->flags & OPF_NEEDS_MEDIUM) && not_ready(cmd))
+		return;
+	if ((desc->flags & OPF_WRITES_MEDIUM) && write_protected(cmd))
+		return;
+	/* Data direction mismatches are not errors here: libiscsi's
+	 * iSCSIResiduals tests expect GOOD with residuals (RFC 7143 11.4.5.1)
+	 * and the fabric moves only what both sides agree on. */
+	if (!task_set_enter(&lu->tasks, cmd))
+		return;         /* started by task_set_leave() when unblocked */
+	scsi_dispatch_start(cmd);
+}
+
+void scsi_dispatch_start(struct scsi_cmd *cmd)
+{
+	const struct scsi_opcode_desc *desc;
+
+	/* Aborted while it waited: terminate without running it. */
+	if (cmd->aborted) {
+		scsi_cmd_complete(cmd);
+		return;
+	}
+	desc = scsi_cmd_desc(cmd);
+	if (!desc || !desc->execute) {
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_INVALID_OPCODE);
+		return;
+	}
+	desc->execute(cmd);
+}
+
+/* ---------------------------------------------------------------------
+ * Completion
+ */
+
+static bool opcode_is_read(uint8_t opcode)
+{
+	return opcode == 0x08 || opcode == 0x28 || opcode == 0xa8 || opcode == 0x88;
+}
+
+static bool opcode_is_write(uint8_t opcode)
+{
+	switch (opcode) {
+	case 0x0a: case 0x2a: case 0xaa: case 0x8a:     /* WRITE 6/10/12/16 */
+	case 0x2e: case 0xae: case 0x8e:                /* WRITE AND VERIFY */
+	case 0x89: case 0x8b: case 0x9c:                /* CAW, ORWRITE, WRITE ATOMIC */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static void update_stats(struct lu *lu, const struct scsi_cmd *cmd)
+{
+	struct lu_stats *s = &lu->stats;
+	uint64_t ns = now_ns() - cmd->start_ns;
+
+	if (cmd->status != SAM_STAT_GOOD && cmd->status != SAM_STAT_CONDITION_MET)
+		s->errors++;
+	if (opcode_is_read(cmd->cdb[0])) {
+		s->read_cmds++;
+		s->read_bytes += cmd->data_in_len;
+		s->read_ns += ns;
+	} else if (opcode_is_write(cmd->cdb[0])) {
+		s->write_cmds++;
+		s->write_bytes += cmd->status == SAM_STAT_GOOD ? cmd->transfer_len : 0;
+		s->write_ns += ns;
+	} else {
+		s->other_cmds++;
+	}
+}
+
+void scsi_cmd_complete(struct scsi_cmd *cmd)
+{
+	struct lu *lu = cmd->lu;
+	bool start_others = false;
+
+	if (lu) {
+		if (!cmd->aborted)
+			update_stats(lu, cmd);
+		if (cmd->state == CMD_RUNNING || cmd->state == CMD_WAITING)
+			start_others = task_set_detach(&lu->tasks, cmd);
+	}
+	cmd->state = CMD_DONE;
+	/* Hand this command back before starting the ones it blocked, so
+	 * that responses leave in task order; the fabric may free cmd. */
+	cmd->nexus->fabric->cmd_done(cmd);
+	if (start_others)
+		task_set_start_ready(&lu->tasks);
+}
+
+void scsi_cmd_good(struct scsi_cmd *cmd)
+{
+	cmd->status = SAM_STAT_GOOD;
+	scsi_cmd_complete(cmd);
+}
+
+int scsi_cmd_data_in(struct scsi_cmd *cmd, const void *data, uint32_t len, uint32_t alloc_len)
+{
+	uint32_t n = MIN(len, alloc_len);
+
+	if (n && scsi_cmd_ensure_buf(cmd, n) < 0)
+		return -ENOMEM;
+	if (n)
+		memcpy(cmd->buf, data, n);
+	cmd->data_in_len = n;
+	cmd->transfer_len = n;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------
+ * Backstore I/O
+ */
+
+typedef void (*scsi_io_done_fn)(struct scsi_cmd *cmd, int result);
+
+/* The request is embedded in the command, so the command is found from
+ * it; io->arg carries the caller's continuation. The result is the
+ * backstore's own: a multi-step command checks cmd->aborted between steps
+ * and completes early (its fabric sends no response for it), and a
+ * long-running one (SANITIZE) detaches from the task that way while its
+ * operation goes on (SBC-3 4.11). */
+static void scsi_io_done(struct bs_io *io)
+{
+	struct scsi_cmd *cmd = container_of(io, struct scsi_cmd, io);
+	scsi_io_done_fn done = (scsi_io_done_fn)io->arg;
+
+	done(cmd, io->result);
+}
+
+void scsi_cmd_io(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset, uint64_t length,
+		 void *buf, bool fua, void (*done)(struct scsi_cmd *cmd, int result))
+{
+	struct bs_io *io = &cmd->io;
+
+	memset(io, 0, sizeof(*io));
+	io->op = op;
+	io->offset = offset;
+	io->length = length;
+	io->buf = buf;
+	io->fua = fua;
+	io->done = scsi_io_done;
+	io->arg = (void *)done;
+	cmd->lu->bs_ops->submit(cmd->lu, io);
+}
