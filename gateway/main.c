@@ -386,8 +386,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: cannot create state dir %s: %s\n", gw.state_dir, strerror(errno));
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/sangwd.blackbox", gw.state_dir);
-	log_set_blackbox_path(path);
+	if (snprintf(path, sizeof(path), "%s/sangwd.blackbox", gw.state_dir) < (int)sizeof(path))
+		log_set_blackbox_path(path);
 	signal(SIGSEGV, fatal_signal);
 	signal(SIGBUS, fatal_signal);
 	signal(SIGFPE, fatal_signal);
@@ -395,6 +395,14 @@ int main(int argc, char **argv)
 	signal(SIGABRT, fatal_signal);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Block the signals we take through signalfd before any thread is
+	 * created (the file backstore's helpers inherit the mask). */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
 	gw.loop = event_loop_create();
 	gw.cluster = gw.loop ? cluster_create(o.cluster, gw.loop, &cluster_cb, &gw) : NULL;
 	if (!gw.cluster) {
@@ -418,12 +426,6 @@ int main(int argc, char **argv)
 	if (build_cli_model(&gw, &o) < 0)
 		return 1;
 
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	sigaddset(&mask, SIGHUP);
-	sigaddset(&mask, SIGUSR1);
-	sigprocmask(SIG_BLOCK, &mask, NULL);
 	ss.gw = &gw;
 	ss.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (ss.fd < 0 || ev_add(gw.loop, &ss.src, ss.fd, EPOLLIN, on_signal, &ss) < 0) {
@@ -439,7 +441,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (!o.foreground) {
-		snprintf(path, sizeof(path), "%s/sangwd.pid", gw.state_dir);
+		if (!o.pid_file && snprintf(path, sizeof(path), "%s/sangwd.pid", gw.state_dir) >= (int)sizeof(path)) {
+			fprintf(stderr, "sangwd: state dir path too long\n");
+			return 1;
+		}
 		if (daemonize(o.pid_file ? o.pid_file : path) < 0) {
 			log_error("cannot detach: %s", strerror(errno));
 			return 1;

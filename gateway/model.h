@@ -24,6 +24,8 @@
 struct gateway;
 struct target;
 struct pr_state;
+struct sbc_lu_state;
+struct mgmt_server;
 
 struct chap_cred {
 	bool set;
@@ -81,6 +83,7 @@ struct lu {
 
 	struct task_set tasks;           /* commands in flight, SAM-5 ordering */
 	struct pr_state *pr;             /* persistent + SPC-2 reservations (pr.c) */
+	struct sbc_lu_state *sbc;        /* block command state (sbc.c) */
 	struct lu_stats stats;
 	bool removing;                   /* being deleted: refuse new commands */
 	TAILQ_ENTRY(lu) link;            /* in target->lus, sorted by lun */
@@ -155,6 +158,7 @@ struct gateway {
 	TAILQ_HEAD(, it_nexus) nexuses;  /* every I_T nexus on this node */
 	uint64_t next_nexus_seq;
 	uint32_t config_version;         /* bumped by every applied config change */
+	struct mgmt_server *mgmt;        /* the management API (mgmt.c) */
 	/* Set by main(): rebind the fabric listeners after gw->portals changed. */
 	int (*portals_changed)(struct gateway *gw, char *err, size_t errlen);
 };

@@ -85,10 +85,18 @@ TAILQ_HEAD(range_waiter_list, range_waiter);
 
 struct sanitize_op;
 
+/* An I_T nexus with PREVENT ALLOW MEDIUM REMOVAL (PREVENT = 1) in force. */
+struct prevent_holder {
+	uint64_t nexus_id;
+	TAILQ_ENTRY(prevent_holder) link;
+};
+
 struct sbc_lu_state {
 	/* Exclusive holders and waiters and the shared commands waiting
 	 * behind them, in arrival order. */
 	struct range_waiter_list waiters;
+	/* lu->prevent_removal is true while this is not empty. */
+	TAILQ_HEAD(, prevent_holder) prevent_holders;
 	struct sanitize_op *sanitize;     /* running sanitize, or NULL */
 	bool sanitize_failed;             /* SBC-3 4.11.4 failure mode */
 	bool sanitize_failed_ause;        /* the failed one allowed EXIT FAILURE MODE */
@@ -101,6 +109,7 @@ static struct sbc_lu_state *lu_state(struct lu *lu)
 		if (!lu->sbc)
 			return NULL;
 		TAILQ_INIT(&lu->sbc->waiters);
+		TAILQ_INIT(&lu->sbc->prevent_holders);
 	}
 	return lu->sbc;
 }
@@ -1523,32 +1532,84 @@ static void sbc_start_stop_unit(struct scsi_cmd *cmd)
 	start_stop_apply(cmd);
 }
 
+/* SBC-3 5.13: removal stays prevented until every I_T nexus that asked
+ * for it allows it again, is lost, or a reset ends it. */
+static void prevent_holder_remove(struct lu *lu, uint64_t nexus_id)
+{
+	struct prevent_holder *h;
+
+	if (!lu->sbc)
+		return;
+	TAILQ_FOREACH(h, &lu->sbc->prevent_holders, link) {
+		if (h->nexus_id == nexus_id) {
+			TAILQ_REMOVE(&lu->sbc->prevent_holders, h, link);
+			free(h);
+			break;
+		}
+	}
+	lu->prevent_removal = !TAILQ_EMPTY(&lu->sbc->prevent_holders);
+}
+
 static void sbc_prevent_allow(struct scsi_cmd *cmd)
 {
+	struct lu *lu = cmd->lu;
 	uint8_t prevent = cmd->cdb[4] & 0x03;
+	struct sbc_lu_state *st;
+	struct prevent_holder *h;
 
 	if (prevent > 1) {          /* 10b and 11b are obsolete in SBC-3 */
 		scsi_invalid_cdb_field(cmd, 4, 1);
 		return;
 	}
-	if (prevent && !cmd->lu->spec.removable) {
+	if (prevent && !lu->spec.removable) {
 		scsi_invalid_cdb_field(cmd, 4, 0);
 		return;
 	}
-	/* One prevent state per LU: any nexus may allow again. */
-	cmd->lu->prevent_removal = prevent;
+	if (!prevent) {
+		prevent_holder_remove(lu, cmd->nexus->id);
+		scsi_cmd_good(cmd);
+		return;
+	}
+	st = lu_state(lu);
+	if (!st) {
+		fail_no_memory(cmd);
+		return;
+	}
+	TAILQ_FOREACH(h, &st->prevent_holders, link)
+		if (h->nexus_id == cmd->nexus->id)
+			break;
+	if (!h) {
+		h = calloc(1, sizeof(*h));
+		if (!h) {
+			fail_no_memory(cmd);
+			return;
+		}
+		h->nexus_id = cmd->nexus->id;
+		TAILQ_INSERT_TAIL(&st->prevent_holders, h, link);
+	}
+	lu->prevent_removal = true;
 	scsi_cmd_good(cmd);
 }
 
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus)
 {
-	(void)nexus;
+	prevent_holder_remove(lu, nexus->id);
+}
+
+static void prevent_holders_clear(struct lu *lu)
+{
+	struct prevent_holder *h;
+
+	while (lu->sbc && (h = TAILQ_FIRST(&lu->sbc->prevent_holders))) {
+		TAILQ_REMOVE(&lu->sbc->prevent_holders, h, link);
+		free(h);
+	}
 	lu->prevent_removal = false;
 }
 
 void sbc_lu_reset(struct lu *lu)
 {
-	lu->prevent_removal = false;
+	prevent_holders_clear(lu);
 }
 
 /* --- SANITIZE (SBC-3 5.24, 4.11) ---------------------------------------------
@@ -2120,6 +2181,14 @@ void sbc_lu_cleanup(struct lu *lu)
 
 	if (!st)
 		return;
+	/* Commands are gone by now; free what waited on their behalf. The
+	 * exclusive entries live in their owners (contexts, the sanitize). */
+	while ((w = TAILQ_FIRST(&st->waiters))) {
+		TAILQ_REMOVE(&st->waiters, w, link);
+		if (!w->exclusive)
+			free(w);
+	}
+	prevent_holders_clear(lu);
 	if (st->sanitize) {
 		struct sanitize_op *op = st->sanitize;
 		struct scsi_cmd *cmd = op->cmd;
@@ -2134,12 +2203,6 @@ void sbc_lu_cleanup(struct lu *lu)
 			sanitize_free(op);
 		if (cmd)
 			scsi_check_condition(cmd, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
-	}
-	/* Commands are gone by now; free what waited on their behalf. */
-	while ((w = TAILQ_FIRST(&st->waiters))) {
-		TAILQ_REMOVE(&st->waiters, w, link);
-		if (!w->exclusive)
-			free(w);
 	}
 	free(st);
 	lu->sbc = NULL;

@@ -75,8 +75,11 @@ bool sbc_check_sanitize(struct scsi_cmd *cmd);
  * (SPC-4 4.5.2.4.4, 0-65535) when one runs on lu. */
 bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress);
 
-/* PREVENT ALLOW MEDIUM REMOVAL ends on I_T nexus loss, logical unit reset
- * and hard reset (SBC-3 5.13). */
+/* PREVENT ALLOW MEDIUM REMOVAL is kept per I_T nexus (lu->prevent_removal
+ * is true while any nexus prevents); it ends for a nexus on its loss, and
+ * for all on a logical unit reset or hard reset (SBC-3 5.13). Call
+ * sbc_nexus_lost() for every LU of a lost nexus' target, sbc_lu_reset() on
+ * LOGICAL UNIT RESET and, for every LU, on TARGET WARM/COLD RESET. */
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus);
 void sbc_lu_reset(struct lu *lu);
 

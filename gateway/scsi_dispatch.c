@@ -15,13 +15,6 @@
 #include "ua.h"
 #include "util.h"
 
-/* task_set.c: task_set_leave() in two steps (see scsi_cmd_complete()). */
-bool task_set_detach(struct task_set *ts, struct scsi_cmd *cmd);
-void task_set_start_ready(struct task_set *ts);
-
-/* SPC-4 Annex D: LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED */
-#define ASC_LU_NOT_READY_INIT_REQUIRED 0x0402
-
 /* Block commands come first: they are the data path. */
 static const struct scsi_opcode_table *const opcode_tables[] = {
 	&sbc_opcode_table,

@@ -69,6 +69,11 @@ void scsi_opcode_foreach(void (*fn)(const struct scsi_opcode_desc *desc, void *a
  * through scsi_dispatch_start() once the blocking commands finish). */
 bool task_set_enter(struct task_set *ts, struct scsi_cmd *cmd);
 void task_set_leave(struct task_set *ts, struct scsi_cmd *cmd);
+/* Take a command out of the task set without running it (abort of a
+ * waiting command); true if it was waiting. */
+bool task_set_detach(struct task_set *ts, struct scsi_cmd *cmd);
+/* Start every waiting command that may now run. */
+void task_set_start_ready(struct task_set *ts);
 /* Execute a command that has passed the task set. */
 void scsi_dispatch_start(struct scsi_cmd *cmd);
 

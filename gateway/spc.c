@@ -388,7 +388,7 @@ static void spc_request_sense(struct scsi_cmd *cmd)
 		asc_ascq = ASC_MEDIUM_NOT_PRESENT;
 	} else if (cmd->lu->stopped) {
 		key = SK_NOT_READY;
-		asc_ascq = 0x0402;      /* LOGICAL UNIT NOT READY, INITIALIZING COMMAND REQUIRED */
+		asc_ascq = ASC_LU_NOT_READY_INIT_REQUIRED;
 	}
 	/* The DESC bit, not D_SENSE, picks the format here. */
 	len = sense_build_full(d, desc, key, asc_ascq, false, 0, &sks);

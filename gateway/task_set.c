@@ -15,12 +15,6 @@
 
 #include "scsi_internal.h"
 
-/* Split form of task_set_leave() so that scsi_cmd_complete() can hand a
- * command back before starting the ones it blocked (not yet in
- * scsi_internal.h). */
-bool task_set_detach(struct task_set *ts, struct scsi_cmd *cmd);
-void task_set_start_ready(struct task_set *ts);
-
 static bool is_blocker(const struct scsi_cmd *cmd)
 {
 	return cmd->task_attr == TASK_ORDERED || cmd->task_attr == TASK_HEAD_OF_QUEUE;

@@ -15,6 +15,7 @@
 #include "../../gateway/sbc.h"
 #include "../../gateway/scsi.h"
 #include "../../gateway/sense.h"
+#include "../../gateway/ua.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"
 
@@ -307,6 +308,7 @@ static int setup(void **state)
 	assert_non_null(f->thick);
 	assert_non_null(f->removable);
 	f->nx = harness_nexus(&f->h, "iqn.2026-11.org.sangw:test", 1);
+	ua_clear_nexus(f->nx);    /* the POWER ON unit attention is not ours */
 	*state = f;
 	return 0;
 }
@@ -911,6 +913,8 @@ static struct it_nexus *async_nexus(struct fixture *f)
 	TAILQ_INIT(&nx->uas);
 	TAILQ_INSERT_TAIL(&f->h.gw.nexuses, nx, link);
 	scsi_nexus_register(nx);
+	harness_drain(&f->h);
+	ua_clear_nexus(nx);
 	return nx;
 }
 
@@ -1085,6 +1089,48 @@ static void test_write_same(void **state)
 	back = read_blocks(f, LUN_THIN, 3000, 2);
 	assert_true(all_bytes(back, 1024, 0));
 	free(back);
+}
+
+/* A 4096-byte-block LU: every byte count scales with the block size. */
+static void test_4k_blocks(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t rc16[16] = { 0x9e, 0x10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 32, 0, 0 };
+	uint8_t cdb[16];
+	uint8_t *data = malloc(3 * 4096);
+	struct harness_result res;
+	struct lu *lu = harness_add_lu(&f->h, 11, "file:4k.img,size=4M,blocksize=4096");
+
+	assert_non_null(lu);
+	assert_int_equal(sbc_max_transfer_blocks(lu), SBC_MAX_TRANSFER_BYTES / 4096);
+	assert_int_equal(run(f, 11, rc16, 16, SCSI_DIR_IN, NULL, 0, 32, &res), SAM_STAT_GOOD);
+	assert_int_equal(get_be64(res.data), 1023);
+	assert_int_equal(get_be32(res.data + 8), 4096);
+	harness_result_free(&res);
+
+	memset(data, 0x3c, 3 * 4096);
+	cdb_rw16(cdb, 0x8a, 1021, 3);
+	assert_int_equal(run(f, 11, cdb, 16, SCSI_DIR_OUT, data, 3 * 4096, 0, &res), SAM_STAT_GOOD);
+	assert_int_equal(res.transfer_len, 3 * 4096);
+	cdb_rw16(cdb, 0x88, 1021, 3);
+	assert_int_equal(run(f, 11, cdb, 16, SCSI_DIR_IN, NULL, 0, 3 * 4096, &res), SAM_STAT_GOOD);
+	assert_int_equal(res.data_len, 3 * 4096);
+	assert_true(all_bytes(res.data, 3 * 4096, 0x3c));
+	harness_result_free(&res);
+	cdb_rw16(cdb, 0x88, 1022, 3);
+	run(f, 11, cdb, 16, SCSI_DIR_IN, NULL, 0, 3 * 4096, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
+
+	/* WRITE SAME over 600 blocks (more than one 1 MiB chunk). */
+	for (unsigned i = 0; i < 4096; i++)
+		data[i] = (uint8_t)(i * 7);
+	cdb_ws16(cdb, 0, 100, 600);
+	assert_int_equal(run(f, 11, cdb, 16, SCSI_DIR_OUT, data, 4096, 0, &res), SAM_STAT_GOOD);
+	cdb_rw16(cdb, 0x88, 699, 1);
+	assert_int_equal(run(f, 11, cdb, 16, SCSI_DIR_IN, NULL, 0, 4096, &res), SAM_STAT_GOOD);
+	assert_memory_equal(res.data, data, 4096);
+	harness_result_free(&res);
+	free(data);
 }
 
 static void test_write_same_limit(void **state)
@@ -1302,7 +1348,9 @@ static void test_start_stop_prevent(void **state)
 	uint8_t pa[6] = { 0x1e, 0, 0, 0, 0, 0 };
 	uint8_t rd[10];
 	struct harness_result res;
+	struct it_nexus *other = harness_nexus(&f->h, "iqn.2026-11.org.sangw:other", 2);
 
+	ua_clear_nexus(other);
 	cdb_rw10(rd, 0x28, 0, 1);
 	/* Eject, then medium access is NOT READY; load again. */
 	ssu[4] = 0x02;                        /* LOEJ, START 0 */
@@ -1325,7 +1373,9 @@ static void test_start_stop_prevent(void **state)
 			 SAM_STAT_GOOD);
 	assert_true(f->removable->medium_loaded);
 
-	/* PREVENT, eject refused; nexus loss ends the prevention. */
+	/* PREVENT, eject refused, on every nexus. ALLOW from, or the loss
+	 * of, another nexus changes nothing; the loss of the one that
+	 * prevented ends it. */
 	pa[4] = 1;
 	assert_int_equal(run(f, LUN_REMOVABLE, pa, 6, SCSI_DIR_NONE, NULL, 0, 0, &res),
 			 SAM_STAT_GOOD);
@@ -1333,8 +1383,24 @@ static void test_start_stop_prevent(void **state)
 	run(f, LUN_REMOVABLE, ssu, 6, SCSI_DIR_NONE, NULL, 0, 0, &res);
 	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_MEDIUM_REMOVAL_PREVENTED);
 	assert_true(f->removable->medium_loaded);
+	pa[4] = 0;
+	harness_run(&f->h, other, LUN_REMOVABLE, pa, 6, SCSI_DIR_NONE, NULL, 0, 0, &res);
+	assert_int_equal(res.status, SAM_STAT_GOOD);
+	harness_run(&f->h, other, LUN_REMOVABLE, ssu, 6, SCSI_DIR_NONE, NULL, 0, 0, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_MEDIUM_REMOVAL_PREVENTED);
+	sbc_nexus_lost(f->removable, other);
+	assert_true(f->removable->prevent_removal);
 	sbc_nexus_lost(f->removable, f->nx);
 	assert_false(f->removable->prevent_removal);
+	/* A logical unit reset ends every nexus' prevention. */
+	pa[4] = 1;
+	assert_int_equal(run(f, LUN_REMOVABLE, pa, 6, SCSI_DIR_NONE, NULL, 0, 0, &res),
+			 SAM_STAT_GOOD);
+	harness_run(&f->h, other, LUN_REMOVABLE, pa, 6, SCSI_DIR_NONE, NULL, 0, 0, &res);
+	assert_int_equal(res.status, SAM_STAT_GOOD);
+	sbc_lu_reset(f->removable);
+	assert_false(f->removable->prevent_removal);
+	harness_nexus_free(&f->h, other);
 
 	/* A power condition makes START and LOEJ ignored. */
 	ssu[4] = 0x32;                        /* STANDBY, LOEJ */
@@ -1536,6 +1602,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_caw_is_atomic_against_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_same, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_same_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_4k_blocks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unmap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_lba_status, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sync_cache_prefetch_defects, setup, teardown),
