@@ -9,6 +9,7 @@
 
 #include "log.h"
 #include "pr.h"
+#include "sbc.h"
 #include "util.h"
 
 struct gateway *the_gateway;
@@ -282,6 +283,7 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 void lu_destroy(struct lu *lu)
 {
 	TAILQ_REMOVE(&lu->target->lus, lu, link);
+	sbc_lu_cleanup(lu);
 	lu->bs_ops->close(lu);
 	pr_state_destroy(lu->pr);
 	free(lu);

@@ -49,7 +49,6 @@
 #include "util.h"
 
 /* SBC-3 4.7.3.6: a thin LU that cannot allocate space. */
-#define ASC_SPACE_ALLOCATION_FAILED_WRITE_PROTECT 0x2707
 
 /* cmd->core_step value of an ordinary medium command whose I/O is in
  * flight, i.e. one that holds a shared claim on its LBA range. */

@@ -39,6 +39,7 @@
 #define ASC_WRITE_PROTECTED                     0x2700
 #define ASC_HARDWARE_WRITE_PROTECTED            0x2701
 #define ASC_SOFTWARE_WRITE_PROTECTED            0x2702
+#define ASC_SPACE_ALLOCATION_FAILED_WRITE_PROTECT 0x2707
 #define ASC_POWER_ON_RESET                      0x2900
 #define ASC_POWER_ON_OCCURRED                   0x2901
 #define ASC_SCSI_BUS_RESET_OCCURRED             0x2902
