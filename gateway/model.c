@@ -280,13 +280,30 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 	return lu;
 }
 
-void lu_destroy(struct lu *lu)
+static void lu_free(struct lu *lu)
 {
-	TAILQ_REMOVE(&lu->target->lus, lu, link);
 	sbc_lu_cleanup(lu);
 	lu->bs_ops->close(lu);
 	pr_state_destroy(lu->pr);
 	free(lu);
+}
+
+void lu_destroy(struct lu *lu)
+{
+	/* Unlinked at once: new commands no longer find it. Commands still
+	 * in its task set finish first; the last one frees it
+	 * (lu_release_if_retired). */
+	TAILQ_REMOVE(&lu->target->lus, lu, link);
+	lu->removing = true;
+	lu->retired = true;
+	if (TAILQ_EMPTY(&lu->tasks.cmds))
+		lu_free(lu);
+}
+
+void lu_release_if_retired(struct lu *lu)
+{
+	if (lu->retired && TAILQ_EMPTY(&lu->tasks.cmds))
+		lu_free(lu);
 }
 
 int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen)

@@ -86,6 +86,7 @@ struct lu {
 	struct sbc_lu_state *sbc;        /* block command state (sbc.c) */
 	struct lu_stats stats;
 	bool removing;                   /* being deleted: refuse new commands */
+	bool retired;                    /* unlinked; freed when its tasks end */
 	TAILQ_ENTRY(lu) link;            /* in target->lus, sorted by lun */
 };
 
@@ -186,7 +187,10 @@ void target_destroy(struct target *t);
 /* Open the backstore and fill identity (NAA, serial) and geometry. */
 struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 		     char *err, size_t errlen);
+/* Remove the LU; it is freed once the commands in its task set end. */
 void lu_destroy(struct lu *lu);
+/* Called by the core after a command of lu completed. */
+void lu_release_if_retired(struct lu *lu);
 int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen);
 void target_params_defaults(struct target_params *p);
 /* Parse a --lun SPEC ("file:PATH[,size=SIZE][,thin=1]" or "null[,size=SIZE]"). */

@@ -307,6 +307,8 @@ void scsi_cmd_complete(struct scsi_cmd *cmd)
 	cmd->nexus->fabric->cmd_done(cmd);
 	if (start_others)
 		task_set_start_ready(&lu->tasks);
+	if (lu && lu->retired)
+		lu_release_if_retired(lu);
 }
 
 void scsi_cmd_good(struct scsi_cmd *cmd)

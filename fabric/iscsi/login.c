@@ -163,8 +163,7 @@ static enum login_result complete(struct login_state *ls, struct login_response 
 	put_be16(rsp->bhs + 14, tsih);
 	ls->finished = true;
 	ls->stage = ISCSI_STAGE_FULL_FEATURE;
-	log_info("iSCSI login from '%s' to '%s' complete (TSIH %u, CID %u)", ls->initiator_name,
-		 ls->type == SESSION_DISCOVERY ? "(discovery)" : ls->target_name, tsih, ls->cid);
+	/* The session layer logs the new session with its address. */
 	return LOGIN_RESULT_COMPLETE;
 }
 

@@ -254,12 +254,17 @@ static void task_submit(struct iscsi_task *task)
 
 static void submit_pending(struct iscsi_conn *conn)
 {
-	struct iscsi_task *task, *next;
+	struct iscsi_task *task;
 
-	for (task = TAILQ_FIRST(&conn->tasks); task; task = next) {
-		next = TAILQ_NEXT(task, link);
-		if (task->state == TASK_PENDING && !older_task_receiving(conn, task))
+	/* A submission may complete at once and, through the task set, free
+	 * other tasks: rescan from the head after each one. Only ORDERED
+	 * tasks ever wait here, so the list walk stays short. */
+again:
+	TAILQ_FOREACH(task, &conn->tasks, link) {
+		if (task->state == TASK_PENDING && !older_task_receiving(conn, task)) {
 			task_submit(task);
+			goto again;
+		}
 	}
 }
 
@@ -294,9 +299,11 @@ static void send_r2t(struct iscsi_task *task)
 static void data_sequence_done(struct iscsi_task *task)
 {
 	if (task->received >= task->edtl) {
+		struct iscsi_conn *conn = task->conn;
+
 		task->ttt = ISCSI_RESERVED_TAG;
-		task_submit(task);
-		submit_pending(task->conn);
+		task_submit(task);   /* may complete and free task at once */
+		submit_pending(conn);
 		return;
 	}
 	send_r2t(task);

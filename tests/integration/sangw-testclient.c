@@ -33,6 +33,8 @@ struct options {
 	const char *expect;          /* discover: this target must be listed */
 	const char *expect_absent;   /* discover: this target must not be */
 	const char *exec;            /* capacity-changed: run after login */
+	const char *expect_status;   /* login-fail: acceptable status codes */
+	bool allow_disconnect;       /* read-loop: losing the target is fine */
 	uint64_t expect_blocks;      /* capacity-changed: new block count */
 	uint32_t seed;               /* write/verify: pattern seed */
 	int timeout_s;
@@ -120,15 +122,22 @@ static struct iscsi_url *parse_url(struct iscsi_context *iscsi, const char *text
 	return url;
 }
 
+/* How far a failed login got: a refused TCP connection must never pass
+ * for a refused login. */
+enum login_stage { STAGE_SETUP, STAGE_CONNECT, STAGE_LOGIN };
+
 /* Log in to the target and LUN of the URL. With clear_ua, libiscsi's full
  * connect also sends TEST UNIT READY until the power-on UA is consumed;
  * without it, the first command the caller sends sees any pending UA. */
-static struct iscsi_context *login(const char *url_text, const struct options *o,
-				   bool clear_ua, int *lun, char *why, size_t whylen)
+static struct iscsi_context *login_stage(const char *url_text, const struct options *o,
+					 bool clear_ua, int *lun, char *why, size_t whylen,
+					 enum login_stage *stage)
 {
 	struct iscsi_context *iscsi = new_context(o);
 	struct iscsi_url *url;
 	int rc;
+
+	*stage = STAGE_SETUP;
 
 	if (iscsi == NULL) {
 		snprintf(why, whylen, "no context");
@@ -145,12 +154,15 @@ static struct iscsi_context *login(const char *url_text, const struct options *o
 		goto fail;
 	iscsi_set_targetname(iscsi, url->target);
 	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
+	*stage = STAGE_CONNECT;
 	if (clear_ua) {
 		rc = iscsi_full_connect_sync(iscsi, url->portal, url->lun);
 	} else {
 		rc = iscsi_connect_sync(iscsi, url->portal);
-		if (rc == 0)
+		if (rc == 0) {
+			*stage = STAGE_LOGIN;
 			rc = iscsi_login_sync(iscsi);
+		}
 	}
 	if (rc != 0)
 		goto fail;
@@ -161,6 +173,14 @@ fail:
 	iscsi_destroy_url(url);
 	iscsi_destroy_context(iscsi);
 	return NULL;
+}
+
+static struct iscsi_context *login(const char *url_text, const struct options *o,
+				   bool clear_ua, int *lun, char *why, size_t whylen)
+{
+	enum login_stage stage;
+
+	return login_stage(url_text, o, clear_ua, lun, why, whylen, &stage);
 }
 
 static void logout(struct iscsi_context *iscsi)
@@ -282,11 +302,34 @@ static bool compare_blocks(const uint8_t *got, const uint8_t *want, uint64_t lba
 
 /* --- subcommands ------------------------------------------------------ */
 
+/* libiscsi reports a refused login as "... Status: <text>(<decimal>)". */
+static int login_status_of(const char *why)
+{
+	const char *p = strstr(why, "Status:");
+	const char *open = p ? strrchr(p, '(') : NULL;
+
+	return open ? atoi(open + 1) : -1;
+}
+
+/* expect_status: comma-separated login status codes (RFC 7143 11.13.5),
+ * e.g. "0x0201" or "0x0202,0x0203"; NULL accepts any refusal. */
+static bool status_expected(const char *expect_status, int status)
+{
+	char buf[256], *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", expect_status);
+	for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
+		if (strtol(tok, NULL, 0) == status)
+			return true;
+	return false;
+}
+
 static int cmd_login(const char *url, const struct options *o, bool expect_success)
 {
 	char why[512];
-	int lun;
-	struct iscsi_context *iscsi = login(url, o, false, &lun, why, sizeof(why));
+	int lun, status;
+	enum login_stage stage;
+	struct iscsi_context *iscsi = login_stage(url, o, false, &lun, why, sizeof(why), &stage);
 
 	if (iscsi != NULL) {
 		logout(iscsi);
@@ -300,6 +343,16 @@ static int cmd_login(const char *url, const struct options *o, bool expect_succe
 	}
 	if (expect_success) {
 		say("login to %s failed: %s", url, why);
+		return 1;
+	}
+	if (stage != STAGE_LOGIN) {
+		say("could not even reach %s: %s", url, why);
+		return 1;
+	}
+	status = login_status_of(why);
+	if (o->expect_status != NULL && !status_expected(o->expect_status, status)) {
+		say("login to %s refused with status 0x%04x (%s), expected %s",
+		    url, status < 0 ? 0 : status, why, o->expect_status);
 		return 1;
 	}
 	if (!o->quiet)
@@ -663,13 +716,13 @@ static int cmd_inquiry_vpd83(const char *url, const struct options *o)
 	return rc;
 }
 
-/* Read in a loop for SECONDS (or until the target goes away, which is not
- * an error here: the caller is usually stopping the target). Prints the
- * number of reads done; exits 1 only if not a single read succeeded. */
+/* Read in a loop for SECONDS. Prints READY once logged in, then the number
+ * of reads done. Every read must succeed, unless --allow-disconnect says
+ * the caller is stopping the target: then one good read is enough. */
 static int cmd_read_loop(const char *url, const char *seconds_text, const struct options *o)
 {
-	char why[512];
-	int lun;
+	char why[512], buf[128];
+	int lun, rc = 0;
 	uint64_t blocks, done = 0;
 	uint32_t bs;
 	double end = now_s() + strtod(seconds_text, NULL);
@@ -691,6 +744,12 @@ static int cmd_read_loop(const char *url, const char *seconds_text, const struct
 							   0, 0, 0, 0, 0);
 
 		if (task == NULL || task->status != SCSI_STATUS_GOOD) {
+			describe_task(task, buf, sizeof(buf));
+			if (!o->allow_disconnect) {
+				say("read %" PRIu64 " failed: %s%s%s", done + 1, buf,
+				    task == NULL ? ": " : "", task == NULL ? iscsi_get_error(iscsi) : "");
+				rc = 1;
+			}
 			if (task)
 				scsi_free_scsi_task(task);
 			break;
@@ -700,10 +759,15 @@ static int cmd_read_loop(const char *url, const char *seconds_text, const struct
 	}
 	printf("reads %" PRIu64 "\n", done);
 	logout(iscsi);
-	return done > 0 ? 0 : 1;
+	return rc == 0 && done > 0 ? 0 : 1;
 }
 
 /* --- main ------------------------------------------------------------- */
+
+static void short_usage(void)
+{
+	fprintf(stderr, "usage: sangw-testclient COMMAND ARGS [OPTIONS]; --help lists them\n");
+}
 
 static void usage(FILE *f)
 {
@@ -712,6 +776,7 @@ static void usage(FILE *f)
 		"commands (exit 0 when the target behaved as expected):\n"
 		"  login URL                 log in (and out); expect success\n"
 		"  login-fail URL            expect the login to be refused\n"
+		"                            [--expect-status 0x0201[,0x0202...]]\n"
 		"  discover PORTAL           SendTargets; print 'IQN ADDR:PORT,TPGT' lines\n"
 		"                            [--expect IQN] [--expect-absent IQN]\n"
 		"  write-read URL LBA COUNT  write a pattern, read it back, compare\n"
@@ -726,7 +791,8 @@ static void usage(FILE *f)
 		"  read-capacity URL         print 'BLOCKS BLOCK_SIZE'\n"
 		"  report-luns URL           print the LUNs, one a line\n"
 		"  inquiry-vpd83 URL         print the LU's NAA designator\n"
-		"  read-loop URL SECONDS     read until SECONDS pass or the target goes away\n"
+		"  read-loop URL SECONDS     read for SECONDS; every read must succeed\n"
+		"                            [--allow-disconnect: the target may go away]\n"
 		"options:\n"
 		"  --initiator IQN           initiator name [" DEFAULT_INITIATOR "]\n"
 		"  --user U --password P     CHAP (also from URL user%%password@)\n"
@@ -749,6 +815,8 @@ int main(int argc, char **argv)
 		{ "expect", required_argument, NULL, 'e' },
 		{ "expect-absent", required_argument, NULL, 'a' },
 		{ "exec", required_argument, NULL, 'x' },
+		{ "expect-status", required_argument, NULL, 'S' },
+		{ "allow-disconnect", no_argument, NULL, 'D' },
 		{ "expect-blocks", required_argument, NULL, 'b' },
 		{ "seed", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -778,17 +846,19 @@ int main(int argc, char **argv)
 		case 'e': o.expect = optarg; break;
 		case 'a': o.expect_absent = optarg; break;
 		case 'x': o.exec = optarg; break;
+		case 'S': o.expect_status = optarg; break;
+		case 'D': o.allow_disconnect = true; break;
 		case 'b': o.expect_blocks = strtoull(optarg, NULL, 0); break;
 		case 's': o.seed = (uint32_t)strtoul(optarg, NULL, 0); seed_set = true; break;
 		case 't': o.timeout_s = atoi(optarg); break;
 		case 'H': o.header_digest = true; break;
 		case 'q': o.quiet = true; break;
 		case 'h': usage(stdout); return 0;
-		default: usage(stderr); return 2;
+		default: short_usage(); return 2;
 		}
 	}
 	if (optind >= argc) {
-		usage(stderr);
+		short_usage();
 		return 2;
 	}
 	if (o.user != NULL && o.password == NULL)
@@ -801,7 +871,7 @@ int main(int argc, char **argv)
 	args = argv + optind + 1;
 	nargs = argc - optind - 1;
 
-#define NEED(n) do { if (nargs != (n)) { usage(stderr); return 2; } } while (0)
+#define NEED(n) do { if (nargs != (n)) { short_usage(); return 2; } } while (0)
 	if (strcmp(cmd, "login") == 0) { NEED(1); return cmd_login(args[0], &o, true); }
 	if (strcmp(cmd, "login-fail") == 0) { NEED(1); return cmd_login(args[0], &o, false); }
 	if (strcmp(cmd, "discover") == 0) { NEED(1); return cmd_discover(args[0], &o); }
@@ -823,6 +893,6 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "read-loop") == 0) { NEED(2); return cmd_read_loop(args[0], args[1], &o); }
 #undef NEED
 	fprintf(stderr, "unknown command %s\n", cmd);
-	usage(stderr);
+	short_usage();
 	return 2;
 }

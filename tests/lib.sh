@@ -1,0 +1,356 @@
+# Helpers for the integration tests; source it from a test script:
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   start_sangwd --target "$TARGET_IQN" --lun null,size=64M
+#   ... checks, each ending in `fail "why"` when it goes wrong ...
+#   stop_sangwd
+#   pass
+#
+# A test prints exactly one verdict line on stdout, `PASS name`,
+# `FAIL name: reason` or `SKIP name: reason`, and exits 0, 1 or 77
+# (automake's "skipped"). Everything else goes to stderr or to files in
+# $TEST_DIR, which is removed on exit (kept with SANGW_KEEP_TMP=1).
+#
+# Environment:
+#   SANGW_BUILD       where sangwd, gwcli and tests/integration/* were built
+#                     (default: the top of the source tree)
+#   SANGW_PORT_RANGE  ports to pick from, "LOW-HIGH" (default 3300-3399)
+#   SANGW_KEEP_TMP=1  keep the temporary folder for a post-mortem
+#   SANGW_VERBOSE=1   trace the script (set -x) on stderr
+#   SANGWD_LOG_LEVEL  --log-level given to sangwd (default debug; empty: none)
+
+TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+SRC_TOP=$(cd "$TESTS_DIR/.." && pwd)
+SANGW_BUILD=${SANGW_BUILD:-$SRC_TOP}
+TEST_NAME=${TEST_NAME:-$(basename "$0" .sh)}
+
+SANGWD=${SANGWD:-$SANGW_BUILD/sangwd}
+GWCLI=${GWCLI:-$SANGW_BUILD/gwcli}
+TESTCLIENT=${TESTCLIENT:-$SANGW_BUILD/tests/integration/sangw-testclient}
+BADPDU=${BADPDU:-$SANGW_BUILD/tests/integration/badpdu}
+
+# Names every test may use; one target per test is the common case.
+TARGET_IQN=iqn.2026-11.org.sangw:t1
+INIT1_IQN=iqn.2026-11.org.sangw:init1
+INIT2_IQN=iqn.2026-11.org.sangw:init2
+INIT3_IQN=iqn.2026-11.org.sangw:init3
+
+# Seconds to wait for the daemon to listen and to exit.
+START_TIMEOUT=${START_TIMEOUT:-20}
+STOP_TIMEOUT=${STOP_TIMEOUT:-30}
+
+SANGWD_PID=
+BACKGROUND_PIDS=()
+VERDICT_GIVEN=
+
+[ "${SANGW_VERBOSE:-0}" = 1 ] && set -x
+
+# --- verdicts ----------------------------------------------------------------
+
+# Show what the daemon said last: the first thing one wants after a failure.
+show_log_tail() {
+	if [ -n "${SANGWD_LOG:-}" ] && [ -s "$SANGWD_LOG" ]; then
+		echo "--- last lines of $SANGWD_LOG ---" >&2
+		tail -n "${1:-30}" "$SANGWD_LOG" >&2
+		echo "---" >&2
+	fi
+}
+
+fail() {
+	VERDICT_GIVEN=1
+	show_log_tail
+	echo "FAIL $TEST_NAME: $*"
+	exit 1
+}
+
+pass() {
+	VERDICT_GIVEN=1
+	echo "PASS $TEST_NAME"
+	exit 0
+}
+
+skip() {
+	VERDICT_GIVEN=1
+	echo "SKIP $TEST_NAME: $*"
+	exit 77
+}
+
+# Progress notes go to stderr so that stdout holds only the verdict.
+note() {
+	echo "[$TEST_NAME] $*" >&2
+}
+
+# Run a command that must succeed; fail the test with its output otherwise.
+must() {
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ $rc -ne 0 ]; then
+		echo "$out" >&2
+		fail "'$*' exited $rc: $(echo "$out" | tail -n 1)"
+	fi
+	[ -n "$out" ] && echo "$out" >&2
+	return 0
+}
+
+# Run a command that must fail (exit non-zero).
+must_fail() {
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	[ -n "$out" ] && echo "$out" >&2
+	[ $rc -ne 0 ] || fail "'$*' succeeded but should have failed"
+	return 0
+}
+
+need_program() {
+	local p
+	for p in "$@"; do
+		if [ "${p#/}" != "$p" ]; then
+			[ -x "$p" ] || skip "$p not built"
+		else
+			command -v "$p" >/dev/null 2>&1 || skip "$p not installed"
+		fi
+	done
+}
+
+# --- temporary folder and cleanup ------------------------------------------
+
+TEST_DIR=$(mktemp -d "${TMPDIR:-/tmp}/sangw-$TEST_NAME.XXXXXX") || {
+	echo "FAIL $TEST_NAME: cannot create a temporary folder"
+	exit 1
+}
+SANGWD_LOG=$TEST_DIR/sangwd.log
+STATE_DIR=$TEST_DIR/state
+MGMT_SOCK=$TEST_DIR/mgmt.sock
+
+# Remember a background process of ours so cleanup can end it (by PID).
+track_pid() {
+	BACKGROUND_PIDS+=("$1")
+}
+
+cleanup() {
+	local rc=$? pid
+	for pid in "${BACKGROUND_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null
+	done
+	if [ -n "$SANGWD_PID" ] && kill -0 "$SANGWD_PID" 2>/dev/null; then
+		kill -TERM "$SANGWD_PID" 2>/dev/null
+		wait_pid_exit "$SANGWD_PID" "$STOP_TIMEOUT" || kill -KILL "$SANGWD_PID" 2>/dev/null
+		wait "$SANGWD_PID" 2>/dev/null
+	fi
+	for pid in "${BACKGROUND_PIDS[@]}"; do
+		wait "$pid" 2>/dev/null
+	done
+	# A script that ends (set -e, a typo, a signal) without a verdict fails.
+	if [ -z "$VERDICT_GIVEN" ]; then
+		show_log_tail
+		echo "FAIL $TEST_NAME: ended without a verdict (exit status $rc)"
+		[ $rc -eq 0 ] && rc=1
+	fi
+	if [ "${SANGW_KEEP_TMP:-0}" = 1 ]; then
+		echo "[$TEST_NAME] kept $TEST_DIR" >&2
+	else
+		rm -rf "$TEST_DIR"
+	fi
+	exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# --- ports -------------------------------------------------------------------
+
+port_listening() {
+	ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+}
+
+# Print a TCP port nobody listens on, from SANGW_PORT_RANGE, starting at a
+# random point so concurrent tests rarely pick the same one.
+pick_free_port() {
+	local range=${SANGW_PORT_RANGE:-3300-3399}
+	local low=${range%-*} high=${range#*-}
+	local span=$((high - low + 1)) i port
+	local start=$((RANDOM % span))
+	for ((i = 0; i < span; i++)); do
+		port=$((low + (start + i) % span))
+		# Also skip ports with connections lingering (TIME_WAIT etc.).
+		if ! port_listening "$port" &&
+		   ! ss -Htan "( sport = :$port or dport = :$port )" 2>/dev/null | grep -q .; then
+			echo "$port"
+			return 0
+		fi
+	done
+	return 1
+}
+
+PORT=$(pick_free_port) || fail "no free port in ${SANGW_PORT_RANGE:-3300-3399}"
+PORTAL=127.0.0.1:$PORT
+
+# iscsi_url [IQN [LUN]] -> iscsi://127.0.0.1:PORT/IQN/LUN. LUN is the LU's
+# index (0, 1, ... in --lun order); SANGW_LUN_OFFSET=1 dry-runs the scripts
+# against tgtd, whose LUN 0 is its controller.
+iscsi_url() {
+	echo "iscsi://$PORTAL/${1:-$TARGET_IQN}/$(( ${2:-0} + ${SANGW_LUN_OFFSET:-0} ))"
+}
+
+# portal_url [USER PASSWORD] -> iscsi://[USER%PASSWORD@]127.0.0.1:PORT
+portal_url() {
+	if [ $# -ge 2 ]; then
+		echo "iscsi://$1%$2@$PORTAL"
+	else
+		echo "iscsi://$PORTAL"
+	fi
+}
+
+# --- waiting without fixed sleeps -------------------------------------------
+
+# wait_until SECONDS COMMAND...: poll COMMAND every 0.1 s until it succeeds.
+wait_until() {
+	local limit=$(( $1 * 10 )) i
+	shift
+	for ((i = 0; i < limit; i++)); do
+		"$@" && return 0
+		sleep 0.1
+	done
+	"$@"
+}
+
+pid_gone() {
+	! kill -0 "$1" 2>/dev/null
+}
+
+wait_pid_exit() {
+	wait_until "$2" pid_gone "$1"
+}
+
+# wait_for_line FILE REGEX SECONDS: until a line of FILE matches.
+file_has_line() {
+	[ -f "$1" ] && grep -qE -- "$2" "$1"
+}
+wait_for_line() {
+	wait_until "$3" file_has_line "$1" "$2"
+}
+
+# --- the daemon --------------------------------------------------------------
+
+daemon_ready() {
+	pid_gone "$SANGWD_PID" && return 2
+	port_listening "$PORT" || return 1
+	return 0
+}
+
+# The management socket appears when the API listens; tests that use gwcli
+# wait for it.
+wait_mgmt_socket() {
+	wait_until "$START_TIMEOUT" test -S "$MGMT_SOCK" ||
+		fail "sangwd did not create its management socket $MGMT_SOCK"
+}
+
+# start_sangwd ARGS...: start ./sangwd -f in the background with its state
+# and management socket in TEST_DIR and a log in $SANGWD_LOG, and wait until
+# it listens. Without --config in ARGS it listens on 127.0.0.1:$PORT; with
+# --config the configuration names the portal (use $PORTAL in it).
+start_sangwd() {
+	local args=() have_config= i
+	need_program "$SANGWD"
+	for i in "$@"; do
+		[ "$i" = --config ] && have_config=1
+	done
+	mkdir -p "$STATE_DIR"
+	args=(-f --state-dir "$STATE_DIR" --mgmt-socket "$MGMT_SOCK")
+	[ -n "${SANGWD_LOG_LEVEL-debug}" ] && args+=(--log-level "${SANGWD_LOG_LEVEL-debug}")
+	[ -z "$have_config" ] && args+=(--listen "$PORTAL")
+	rm -f "$MGMT_SOCK"
+	echo "=== $(date +%T.%N) start: $SANGWD ${args[*]} $*" >>"$SANGWD_LOG"
+	"$SANGWD" "${args[@]}" "$@" >>"$SANGWD_LOG" 2>&1 &
+	SANGWD_PID=$!
+	local limit=$((START_TIMEOUT * 10)) n
+	for ((n = 0; n < limit; n++)); do
+		daemon_ready
+		case $? in
+		0) note "sangwd $SANGWD_PID listening on $PORTAL"; return 0 ;;
+		2) wait "$SANGWD_PID"
+		   local rc=$?
+		   SANGWD_PID=
+		   fail "sangwd exited with status $rc during start-up" ;;
+		esac
+		sleep 0.1
+	done
+	fail "sangwd did not listen on $PORTAL within $START_TIMEOUT s"
+}
+
+# stop_sangwd: SIGTERM, wait, and require exit status 0 (SIGTERM contract).
+stop_sangwd() {
+	local rc
+	[ -n "$SANGWD_PID" ] || fail "stop_sangwd: sangwd is not running"
+	kill -TERM "$SANGWD_PID" 2>/dev/null || {
+		wait "$SANGWD_PID"
+		rc=$?
+		SANGWD_PID=
+		fail "sangwd had already exited (status $rc) before SIGTERM"
+	}
+	if ! wait_pid_exit "$SANGWD_PID" "$STOP_TIMEOUT"; then
+		kill -KILL "$SANGWD_PID" 2>/dev/null
+		wait "$SANGWD_PID" 2>/dev/null
+		SANGWD_PID=
+		fail "sangwd did not exit within $STOP_TIMEOUT s of SIGTERM"
+	fi
+	wait "$SANGWD_PID"
+	rc=$?
+	SANGWD_PID=
+	[ $rc -eq 0 ] || fail "sangwd exited with status $rc after SIGTERM, expected 0"
+	echo "=== $(date +%T.%N) stopped, exit status 0" >>"$SANGWD_LOG"
+	note "sangwd stopped cleanly"
+}
+
+# assert_alive: the daemon still runs and still accepts connections.
+assert_alive() {
+	[ -n "$SANGWD_PID" ] || fail "sangwd is not running"
+	if pid_gone "$SANGWD_PID"; then
+		wait "$SANGWD_PID"
+		local rc=$?
+		SANGWD_PID=
+		fail "sangwd died (exit status $rc)"
+	fi
+	port_listening "$PORT" || fail "sangwd no longer listens on $PORTAL"
+	return 0
+}
+
+# reload_sangwd: SIGHUP and require the daemon to survive it.
+reload_sangwd() {
+	[ -n "$SANGWD_PID" ] || fail "reload_sangwd: sangwd is not running"
+	kill -HUP "$SANGWD_PID" || fail "cannot send SIGHUP to sangwd"
+	assert_alive
+}
+
+# --- clients -----------------------------------------------------------------
+
+# testclient ARGS...: our libiscsi client with a bounded run time.
+testclient() {
+	timeout "${CLIENT_TIMEOUT:-60}" "$TESTCLIENT" "$@"
+}
+
+gwcli() {
+	timeout "${CLIENT_TIMEOUT:-60}" "$GWCLI" --socket "$MGMT_SOCK" "$@"
+}
+
+# json_ok: stdin is one well-formed JSON document.
+json_ok() {
+	if command -v python3 >/dev/null 2>&1; then
+		python3 -c 'import json,sys; json.load(sys.stdin)'
+	else
+		# Without python: a crude shape check, first and last characters.
+		local text
+		text=$(tr -d ' \t\r\n')
+		case $text in
+		'{'*'}' | '['*']') return 0 ;;
+		*) return 1 ;;
+		esac
+	fi
+}
+
+# make_sparse_file PATH SIZE: a thin file to back an LU.
+make_sparse_file() {
+	truncate -s "$2" "$1" || fail "cannot create $1"
+}
