@@ -702,8 +702,7 @@ bool pr_conflict(struct scsi_cmd *cmd)
 		return false;
 	registered = reg != NULL;
 	/* SPC-4 5.13.1 and SBC-3 4.17 (commands allowed in the presence of
-	 * reservations), by reservation type, for
-	 * an I_T nexus that is not the holder. */
+	 * reservations), by type, for an I_T nexus that is not the holder. */
 	switch (pr->type) {
 	case PR_TYPE_WRITE_EXCLUSIVE:
 		return access != PR_ACCESS_READ;

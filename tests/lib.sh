@@ -125,6 +125,9 @@ STATE_DIR=$TEST_DIR/state
 MGMT_SOCK=$TEST_DIR/mgmt.sock
 
 # Remember a background process of ours so cleanup can end it (by PID).
+# Start such processes as programs ("$TESTCLIENT" ... &), not through the
+# shell functions below: $! of a backgrounded function is a subshell, and
+# ending it would leave the program running.
 track_pid() {
 	BACKGROUND_PIDS+=("$1")
 }

@@ -86,6 +86,7 @@ struct iscsi_conn {
 	uint8_t *text_rsp;
 	uint32_t text_rsp_len, text_rsp_sent, text_itt, text_ttt;
 	struct ev_deferred free_deferred;
+	struct ev_deferred drop_deferred;
 	TAILQ_ENTRY(iscsi_conn) link;
 };
 

@@ -237,14 +237,26 @@ static unsigned iscsi_transport_id(const struct it_nexus *nx, uint8_t *buf, unsi
 	return total;
 }
 
+static void drop_deferred(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	conn_close(conn, "dropped by the gateway");
+	conn_put(conn);
+}
+
+/* The core may be walking its nexus list: close from the loop, later
+ * (the fabric_ops.drop contract). */
 static void iscsi_drop(struct it_nexus *nx)
 {
 	struct iscsi_session *sess = nx->fabric_priv;
+	struct iscsi_conn *conn = sess->conn;
 
-	if (sess->conn) {
-		conn_send_async_logout(sess->conn);
-		conn_close(sess->conn, "dropped by the gateway");
-	}
+	if (!conn || conn->drop_deferred.queued)
+		return;
+	conn_send_async_logout(conn);
+	conn_get(conn);
+	ev_defer(conn->loop, &conn->drop_deferred, drop_deferred, conn);
 }
 
 static void iscsi_describe(const struct it_nexus *nx, void *json)

@@ -716,8 +716,8 @@ static int cmd_inquiry_vpd83(const char *url, const struct options *o)
 	return rc;
 }
 
-/* Read in a loop for SECONDS. Prints READY once logged in, then the number
- * of reads done. Every read must succeed, unless --allow-disconnect says
+/* Read in a loop for SECONDS. Prints READY after the first good read, and
+ * the number of reads done at the end. Every read must succeed, unless --allow-disconnect says
  * the caller is stopping the target: then one good read is enough. */
 static int cmd_read_loop(const char *url, const char *seconds_text, const struct options *o)
 {
@@ -736,8 +736,6 @@ static int cmd_read_loop(const char *url, const char *seconds_text, const struct
 		logout(iscsi);
 		return 1;
 	}
-	printf("READY\n");
-	fflush(stdout);
 	while (now_s() < end) {
 		uint64_t lba = (done * 8) % (blocks > 8 ? blocks - 8 : 1);
 		struct scsi_task *task = iscsi_read16_sync(iscsi, lun, lba, 8 * bs, (int)bs,
@@ -755,7 +753,10 @@ static int cmd_read_loop(const char *url, const char *seconds_text, const struct
 			break;
 		}
 		scsi_free_scsi_task(task);
-		done++;
+		if (done++ == 0) {
+			printf("READY\n");     /* logged in and reading */
+			fflush(stdout);
+		}
 	}
 	printf("reads %" PRIu64 "\n", done);
 	logout(iscsi);

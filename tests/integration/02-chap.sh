@@ -1,0 +1,61 @@
+#!/bin/bash
+# CHAP (RFC 7143 section 12.1.3, RFC 1994): the right secret logs in; a
+# wrong secret, no credentials or another initiator's credentials are
+# refused with 0x0201; mutual CHAP authenticates the target too; discovery
+# sessions can require their own CHAP credentials.
+. "$(dirname "$0")/../lib.sh"
+need_program iscsi-ls "$TESTCLIENT"
+
+cat >"$TEST_DIR/sangw.json" <<JSON
+{
+  "portals": ["$PORTAL"],
+  "discovery_chap": { "user": "disc", "secret": "discsecret1234" },
+  "targets": [
+    { "iqn": "$TARGET_IQN",
+      "luns": [ { "lun": 0, "backstore": "null", "size": "64M" } ],
+      "acls": [
+        { "initiator": "$INIT1_IQN",
+          "chap": { "user": "u1", "secret": "secret12345678" } },
+        { "initiator": "$INIT2_IQN",
+          "chap": { "user": "u2", "secret": "secret2abcdefgh" },
+          "mutual_chap": { "user": "tgt2", "secret": "tgtsecret98765" } }
+      ] }
+  ]
+}
+JSON
+start_sangwd --config "$TEST_DIR/sangw.json"
+URL=$(iscsi_url "$TARGET_IQN" 0)
+
+note "one-way CHAP"
+must testclient login "$URL" --initiator "$INIT1_IQN" --user u1 --password secret12345678
+must testclient tur "$URL" --initiator "$INIT1_IQN" --user u1 --password secret12345678
+must testclient login-fail "$URL" --initiator "$INIT1_IQN" --user u1 --password wrongsecret99 \
+	--expect-status 0x0201
+must testclient login-fail "$URL" --initiator "$INIT1_IQN" --expect-status 0x0201
+must testclient login-fail "$URL" --initiator "$INIT1_IQN" --user u2 --password secret2abcdefgh \
+	--expect-status 0x0201
+# Credentials in the URL, as libiscsi's tools take them.
+must testclient login "iscsi://u1%secret12345678@$PORTAL/$TARGET_IQN/0" --initiator "$INIT1_IQN"
+assert_alive
+
+note "mutual CHAP"
+must testclient login "$URL" --initiator "$INIT2_IQN" --user u2 --password secret2abcdefgh \
+	--target-user tgt2 --target-password tgtsecret98765
+# The initiator must refuse a target that does not know the mutual secret.
+must testclient login-fail "$URL" --initiator "$INIT2_IQN" --user u2 --password secret2abcdefgh \
+	--target-user tgt2 --target-password notthesecret12
+assert_alive
+
+note "discovery CHAP"
+must testclient discover "$(portal_url)" --initiator "$INIT1_IQN" --user disc \
+	--password discsecret1234 --expect "$TARGET_IQN"
+out=$(timeout 30 iscsi-ls -i "$INIT1_IQN" "$(portal_url disc discsecret1234)" 2>&1) ||
+	fail "iscsi-ls with discovery CHAP failed: $out"
+grep -q "Target:$TARGET_IQN " <<<"$out" || fail "iscsi-ls with discovery CHAP did not list the target: $out"
+must_fail testclient discover "$(portal_url)" --initiator "$INIT1_IQN"
+assert_alive
+must_fail testclient discover "$(portal_url)" --initiator "$INIT1_IQN" --user disc --password wrongwrong123
+assert_alive
+
+stop_sangwd
+pass

@@ -1,0 +1,82 @@
+#!/bin/bash
+# Management API through gwcli: `ls` shows the tree (and --json parses);
+# a target, LU and ACL created on a running daemon serve an initiator at
+# once; resizing an LU raises CAPACITY DATA HAS CHANGED (SBC-3, 2A/09) on a
+# logged-in session; ACL removal locks the initiator out; bad input gets a
+# clear error and exit status 2.
+#
+# gwcli syntax assumed here (one place to adjust if tools/gwcli differs):
+#   gwcli --socket PATH [--json] ls
+#   gwcli --socket PATH target create|delete IQN
+#   gwcli --socket PATH lun create IQN LUN SPEC      (SPEC as sangwd --lun)
+#   gwcli --socket PATH lun resize IQN LUN SIZE
+#   gwcli --socket PATH lun delete IQN LUN
+#   gwcli --socket PATH acl create|delete IQN INITIATOR
+. "$(dirname "$0")/../lib.sh"
+need_program "$GWCLI" "$TESTCLIENT"
+
+T2=iqn.2026-11.org.sangw:t2
+start_sangwd --target "$TARGET_IQN" --lun "file:$TEST_DIR/lu0.img,size=16M"
+wait_mgmt_socket
+
+note "gwcli ls"
+out=$(gwcli ls 2>&1) || fail "gwcli ls failed: $out"
+echo "$out" >&2
+grep -qF "$TARGET_IQN" <<<"$out" || fail "gwcli ls does not show $TARGET_IQN"
+out=$(gwcli --json ls 2>&1) || fail "gwcli --json ls failed: $out"
+json_ok <<<"$out" || fail "gwcli --json ls is not JSON: $out"
+grep -qF "$TARGET_IQN" <<<"$out" || fail "gwcli --json ls does not show $TARGET_IQN"
+
+note "create a target, an LU and an ACL on the running daemon"
+must gwcli target create "$T2"
+must gwcli lun create "$T2" 0 "file:$TEST_DIR/lu2.img,size=32M"
+must gwcli acl create "$T2" "$INIT1_IQN"
+out=$(gwcli ls 2>&1) || fail "gwcli ls failed: $out"
+grep -qF "$T2" <<<"$out" || fail "gwcli ls does not show the new target $T2: $out"
+URL2=$(iscsi_url "$T2" 0)
+must testclient discover "$(portal_url)" --initiator "$INIT1_IQN" --expect "$T2"
+luns=$(testclient --quiet report-luns "$URL2" --initiator "$INIT1_IQN") ||
+	fail "$INIT1_IQN cannot use the new target"
+[ "$luns" = 0 ] || fail "REPORT LUNS on the new target shows '$luns', expected 0"
+must testclient write-read "$URL2" 0 16 --initiator "$INIT1_IQN"
+must testclient login-fail "$URL2" --initiator "$INIT2_IQN" --expect-status 0x0202,0x0203
+
+note "resize raises CAPACITY DATA HAS CHANGED on a logged-in session"
+must testclient capacity-changed "$URL2" --initiator "$INIT1_IQN" \
+	--exec "'$GWCLI' --socket '$MGMT_SOCK' lun resize '$T2' 0 64M" \
+	--expect-blocks $((64 * 1024 * 1024 / 512))
+size=$(stat -c %s "$TEST_DIR/lu2.img")
+[ "$size" -ge $((64 * 1024 * 1024)) ] || fail "backing file is $size bytes after the resize"
+
+note "bad input: clear error, exit status 2"
+expect_usage_error() {
+	local out rc
+	out=$(gwcli "$@" 2>&1)
+	rc=$?
+	[ $rc -eq 2 ] || fail "gwcli $* exited $rc, expected 2: $out"
+	[ -n "$out" ] || fail "gwcli $* exited 2 without saying why"
+	note "gwcli $*: $out"
+}
+expect_usage_error frobnicate
+expect_usage_error target create "not an iqn"
+expect_usage_error lun resize "$T2" 0 lots
+expect_usage_error lun create "$T2" 1 "tape:/dev/st0"
+expect_usage_error target
+assert_alive
+# Errors from the daemon are not usage errors, but they fail too.
+must_fail gwcli target create "$T2"                # exists already
+must_fail gwcli lun resize "$T2" 7 128M            # no such LU
+assert_alive
+
+note "remove the ACL, the LU and the target"
+must gwcli acl delete "$T2" "$INIT1_IQN"
+must testclient login-fail "$URL2" --initiator "$INIT1_IQN" --expect-status 0x0202,0x0203
+must gwcli lun delete "$T2" 0
+must gwcli target delete "$T2"
+out=$(gwcli ls 2>&1) || fail "gwcli ls failed: $out"
+grep -qF "$T2" <<<"$out" && fail "gwcli ls still shows the deleted target $T2: $out"
+# The first target never noticed.
+must testclient write-read "$(iscsi_url "$TARGET_IQN" 0)" 0 16
+
+stop_sangwd
+pass
