@@ -8,7 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-/* Operation codes of the block commands decoded here (SBC-3 table 14). */
+/* Operation codes of the block commands decoded here (SBC-3 table 14),
+ * and of the copy manager's commands (SPC-4 6.4, 6.18). */
 enum cdb_opcode {
 	CDB_OP_READ_6 = 0x08,
 	CDB_OP_WRITE_6 = 0x0a,
@@ -25,6 +26,8 @@ enum cdb_opcode {
 	CDB_OP_WRITE_SAME_10 = 0x41,
 	CDB_OP_UNMAP = 0x42,
 	CDB_OP_SANITIZE = 0x48,
+	CDB_OP_EXTENDED_COPY = 0x83,
+	CDB_OP_RECEIVE_COPY_RESULTS = 0x84,
 	CDB_OP_READ_16 = 0x88,
 	CDB_OP_COMPARE_AND_WRITE = 0x89,
 	CDB_OP_WRITE_16 = 0x8a,

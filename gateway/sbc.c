@@ -47,6 +47,7 @@
 #include "scsi_internal.h"
 #include "sense.h"
 #include "util.h"
+#include "xcopy.h"
 
 /* SBC-3 4.7.3.6: a thin LU that cannot allocate space. */
 
@@ -99,6 +100,7 @@ struct sbc_lu_state {
 	struct sanitize_op *sanitize;     /* running sanitize, or NULL */
 	bool sanitize_failed;             /* SBC-3 4.11.4 failure mode */
 	bool sanitize_failed_ause;        /* the failed one allowed EXIT FAILURE MODE */
+	struct xcopy_lu_state *xcopy;     /* the copy manager's (xcopy.c) */
 };
 
 static struct sbc_lu_state *lu_state(struct lu *lu)
@@ -914,14 +916,17 @@ static void sbc_compare_and_write(struct scsi_cmd *cmd)
 		return;
 	}
 	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, 2ull * rw.blocks);
-	if (rw.blocks == 0) {   /* SBC-3 5.2: not an error, nothing happens */
-		scsi_cmd_good(cmd);
-		return;
-	}
 	/* Verify data and write data, one block each per LBA: anything else
-	 * cannot be split correctly. */
+	 * cannot be split correctly. This comes first: Data-Out with NUMBER
+	 * OF LOGICAL BLOCKS 0 is what an initiator sends when it meant 256
+	 * blocks (the field is one byte), above MAXIMUM COMPARE AND WRITE
+	 * LENGTH, and must not pass as a successful no-op. */
 	if (cmd->data_out_len != cmd->transfer_len) {
 		scsi_invalid_cdb_field(cmd, 13, -1);
+		return;
+	}
+	if (rw.blocks == 0) {   /* SBC-3 5.2: not an error, nothing happens */
+		scsi_cmd_good(cmd);
 		return;
 	}
 	ctx = ctx_new(cmd);
@@ -1112,9 +1117,10 @@ static void sbc_write_same(struct scsi_cmd *cmd)
 	ctx->next_lba = rw.lba;
 	ctx->end_lba = rw.lba + blocks;
 	ctx->chunk_blocks = SBC_CHUNK_BYTES >> lu->block_shift;
-	if (zeros && rw.unmap) {
-		/* Unmapped blocks read as zeros (LBPRZ = 1), so deallocating is
-		 * writing the data (SBC-3 4.7.3.4); unaligned ends get zeros. */
+	if (rw.unmap) {
+		/* SBC-3 5.44 (ANCHOR 0, UNMAP 1): a thin LU deallocates every
+		 * LBA, whatever the Data-Out holds; they then read as zeros
+		 * (LBPRZ 1). Unaligned ends of the range get zeros. */
 		ctx->op = BS_OP_UNMAP;
 		ctx->chunk_blocks = UINT32_MAX;
 		ctx->flush_after = !lu->mode.wce;
@@ -1123,7 +1129,6 @@ static void sbc_write_same(struct scsi_cmd *cmd)
 		ctx->chunk_blocks = UINT32_MAX;
 		ctx->flush_after = !lu->mode.wce;
 	} else {
-		/* A non-zero pattern is written, even with UNMAP set. */
 		ctx->op = BS_OP_WRITE;
 		ctx->fua = write_through(lu, false);
 		chunk_bytes = blocks_to_bytes(lu, MIN(blocks, (uint64_t)ctx->chunk_blocks));
@@ -1593,6 +1598,7 @@ static void sbc_prevent_allow(struct scsi_cmd *cmd)
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus)
 {
 	prevent_holder_remove(lu, nexus->id);
+	xcopy_nexus_lost(lu, nexus);
 }
 
 static void prevent_holders_clear(struct lu *lu)
@@ -1609,6 +1615,14 @@ static void prevent_holders_clear(struct lu *lu)
 void sbc_lu_reset(struct lu *lu)
 {
 	prevent_holders_clear(lu);
+	xcopy_lu_reset(lu);
+}
+
+struct xcopy_lu_state **sbc_xcopy_slot(struct lu *lu, bool create)
+{
+	struct sbc_lu_state *st = create ? lu_state(lu) : lu->sbc;
+
+	return st ? &st->xcopy : NULL;
 }
 
 /* --- SANITIZE (SBC-3 5.24, 4.11) ---------------------------------------------
@@ -2031,6 +2045,26 @@ static const struct scsi_opcode_desc sbc_ops[] = {
 	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
 	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
 	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_sanitize },
+	/* The copy manager (xcopy.c): EXTENDED COPY (LID1) and the two
+	 * RECEIVE COPY RESULTS service actions it implements. */
+	{ .opcode = CDB_OP_EXTENDED_COPY, .service_action = 0x00, .cdb_len = 16,
+	  .name = "EXTENDED COPY(LID1)",
+	  .cdb_usage = { 0x83, 0x1f, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+			 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_OUT | OPF_NEEDS_MEDIUM,
+	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = xcopy_extended_copy },
+	{ .opcode = CDB_OP_RECEIVE_COPY_RESULTS, .service_action = XCOPY_SA_COPY_STATUS,
+	  .cdb_len = 16, .name = "RECEIVE COPY RESULTS (COPY STATUS)",
+	  .cdb_usage = { 0x84, 0x1f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+			 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_IN, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = xcopy_receive_copy_results },
+	{ .opcode = CDB_OP_RECEIVE_COPY_RESULTS, .service_action = XCOPY_SA_OPERATING_PARAMETERS,
+	  .cdb_len = 16, .name = "RECEIVE COPY RESULTS (OPERATING PARAMETERS)",
+	  .cdb_usage = { 0x84, 0x1f, 0xff, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+			 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },
+	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_IN, .pr_access = PR_ACCESS_READ,
+	  IO_TIMEOUTS, .execute = xcopy_receive_copy_results },
 	{ .opcode = CDB_OP_READ_16, .cdb_len = 16, .name = "READ(16)",
 	  .cdb_usage = { 0x88, 0xfa, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
 			 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00 },
@@ -2152,6 +2186,17 @@ static bool medium_access_command(const struct scsi_cmd *cmd)
 	return false;
 }
 
+uint16_t sbc_sanitize_asc(const struct lu *lu)
+{
+	if (!lu->sbc)
+		return 0;
+	if (lu->sbc->sanitize)
+		return ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS;
+	if (lu->sbc->sanitize_failed)
+		return ASC_SANITIZE_COMMAND_FAILED;
+	return 0;
+}
+
 bool sbc_check_sanitize(struct scsi_cmd *cmd)
 {
 	struct lu *lu = cmd->lu;
@@ -2180,6 +2225,7 @@ void sbc_lu_cleanup(struct lu *lu)
 
 	if (!st)
 		return;
+	xcopy_lu_cleanup(lu);
 	/* Commands are gone by now; free what waited on their behalf. The
 	 * exclusive entries live in their owners (contexts, the sanitize). */
 	while ((w = TAILQ_FIRST(&st->waiters))) {

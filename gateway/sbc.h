@@ -14,8 +14,11 @@
 
 /* MAXIMUM TRANSFER LENGTH: READ, WRITE, VERIFY, WRITE AND VERIFY, ORWRITE
  * beyond this get INVALID FIELD IN CDB. In bytes; in blocks it is
- * sbc_max_transfer_blocks(lu). Bounds the per-command buffer. */
-#define SBC_MAX_TRANSFER_BYTES        (8u << 20)
+ * sbc_max_transfer_blocks(lu). Bounds the per-command buffer, and stays
+ * below the largest EDTL the iSCSI fabric buffers (64 MiB). 32 MiB is
+ * 65536 blocks of 512 bytes: libiscsi's WriteSame16.Unmap writes that many
+ * with one WRITE(16) when MAXIMUM WRITE SAME LENGTH allows them. */
+#define SBC_MAX_TRANSFER_BYTES        (32u << 20)
 /* OPTIMAL TRANSFER LENGTH (a hint), bytes. */
 #define SBC_OPTIMAL_TRANSFER_BYTES    (1u << 20)
 /* MAXIMUM COMPARE AND WRITE LENGTH, blocks (the CDB field is one byte). */
@@ -83,8 +86,22 @@ bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress);
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus);
 void sbc_lu_reset(struct lu *lu);
 
-/* Release lu->sbc (LBA range locks, sanitize state). model.c calls it in
- * lu_destroy() before closing the backstore. */
+/* Release lu->sbc (LBA range locks, sanitize state, copy manager state).
+ * model.c calls it in lu_destroy() before closing the backstore. */
 void sbc_lu_cleanup(struct lu *lu);
+
+/* --- for the copy manager (xcopy.c) -------------------------------------- */
+
+struct xcopy_lu_state;
+
+/* Where xcopy.c keeps its per-LU state, beside the block command state
+ * (NULL until it stores something). NULL when create is false and the LU
+ * has no block command state yet, or when it cannot be allocated. */
+struct xcopy_lu_state **sbc_xcopy_slot(struct lu *lu, bool create);
+
+/* What a medium access to lu would get from its sanitize state (SBC-3
+ * 4.11): SANITIZE IN PROGRESS or SANITIZE COMMAND FAILED, or 0. For a copy
+ * that reads or writes an LU other than the one it was sent to. */
+uint16_t sbc_sanitize_asc(const struct lu *lu);
 
 #endif

@@ -682,6 +682,13 @@ static void conn_read(struct iscsi_conn *conn)
 			conn_close(conn, "header digest error");
 			return;
 		case PDU_READ_TOO_LONG:
+			if (conn->state == CONN_LOGIN) {
+				/* Not an iSCSI login (RFC 7143 6.1: the first
+				 * PDU is a Login Request of at most 8192 bytes
+				 * of data): nothing to answer, close. */
+				conn_close(conn, "not a valid login PDU");
+				return;
+			}
 			/* The stream cannot be resynchronised: reject, then close
 			 * once the Reject is out (RFC 7143 7.x protocol error). */
 			conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, conn->rx.pdu.bhs);

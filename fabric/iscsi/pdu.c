@@ -161,6 +161,12 @@ static enum pdu_read_status phase_complete(struct pdu_reader *r)
 {
 	switch (r->phase) {
 	case PHASE_BHS:
+		/* Refuse an oversize segment as soon as the BHS says so, not
+		 * after waiting for an AHS that garbage may never complete. */
+		if (bhs_data_len(r->pdu.bhs) > r->max_data_len) {
+			r->phase = PHASE_BROKEN_TOO_LONG;
+			return PDU_READ_TOO_LONG;
+		}
 		r->pdu.ahs_len = bhs_ahs_len(r->pdu.bhs) * 4u;
 		if (r->pdu.ahs_len) {
 			enter(r, PHASE_AHS);

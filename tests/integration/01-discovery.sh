@@ -1,5 +1,5 @@
 #!/bin/bash
-# Discovery (SendTargets, RFC 7143 section 12.3 and Appendix C):
+# Discovery (SendTargets, RFC 7143 Appendix C):
 # in demo mode iscsi-ls lists the target; with ACLs an initiator is shown
 # only the targets it may access, and cannot log in to the others.
 . "$(dirname "$0")/../lib.sh"

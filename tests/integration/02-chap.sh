@@ -9,7 +9,7 @@ need_program iscsi-ls "$TESTCLIENT"
 cat >"$TEST_DIR/sangw.json" <<JSON
 {
   "portals": ["$PORTAL"],
-  "discovery_chap": { "user": "disc", "secret": "discsecret1234" },
+  "discovery": { "auth": true, "chap": { "user": "disc", "secret": "discsecret1234" } },
   "targets": [
     { "iqn": "$TARGET_IQN",
       "luns": [ { "lun": 0, "backstore": "null", "size": "64M" } ],

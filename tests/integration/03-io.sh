@@ -7,7 +7,7 @@
 need_program iscsi-readcapacity16 iscsi-inq iscsi-perf "$TESTCLIENT"
 
 LU_SIZE=$((64 * 1024 * 1024))
-ARGS=(--target "$TARGET_IQN" --lun "file:$TEST_DIR/lu0.img,size=64M" --lun null,size=32M)
+ARGS=(--target "$TARGET_IQN" --lun "file:$TEST_DIR/lu0.img,size=64M" --lun "null,size=32M")
 start_sangwd "${ARGS[@]}"
 FILE_LU=$(iscsi_url "$TARGET_IQN" 0)
 NULL_LU=$(iscsi_url "$TARGET_IQN" 1)

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Identity: the NAA designator of VPD page 0x83 (SPC-4 7.8.6) is what
+# Identity: the NAA designator of VPD page 0x83 (SPC-4 Device Identification) is what
 # multipath initiators group paths by; it must differ between LUs and stay
 # the same across a restart of sangwd.
 . "$(dirname "$0")/../lib.sh"

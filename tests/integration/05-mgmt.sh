@@ -5,13 +5,7 @@
 # logged-in session; ACL removal locks the initiator out; bad input gets a
 # clear error and exit status 2.
 #
-# gwcli syntax assumed here (one place to adjust if tools/gwcli differs):
-#   gwcli --socket PATH [--json] ls
-#   gwcli --socket PATH target create|delete IQN
-#   gwcli --socket PATH lun create IQN LUN SPEC      (SPEC as sangwd --lun)
-#   gwcli --socket PATH lun resize IQN LUN SIZE
-#   gwcli --socket PATH lun delete IQN LUN
-#   gwcli --socket PATH acl create|delete IQN INITIATOR
+# (gwcli's syntax: tools/gwcli.c, docs/gwcli.8.)
 . "$(dirname "$0")/../lib.sh"
 need_program "$GWCLI" "$TESTCLIENT"
 
@@ -29,7 +23,7 @@ grep -qF "$TARGET_IQN" <<<"$out" || fail "gwcli --json ls does not show $TARGET_
 
 note "create a target, an LU and an ACL on the running daemon"
 must gwcli target create "$T2"
-must gwcli lun create "$T2" 0 "file:$TEST_DIR/lu2.img,size=32M"
+must gwcli lun create "$T2" "file:$TEST_DIR/lu2.img,size=32M" --lun 0
 must gwcli acl create "$T2" "$INIT1_IQN"
 out=$(gwcli ls 2>&1) || fail "gwcli ls failed: $out"
 grep -qF "$T2" <<<"$out" || fail "gwcli ls does not show the new target $T2: $out"
@@ -48,20 +42,31 @@ must testclient capacity-changed "$URL2" --initiator "$INIT1_IQN" \
 size=$(stat -c %s "$TEST_DIR/lu2.img")
 [ "$size" -ge $((64 * 1024 * 1024)) ] || fail "backing file is $size bytes after the resize"
 
-note "bad input: clear error, exit status 2"
-expect_usage_error() {
-	local out rc
+note "bad input: a clear error; exit status 2 for usage errors"
+# gwcli(8): 0 done, 1 refused by sangwd (e.g. an invalid name or size the
+# daemon validates), 2 usage error.
+expect_error() {
+	local want=$1 out rc
+	shift
 	out=$(gwcli "$@" 2>&1)
 	rc=$?
-	[ $rc -eq 2 ] || fail "gwcli $* exited $rc, expected 2: $out"
-	[ -n "$out" ] || fail "gwcli $* exited 2 without saying why"
-	note "gwcli $*: $out"
+	case $want in
+	2) [ $rc -eq 2 ] || fail "gwcli $* exited $rc, expected 2 (usage error): $out" ;;
+	*) [ $rc -eq 1 ] || [ $rc -eq 2 ] || fail "gwcli $* exited $rc, expected an error: $out" ;;
+	esac
+	[ -n "$out" ] || fail "gwcli $* failed without saying why"
+	note "gwcli $* -> $rc: $(echo "$out" | head -n 1)"
 }
-expect_usage_error frobnicate
-expect_usage_error target create "not an iqn"
-expect_usage_error lun resize "$T2" 0 lots
-expect_usage_error lun create "$T2" 1 "tape:/dev/st0"
-expect_usage_error target
+expect_error 2 frobnicate
+expect_error 2 target
+expect_error 2 target create
+expect_error 2 lun resize "$T2" 0
+expect_error 2 ls --no-such-option
+expect_error any target create "not an iqn"
+expect_error any lun resize "$T2" 0 lots
+expect_error any lun create "$T2" "tape:/dev/st0"
+out=$(gwcli target create "not an iqn" 2>&1)
+grep -qi "name\|iqn" <<<"$out" || fail "the error for a bad IQN does not say what is wrong: $out"
 assert_alive
 # Errors from the daemon are not usage errors, but they fail too.
 must_fail gwcli target create "$T2"                # exists already

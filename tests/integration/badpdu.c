@@ -2,17 +2,21 @@
  * and check it answers as RFC 7143 and SPC-4 say, while a separate healthy
  * session keeps working.
  *
- * usage: badpdu [--initiator IQN] [--timeout MS] [--flood N] [--only CASE]
- *               [--list] iscsi://HOST[:PORT]/TARGET-IQN/LUN
+ * usage: badpdu [--initiator IQN] [--chap-user U --chap-secret S]
+ *               [--timeout MS] [--flood N] [--only PATTERN] [--list]
+ *               iscsi://HOST[:PORT]/TARGET-IQN/LUN
  *
  * The client is written from the RFC, not from the target's code: it logs
- * in by hand (no authentication), builds every PDU itself and computes its
- * own CRC32C digests, so it checks the target rather than sharing its bugs.
+ * in by hand (without authentication, or with CHAP when given credentials:
+ * then the login attacks run too), builds every PDU itself and computes its
+ * own CRC32C digests and MD5 CHAP responses, so it checks the target rather
+ * than sharing its bugs.
  * Each case prints "PASS name: what happened", "FAIL name: why" or
  * "SKIP name: why"; after every case the healthy session must still answer
  * a NOP-Out and read the same data as at the start. Exit status 0 when no
  * case failed, 1 otherwise, 2 on a usage error. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <getopt.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -58,7 +62,7 @@
 /* Vendor-specific initiator opcode (11.1.1: 0x1c-0x1e): no target of ours
  * implements it. */
 #define UNKNOWN_OPCODE 0x1d
-/* SPC-4 4.3.4: operation codes C0h-FFh are vendor specific. */
+/* SPC-4: operation codes C0h-FFh are vendor specific. */
 #define UNKNOWN_CDB_OPCODE 0xf7
 
 #define MAX_PDU_DATA (16u << 20)    /* larger segments are treated as garbage */
@@ -134,6 +138,7 @@ struct config {
 	char target[256];
 	unsigned lun;
 	const char *initiator;
+	const char *chap_user, *chap_secret;   /* the target requires CHAP */
 	int timeout_ms;
 	unsigned flood;
 	const char *only;
@@ -478,13 +483,142 @@ static bool wait_closed(struct conn *c, int timeout_ms, int *reject_reason)
 	}
 }
 
-/* --- login (RFC 7143 6, 11.12, 11.13) --------------------------------------- */
+/* --- MD5 (RFC 1321), for CHAP ------------------------------------------------- */
+
+struct md5 {
+	uint32_t h[4];
+	uint64_t bytes;
+	uint8_t block[64];
+};
+
+static uint32_t rotl32(uint32_t x, unsigned n) { return x << n | x >> (32 - n); }
+
+static void md5_compress(struct md5 *m, const uint8_t *p)
+{
+	/* Per-round shift amounts, and RFC 1321's table T[i] =
+	 * floor(2^32 * |sin(i)|), i = 1..64. */
+	static const uint8_t shift[4][4] = { { 7, 12, 17, 22 }, { 5, 9, 14, 20 },
+					     { 4, 11, 16, 23 }, { 6, 10, 15, 21 } };
+	static const uint32_t k[64] = {
+		0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee,
+		0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
+		0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be,
+		0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
+		0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa,
+		0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
+		0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed,
+		0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
+		0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c,
+		0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
+		0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05,
+		0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
+		0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039,
+		0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
+		0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1,
+		0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
+	};
+	uint32_t w[16], a = m->h[0], b = m->h[1], c = m->h[2], d = m->h[3];
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
+		       (uint32_t)p[4 * i + 2] << 16 | (uint32_t)p[4 * i + 3] << 24;
+	for (int i = 0; i < 64; i++) {
+		uint32_t f, t;
+		int g, round = i / 16;
+
+		if (round == 0) {
+			f = (b & c) | (~b & d);
+			g = i;
+		} else if (round == 1) {
+			f = (d & b) | (~d & c);
+			g = (5 * i + 1) % 16;
+		} else if (round == 2) {
+			f = b ^ c ^ d;
+			g = (3 * i + 5) % 16;
+		} else {
+			f = c ^ (b | ~d);
+			g = (7 * i) % 16;
+		}
+		t = d;
+		d = c;
+		c = b;
+		b = b + rotl32(a + f + k[i] + w[g], shift[round][i % 4]);
+		a = t;
+	}
+	m->h[0] += a;
+	m->h[1] += b;
+	m->h[2] += c;
+	m->h[3] += d;
+}
+
+static void md5_init(struct md5 *m)
+{
+	m->h[0] = 0x67452301;
+	m->h[1] = 0xefcdab89;
+	m->h[2] = 0x98badcfe;
+	m->h[3] = 0x10325476;
+	m->bytes = 0;
+}
+
+static void md5_update(struct md5 *m, const void *data, size_t len)
+{
+	const uint8_t *p = data;
+
+	while (len--) {
+		m->block[m->bytes++ % 64] = *p++;
+		if (m->bytes % 64 == 0)
+			md5_compress(m, m->block);
+	}
+}
+
+static void md5_final(struct md5 *m, uint8_t out[16])
+{
+	uint64_t bits = m->bytes * 8;
+	uint8_t pad = 0x80, zero = 0, len[8];
+
+	md5_update(m, &pad, 1);
+	while (m->bytes % 64 != 56)
+		md5_update(m, &zero, 1);
+	for (int i = 0; i < 8; i++)
+		len[i] = (uint8_t)(bits >> (8 * i));
+	md5_update(m, len, 8);
+	for (int i = 0; i < 16; i++)
+		out[i] = (uint8_t)(m->h[i / 4] >> (8 * (i % 4)));
+}
+
+/* --- login (RFC 7143 6, 11.12, 11.13) ----------------------------------------- */
+
+/* How the CHAP exchange is (mis)played; CHAP_NONE logs in without it. */
+enum chap_play {
+	CHAP_NONE,
+	CHAP_HONEST,          /* the right name and response */
+	CHAP_WRONG_SECRET,    /* a response computed with another secret */
+	CHAP_WRONG_NAME,      /* the right secret under another name */
+	CHAP_NO_RESPONSE,     /* CHAP_N without CHAP_R */
+	CHAP_GARBAGE,         /* CHAP_R that is not a hex number */
+	CHAP_CAPTURE,         /* record the challenge and a valid answer, hang up */
+	CHAP_REPLAY,          /* answer with the recorded response */
+	CHAP_SKIP,            /* offer AuthMethod=None where CHAP is required */
+	CHAP_SKIP_STAGE,      /* start in the operational stage, no security stage */
+};
+
+struct chap_capture {
+	bool valid;
+	bool challenge_repeated;   /* the replayed login saw the same challenge */
+	char challenge[1100];
+	char response[40];
+};
 
 struct login_params {
 	const char *initiator;      /* NULL: leave InitiatorName out */
 	const char *target;         /* NULL: leave TargetName out */
 	bool digests;               /* offer CRC32C header and data digests */
+	enum chap_play chap;
+	struct chap_capture *capture;
 };
+
+/* Login result when a CHAP_CAPTURE login hung up on purpose. */
+#define LOGIN_CAPTURED (-2)
 
 /* Find "key=value" in a login/text data segment. */
 static bool find_key(const struct pdu *p, const char *key, char *value, size_t len)
@@ -524,12 +658,12 @@ static void make_isid(uint8_t *isid)
 	put16(isid + 4, ++isid_counter);
 }
 
-static void build_login(struct conn *c, uint8_t *bhs, const uint8_t *isid, int csg, int nsg,
-			uint32_t itt)
+static void build_login(struct conn *c, uint8_t *bhs, const uint8_t *isid, bool transit,
+			int csg, int nsg, uint32_t itt)
 {
 	memset(bhs, 0, BHS_LEN);
 	bhs[0] = OP_LOGIN_REQ | FLAG_IMMEDIATE;
-	bhs[1] = (uint8_t)(0x80 | csg << 2 | nsg);   /* T: ask to move on */
+	bhs[1] = (uint8_t)((transit ? 0x80 : 0) | csg << 2 | (transit ? nsg : 0));
 	bhs[2] = 0;          /* Version-max */
 	bhs[3] = 0;          /* Version-min */
 	memcpy(bhs + 8, isid, 6);
@@ -540,35 +674,180 @@ static void build_login(struct conn *c, uint8_t *bhs, const uint8_t *isid, int c
 	put32(bhs + 28, c->exp_statsn);
 }
 
-/* Log in with no authentication; returns the login status (class << 8 |
- * detail), 0 on success, or -1 when the connection failed. All PDUs of one
- * login carry the same ISID and ITT (11.12). */
+static int hexval(char ch)
+{
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	if (ch >= 'A' && ch <= 'F')
+		return ch - 'A' + 10;
+	return -1;
+}
+
+/* RFC 1994 4.1 / RFC 7143 12.1.3: CHAP_R = MD5(CHAP_I || secret || CHAP_C),
+ * written as 0x + hex. The challenge arrives as 0x-hex (or 0b-base64, which
+ * we do not speak: false). */
+static bool chap_response(const char *id_text, const char *secret, const char *challenge,
+			  char *out, size_t outlen)
+{
+	uint8_t id = (uint8_t)strtoul(id_text, NULL, 0), c[1024], digest[16];
+	size_t clen = 0;
+	const char *h = challenge;
+	struct md5 m;
+
+	if (strncmp(h, "0x", 2) != 0 && strncmp(h, "0X", 2) != 0)
+		return false;
+	h += 2;
+	if (strlen(h) % 2 == 1) {                /* an odd count: leading nibble */
+		if (hexval(*h) < 0)
+			return false;
+		c[clen++] = (uint8_t)hexval(*h++);
+	}
+	for (; h[0] && h[1] && clen < sizeof(c); h += 2) {
+		if (hexval(h[0]) < 0 || hexval(h[1]) < 0)
+			return false;
+		c[clen++] = (uint8_t)(hexval(h[0]) << 4 | hexval(h[1]));
+	}
+	md5_init(&m);
+	md5_update(&m, &id, 1);
+	md5_update(&m, secret, strlen(secret));
+	md5_update(&m, c, clen);
+	md5_final(&m, digest);
+	if (outlen < 35)
+		return false;
+	out[0] = '0';
+	out[1] = 'x';
+	for (int i = 0; i < 16; i++)
+		snprintf(out + 2 + 2 * i, 3, "%02x", digest[i]);
+	return true;
+}
+
+/* Keys answering the target's CHAP challenge, played as lp->chap says.
+ * Returns the new key length, or -1 to hang up (capture). */
+static long chap_answer(const struct login_params *lp, const struct pdu *rsp, char *keys,
+			size_t cap, char *why, size_t whylen)
+{
+	char id[16], challenge[1100], response[40];
+	const char *user = cfg.chap_user, *secret = cfg.chap_secret;
+	size_t n = 0;
+
+	if (!find_key(rsp, "CHAP_I", id, sizeof(id)) ||
+	    !find_key(rsp, "CHAP_C", challenge, sizeof(challenge))) {
+		snprintf(why, whylen, "target sent no CHAP_I/CHAP_C");
+		return -1;
+	}
+	if (lp->chap == CHAP_WRONG_SECRET)
+		secret = "not-the-secret-at-all";
+	if (lp->chap == CHAP_WRONG_NAME)
+		user = "no-such-chap-user";
+	if (!chap_response(id, secret, challenge, response, sizeof(response))) {
+		snprintf(why, whylen, "cannot parse CHAP_C=%.64s", challenge);
+		return -1;
+	}
+	if (lp->chap == CHAP_CAPTURE && lp->capture != NULL) {
+		lp->capture->valid = true;
+		snprintf(lp->capture->challenge, sizeof(lp->capture->challenge), "%s", challenge);
+		snprintf(lp->capture->response, sizeof(lp->capture->response), "%s", response);
+		return -1;
+	}
+	if (lp->chap == CHAP_REPLAY && lp->capture != NULL) {
+		lp->capture->challenge_repeated = strcmp(challenge, lp->capture->challenge) == 0;
+		snprintf(response, sizeof(response), "%s", lp->capture->response);
+	}
+	n = add_key(keys, n, cap, "CHAP_N", user);
+	if (lp->chap == CHAP_GARBAGE)
+		n = add_key(keys, n, cap, "CHAP_R", "0xZZnot-hex-at-all");
+	else if (lp->chap != CHAP_NO_RESPONSE)
+		n = add_key(keys, n, cap, "CHAP_R", response);
+	return (long)n;
+}
+
+static size_t operational_keys(char *keys, size_t cap, bool digests)
+{
+	char num[16];
+	size_t n = 0;
+
+	n = add_key(keys, n, cap, "HeaderDigest", digests ? "CRC32C,None" : "None");
+	n = add_key(keys, n, cap, "DataDigest", digests ? "CRC32C,None" : "None");
+	snprintf(num, sizeof(num), "%u", OUR_MAX_RECV);
+	n = add_key(keys, n, cap, "MaxRecvDataSegmentLength", num);
+	n = add_key(keys, n, cap, "ErrorRecoveryLevel", "0");
+	n = add_key(keys, n, cap, "InitialR2T", "Yes");
+	n = add_key(keys, n, cap, "ImmediateData", "Yes");
+	n = add_key(keys, n, cap, "MaxBurstLength", "262144");
+	n = add_key(keys, n, cap, "FirstBurstLength", "65536");
+	n = add_key(keys, n, cap, "MaxOutstandingR2T", "1");
+	n = add_key(keys, n, cap, "MaxConnections", "1");
+	n = add_key(keys, n, cap, "DataPDUInOrder", "Yes");
+	n = add_key(keys, n, cap, "DataSequenceInOrder", "Yes");
+	n = add_key(keys, n, cap, "DefaultTime2Wait", "2");
+	n = add_key(keys, n, cap, "DefaultTime2Retain", "0");
+	n = add_key(keys, n, cap, "IFMarker", "No");
+	n = add_key(keys, n, cap, "OFMarker", "No");
+	return n;
+}
+
+static void note_operational_results(struct conn *c, const struct pdu *rsp)
+{
+	char v[64];
+
+	if (find_key(rsp, "MaxRecvDataSegmentLength", v, sizeof(v)))
+		c->target_max_recv = (uint32_t)strtoul(v, NULL, 10);
+	if (find_key(rsp, "HeaderDigest", v, sizeof(v)))
+		c->header_digest = strcmp(v, "CRC32C") == 0;
+	if (find_key(rsp, "DataDigest", v, sizeof(v)))
+		c->data_digest = strcmp(v, "CRC32C") == 0;
+	if (find_key(rsp, "ImmediateData", v, sizeof(v)))
+		c->immediate_data = strcmp(v, "Yes") == 0;
+	if (find_key(rsp, "FirstBurstLength", v, sizeof(v)))
+		c->first_burst = (uint32_t)strtoul(v, NULL, 10);
+}
+
+/* Log in; returns the login status (class << 8 | detail), 0 on success,
+ * -1 when the connection failed, LOGIN_CAPTURED for a CHAP capture. All
+ * PDUs of one login carry the same ISID and ITT (11.12). Security stage:
+ * AuthMethod, then for CHAP CHAP_A=5, then CHAP_N/CHAP_R (12.1.3); then
+ * the operational stage with our keys (13). */
 static int login(struct conn *c, const struct login_params *lp, char *why, size_t whylen)
 {
 	char keys[2048];
 	size_t n = 0;
-	uint8_t bhs[BHS_LEN];
-	uint8_t isid[6];
-	struct pdu rsp;
+	uint8_t bhs[BHS_LEN], isid[6];
 	int stage = 0, rounds;
+	bool transit;
 	uint32_t itt = c->next_itt++;
 
 	c->fd = tcp_connect();
 	if (c->fd < 0) {
-		snprintf(why, whylen, "cannot connect to %s:%s", cfg.host, cfg.port);
+		snprintf(why, whylen, "cannot connect to %.100s:%.15s", cfg.host, cfg.port);
 		return -1;
 	}
+	make_isid(isid);
 	if (lp->initiator)
 		n = add_key(keys, n, sizeof(keys), "InitiatorName", lp->initiator);
 	n = add_key(keys, n, sizeof(keys), "SessionType", "Normal");
 	if (lp->target)
 		n = add_key(keys, n, sizeof(keys), "TargetName", lp->target);
-	n = add_key(keys, n, sizeof(keys), "AuthMethod", "None");
-	make_isid(isid);
-	build_login(c, bhs, isid, 0, 1, itt);
+	if (lp->chap == CHAP_SKIP_STAGE) {
+		/* Section 6: a login may start in the operational stage when
+		 * no security negotiation is wanted; a target requiring CHAP
+		 * must refuse it. */
+		stage = 1;
+		n += operational_keys(keys + n, sizeof(keys) - n, lp->digests);
+		build_login(c, bhs, isid, true, 1, 3, itt);
+	} else {
+		n = add_key(keys, n, sizeof(keys), "AuthMethod",
+			    lp->chap == CHAP_NONE || lp->chap == CHAP_SKIP ? "None" : "CHAP");
+		/* With CHAP, stay in the security stage until the response is sent. */
+		transit = lp->chap == CHAP_NONE || lp->chap == CHAP_SKIP;
+		build_login(c, bhs, isid, transit, 0, 1, itt);
+	}
 
 	for (rounds = 0; rounds < 8; rounds++) {
+		struct pdu rsp;
 		enum recv_result r;
+		char v[64];
 		int status;
 
 		if (!pdu_send(c, bhs, keys, (uint32_t)n)) {
@@ -595,54 +874,33 @@ static int login(struct conn *c, const struct login_params *lp, char *why, size_
 		c->exp_statsn = get32(rsp.bhs + 24) + 1;
 		c->cmdsn = get32(rsp.bhs + 28);
 		c->max_cmdsn = get32(rsp.bhs + 32);
-		if (stage == 1) {
-			char v[64];
-
-			if (find_key(&rsp, "MaxRecvDataSegmentLength", v, sizeof(v)))
-				c->target_max_recv = (uint32_t)strtoul(v, NULL, 10);
-			if (find_key(&rsp, "HeaderDigest", v, sizeof(v)))
-				c->header_digest = strcmp(v, "CRC32C") == 0;
-			if (find_key(&rsp, "DataDigest", v, sizeof(v)))
-				c->data_digest = strcmp(v, "CRC32C") == 0;
-			if (find_key(&rsp, "ImmediateData", v, sizeof(v)))
-				c->immediate_data = strcmp(v, "Yes") == 0;
-			if (find_key(&rsp, "FirstBurstLength", v, sizeof(v)))
-				c->first_burst = (uint32_t)strtoul(v, NULL, 10);
-		}
-		/* Transit granted to full feature phase: done. */
+		if (stage == 1)
+			note_operational_results(c, &rsp);
+		n = 0;
 		if ((rsp.bhs[1] & 0x80) && (rsp.bhs[1] & 3) == 3) {
-			pdu_free(&rsp);
+			pdu_free(&rsp);         /* full feature phase */
 			return 0;
 		}
 		if ((rsp.bhs[1] & 0x80) && stage == 0) {
-			char yes[16];
-
 			stage = 1;
-			n = 0;
-			n = add_key(keys, n, sizeof(keys), "HeaderDigest",
-				    lp->digests ? "CRC32C,None" : "None");
-			n = add_key(keys, n, sizeof(keys), "DataDigest",
-				    lp->digests ? "CRC32C,None" : "None");
-			snprintf(yes, sizeof(yes), "%u", OUR_MAX_RECV);
-			n = add_key(keys, n, sizeof(keys), "MaxRecvDataSegmentLength", yes);
-			n = add_key(keys, n, sizeof(keys), "ErrorRecoveryLevel", "0");
-			n = add_key(keys, n, sizeof(keys), "InitialR2T", "Yes");
-			n = add_key(keys, n, sizeof(keys), "ImmediateData", "Yes");
-			n = add_key(keys, n, sizeof(keys), "MaxBurstLength", "262144");
-			n = add_key(keys, n, sizeof(keys), "FirstBurstLength", "65536");
-			n = add_key(keys, n, sizeof(keys), "MaxOutstandingR2T", "1");
-			n = add_key(keys, n, sizeof(keys), "MaxConnections", "1");
-			n = add_key(keys, n, sizeof(keys), "DataPDUInOrder", "Yes");
-			n = add_key(keys, n, sizeof(keys), "DataSequenceInOrder", "Yes");
-			n = add_key(keys, n, sizeof(keys), "DefaultTime2Wait", "2");
-			n = add_key(keys, n, sizeof(keys), "DefaultTime2Retain", "0");
-			n = add_key(keys, n, sizeof(keys), "IFMarker", "No");
-			n = add_key(keys, n, sizeof(keys), "OFMarker", "No");
-			build_login(c, bhs, isid, 1, 3, itt);
+			n = operational_keys(keys, sizeof(keys), lp->digests);
+			build_login(c, bhs, isid, true, 1, 3, itt);
+		} else if (stage == 0 && find_key(&rsp, "CHAP_C", v, sizeof(v))) {
+			long len = chap_answer(lp, &rsp, keys, sizeof(keys), why, whylen);
+
+			if (len < 0) {
+				pdu_free(&rsp);
+				return lp->chap == CHAP_CAPTURE ? LOGIN_CAPTURED : -1;
+			}
+			n = (size_t)len;
+			build_login(c, bhs, isid, true, 0, 1, itt);
+		} else if (stage == 0 && find_key(&rsp, "AuthMethod", v, sizeof(v)) &&
+			   strcmp(v, "CHAP") == 0) {
+			n = add_key(keys, n, sizeof(keys), "CHAP_A", "5");    /* MD5 */
+			build_login(c, bhs, isid, false, 0, 1, itt);
 		} else {
 			/* The target wants another round in the same stage. */
-			n = 0;
-			build_login(c, bhs, isid, stage, stage == 0 ? 1 : 3, itt);
+			build_login(c, bhs, isid, true, stage, stage == 0 ? 1 : 3, itt);
 		}
 		pdu_free(&rsp);
 	}
@@ -656,6 +914,7 @@ static bool login_ok(struct conn *c, bool digests, char *why, size_t whylen)
 		.initiator = cfg.initiator,
 		.target = cfg.target,
 		.digests = digests,
+		.chap = cfg.chap_user ? CHAP_HONEST : CHAP_NONE,
 	};
 
 	conn_init(c);
@@ -881,11 +1140,11 @@ static bool healthy_check(char *why, size_t whylen)
 	char inner[256];
 
 	if (!nop_ping(&healthy.c, 64, inner, sizeof(inner))) {
-		snprintf(why, whylen, "healthy session disturbed: %s", inner);
+		snprintf(why, whylen, "healthy session disturbed: %.200s", inner);
 		return false;
 	}
 	if (!healthy_read(now, inner, sizeof(inner))) {
-		snprintf(why, whylen, "healthy session disturbed: %s", inner);
+		snprintf(why, whylen, "healthy session disturbed: %.200s", inner);
 		return false;
 	}
 	if (memcmp(now, healthy.baseline, sizeof(now)) != 0) {
@@ -1250,7 +1509,11 @@ static enum verdict case_garbage_before_login(struct case_result *cr)
 static enum verdict case_login_missing_initiator(struct case_result *cr)
 {
 	struct conn c;
-	struct login_params lp = { .initiator = NULL, .target = cfg.target };
+	struct login_params lp = {
+		.initiator = NULL,
+		.target = cfg.target,
+		.chap = cfg.chap_user ? CHAP_HONEST : CHAP_NONE,
+	};
 	char why[256];
 	int status;
 	enum verdict v;
@@ -1270,7 +1533,11 @@ static enum verdict case_login_missing_initiator(struct case_result *cr)
 static enum verdict case_login_missing_target(struct case_result *cr)
 {
 	struct conn c;
-	struct login_params lp = { .initiator = cfg.initiator, .target = NULL };
+	struct login_params lp = {
+		.initiator = cfg.initiator,
+		.target = NULL,
+		.chap = cfg.chap_user ? CHAP_HONEST : CHAP_NONE,
+	};
 	char why[256];
 	int status;
 	enum verdict v;
@@ -1295,6 +1562,7 @@ static enum verdict case_login_unknown_target(struct case_result *cr)
 	struct login_params lp = {
 		.initiator = cfg.initiator,
 		.target = "iqn.2026-11.org.sangw:no-such-target",
+		.chap = cfg.chap_user ? CHAP_HONEST : CHAP_NONE,
 	};
 	char why[256];
 	int status;
@@ -1332,7 +1600,7 @@ static enum verdict case_truncated_pdu(struct case_result *cr)
 		uint8_t isid[6];
 
 		make_isid(isid);
-		build_login(&pre, bhs, isid, 0, 1, 1);
+		build_login(&pre, bhs, isid, true, 0, 1, 1);
 	}
 	if (pre.fd >= 0)
 		send_all(pre.fd, bhs, 30);
@@ -1414,7 +1682,7 @@ static enum verdict case_login_in_full_feature(struct case_result *cr)
 		uint8_t isid[6];
 
 		make_isid(isid);
-		build_login(&c, bhs, isid, 1, 3, c.next_itt++);
+		build_login(&c, bhs, isid, true, 1, 3, c.next_itt++);
 	}
 	pdu_send(&c, bhs, keys, sizeof(keys));
 	r = pdu_recv_reply(&c, &rsp, cfg.timeout_ms);
@@ -1495,6 +1763,98 @@ static enum verdict case_nop_flood(struct case_result *cr)
 	return v;
 }
 
+/* --- login attacks on a target that requires CHAP (RFC 7143 12.1.3) --- */
+
+static int chap_login(enum chap_play play, struct chap_capture *capture, char *why, size_t len)
+{
+	struct conn c;
+	struct login_params lp = {
+		.initiator = cfg.initiator,
+		.target = cfg.target,
+		.chap = play,
+		.capture = capture,
+	};
+	int status;
+
+	conn_init(&c);
+	status = login(&c, &lp, why, len);
+	conn_close(&c);
+	return status;
+}
+
+/* The login must end with a login response of class 2 (initiator error),
+ * 0x0201 authentication failure unless other statuses are acceptable. */
+static enum verdict expect_refused(struct case_result *cr, enum chap_play play,
+				   const char *what, bool any_initiator_error)
+{
+	char why[256];
+	int status;
+
+	if (cfg.chap_user == NULL)
+		return verdict(cr, SKIP, "no --chap-user/--chap-secret: the target needs no CHAP");
+	status = chap_login(play, NULL, why, sizeof(why));
+	if (status == 0)
+		return verdict(cr, FAIL, "%s: logged in", what);
+	if (status < 0)
+		return verdict(cr, FAIL, "%s: no login status (%s)", what, why);
+	if (status == 0x0201 || (any_initiator_error && (status >> 8) == 2))
+		return verdict(cr, PASS, "%s: status 0x%04x", what, status);
+	return verdict(cr, FAIL, "%s: status 0x%04x, expected 0x0201", what, status);
+}
+
+static enum verdict case_chap_wrong_secret(struct case_result *cr)
+{
+	return expect_refused(cr, CHAP_WRONG_SECRET, "response from a wrong secret", false);
+}
+
+static enum verdict case_chap_wrong_name(struct case_result *cr)
+{
+	return expect_refused(cr, CHAP_WRONG_NAME, "right secret, unknown CHAP_N", false);
+}
+
+static enum verdict case_chap_no_response(struct case_result *cr)
+{
+	return expect_refused(cr, CHAP_NO_RESPONSE, "CHAP_N without CHAP_R", true);
+}
+
+static enum verdict case_chap_garbage(struct case_result *cr)
+{
+	return expect_refused(cr, CHAP_GARBAGE, "CHAP_R not a number", true);
+}
+
+static enum verdict case_chap_skipped(struct case_result *cr)
+{
+	return expect_refused(cr, CHAP_SKIP, "AuthMethod=None", true);
+}
+
+static enum verdict case_chap_skip_stage(struct case_result *cr)
+{
+	return expect_refused(cr, CHAP_SKIP_STAGE, "no security stage", true);
+}
+
+/* A response captured from one login must not open another: the target
+ * must pick a fresh challenge every time (RFC 1994 2.3; RFC 7143 9.2.1). */
+static enum verdict case_chap_replay(struct case_result *cr)
+{
+	struct chap_capture capture = { 0 };
+	char why[256];
+	int status;
+
+	if (cfg.chap_user == NULL)
+		return verdict(cr, SKIP, "no --chap-user/--chap-secret: the target needs no CHAP");
+	status = chap_login(CHAP_CAPTURE, &capture, why, sizeof(why));
+	if (status != LOGIN_CAPTURED || !capture.valid)
+		return verdict(cr, FAIL, "could not capture a challenge: %s", why);
+	status = chap_login(CHAP_REPLAY, &capture, why, sizeof(why));
+	if (capture.challenge_repeated)
+		return verdict(cr, FAIL, "the target sent the same challenge twice");
+	if (status == 0)
+		return verdict(cr, FAIL, "a replayed CHAP response logged in");
+	if (status != 0x0201)
+		return verdict(cr, FAIL, "replayed response: %s, expected status 0x0201", why);
+	return verdict(cr, PASS, "fresh challenge; replayed response refused with 0x0201");
+}
+
 struct test_case {
 	const char *name;
 	enum verdict (*run)(struct case_result *cr);
@@ -1517,6 +1877,13 @@ static const struct test_case cases[] = {
 	{ "login-in-full-feature-phase", case_login_in_full_feature },
 	{ "truncated-pdu", case_truncated_pdu },
 	{ "nop-flood", case_nop_flood },
+	{ "chap-wrong-secret", case_chap_wrong_secret },
+	{ "chap-wrong-name", case_chap_wrong_name },
+	{ "chap-no-response", case_chap_no_response },
+	{ "chap-garbage-response", case_chap_garbage },
+	{ "chap-replayed-response", case_chap_replay },
+	{ "chap-auth-method-none", case_chap_skipped },
+	{ "chap-no-security-stage", case_chap_skip_stage },
 };
 
 /* --- main ---------------------------------------------------------------------------- */
@@ -1556,14 +1923,18 @@ static bool parse_url(const char *url)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: badpdu [--initiator IQN] [--timeout MS] [--flood N] [--only CASE]\n"
-		   "              [--list] iscsi://HOST[:PORT]/TARGET-IQN/LUN\n");
+	fprintf(f, "usage: badpdu [--initiator IQN] [--chap-user U --chap-secret S] [--timeout MS]\n"
+		   "              [--flood N] [--only PATTERN] [--list] iscsi://HOST[:PORT]/TARGET-IQN/LUN\n"
+		   "--only runs the cases whose names match PATTERN (shell wildcards).\n"
+		   "With CHAP credentials every login uses CHAP and the chap-* cases run.\n");
 }
 
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "initiator", required_argument, NULL, 'i' },
+		{ "chap-user", required_argument, NULL, 'u' },
+		{ "chap-secret", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "flood", required_argument, NULL, 'n' },
 		{ "only", required_argument, NULL, 'o' },
@@ -1579,6 +1950,8 @@ int main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'i': cfg.initiator = optarg; break;
+		case 'u': cfg.chap_user = optarg; break;
+		case 's': cfg.chap_secret = optarg; break;
 		case 't': cfg.timeout_ms = atoi(optarg); break;
 		case 'n': cfg.flood = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'o': cfg.only = optarg; break;
@@ -1590,7 +1963,8 @@ int main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc - 1 || !parse_url(argv[optind])) {
+	if (optind != argc - 1 || !parse_url(argv[optind]) ||
+	    (cfg.chap_user == NULL) != (cfg.chap_secret == NULL)) {
 		usage(stderr);
 		return 2;
 	}
@@ -1607,7 +1981,7 @@ int main(int argc, char **argv)
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct case_result cr = { .v = FAIL };
 
-		if (cfg.only && strcmp(cfg.only, cases[i].name) != 0)
+		if (cfg.only && fnmatch(cfg.only, cases[i].name, 0) != 0)
 			continue;
 		cases[i].run(&cr);
 		if (cr.v != SKIP && !healthy_check(why, sizeof(why))) {

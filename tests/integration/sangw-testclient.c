@@ -222,7 +222,7 @@ static bool read_capacity(struct iscsi_context *iscsi, int lun, uint64_t *blocks
 	struct scsi_task *task = iscsi_readcapacity16_sync(iscsi, lun);
 	bool ok = task_good(task, "READ CAPACITY(16)", iscsi);
 
-	/* SBC-3 5.16.2: returned LBA is the last one, block length follows. */
+	/* SBC-3 READ CAPACITY (16) data: the last LBA, then the block length. */
 	if (ok && task->datain.size >= 12) {
 		const uint8_t *d = task->datain.data;
 		uint64_t last = 0;
@@ -483,7 +483,7 @@ out:
 	return rc;
 }
 
-/* SAM-5 6.2 / SPC-4 5.14: the first command on a new I_T nexus gets
+/* SAM-5 unit attention conditions: the first command on a new I_T nexus gets
  * UNIT ATTENTION, POWER ON, RESET, OR BUS DEVICE RESET OCCURRED (29/xx). */
 static int cmd_ua_check(const char *url, const struct options *o)
 {
@@ -509,7 +509,7 @@ static int cmd_ua_check(const char *url, const struct options *o)
 	if (task)
 		scsi_free_scsi_task(task);
 	if (rc == 0) {
-		/* SAM-5 5.14: the UA is reported once; the next TUR is GOOD. */
+		/* A unit attention is reported once; the next TUR is GOOD. */
 		task = iscsi_testunitready_sync(iscsi, lun);
 		if (!task_good(task, "TEST UNIT READY after the unit attention", iscsi))
 			rc = 1;
@@ -521,7 +521,7 @@ static int cmd_ua_check(const char *url, const struct options *o)
 }
 
 /* Poll TEST UNIT READY until UNIT ATTENTION, CAPACITY DATA HAS CHANGED
- * (SBC-3 4.8; 2A/09) arrives, then check READ CAPACITY shows the change. */
+ * (SBC-3; 2A/09) arrives, then check READ CAPACITY shows the change. */
 static int cmd_capacity_changed(const char *url, const struct options *o)
 {
 	char why[512], buf[128];
@@ -647,7 +647,7 @@ static int cmd_report_luns(const char *url, const struct options *o)
 	}
 	task = iscsi_reportluns_sync(iscsi, 0, 16384);
 	if (task_good(task, "REPORT LUNS", iscsi)) {
-		/* SPC-4 6.33: 4-byte list length, 4 reserved, 8 bytes per LUN. */
+		/* SPC-4 REPORT LUNS data: list length, 4 reserved bytes, 8 per LUN. */
 		const uint8_t *d = task->datain.data;
 		uint32_t len = task->datain.size >= 4 ?
 			(uint32_t)d[0] << 24 | (uint32_t)d[1] << 16 | (uint32_t)d[2] << 8 | d[3] : 0;
@@ -667,8 +667,8 @@ static int cmd_report_luns(const char *url, const struct options *o)
 	return rc;
 }
 
-/* Print the first NAA designator of VPD page 0x83 (SPC-4 7.8.6) as
- * "naa.<hex>" so scripts can compare it across restarts. */
+/* Print the LU's first NAA designator of VPD page 0x83 (SPC-4 Device
+ * Identification) as "naa.<hex>" so scripts can compare it across restarts. */
 static int cmd_inquiry_vpd83(const char *url, const struct options *o)
 {
 	char why[512];

@@ -17,6 +17,7 @@
 #include "../../gateway/sense.h"
 #include "../../gateway/ua.h"
 #include "../../gateway/util.h"
+#include "../../gateway/xcopy.h"
 #include "core_harness.h"
 
 /* ======================================================================
@@ -1575,6 +1576,461 @@ static void test_sanitize_survives_abort(void **state)
 	async_nexus_free(f, nx);
 }
 
+
+/* --- EXTENDED COPY and RECEIVE COPY RESULTS (xcopy.c) ------------------------ */
+
+/* An identification descriptor CSCD naming lu by its NAA designator
+ * (SPC-4 6.4.5.3), as libiscsi builds it. */
+static void put_cscd(uint8_t *d, const struct lu *lu)
+{
+	memset(d, 0, 32);
+	d[0] = 0xe4;
+	d[4] = 0x01;              /* code set binary */
+	d[5] = 0x03;              /* association LU, designator type NAA */
+	d[7] = 16;
+	memcpy(d + 8, lu->naa, 16);
+	put_be24(d + 29, lu->block_size);
+}
+
+/* A block device to block device segment descriptor (SPC-4 6.4.6.5). */
+static void put_b2b(uint8_t *d, uint16_t src, uint16_t dst, uint16_t blocks, uint64_t src_lba,
+		    uint64_t dst_lba, bool dc)
+{
+	memset(d, 0, 28);
+	d[0] = 0x02;
+	d[1] = dc ? 0x02 : 0;
+	put_be16(d + 2, 24);
+	put_be16(d + 4, src);
+	put_be16(d + 6, dst);
+	put_be16(d + 10, blocks);
+	put_be64(d + 12, src_lba);
+	put_be64(d + 20, dst_lba);
+}
+
+/* The parameter list header (LID1); returns the list length. */
+static uint32_t put_xcopy_header(uint8_t *p, uint8_t list_id, uint8_t usage, unsigned ncscd,
+				 unsigned nseg)
+{
+	memset(p, 0, 16);
+	p[0] = list_id;
+	p[1] = (uint8_t)(usage << 3);
+	put_be16(p + 2, (uint16_t)(32 * ncscd));
+	put_be32(p + 8, 28 * nseg);
+	return 16 + 32 * ncscd + 28 * nseg;
+}
+
+static uint8_t xcopy(struct fixture *f, uint64_t lun, const uint8_t *params, uint32_t len,
+		     struct harness_result *res)
+{
+	uint8_t cdb[16] = { 0x83 };
+
+	put_be32(cdb + 10, len);
+	return run(f, lun, cdb, 16, len ? SCSI_DIR_OUT : SCSI_DIR_NONE, params, len, 0, res);
+}
+
+static uint8_t copy_results(struct fixture *f, uint8_t sa, uint8_t list_id,
+			    struct harness_result *res)
+{
+	uint8_t cdb[16] = { 0x84, sa, list_id };
+
+	put_be32(cdb + 10, 1024);
+	return run(f, LUN_THIN, cdb, 16, SCSI_DIR_IN, NULL, 0, 1024, res);
+}
+
+static void expect_param_error(const uint8_t *p, uint32_t len, uint16_t asc, int byte)
+{
+	struct xcopy_params params;
+	struct xcopy_error err;
+
+	assert_false(xcopy_parse_params(p, len, &params, &err));
+	assert_int_equal(err.asc, asc);
+	if (byte >= 0) {
+		assert_true(err.field_valid);
+		assert_int_equal(err.byte, byte);
+	}
+}
+
+/* Decoding and the ILLEGAL REQUEST checks of SPC-4 6.4.3.2. */
+static void test_xcopy_parse(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t p[16 + 32 * 10 + 28 * 70];
+	struct xcopy_params params;
+	struct xcopy_error err;
+	uint32_t len;
+
+	len = put_xcopy_header(p, 7, 0, 2, 2);
+	put_cscd(p + 16, f->thin);
+	put_cscd(p + 48, f->thick);
+	put_b2b(p + 80, 0, 1, 100, 5, 6, false);
+	put_b2b(p + 108, 1, 0, 0xffff, 1ull << 40, 9, true);
+	assert_true(xcopy_parse_params(p, len, &params, &err));
+	assert_int_equal(params.list_id, 7);
+	assert_int_equal(params.list_id_usage, 0);
+	assert_int_equal(params.cscd_count, 2);
+	assert_int_equal(params.cscd[1].offset, 48);
+	assert_int_equal(params.cscd[1].designator_type, 3);
+	assert_int_equal(params.cscd[1].designator_len, 16);
+	assert_memory_equal(params.cscd[1].designator, f->thick->naa, 16);
+	assert_int_equal(params.cscd[0].block_length, 512);
+	assert_int_equal(params.segment_count, 2);
+	assert_int_equal(params.segment[0].blocks, 100);
+	assert_true(params.segment[0].src_lba == 5 && params.segment[0].dst_lba == 6);
+	assert_false(params.segment[0].dc);
+	assert_int_equal(params.segment[1].src_index, 1);
+	assert_int_equal(params.segment[1].blocks, 0xffff);
+	assert_true(params.segment[1].src_lba == 1ull << 40);
+	assert_true(params.segment[1].dc);
+	assert_int_equal(params.segment[1].offset, 108);
+
+	/* Cut short anywhere: PARAMETER LIST LENGTH ERROR. */
+	expect_param_error(p, 15, ASC_PARAMETER_LIST_LENGTH_ERROR, -1);
+	expect_param_error(p, 16 + 31, ASC_PARAMETER_LIST_LENGTH_ERROR, -1);
+	expect_param_error(p, len - 1, ASC_PARAMETER_LIST_LENGTH_ERROR, -1);
+	/* CSCD list length not a whole descriptor. */
+	put_be16(p + 2, 63);
+	expect_param_error(p, len, ASC_PARAMETER_LIST_LENGTH_ERROR, -1);
+	put_be16(p + 2, 64);
+	/* LIST ID USAGE 01b is reserved; 11b needs LIST IDENTIFIER 0. */
+	p[1] = 0x08;
+	expect_param_error(p, len, ASC_INVALID_FIELD_IN_PARAMETER_LIST, 1);
+	p[1] = 0x18;
+	expect_param_error(p, len, ASC_INVALID_FIELD_IN_PARAMETER_LIST, 0);
+	p[0] = 0;
+	assert_true(xcopy_parse_params(p, len, &params, &err));
+	assert_int_equal(params.list_id_usage, 3);
+	p[1] = 0;
+	/* Inline data: MAXIMUM INLINE DATA LENGTH is 0. */
+	put_be32(p + 12, 4);
+	expect_param_error(p, len + 4, ASC_INVALID_FIELD_IN_PARAMETER_LIST, 12);
+	put_be32(p + 12, 0);
+	/* Unsupported descriptor types, pointing at the descriptor. */
+	p[48] = 0xe0;
+	expect_param_error(p, len, ASC_UNSUPPORTED_TARGET_DESCRIPTOR_TYPE, 48);
+	p[48] = 0x02;             /* a segment type in the CSCD list */
+	expect_param_error(p, len, ASC_UNSUPPORTED_TARGET_DESCRIPTOR_TYPE, 48);
+	p[48] = 0xe4;
+	p[49] = 0x01;             /* peripheral device type 1 (tape) */
+	expect_param_error(p, len, ASC_INVALID_FIELD_IN_PARAMETER_LIST, 49);
+	p[49] = 0xe0;             /* obsolete LU ID TYPE and NUL: ignored */
+	assert_true(xcopy_parse_params(p, len, &params, &err));
+	p[49] = 0;
+	p[55] = 17;               /* designator longer than the field */
+	expect_param_error(p, len, ASC_INVALID_FIELD_IN_PARAMETER_LIST, 55);
+	p[55] = 16;
+	p[108] = 0x03;            /* stream to stream */
+	expect_param_error(p, len, ASC_UNSUPPORTED_SEGMENT_DESCRIPTOR_TYPE, 108);
+	p[108] = 0x02;
+	put_be16(p + 82, 20);     /* a block to block segment of the wrong length */
+	put_be32(p + 8, 52);
+	expect_param_error(p, 16 + 64 + 52, ASC_INVALID_FIELD_IN_PARAMETER_LIST, 82);
+
+	/* One more CSCD or segment descriptor than allowed. */
+	len = put_xcopy_header(p, 1, 0, XCOPY_MAX_CSCD_DESCRIPTORS + 1, 1);
+	for (unsigned i = 0; i <= XCOPY_MAX_CSCD_DESCRIPTORS; i++)
+		put_cscd(p + 16 + 32 * i, f->thin);
+	put_b2b(p + 16 + 32 * (XCOPY_MAX_CSCD_DESCRIPTORS + 1), 0, 0, 1, 0, 1, false);
+	expect_param_error(p, len, ASC_TOO_MANY_TARGET_DESCRIPTORS,
+			   16 + 32 * XCOPY_MAX_CSCD_DESCRIPTORS);
+	len = put_xcopy_header(p, 1, 0, 1, XCOPY_MAX_SEGMENT_DESCRIPTORS + 1);
+	put_cscd(p + 16, f->thin);
+	for (unsigned i = 0; i <= XCOPY_MAX_SEGMENT_DESCRIPTORS; i++)
+		put_b2b(p + 48 + 28 * i, 0, 0, 1, 0, 1, false);
+	expect_param_error(p, len, ASC_TOO_MANY_SEGMENT_DESCRIPTORS,
+			   48 + 28 * XCOPY_MAX_SEGMENT_DESCRIPTORS);
+	len = put_xcopy_header(p, 1, 0, 1, XCOPY_MAX_SEGMENT_DESCRIPTORS);
+	assert_true(xcopy_parse_params(p, len, &params, &err));
+	assert_int_equal(params.segment_count, XCOPY_MAX_SEGMENT_DESCRIPTORS);
+	/* Both lists beyond MAXIMUM DESCRIPTOR LIST LENGTH. */
+	len = put_xcopy_header(p, 1, 0, XCOPY_MAX_CSCD_DESCRIPTORS + 1,
+			       XCOPY_MAX_SEGMENT_DESCRIPTORS + 1);
+	assert_true(len - 16 > XCOPY_MAX_DESCRIPTOR_LIST_LEN);
+	expect_param_error(p, len, ASC_PARAMETER_LIST_LENGTH_ERROR, -1);
+	assert_true(32 * XCOPY_MAX_CSCD_DESCRIPTORS + 28 * XCOPY_MAX_SEGMENT_DESCRIPTORS <=
+		    XCOPY_MAX_DESCRIPTOR_LIST_LEN);
+}
+
+static void fill_pattern(uint8_t *p, size_t len, unsigned seed)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = (uint8_t)((i / 512) * 31 + i * 7 + seed);
+}
+
+/* Copies between LUs and within one, over several chunks. */
+static void test_xcopy_copies(void **state)
+{
+	struct fixture *f = *state;
+	struct lu *k4 = harness_add_lu(&f->h, 12, "file:x4k.img,size=4M,blocksize=4096");
+	uint32_t big = 3000;      /* 1.5 MiB: more than one chunk */
+	uint8_t *pattern = malloc(big * 512);
+	uint8_t p[16 + 32 * 3 + 28 * 4];
+	struct harness_result res;
+	uint8_t cdb[16];
+	uint8_t *back;
+	uint32_t len;
+
+	assert_non_null(k4);
+	fill_pattern(pattern, big * 512, 3);
+	cdb_rw16(cdb, 0x8a, 100, big);
+	assert_int_equal(run(f, LUN_THIN, cdb, 16, SCSI_DIR_OUT, pattern, big * 512, 0, &res),
+			 SAM_STAT_GOOD);
+
+	/* Thin LBA 100.. to thick LBA 4000.., a zero-block segment, and
+	 * 8 blocks of 512 to one 4096-byte block (DC: destination blocks). */
+	len = put_xcopy_header(p, 1, XCOPY_LIST_ID_NO_HOLD, 3, 3);
+	put_cscd(p + 16, f->thin);
+	put_cscd(p + 48, f->thick);
+	put_cscd(p + 80, k4);
+	put_b2b(p + 112, 0, 1, (uint16_t)big, 100, 4000, false);
+	put_b2b(p + 140, 1, 0, 0, 0, 0, false);
+	put_b2b(p + 168, 0, 2, 1, 108, 7, true);
+	assert_int_equal(xcopy(f, LUN_THICK, p, len, &res), SAM_STAT_GOOD);
+	assert_int_equal(res.transfer_len, len);
+	back = read_blocks(f, LUN_THICK, 4000, (uint16_t)big);
+	assert_memory_equal(back, pattern, big * 512);
+	free(back);
+	cdb_rw16(cdb, 0x88, 7, 1);
+	assert_int_equal(run(f, 12, cdb, 16, SCSI_DIR_IN, NULL, 0, 4096, &res), SAM_STAT_GOOD);
+	assert_memory_equal(res.data, pattern + 8 * 512, 4096);
+	harness_result_free(&res);
+
+	/* Within one LU, destination overlapping the source's tail: the
+	 * result is the source as it was (copied from the end). */
+	len = put_xcopy_header(p, 2, XCOPY_LIST_ID_NONE, 1, 1);
+	p[0] = 0;
+	put_cscd(p + 16, f->thin);
+	put_b2b(p + 48, 0, 0, (uint16_t)big, 100, 600, false);
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	back = read_blocks(f, LUN_THIN, 600, (uint16_t)big);
+	assert_memory_equal(back, pattern, big * 512);
+	free(back);
+	/* ... and overlapping the head: copied forward. */
+	put_b2b(p + 48, 0, 0, (uint16_t)big, 600, 200, false);
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	back = read_blocks(f, LUN_THIN, 200, (uint16_t)big);
+	assert_memory_equal(back, pattern, big * 512);
+	free(back);
+
+	/* PARAMETER LIST LENGTH 0: nothing to do. */
+	assert_int_equal(xcopy(f, LUN_THIN, NULL, 0, &res), SAM_STAT_GOOD);
+	free(pattern);
+}
+
+/* The checks made against the LUs before anything is copied. */
+static void test_xcopy_errors(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t p[16 + 32 * 2 + 28];
+	struct harness_result res;
+	struct target *other;
+	struct lu_spec spec;
+	struct lu *hidden;
+	char text[300], err[128];
+	uint8_t *back;
+	uint32_t len;
+	struct lu *ro;
+	FILE *file;
+
+	/* A read-only LU needs its file: 4 MiB of 0x33. */
+	snprintf(text, sizeof(text), "%s/ro.img", f->h.dir);
+	file = fopen(text, "w");
+	assert_non_null(file);
+	for (unsigned i = 0; i < 4u << 20; i++)
+		fputc(0x33, file);
+	fclose(file);
+	ro = harness_add_lu(&f->h, 13, "file:ro.img,readonly=1");
+	assert_non_null(ro);
+	write_blocks(f, LUN_THICK, 50, 4, 0x5a);
+	len = put_xcopy_header(p, 1, 0, 2, 1);
+	put_cscd(p + 16, f->thick);
+	put_cscd(p + 48, f->thin);
+
+	/* A CSCD index past the list: UNREACHABLE COPY TARGET. */
+	put_b2b(p + 80, 0, 2, 4, 50, 50, false);
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_COPY_ABORTED, 0x0804);
+	/* Past the end of the destination. */
+	put_b2b(p + 80, 0, 1, 4, 50, LU_BLOCKS - 3, false);
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_COPY_ABORTED, ASC_NO_ADDITIONAL_SENSE);
+	/* A designator no LU has: COPY TARGET DEVICE NOT REACHABLE. */
+	put_b2b(p + 80, 0, 1, 4, 50, 50, false);
+	p[48 + 20] ^= 0xff;
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_COPY_ABORTED, 0x0d02);
+	p[48 + 20] ^= 0xff;
+	/* DISK BLOCK LENGTH not the LU's. */
+	put_be24(p + 48 + 29, 4096);
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_PARAMETER_LIST);
+	expect_field_pointer(&res, false, 48 + 29);
+	put_be24(p + 48 + 29, 512);
+	/* A read-only destination: DATA PROTECT, as for a write. */
+	put_cscd(p + 48, ro);
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
+	/* ... but it may be the source. */
+	put_b2b(p + 80, 1, 0, 4, 0, 60, false);
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	back = read_blocks(f, LUN_THICK, 60, 4);
+	assert_true(all_bytes(back, 4 * 512, 0x33));
+	free(back);
+
+	/* An LU of a target the initiator may not log in to is not there. */
+	other = target_create(&f->h.gw, "iqn.2026-11.org.sangw:other");
+	assert_non_null(other);
+	snprintf(text, sizeof(text), "file:%s/other.img,size=4M", f->h.dir);
+	assert_int_equal(lu_spec_parse(text, &spec, err, sizeof(err)), 0);
+	hidden = lu_create(other, 0, &spec, err, sizeof(err));
+	assert_non_null(hidden);
+	put_cscd(p + 48, hidden);
+	put_b2b(p + 80, 0, 1, 4, 50, 50, false);
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_COPY_ABORTED, 0x0d02);
+	other->demo_mode = true;
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	/* ... and back from it, to another place, to see what it holds. */
+	put_b2b(p + 80, 1, 0, 4, 50, 70, false);
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	back = read_blocks(f, LUN_THICK, 70, 4);
+	assert_true(all_bytes(back, 4 * 512, 0x5a));
+	free(back);
+}
+
+/* RECEIVE COPY RESULTS: the limits, and held copy status. */
+static void test_receive_copy_results(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t p[16 + 32 + 28 * 2];
+	struct harness_result res;
+	uint32_t len;
+
+	assert_int_equal(copy_results(f, XCOPY_SA_OPERATING_PARAMETERS, 0, &res), SAM_STAT_GOOD);
+	assert_int_equal(res.data_len, 46);
+	assert_int_equal(get_be32(res.data), 42);
+	assert_int_equal(res.data[4] & 1, 1);                    /* SNLID */
+	assert_int_equal(get_be16(res.data + 8), XCOPY_MAX_CSCD_DESCRIPTORS);
+	assert_int_equal(get_be16(res.data + 10), XCOPY_MAX_SEGMENT_DESCRIPTORS);
+	assert_int_equal(get_be32(res.data + 12), XCOPY_MAX_DESCRIPTOR_LIST_LEN);
+	assert_int_equal(get_be32(res.data + 16), XCOPY_MAX_SEGMENT_BYTES);
+	assert_int_equal(get_be32(res.data + 20), 0);             /* no inline data */
+	assert_int_equal(res.data[36], XCOPY_MAX_CONCURRENT_COPIES);
+	assert_int_equal(res.data[37], 9);                        /* 512-byte blocks */
+	assert_int_equal(res.data[43], 2);
+	assert_int_equal(res.data[44], 0x02);
+	assert_int_equal(res.data[45], 0xe4);
+	harness_result_free(&res);
+
+	/* No such copy. */
+	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	expect_field_pointer(&res, true, 2);
+	/* An unimplemented service action (RECEIVE DATA). */
+	copy_results(f, 0x01, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+
+	/* A held copy of two segments (3 + 5 blocks). */
+	len = put_xcopy_header(p, 5, XCOPY_LIST_ID_HOLD, 1, 2);
+	put_cscd(p + 16, f->thin);
+	put_b2b(p + 48, 0, 0, 3, 0, 10, false);
+	put_b2b(p + 76, 0, 0, 5, 0, 20, false);
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	assert_int_equal(copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res), SAM_STAT_GOOD);
+	assert_int_equal(res.data_len, 12);
+	assert_int_equal(get_be32(res.data), 8);
+	assert_int_equal(res.data[4], 0x01);                      /* completed, no errors */
+	assert_int_equal(get_be16(res.data + 5), 2);
+	assert_int_equal(res.data[7], 0);                         /* bytes */
+	assert_int_equal(get_be32(res.data + 8), 8 * 512);
+	harness_result_free(&res);
+	/* Reported once. */
+	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+
+	/* Not held without LIST ID USAGE 00b, nor after the nexus is lost,
+	 * nor after a logical unit reset. */
+	p[1] = XCOPY_LIST_ID_NO_HOLD << 3;
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	p[1] = 0;
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	sbc_nexus_lost(f->thin, f->nx);
+	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
+	sbc_lu_reset(f->thin);
+	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* A failed copy (past the end) holds nothing either. */
+	put_b2b(p + 76, 0, 0, 5, 0, LU_BLOCKS - 1, false);
+	xcopy(f, LUN_THIN, p, len, &res);
+	expect_sense(&res, SK_COPY_ABORTED, ASC_NO_ADDITIONAL_SENSE);
+	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	/* Both commands are reported by REPORT SUPPORTED OPERATION CODES'
+	 * source, the opcode table. */
+	assert_true(sbc_lu_supports(f->thin, 0x83, 0x00));
+	assert_true(sbc_lu_supports(f->thin, 0x84, 0x03));
+	assert_false(sbc_lu_supports(f->thin, 0x84, 0x01));
+}
+
+/* An aborted copy stops between chunks; its LU may go meanwhile. */
+static void test_xcopy_abort(void **state)
+{
+	struct fixture *f = *state;
+	struct it_nexus *nx = async_nexus(f);
+	struct lu *src = harness_add_lu(&f->h, 14, "file:xa.img,size=64M,thin=1");
+	uint8_t p[16 + 32 + 28];
+	uint8_t cdb[16] = { 0x83 };
+	struct async_cmd copy;
+	struct async_cmd *all[] = { &copy };
+	uint32_t len;
+
+	assert_non_null(src);
+	len = put_xcopy_header(p, 0, XCOPY_LIST_ID_NONE, 1, 1);
+	put_cscd(p + 16, src);
+	put_b2b(p + 48, 0, 0, 0xffff, 0, 65536, false);
+	put_be32(cdb + 10, len);
+	async_submit(nx, &copy, 14, cdb, 16, p, len);
+	assert_false(copy.done);
+	copy.cmd.aborted = true;   /* what ABORT TASK does */
+	async_wait(f, all, 1);
+	assert_int_equal(copy.cmd.status, SAM_STAT_CHECK_CONDITION);
+	scsi_cmd_free_buf(&copy.cmd);
+	async_nexus_free(f, nx);
+}
+
+/* COMPARE AND WRITE with NUMBER OF LOGICAL BLOCKS 0 but Data-Out (what an
+ * initiator sends for 256 blocks), and WRITE SAME with UNMAP and a
+ * non-zero pattern on a thin LU (deallocated: reads zeros). */
+static void test_caw_zero_and_ws_unmap_pattern(void **state)
+{
+	struct fixture *f = *state;
+	uint8_t cdb[16];
+	uint8_t block[512];
+	uint8_t *data = calloc(2 * 256, 512);
+	struct harness_result res;
+	uint8_t *back;
+
+	memset(cdb, 0, 16);
+	cdb[0] = 0x89;
+	run(f, LUN_THIN, cdb, 16, SCSI_DIR_OUT, data, 2 * 256 * 512, 0, &res);
+	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+	expect_field_pointer(&res, true, 13);
+	free(data);
+
+	write_blocks(f, LUN_THIN, LU_BLOCKS - 3, 3, 0xff);
+	memset(block, 0xff, sizeof(block));
+	cdb_rw10(cdb, 0x41, LU_BLOCKS - 3, 0);
+	cdb[1] = 0x08;            /* UNMAP */
+	assert_int_equal(run(f, LUN_THIN, cdb, 10, SCSI_DIR_OUT, block, 512, 0, &res),
+			 SAM_STAT_GOOD);
+	back = read_blocks(f, LUN_THIN, LU_BLOCKS - 3, 3);
+	assert_true(all_bytes(back, 3 * 512, 0));
+	free(back);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1610,6 +2066,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sanitize_overwrite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sanitize_erase, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sanitize_survives_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xcopy_parse, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xcopy_copies, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xcopy_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_receive_copy_results, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_xcopy_abort, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caw_zero_and_ws_unmap_pattern, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

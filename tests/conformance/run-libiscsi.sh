@@ -1,0 +1,212 @@
+#!/bin/bash
+# Run libiscsi's conformance suite (iscsi-test-cu) against sangwd and compare
+# the outcome with the list of tests expected to pass.
+#
+# usage: run-libiscsi.sh [--update] [--log FILE] [--timeout SECONDS]
+#                        [--expected FILE] [--tgtd [--tgtd-bstype TYPE]]
+#
+#   --update        write the expected list from this run's real passes
+#   --log FILE      where to keep iscsi-test-cu's verbose log
+#                   (default $SANGW_BUILD/tests/conformance/libiscsi.log)
+#   --timeout S     limit for the whole suite (default 1800)
+#   --expected F    the expected list (default tests/conformance/expected-pass.txt)
+#   --tgtd          run against tgtd instead, for reference numbers; no
+#                   comparison with the expected list
+#   --tgtd-bstype T tgtd backing store (default aio, as in design.md's
+#                   reference run: 136 real passes, 22 failed, 72 skipped;
+#                   rdwr gives 162, 9 and 59)
+#
+# sangwd serves one thin 256 MiB file LU (several tests need more than a few
+# MiB); both URLs given to iscsi-test-cu reach that LU, which enables the
+# MultipathIO tests; -d allows the destructive (write) tests; -t ALL runs
+# the 230 tests of the ALL family once (without -t the SCSI, iSCSI and
+# LINUX families would repeat most of them).
+#
+# A test counts as passed only when CUnit said "passed" and no "[SKIPPED]"
+# came first: CUnit counts skips as passes (see parse-cunit-log.awk).
+# The run fails if a test of the expected list did not pass, if sangwd died
+# or did not exit 0 on SIGTERM, or if the suite produced no results.
+TEST_NAME=conformance
+. "$(dirname "$0")/../lib.sh"
+
+CONF_DIR=$SRC_TOP/tests/conformance
+EXPECTED=$CONF_DIR/expected-pass.txt
+LOG=${SANGW_CONFORMANCE_LOG:-$SANGW_BUILD/tests/conformance/libiscsi.log}
+SUITE_TIMEOUT=1800
+UPDATE=
+AGAINST=sangwd
+TGTD_BSTYPE=aio
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--update) UPDATE=1 ;;
+	--log) LOG=$2; shift ;;
+	--timeout) SUITE_TIMEOUT=$2; shift ;;
+	--expected) EXPECTED=$2; shift ;;
+	--tgtd) AGAINST=tgtd ;;
+	--tgtd-bstype) TGTD_BSTYPE=$2; shift ;;
+	-h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; VERDICT_GIVEN=1; exit 0 ;;
+	*) echo "run-libiscsi.sh: unknown option $1" >&2; VERDICT_GIVEN=1; exit 2 ;;
+	esac
+	shift
+done
+
+need_program iscsi-test-cu
+mkdir -p "$(dirname "$LOG")" || fail "cannot create the folder of $LOG"
+LU_IMG=$TEST_DIR/lu0.img
+
+# --- the target --------------------------------------------------------------
+
+# tgtd: LUN 0 is its controller, the disk is LUN 1; it ignores SIGTERM, so
+# it is stopped through tgtadm.
+TGTD_PID=
+start_tgtd() {
+	need_program tgtd tgtadm
+	CONTROL_PORT=$((PORT % 900 + 50))            # tgtd wants one below 1000
+	make_sparse_file "$LU_IMG" 256M
+	tgtd -f --iscsi "portal=$PORTAL" --control-port "$CONTROL_PORT" >/dev/null 2>&1 &
+	TGTD_PID=$!
+	track_pid "$TGTD_PID"
+	tgtd_ready() { tgtadm -C "$CONTROL_PORT" --op show --mode target >/dev/null 2>&1; }
+	wait_until "$START_TIMEOUT" tgtd_ready || fail "tgtd did not start (control port $CONTROL_PORT)"
+	local a=(tgtadm -C "$CONTROL_PORT" --lld iscsi)
+	"${a[@]}" --op new --mode target --tid 1 -T "$TARGET_IQN" &&
+	"${a[@]}" --op new --mode logicalunit --tid 1 --lun 1 --bstype "$TGTD_BSTYPE" -b "$LU_IMG" &&
+	"${a[@]}" --op bind --mode target --tid 1 -I ALL || fail "cannot configure tgtd"
+	wait_until "$START_TIMEOUT" port_listening "$PORT" || fail "tgtd does not listen on $PORTAL"
+}
+
+stop_tgtd() {
+	tgtadm -C "$CONTROL_PORT" --op delete --mode target --tid 1 --force >/dev/null 2>&1
+	tgtadm -C "$CONTROL_PORT" --op delete --mode system --force >/dev/null 2>&1
+	wait_pid_exit "$TGTD_PID" 10 || kill -KILL "$TGTD_PID" 2>/dev/null
+	wait "$TGTD_PID" 2>/dev/null
+}
+
+if [ $AGAINST = tgtd ]; then
+	start_tgtd
+	URL=iscsi://$PORTAL/$TARGET_IQN/1
+else
+	start_sangwd --target "$TARGET_IQN" --lun "file:$LU_IMG,size=256M,thin=1"
+	URL=iscsi://$PORTAL/$TARGET_IQN/0
+fi
+
+# --- the suite ---------------------------------------------------------------
+
+note "iscsi-test-cu -t ALL -v -d $URL $URL (log: $LOG)"
+started=$(date +%s)
+timeout "$SUITE_TIMEOUT" iscsi-test-cu -t ALL -v -d "$URL" "$URL" >"$LOG" 2>&1
+suite_rc=$?
+note "iscsi-test-cu exited $suite_rc after $(( $(date +%s) - started )) s"
+[ $suite_rc -eq 124 ] && note "the suite hit the $SUITE_TIMEOUT s limit"
+
+daemon_problem=
+if [ $AGAINST = tgtd ]; then
+	pid_gone "$TGTD_PID" && daemon_problem="tgtd died during the run"
+	stop_tgtd
+else
+	if pid_gone "$SANGWD_PID"; then
+		wait "$SANGWD_PID"
+		daemon_problem="sangwd died during the run (exit status $?)"
+		SANGWD_PID=
+	else
+		# SIGTERM contract: exit 0 (checked here rather than by stop_sangwd
+		# so that the summary is still printed).
+		kill -TERM "$SANGWD_PID"
+		if wait_pid_exit "$SANGWD_PID" "$STOP_TIMEOUT"; then
+			wait "$SANGWD_PID"
+			rc=$?
+			[ $rc -eq 0 ] || daemon_problem="sangwd exited with status $rc after SIGTERM"
+		else
+			kill -KILL "$SANGWD_PID" 2>/dev/null
+			wait "$SANGWD_PID" 2>/dev/null
+			daemon_problem="sangwd did not exit within $STOP_TIMEOUT s of SIGTERM"
+		fi
+		SANGWD_PID=
+	fi
+fi
+
+# --- results -----------------------------------------------------------------
+
+RESULTS=$TEST_DIR/results.tsv
+awk -v family=ALL -f "$CONF_DIR/parse-cunit-log.awk" "$LOG" >"$RESULTS"
+
+count() { awk -F'\t' -v o="$1" '$2 == o' "$RESULTS" | wc -l; }
+total=$(wc -l <"$RESULTS")
+n_passed=$(count passed)
+n_skipped=$(count skipped)
+n_failed=$(count failed)
+n_unfinished=$(count unfinished)
+# Skips for features the target lacks, as opposed to skips for the LU's
+# configuration (not removable, fully provisioned, no -S ...).
+n_skip_missing=$(awk -F'\t' '$2 == "skipped" && tolower($3) ~ /implemented|not supported/' "$RESULTS" | wc -l)
+
+{
+	echo "libiscsi conformance against $AGAINST${TGTD_PID:+ (bstype $TGTD_BSTYPE)} ($URL), iscsi-test-cu -t ALL -d:"
+	echo "  tests run         $total"
+	echo "  real passes       $n_passed"
+	echo "  skipped           $n_skipped ($n_skip_missing not implemented, $((n_skipped - n_skip_missing)) for other reasons)"
+	echo "  failed            $n_failed"
+	echo "  unfinished        $n_unfinished"
+} >"$TEST_DIR/summary.txt"
+
+[ "$total" -gt 0 ] || { cat "$TEST_DIR/summary.txt" >&2; fail "no test results in $LOG${daemon_problem:+ ($daemon_problem)}"; }
+
+if [ $AGAINST = tgtd ]; then
+	cat "$TEST_DIR/summary.txt" >&2
+	awk -F'\t' '$2 != "passed" { printf "    %-50s %s %s\n", $1, $2, $3 }' "$RESULTS" >&2
+	[ -z "$daemon_problem" ] || fail "$daemon_problem"
+	VERDICT_GIVEN=1
+	echo "PASS $TEST_NAME (tgtd reference): $n_passed real passes, $n_skipped skipped, $n_failed failed, $n_unfinished unfinished of $total"
+	exit 0
+fi
+
+if [ -n "$UPDATE" ]; then
+	[ -z "$daemon_problem" ] || fail "$daemon_problem; not updating $EXPECTED"
+	{
+		echo "# libiscsi conformance tests sangwd passes for real (not skipped)."
+		echo "# One name a line; written by tests/conformance/run-libiscsi.sh --update."
+		awk -F'\t' '$2 == "passed" { print $1 }' "$RESULTS" | sort
+	} >"$EXPECTED.new" && mv "$EXPECTED.new" "$EXPECTED" || fail "cannot write $EXPECTED"
+	note "wrote $n_passed test names to $EXPECTED"
+fi
+
+[ -f "$EXPECTED" ] || { cat "$TEST_DIR/summary.txt" >&2; SANGWD_LOG=; fail "no expected list $EXPECTED (create it with --update)"; }
+
+# Expected tests that did not pass (failed, skipped, unfinished or missing).
+grep -v -e '^#' -e '^[[:space:]]*$' "$EXPECTED" | sort -u >"$TEST_DIR/expected.txt"
+awk -F'\t' 'NR == FNR { outcome[$1] = $2; reason[$1] = $3; next }
+	!($1 in outcome) { printf "    %-50s missing from the log\n", $1; next }
+	outcome[$1] != "passed" { printf "    %-50s %s %s\n", $1, outcome[$1], reason[$1] }' \
+	"$RESULTS" "$TEST_DIR/expected.txt" >"$TEST_DIR/regressions.txt"
+awk -F'\t' 'NR == FNR { expected[$1] = 1; next }
+	$2 == "passed" && !($1 in expected) { printf "    %s\n", $1 }' \
+	"$TEST_DIR/expected.txt" "$RESULTS" >"$TEST_DIR/new-passes.txt"
+n_expected=$(wc -l <"$TEST_DIR/expected.txt")
+n_regressions=$(wc -l <"$TEST_DIR/regressions.txt")
+n_new=$(wc -l <"$TEST_DIR/new-passes.txt")
+
+{
+	cat "$TEST_DIR/summary.txt"
+	echo "  expected to pass  $n_expected ($(basename "$EXPECTED"))"
+	echo "  regressions       $n_regressions"
+	cat "$TEST_DIR/regressions.txt"
+	if [ "$n_new" -gt 0 ]; then
+		echo "  new passes        $n_new (record them with --update)"
+	else
+		echo "  new passes        0"
+	fi
+	cat "$TEST_DIR/new-passes.txt"
+	if [ "$n_failed" -gt 0 ]; then
+		echo "  failing tests:"
+		awk -F'\t' '$2 == "failed" { printf "    %-50s %s\n", $1, $3 }' "$RESULTS"
+	fi
+	echo "  log: $LOG"
+} >&2
+
+[ -z "$daemon_problem" ] || fail "$daemon_problem; $n_passed real passes, $n_regressions regressions"
+SANGWD_LOG=     # the daemon is fine; its log tail would only bury the list
+[ "$n_regressions" -eq 0 ] || fail "$n_regressions expected test(s) did not pass: $(awk '{print $1}' "$TEST_DIR/regressions.txt" | head -n 5 | tr '\n' ' ')"
+VERDICT_GIVEN=1
+echo "PASS $TEST_NAME: $n_passed real passes ($n_expected expected), $n_skipped skipped, $n_failed failed of $total"
+exit 0
