@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../../gateway/event_loop.h"
+#include "../../gateway/sbc.h"
 #include "../../gateway/sense.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"
@@ -186,7 +187,7 @@ static void test_inquiry_vpd_pages(void **state)
 	assert_int_equal(run(f, f->a, 3, cdb, 6, &r), SAM_STAT_GOOD);
 	assert_int_equal(r.data_len, 64);
 	assert_int_equal(get_be16(r.data + 2), 0x3c);
-	assert_int_equal(get_be32(r.data + 8), (8u << 20) / 512);   /* MAXIMUM TRANSFER LENGTH */
+	assert_int_equal(get_be32(r.data + 8), SBC_MAX_TRANSFER_BYTES / 512); /* MAXIMUM TRANSFER LENGTH */
 	assert_true(get_be32(r.data + 20) > 0);                     /* thin: UNMAP limits */
 	assert_true(get_be32(r.data + 24) > 0);
 	harness_result_free(&r);
