@@ -40,6 +40,7 @@ struct options {
 	int timeout_s;
 	bool header_digest;
 	bool quiet;
+	bool aptpl;
 };
 
 static void say(const char *fmt, ...)
@@ -770,6 +771,89 @@ static void short_usage(void)
 	fprintf(stderr, "usage: sangw-testclient COMMAND ARGS [OPTIONS]; --help lists them\n");
 }
 
+/* PERSISTENT RESERVE OUT REGISTER then RESERVE (SPC-4 6.16), optionally
+ * with APTPL so the state must survive a restart of the target. */
+static int cmd_pr_register_reserve(const char *url, const char *key_text, const char *type_text,
+				   const struct options *o)
+{
+	struct scsi_persistent_reserve_out_basic params;
+	struct scsi_task *task;
+	char why[512];
+	int lun, rc = 1;
+	uint64_t key = strtoull(key_text, NULL, 0);
+	int type = atoi(type_text);
+	struct iscsi_context *iscsi = login(url, o, true, &lun, why, sizeof(why));
+
+	if (iscsi == NULL) {
+		say("login to %s failed: %s", url, why);
+		return 1;
+	}
+	memset(&params, 0, sizeof(params));
+	params.service_action_reservation_key = key;
+	params.aptpl = o->aptpl ? 1 : 0;
+	task = iscsi_persistent_reserve_out_sync(iscsi, lun, SCSI_PERSISTENT_RESERVE_REGISTER_AND_IGNORE_EXISTING_KEY,
+						 SCSI_PERSISTENT_RESERVE_SCOPE_LU, 0, &params);
+	if (task_good(task, "PERSISTENT RESERVE OUT REGISTER", iscsi)) {
+		scsi_free_scsi_task(task);
+		memset(&params, 0, sizeof(params));
+		params.reservation_key = key;
+		params.aptpl = o->aptpl ? 1 : 0;
+		task = iscsi_persistent_reserve_out_sync(iscsi, lun, SCSI_PERSISTENT_RESERVE_RESERVE,
+							 SCSI_PERSISTENT_RESERVE_SCOPE_LU, type, &params);
+		if (task_good(task, "PERSISTENT RESERVE OUT RESERVE", iscsi))
+			rc = 0;
+	}
+	if (task)
+		scsi_free_scsi_task(task);
+	logout(iscsi);
+	return rc;
+}
+
+/* Print the registered keys and the reservation as one line each, for
+ * scripts to compare: "keys 0x1 0x2" and "reservation 0x1 type 1" or
+ * "reservation none". */
+static int cmd_pr_show(const char *url, const struct options *o)
+{
+	struct scsi_task *task;
+	char why[512];
+	int lun, rc = 1;
+	struct iscsi_context *iscsi = login(url, o, true, &lun, why, sizeof(why));
+
+	if (iscsi == NULL) {
+		say("login to %s failed: %s", url, why);
+		return 1;
+	}
+	task = iscsi_persistent_reserve_in_sync(iscsi, lun, SCSI_PERSISTENT_RESERVE_READ_KEYS, 8192);
+	if (task_good(task, "PERSISTENT RESERVE IN READ KEYS", iscsi)) {
+		struct scsi_persistent_reserve_in_read_keys *rk = scsi_datain_unmarshall(task);
+		if (rk) {
+			printf("keys");
+			for (int i = 0; i < rk->num_keys; i++)
+				printf(" 0x%" PRIx64, rk->keys[i]);
+			printf("\n");
+			rc = 0;
+		}
+	}
+	if (task)
+		scsi_free_scsi_task(task);
+	task = rc ? NULL : iscsi_persistent_reserve_in_sync(iscsi, lun, SCSI_PERSISTENT_RESERVE_READ_RESERVATION, 8192);
+	if (task && task_good(task, "PERSISTENT RESERVE IN READ RESERVATION", iscsi)) {
+		struct scsi_persistent_reserve_in_read_reservation *rr = scsi_datain_unmarshall(task);
+		if (rr && rr->reserved)
+			printf("reservation 0x%" PRIx64 " type %u\n", rr->reservation_key, rr->pr_type);
+		else if (rr)
+			printf("reservation none\n");
+		else
+			rc = 1;
+	} else {
+		rc = 1;
+	}
+	if (task)
+		scsi_free_scsi_task(task);
+	logout(iscsi);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -792,6 +876,9 @@ static void usage(FILE *f)
 		"  read-capacity URL         print 'BLOCKS BLOCK_SIZE'\n"
 		"  report-luns URL           print the LUNs, one a line\n"
 		"  inquiry-vpd83 URL         print the LU's NAA designator\n"
+		"  pr-register-reserve URL KEY TYPE [--aptpl]\n"
+		"                            register KEY and reserve with TYPE (1 WE, 3 EA, ...)\n"
+		"  pr-show URL               print registered keys and the reservation\n"
 		"  read-loop URL SECONDS     read for SECONDS; every read must succeed\n"
 		"                            [--allow-disconnect: the target may go away]\n"
 		"options:\n"
@@ -823,6 +910,7 @@ int main(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "header-digest", no_argument, NULL, 'H' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "aptpl", no_argument, NULL, 'A' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -854,6 +942,7 @@ int main(int argc, char **argv)
 		case 't': o.timeout_s = atoi(optarg); break;
 		case 'H': o.header_digest = true; break;
 		case 'q': o.quiet = true; break;
+		case 'A': o.aptpl = true; break;
 		case 'h': usage(stdout); return 0;
 		default: short_usage(); return 2;
 		}
@@ -892,6 +981,8 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "report-luns") == 0) { NEED(1); return cmd_report_luns(args[0], &o); }
 	if (strcmp(cmd, "inquiry-vpd83") == 0) { NEED(1); return cmd_inquiry_vpd83(args[0], &o); }
 	if (strcmp(cmd, "read-loop") == 0) { NEED(2); return cmd_read_loop(args[0], args[1], &o); }
+	if (strcmp(cmd, "pr-register-reserve") == 0) { NEED(3); return cmd_pr_register_reserve(args[0], args[1], args[2], &o); }
+	if (strcmp(cmd, "pr-show") == 0) { NEED(1); return cmd_pr_show(args[0], &o); }
 #undef NEED
 	fprintf(stderr, "unknown command %s\n", cmd);
 	short_usage();
