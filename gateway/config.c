@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alua.h"
 #include "event_loop.h"
 #include "log.h"
 #include "sense.h"
@@ -712,7 +713,7 @@ static int parse_params(json_object *v, const char *path, struct target_params *
 
 static const char *const lu_keys[] = {
 	"lun", "backstore", "path", "size", "thin", "removable", "readonly", "wwn",
-	"block_size", NULL,
+	"block_size", "alua", NULL,
 };
 
 /* The LU's NAA designator: IEEE Registered Extended, NAA 6, 128 bits
@@ -730,6 +731,70 @@ static int check_wwn(char *wwn, const char *path, char *err, size_t errlen)
 		return failf(-EINVAL, err, errlen, path,
 			     "an NAA 6 designator starts with the digit 6 (SPC-4 7.8.6.6.5)");
 	return 0;
+}
+
+/* "alua": {"policy": "active-optimized"}, or {"policy": "preferred",
+ * "preferred_node": N, "others": "active-non-optimized" | "standby"}: the
+ * states of the LU's target port groups, one per node (SPC-4 5.16). */
+static int parse_alua_policy(json_object *v, const char *path, struct lu_alua_policy *policy,
+			     char *err, size_t errlen)
+{
+	static const char *const keys[] = { "policy", "preferred_node", "others", NULL };
+	char q[JPATH_MAX], text[32];
+	json_object *f;
+	uint64_t node;
+	int r;
+
+	if ((r = want_object(v, path, err, errlen)) < 0 ||
+	    (r = check_keys(v, path, keys, NULL, err, errlen)) < 0)
+		return r;
+	memset(policy, 0, sizeof(*policy));
+	path_key(q, path, "policy");
+	if (!(f = member(v, "policy")))
+		return failf(-EINVAL, err, errlen, q, "missing (\"active-optimized\" or \"preferred\")");
+	if ((r = get_string(f, q, text, sizeof(text), err, errlen)) < 0)
+		return r;
+	if (strcmp(text, "active-optimized") == 0) {
+		if (member(v, "preferred_node") || member(v, "others"))
+			return failf(-EINVAL, err, errlen, path,
+				     "preferred_node and others belong to the \"preferred\" policy");
+		return 0;
+	}
+	if (strcmp(text, "preferred") != 0)
+		return failf(-EINVAL, err, errlen, q, "\"%s\" is not \"active-optimized\" or \"preferred\"",
+			     text);
+	policy->kind = ALUA_POLICY_PREFERRED;
+	policy->others = ALUA_ACTIVE_NON_OPTIMIZED;
+	path_key(q, path, "preferred_node");
+	if (!(f = member(v, "preferred_node")))
+		return failf(-EINVAL, err, errlen, q, "missing (the node id whose port group is Active/Optimized)");
+	if ((r = get_uint(f, q, 1, UINT16_MAX, &node, err, errlen)) < 0)
+		return r;
+	policy->preferred_node = (uint32_t)node;
+	path_key(q, path, "others");
+	if ((f = member(v, "others"))) {
+		if ((r = get_string(f, q, text, sizeof(text), err, errlen)) < 0)
+			return r;
+		if (alua_state_parse(text, &policy->others) < 0 ||
+		    (policy->others != ALUA_ACTIVE_NON_OPTIMIZED && policy->others != ALUA_STANDBY))
+			return failf(-EINVAL, err, errlen, q,
+				     "\"%s\" is not \"active-non-optimized\" or \"standby\"", text);
+	}
+	return 0;
+}
+
+static json_object *dump_alua_policy(const struct lu_alua_policy *policy)
+{
+	json_object *o = json_object_new_object();
+
+	if (policy->kind != ALUA_POLICY_PREFERRED) {
+		json_object_object_add(o, "policy", json_object_new_string("active-optimized"));
+		return o;
+	}
+	json_object_object_add(o, "policy", json_object_new_string("preferred"));
+	json_object_object_add(o, "preferred_node", json_object_new_int64(policy->preferred_node));
+	json_object_object_add(o, "others", json_object_new_string(alua_state_name(policy->others)));
+	return o;
 }
 
 /* Semantic checks shared by the file, the requests and spec strings. */
@@ -829,6 +894,9 @@ static int parse_lu_fields(json_object *v, const char *path, bool check, struct 
 			return r;
 		spec->block_size = (uint32_t)value;
 	}
+	path_key(q, path, "alua");
+	if ((f = member(v, "alua")) && (r = parse_alua_policy(f, q, &spec->alua, err, errlen)) < 0)
+		return r;
 	return validate_lu_spec(spec, path, err, errlen);
 }
 
@@ -1673,6 +1741,9 @@ static int update_target(struct gateway *gw, struct target *t, const struct cfg_
 			luns_changed = true;
 			continue;
 		}
+		/* A new ALUA policy applies in place: an implicit transition. */
+		if (!alua_policy_equal(&lu->spec.alua, &cl->spec.alua))
+			alua_lu_set_policy(lu, &cl->spec.alua);
 		/* size 0 means "the backing's own size": not a change. */
 		if (spec_equal(&lu->spec, &cl->spec, cl->spec.size == 0))
 			continue;
@@ -1891,6 +1962,8 @@ static json_object *dump_lu(struct gateway *gw, const struct lu *lu, unsigned fl
 	if ((s->block_size && s->block_size != DEFAULT_BLOCK) || runtime)
 		json_object_object_add(o, "block_size",
 				       json_object_new_int64(s->block_size ? s->block_size : DEFAULT_BLOCK));
+	if (s->alua.kind != ALUA_POLICY_ALL_OPTIMIZED || runtime)
+		json_object_object_add(o, "alua", dump_alua_policy(&s->alua));
 	if (runtime) {
 		char spec[PATH_MAX + 128], naa[33];
 
@@ -1904,6 +1977,7 @@ static json_object *dump_lu(struct gateway *gw, const struct lu *lu, unsigned fl
 		json_object_object_add(o, "serial", json_object_new_string(lu->serial));
 		if (lu->removing)
 			json_object_object_add(o, "removing", json_object_new_boolean(true));
+		json_object_object_add(o, "port_groups", alua_groups_json(lu));
 	}
 	return o;
 }
@@ -2283,7 +2357,7 @@ static int req_lun_add(struct gateway *gw, json_object *req, enum req_mode mode,
 	struct target *t;
 	struct lu_spec spec;
 	struct lu *user;
-	json_object *spec_text = member(req, "spec");
+	json_object *spec_text = member(req, "spec"), *f;
 	uint64_t lun = 0, ignored;
 	bool has_lun, ignored_has;
 	int r;
@@ -2295,7 +2369,7 @@ static int req_lun_add(struct gateway *gw, json_object *req, enum req_mode mode,
 		char text[PATH_MAX + 256], why[256] = "";
 
 		for (const char *const *k = lu_keys + 1; *k; k++)
-			if (member(req, *k))
+			if (strcmp(*k, "alua") != 0 && member(req, *k))
 				return failf(-EINVAL, err, errlen, *k,
 					     "give either \"spec\" or separate LU fields, not both");
 		if ((r = get_string(spec_text, "spec", text, sizeof(text), err, errlen)) < 0)
@@ -2304,6 +2378,8 @@ static int req_lun_add(struct gateway *gw, json_object *req, enum req_mode mode,
 		if (lu_spec_parse(text, &spec, why, sizeof(why)) < 0)
 			return failf(-EINVAL, err, errlen, "spec", "%s", why[0] ? why : "invalid LU spec");
 		if ((r = validate_lu_spec(&spec, "spec", err, errlen)) < 0)
+			return r;
+		if ((f = member(req, "alua")) && (r = parse_alua_policy(f, "alua", &spec.alua, err, errlen)) < 0)
 			return r;
 	} else if ((r = parse_lu_fields(req, "", false, &spec, &ignored_has, &ignored, err, errlen)) < 0) {
 		return r;
@@ -2676,7 +2752,7 @@ static const char *const keys_target_add[] = { "target", "demo_mode", "chap", "m
 static const char *const keys_target[] = { "target", NULL };
 static const char *const keys_lun_add[] = {
 	"target", "lun", "spec", "backstore", "path", "size", "thin", "removable", "readonly",
-	"wwn", "block_size", NULL,
+	"wwn", "block_size", "alua", NULL,
 };
 static const char *const keys_lun[] = { "target", "lun", NULL };
 static const char *const keys_lun_resize[] = { "target", "lun", "size", "shrink", NULL };

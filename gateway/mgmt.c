@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "../cluster/cluster.h"
+#include "alua.h"
 #include "config.h"
 #include "event_loop.h"
 #include "log.h"
@@ -369,6 +370,28 @@ static void handle_reload(struct mgmt_client *c, json_object *id)
 	}
 }
 
+/* alua_set: an implicit ALUA transition (alua.c), through SOP_ALUA_SET
+ * rather than SOP_CONFIG: port group states are runtime state, not
+ * configuration. */
+static void handle_alua_set(struct mgmt_client *c, json_object *req, json_object *id)
+{
+	struct mgmt_pending *p = pending_new(c, "alua_set", id);
+	char err[1024];
+
+	if (!p) {
+		send_error(c, id, "out of memory");
+		return;
+	}
+	c->pending = p;
+	if (alua_request_submit(c->srv->gw, req, change_done, p, err, sizeof(err)) < 0) {
+		c->pending = NULL;
+		json_object_put(p->response);
+		free(p);
+		send_error(c, id, "%s", err);
+	}
+	/* On success p belongs to change_done(), which may already have run. */
+}
+
 /* ------------------------------------------------------------------------
  * Request lines.
  * ---------------------------------------------------------------------- */
@@ -438,6 +461,10 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		handle_change(c, name, req, id);
 		goto out;
 	}
+	if (strcmp(name, "alua_set") == 0) {
+		handle_alua_set(c, req, id);
+		goto out;
+	}
 	if (strcmp(name, "reload") == 0 || strcmp(name, "list") == 0 || strcmp(name, "sessions") == 0 ||
 	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0) {
 		json_object_object_foreach(req, key, val) {
@@ -476,7 +503,7 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		static const char *const changes[] = {
 			"target_add", "target_del", "lun_add", "lun_del", "lun_resize", "acl_add",
 			"acl_del", "chap_set", "chap_clear", "portal_add", "portal_del", "param_set",
-			"config_replace", NULL,
+			"config_replace", "alua_set", NULL,
 		};
 
 		for (const char *const *k = readonly_requests; *k; k++)

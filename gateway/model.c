@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alua.h"
 #include "log.h"
 #include "pr.h"
 #include "sbc.h"
@@ -257,6 +258,7 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 	lu->mode.wce = true;
 	lu->mode_saved = lu->mode;
 	lu->medium_loaded = true;
+	alua_lu_init(lu);
 	TAILQ_INIT(&lu->tasks.cmds);
 	lu->pr = pr_state_create(lu);
 	if (!lu->pr) {

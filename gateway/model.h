@@ -33,6 +33,46 @@ struct chap_cred {
 	char secret[CHAP_SECRET_MAX];
 };
 
+/* Asymmetric logical unit access (SPC-4 5.16, alua.c): each cluster node
+ * is one target port group of every LU (id = node id) with one target port. */
+#define ALUA_MAX_GROUPS  32   /* target port groups (cluster nodes) per LU */
+
+/* The ASYMMETRIC ACCESS STATE values of REPORT TARGET PORT GROUPS (SPC-4 6.36). */
+enum alua_state {
+	ALUA_ACTIVE_OPTIMIZED = 0x0,
+	ALUA_ACTIVE_NON_OPTIMIZED = 0x1,
+	ALUA_STANDBY = 0x2,
+	ALUA_UNAVAILABLE = 0x3,
+	ALUA_OFFLINE = 0xe,
+	ALUA_TRANSITIONING = 0xf,
+};
+
+enum alua_policy_kind {
+	ALUA_POLICY_ALL_OPTIMIZED = 0,   /* every group Active/Optimized (active/active) */
+	ALUA_POLICY_PREFERRED = 1,       /* one node Active/Optimized, the others `others` */
+};
+
+/* What the admin asks of an LU's port groups; all zero = all optimized. */
+struct lu_alua_policy {
+	uint8_t kind;                    /* enum alua_policy_kind */
+	uint8_t others;                  /* PREFERRED: ALUA_ACTIVE_NON_OPTIMIZED or ALUA_STANDBY */
+	uint32_t preferred_node;         /* PREFERRED: the Active/Optimized node (and PREF bit) */
+};
+
+/* One target port group of an LU; identical on every node. */
+struct lu_alua_group {
+	uint16_t id;                     /* TARGET PORT GROUP: the node id */
+	uint16_t rel_port_id;            /* its target port's relative target port identifier */
+	uint8_t state;                   /* enum alua_state */
+	uint8_t status;                  /* RTPG STATUS CODE: 0 none, 1 by STPG, 2 implicit */
+	bool preferred;                  /* PREF bit */
+};
+
+struct lu_alua {
+	unsigned n_groups;               /* groups[] ascending by id */
+	struct lu_alua_group groups[ALUA_MAX_GROUPS];
+};
+
 /* What the admin asked for; kept verbatim so it can be written back out. */
 struct lu_spec {
 	char backstore[16];          /* "file" or "null" */
@@ -43,6 +83,7 @@ struct lu_spec {
 	bool readonly;               /* writes fail with DATA PROTECT */
 	uint32_t block_size;         /* 512 (default) or 4096 */
 	char wwn[33];                /* hex NAA designator; empty = derived */
+	struct lu_alua_policy alua;  /* port group states (config "alua") */
 };
 
 /* Mode page state an initiator may change (SPC-4 7.5, SBC-3 6.4). */
@@ -84,6 +125,7 @@ struct lu {
 	struct task_set tasks;           /* commands in flight, SAM-5 ordering */
 	struct pr_state *pr;             /* persistent + SPC-2 reservations (pr.c) */
 	struct sbc_lu_state *sbc;        /* block command state (sbc.c) */
+	struct lu_alua alua;             /* target port group states (alua.c) */
 	struct lu_stats stats;
 	bool removing;                   /* being deleted: refuse new commands */
 	bool retired;                    /* unlinked; freed when its tasks end */
@@ -148,6 +190,10 @@ struct gateway {
 	struct event_loop *loop;
 	struct cluster *cluster;
 	uint32_t node_id;                /* cluster node id; 1 in single-node mode */
+	/* Cluster members, ascending, as alua_set_members() last applied
+	 * them; none yet means this node alone. One port group each. */
+	uint32_t members[ALUA_MAX_GROUPS];
+	unsigned n_members;
 	char state_dir[PATH_MAX];
 	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
 	char mgmt_socket[PATH_MAX];

@@ -52,8 +52,10 @@ static inline uint32_t sbc_max_transfer_blocks(const struct lu *lu)
  *   PROVISIONING TYPE = 2 (thin); all zero (type 0) otherwise.
  * READ CAPACITY(16): LBPME = LBPRZ = lu->spec.thin, exponent below.
  * Block Device Characteristics page 0xB1: MEDIUM ROTATION RATE 1
- *   (non-rotating), WABEREQ = WACEREQ = 1 (reads succeed after a BLOCK
- *   ERASE or CRYPTO ERASE sanitize: the blocks read as zeros).
+ *   (non-rotating), WACEREQ = 1 (reads succeed after a CRYPTO ERASE
+ *   sanitize: the blocks read as zeros), WABEREQ = 1 when BLOCK ERASE is
+ *   supported (thin LUs, sbc_lu_supports()) and 0 otherwise (SBC-3 6.6.2;
+ *   libiscsi's Sanitize.BlockErase fails a nonzero WABEREQ without it).
  * MODE SENSE device-specific parameter: DPOFUA = 1 (SBC-3 6.4.1). */
 
 /* LOGICAL BLOCKS PER PHYSICAL BLOCK EXPONENT (READ CAPACITY(16)). 0: one

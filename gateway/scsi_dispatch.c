@@ -7,11 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alua.h"
 #include "log.h"
 #include "pr.h"
 #include "sbc.h"
 #include "scsi_internal.h"
 #include "sense.h"
+#include "buffer_pool.h"
 #include "ua.h"
 #include "util.h"
 
@@ -20,6 +22,7 @@ static const struct scsi_opcode_table *const opcode_tables[] = {
 	&sbc_opcode_table,
 	&spc_opcode_table,
 	&pr_opcode_table,
+	&alua_opcode_table,
 };
 
 /* ---------------------------------------------------------------------
@@ -28,31 +31,29 @@ static const struct scsi_opcode_table *const opcode_tables[] = {
 
 int scsi_cmd_ensure_buf(struct scsi_cmd *cmd, uint32_t len)
 {
-	uint32_t cap;
+	size_t cap;
 	uint8_t *buf;
 
 	if (cmd->buf && cmd->buf_cap >= len)
 		return 0;
-	cap = (len + 4095u) & ~4095u;
-	if (cap < len)                  /* overflow near 4 GiB */
+	/* From the pool, not zeroed: every user fills what it sends. */
+	buf = iobuf_get(len, &cap);
+	if (!buf || cap > UINT32_MAX) {
+		iobuf_put(buf, cap);
 		return -ENOMEM;
-	if (cap == 0)
-		cap = 4096;
-	buf = alloc_io_buffer(cap);
-	if (!buf)
-		return -ENOMEM;
+	}
 	if (cmd->buf) {
 		memcpy(buf, cmd->buf, cmd->buf_cap);
-		free(cmd->buf);
+		iobuf_put(cmd->buf, cmd->buf_cap);
 	}
 	cmd->buf = buf;
-	cmd->buf_cap = cap;
+	cmd->buf_cap = (uint32_t)cap;
 	return 0;
 }
 
 void scsi_cmd_free_buf(struct scsi_cmd *cmd)
 {
-	free(cmd->buf);
+	iobuf_put(cmd->buf, cmd->buf_cap);
 	cmd->buf = NULL;
 	cmd->buf_cap = 0;
 }
@@ -210,6 +211,10 @@ void scsi_cmd_submit(struct scsi_cmd *cmd)
 		return;
 	}
 	if (ua_check(cmd))
+		return;
+	/* SPC-4 5.16.2.4: the state of the port group the command came
+	 * through decides whether it may run at all. */
+	if (alua_check(cmd))
 		return;
 	/* SBC-3 4.11: a sanitize in progress (or failed) answers first. */
 	if (sbc_check_sanitize(cmd))

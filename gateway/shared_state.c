@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "alua.h"
 #include "config.h"
 #include "log.h"
 #include "pr.h"
@@ -50,6 +51,8 @@ int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
 		return config_apply(gw, payload, len);
 	case SOP_MODE_SELECT:
 		return mode_select_apply(gw, payload, len);
+	case SOP_ALUA_SET:
+		return alua_apply(gw, payload, len);
 	default:
 		log_error("shared state: unknown operation type %u (%u bytes) ignored", type, len);
 		return -EINVAL;

@@ -20,6 +20,7 @@ enum shared_op_type {
 	SOP_LU_RESET = 6,        /* pr.c/ua.c: LOGICAL UNIT RESET side effects */
 	SOP_CONFIG = 7,          /* config.c: a management API change (JSON) */
 	SOP_MODE_SELECT = 8,     /* spc.c: mode page change shared by all nodes */
+	SOP_ALUA_SET = 9,        /* alua.c: target port group states of an LU */
 };
 
 /* Return codes of apply functions travel to the origin's done callback.

@@ -101,7 +101,7 @@ static unsigned inquiry_standard(const struct scsi_cmd *cmd, uint8_t *d)
 	d[2] = 0x06;                            /* VERSION: SPC-4 */
 	d[3] = 0x10 | 0x02;                     /* HISUP, RESPONSE DATA FORMAT 2 */
 	d[4] = INQUIRY_STD_LEN - 5;
-	d[5] = 0x10;                            /* TPGS 01b: implicit ALUA */
+	d[5] = 0x30;                            /* TPGS 11b: implicit and explicit ALUA (alua.c) */
 	if (opcode_supported(0x83, 0))          /* EXTENDED COPY: 3PC */
 		d[5] |= 0x08;
 	d[7] = 0x02;                            /* CMDQUE */
@@ -725,10 +725,10 @@ int spc_lu_reset_submit(struct lu *lu, cluster_done_fn done, void *ctx)
 }
 
 /* ---------------------------------------------------------------------
- * MAINTENANCE IN service actions (SPC-4 6.35, 6.36, 6.37)
+ * MAINTENANCE IN service actions (SPC-4 6.35, 6.37; REPORT TARGET PORT
+ * GROUPS is in alua.c)
  */
 
-#define MI_REPORT_TARGET_PORT_GROUPS   0x0a
 #define MI_REPORT_SUPPORTED_OPCODES    0x0c
 #define MI_REPORT_SUPPORTED_TMFS       0x0d
 
@@ -905,40 +905,6 @@ static void spc_report_supported_tmfs(struct scsi_cmd *cmd)
 	scsi_cmd_good(cmd);
 }
 
-/* REPORT TARGET PORT GROUPS (SPC-4 6.36): one group, Active/Optimized,
- * holding the port this nexus uses. */
-static void spc_report_target_port_groups(struct scsi_cmd *cmd)
-{
-	bool extended = (cmd->cdb[1] >> 5) == 0x01;
-	uint32_t alloc = get_be32(cmd->cdb + 6);
-	uint8_t d[32];
-	unsigned len = 4, desc;
-
-	if ((cmd->cdb[1] >> 5) > 0x01) {
-		scsi_invalid_cdb_field(cmd, 1, 7);
-		return;
-	}
-	memset(d, 0, sizeof(d));
-	if (extended) {
-		d[4] = 0x10;            /* FORMAT TYPE 001b */
-		d[5] = 0;               /* IMPLICIT TRANSITION TIME */
-		len = 8;
-	}
-	desc = len;
-	d[desc] = 0x80 | 0x00;          /* PREF, ASYMMETRIC ACCESS STATE: active/optimized */
-	d[desc + 1] = 0x01;             /* AO_SUP */
-	put_be16(d + desc + 2, cmd->nexus->tpg_id);
-	d[desc + 7] = 1;                /* TARGET PORT COUNT */
-	put_be16(d + desc + 8 + 2, cmd->nexus->rel_tgt_port_id);
-	len = desc + 12;
-	put_be32(d, len - 4);
-	if (scsi_cmd_data_in(cmd, d, len, alloc) < 0) {
-		scsi_check_condition(cmd, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
-		return;
-	}
-	scsi_cmd_good(cmd);
-}
-
 /* ---------------------------------------------------------------------
  * The SPC command table
  */
@@ -987,12 +953,6 @@ static const struct scsi_opcode_desc spc_ops[] = {
 	  .flags = OPF_NO_LU_NEEDED | OPF_NO_UA | OPF_DATA_IN, .pr_access = PR_ACCESS_ALLOWED,
 	  .nominal_timeout_s = T_NOMINAL, .recommended_timeout_s = T_RECOMMENDED,
 	  .execute = spc_report_luns },
-	{ .opcode = 0xa3, .service_action = MI_REPORT_TARGET_PORT_GROUPS, .cdb_len = 12,
-	  .name = "REPORT TARGET PORT GROUPS",
-	  .cdb_usage = { 0xa3, 0xff, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },
-	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_IN, .pr_access = PR_ACCESS_ALLOWED,
-	  .nominal_timeout_s = T_NOMINAL, .recommended_timeout_s = T_RECOMMENDED,
-	  .execute = spc_report_target_port_groups },
 	{ .opcode = 0xa3, .service_action = MI_REPORT_SUPPORTED_OPCODES, .cdb_len = 12,
 	  .name = "REPORT SUPPORTED OPERATION CODES",
 	  .cdb_usage = { 0xa3, 0x1f, 0x87, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x00, 0x00 },

@@ -18,6 +18,10 @@
  *     for every chunk, so an LU deleted meanwhile aborts the copy instead
  *     of being touched after it is freed.
  *
+ * The copy takes no LBA range locks (SPC-4 gives EXTENDED COPY no
+ * atomicity against other commands); a sanitize that starts on one of
+ * its LUs ends it at the next chunk.
+ *
  * Held results (LIST ID USAGE 00b) are kept per LU, per I_T nexus and
  * list identifier; RECEIVE COPY RESULTS (COPY STATUS) reports them, and a
  * completed one is discarded once reported. */
@@ -372,6 +376,7 @@ static void fail_param(struct scsi_cmd *cmd, const struct xcopy_error *err)
 	cmd->sense_len = (uint8_t)sense_build_full(cmd->sense, cmd->lu->mode.d_sense,
 						   SK_ILLEGAL_REQUEST, err->asc, false, 0, &field);
 	cmd->status = SAM_STAT_CHECK_CONDITION;
+	cmd->data_in_len = 0;
 	scsi_cmd_complete(cmd);
 }
 
@@ -605,8 +610,9 @@ static bool segment_begin(struct xcopy_op *op)
 /* Copy the next chunk, move to the next segment, or finish. */
 static void copy_next(struct xcopy_op *op)
 {
-	struct lu *src;
+	struct lu *src, *dst;
 	uint64_t pos;
+	uint16_t asc;
 
 	if (op->cmd->aborted) {
 		op_finish(op, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
@@ -630,8 +636,17 @@ static void copy_next(struct xcopy_op *op)
 		op->seg_started = false;
 	}
 	src = segment_src(op, &op->params.segment[op->seg]);
-	if (!src) {
+	dst = segment_dst(op, &op->params.segment[op->seg]);
+	if (!src || !dst) {
 		op_finish(op, SK_COPY_ABORTED, ASC_COPY_TARGET_DEVICE_NOT_REACHABLE);
+		return;
+	}
+	/* A sanitize started on either LU meanwhile ends the copy. */
+	asc = sbc_sanitize_asc(src);
+	if (!asc)
+		asc = sbc_sanitize_asc(dst);
+	if (asc) {
+		op_finish(op, SK_COPY_ABORTED, asc);
 		return;
 	}
 	op->chunk_len = MIN(op->seg_bytes - op->seg_done, (uint64_t)XCOPY_CHUNK_BYTES);

@@ -48,6 +48,10 @@ static const struct command_help help_table[] = {
 		      "                                       or null[,size=SIZE]; N defaults to the lowest free LUN\n"
 		      "lun delete IQN LUN                     remove an LU\n"
 		      "lun resize IQN LUN SIZE [--shrink]     change an LU's size (K/M/G/T suffixes)" },
+	{ "alua",     "alua set IQN LUN STATE [--tpg ID]       set the ALUA state of a target port group of an LU\n"
+		      "                                       (default: this node's group); STATE is active-optimized,\n"
+		      "                                       active-non-optimized, standby, unavailable, offline or\n"
+		      "                                       transitioning" },
 	{ "acl",      "acl create IQN INITIATOR [--map MAPPED:LUN]...\n"
 		      "                                       allow an initiator, optionally with its own LUN numbers\n"
 		      "acl delete IQN INITIATOR               remove an ACL and end its sessions" },
@@ -355,6 +359,23 @@ static void describe_chap(json_object *obj, char *buf, size_t len)
 		snprintf(buf, len, "chap %s, mutual %s", str_of(chap, "user"), str_of(mutual, "user"));
 }
 
+/* "port groups: 1 active-optimized (preferred), 2 standby" */
+static void print_port_groups(json_object *lu)
+{
+	json_object *groups = array_of(lu, "port_groups");
+
+	if (!groups || json_object_array_length(groups) == 0)
+		return;
+	printf("        port groups:");
+	for (size_t i = 0; i < json_object_array_length(groups); i++) {
+		json_object *g = json_object_array_get_idx(groups, i);
+
+		printf("%s %lld %s%s", i ? "," : "", (long long)int_of(g, "id"), str_of(g, "state"),
+		       bool_of(g, "preferred") ? " (preferred)" : "");
+	}
+	printf("\n");
+}
+
 static void print_tree(json_object *resp, void *arg)
 {
 	json_object *portals = array_of(resp, "portals"), *targets = array_of(resp, "targets");
@@ -398,6 +419,7 @@ static void print_tree(json_object *resp, void *arg)
 			       bool_of(lu, "thin") ? "  thin" : "", bool_of(lu, "readonly") ? "  read-only" : "",
 			       bool_of(lu, "removable") ? "  removable" : "",
 			       bool_of(lu, "removing") ? "  (being removed)" : "");
+			print_port_groups(lu);
 		}
 		printf("  acls:%s\n", acls && json_object_array_length(acls) ? "" : " (none)");
 		for (size_t j = 0; acls && j < json_object_array_length(acls); j++) {
@@ -717,6 +739,39 @@ static int cmd_acl(const struct cli *cli, int argc, char **argv)
 	return call_change(cli, req, msg);
 }
 
+static int cmd_alua(const struct cli *cli, int argc, char **argv)
+{
+	static const struct opt_spec opts[] = { { "tpg", 1 }, { NULL, 0 } };
+	struct parsed p;
+	json_object *req;
+	uint64_t lun, tpg = 0;
+	char msg[600];
+	int r, i;
+
+	if ((r = parse_args("alua", argc, argv, opts, &p)))
+		return r;
+	if (p.n_pos != 4 || strcmp(p.pos[0], "set") != 0)
+		return command_usage("alua", p.n_pos ? "wrong number of arguments" : NULL);
+	if (!parse_number(p.pos[2], 255, &lun))
+		return command_usage("alua", "'%s' is not a LUN (0 to 255)", p.pos[2]);
+	if ((i = find_opt(&p, "tpg")) >= 0 && (!parse_number(p.opt_val[i][0], 65535, &tpg) || tpg == 0))
+		return command_usage("alua", "--tpg: '%s' is not a target port group id (1 to 65535)",
+				     p.opt_val[i][0]);
+	req = request_new("alua_set");
+	add_string(req, "target", p.pos[1]);
+	json_object_object_add(req, "lun", json_object_new_int64((int64_t)lun));
+	add_string(req, "state", p.pos[3]);
+	if (i >= 0)
+		json_object_object_add(req, "tpg", json_object_new_int64((int64_t)tpg));
+	if (i >= 0)
+		snprintf(msg, sizeof(msg), "target port group %llu of LUN %llu of %s is now %s",
+			 (unsigned long long)tpg, (unsigned long long)lun, p.pos[1], p.pos[3]);
+	else
+		snprintf(msg, sizeof(msg), "this node's target port group of LUN %llu of %s is now %s",
+			 (unsigned long long)lun, p.pos[1], p.pos[3]);
+	return call_change(cli, req, msg);
+}
+
 static int cmd_chap(const struct cli *cli, int argc, char **argv)
 {
 	static const struct opt_spec opts[] = {
@@ -905,6 +960,8 @@ int main(int argc, char **argv)
 		return cmd_lun(&cli, argc, argv);
 	if (strcmp(cmd, "acl") == 0)
 		return cmd_acl(&cli, argc, argv);
+	if (strcmp(cmd, "alua") == 0)
+		return cmd_alua(&cli, argc, argv);
 	if (strcmp(cmd, "chap") == 0)
 		return cmd_chap(&cli, argc, argv);
 	if (strcmp(cmd, "portal") == 0)

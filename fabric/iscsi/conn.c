@@ -24,6 +24,9 @@ struct iscsi_conn_list iscsi_conns = TAILQ_HEAD_INITIALIZER(iscsi_conns);
 
 static void conn_on_event(struct event_loop *loop, uint32_t events, void *arg);
 static void conn_flush(struct iscsi_conn *conn);
+static void conn_flush_deferred(void *arg);
+static void tx_pdu_recycle(struct tx_pdu *pdu);
+static void conn_read(struct iscsi_conn *conn);
 
 /* --- login callbacks ------------------------------------------------------- */
 
@@ -170,7 +173,7 @@ static void conn_free_now(void *arg)
 	while ((pdu = TAILQ_FIRST(&conn->txq))) {
 		TAILQ_REMOVE(&conn->txq, pdu, link);
 		free(pdu->owned);
-		free(pdu);
+		tx_pdu_recycle(pdu);
 	}
 	pdu_reader_free(&conn->rx);
 	if (conn->login)
@@ -196,7 +199,7 @@ static void release_tx_pdu(struct tx_pdu *pdu)
 	if (pdu->task)
 		task_put(pdu->task);
 	free(pdu->owned);
-	free(pdu);
+	tx_pdu_recycle(pdu);
 }
 
 void conn_close(struct iscsi_conn *conn, const char *why)
@@ -227,14 +230,38 @@ void conn_close(struct iscsi_conn *conn, const char *why)
 
 /* --- transmit ---------------------------------------------------------------- */
 
+/* Outgoing PDU descriptors are recycled per thread: no allocation per
+ * response in steady state. */
+#define TX_PDU_CACHE 4096
+static __thread struct tx_pdu *tx_pdu_cache;
+static __thread unsigned tx_pdu_cached;
+
 struct tx_pdu *conn_new_pdu(struct iscsi_conn *conn)
 {
-	struct tx_pdu *pdu = calloc(1, sizeof(*pdu));
+	struct tx_pdu *pdu = tx_pdu_cache;
 
 	(void)conn;
+	if (pdu) {
+		tx_pdu_cache = *(struct tx_pdu **)pdu;
+		tx_pdu_cached--;
+		memset(pdu, 0, sizeof(*pdu));
+		return pdu;
+	}
+	pdu = calloc(1, sizeof(*pdu));
 	if (!pdu)
 		log_error("out of memory for a PDU");
 	return pdu;
+}
+
+static void tx_pdu_recycle(struct tx_pdu *pdu)
+{
+	if (tx_pdu_cached >= TX_PDU_CACHE) {
+		free(pdu);
+		return;
+	}
+	*(struct tx_pdu **)pdu = tx_pdu_cache;
+	tx_pdu_cache = pdu;
+	tx_pdu_cached++;
 }
 
 static bool conn_header_digest(const struct iscsi_conn *conn)
@@ -247,13 +274,9 @@ static bool conn_data_digest(const struct iscsi_conn *conn)
 	return conn->state != CONN_LOGIN && conn->sess && conn->sess->params.data_digest;
 }
 
-static uint32_t pdu_wire_len(const struct iscsi_conn *conn, const struct tx_pdu *pdu)
+static uint32_t pdu_wire_len(const struct tx_pdu *pdu)
 {
-	uint32_t len = ISCSI_BHS_LEN + (conn_header_digest(conn) ? ISCSI_DIGEST_LEN : 0);
-
-	if (pdu->data_len)
-		len += ISCSI_PAD(pdu->data_len) + (conn_data_digest(conn) ? ISCSI_DIGEST_LEN : 0);
-	return len;
+	return pdu->hdr_len + pdu->data_len + pdu->trailer_len;
 }
 
 void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
@@ -262,34 +285,52 @@ void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
 		release_tx_pdu(pdu);
 		return;
 	}
+	/* Digests follow the connection's state when the PDU is queued: the
+	 * final login response goes out without them even if the flush
+	 * happens after full feature phase began. */
 	bhs_set_data_len(pdu->hdr, pdu->data_len);
-	if (conn_header_digest(conn))
+	pdu->hdr_len = ISCSI_BHS_LEN;
+	pdu->trailer_len = 0;
+	if (conn_header_digest(conn)) {
 		crc32c_put(pdu->hdr + ISCSI_BHS_LEN, pdu_header_digest(pdu->hdr, NULL, 0));
+		pdu->hdr_len += ISCSI_DIGEST_LEN;
+	}
 	if (pdu->data_len) {
 		uint32_t pad = ISCSI_PAD(pdu->data_len) - pdu->data_len;
 		memset(pdu->trailer, 0, pad);
+		pdu->trailer_len = (uint8_t)pad;
 		if (conn_data_digest(conn)) {
 			uint32_t crc = crc32c(0, pdu->data, pdu->data_len);
 			crc = crc32c(crc, pdu->trailer, pad);
 			crc32c_put(pdu->trailer + pad, crc);
+			pdu->trailer_len += ISCSI_DIGEST_LEN;
 		}
 	}
 	pdu->sent = 0;
 	TAILQ_INSERT_TAIL(&conn->txq, pdu, link);
 	conn->tx_pdus++;
-	/* Flush at once: on loopback most PDUs go out in this syscall; the
-	 * ones that do not wait for EPOLLOUT. */
+	/* Flush once the current batch of events is handled: the responses
+	 * of many commands leave in one writev (design.md principle 2). */
+	if (!conn->flush_deferred.queued && !conn->want_write) {
+		conn_get(conn);
+		ev_defer(conn->loop, &conn->flush_deferred, conn_flush_deferred, conn);
+	}
+}
+
+static void conn_flush_deferred(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
 	conn_flush(conn);
+	conn_put(conn);
 }
 
 /* Build the iovecs of one PDU, skipping what was already sent. */
-static int pdu_iov(const struct iscsi_conn *conn, const struct tx_pdu *pdu, struct iovec *iov)
+static int pdu_iov(const struct tx_pdu *pdu, struct iovec *iov)
 {
-	uint32_t hlen = ISCSI_BHS_LEN + (conn_header_digest(conn) ? ISCSI_DIGEST_LEN : 0);
-	uint32_t pad = pdu->data_len ? ISCSI_PAD(pdu->data_len) - pdu->data_len : 0;
-	uint32_t tlen = pdu->data_len ? pad + (conn_data_digest(conn) ? ISCSI_DIGEST_LEN : 0) : 0;
 	struct { const uint8_t *p; uint32_t len; } parts[3] = {
-		{ pdu->hdr, hlen }, { pdu->data, pdu->data_len }, { pdu->trailer, tlen },
+		{ pdu->hdr, pdu->hdr_len }, { pdu->data, pdu->data_len },
+		{ pdu->trailer, pdu->trailer_len },
 	};
 	uint32_t skip = pdu->sent;
 	int n = 0;
@@ -318,7 +359,7 @@ static void conn_flush(struct iscsi_conn *conn)
 		TAILQ_FOREACH(pdu, &conn->txq, link) {
 			if (count++ == TX_IOV_BATCH)
 				break;
-			n += pdu_iov(conn, pdu, iov + n);
+			n += pdu_iov(pdu, iov + n);
 		}
 		w = writev(conn->fd, iov, n);
 		if (w < 0) {
@@ -336,7 +377,7 @@ static void conn_flush(struct iscsi_conn *conn)
 		}
 		conn->tx_bytes += (uint64_t)w;
 		while (w > 0 && (pdu = TAILQ_FIRST(&conn->txq))) {
-			uint32_t left = pdu_wire_len(conn, pdu) - pdu->sent;
+			uint32_t left = pdu_wire_len(pdu) - pdu->sent;
 			if ((uint64_t)w < left) {
 				pdu->sent += (uint32_t)w;
 				break;
@@ -656,10 +697,28 @@ static uint8_t *conn_data_dest(void *arg, const uint8_t *bhs, uint32_t len)
 	return NULL;
 }
 
+static void conn_read_deferred(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	if (conn->state != CONN_CLOSED && conn->state != CONN_LOGGED_OUT)
+		conn_read(conn);
+	conn_put(conn);
+}
+
 static void conn_read(struct iscsi_conn *conn)
 {
-	/* Bound the work per wakeup so one busy connection cannot starve others. */
-	for (int budget = 64; budget > 0 && conn->state != CONN_CLOSED; budget--) {
+	/* Bound the work per wakeup so one busy connection cannot starve
+	 * others; what is left (possibly already buffered, which epoll would
+	 * not report) is picked up again right after this batch. */
+	for (int budget = 64; conn->state != CONN_CLOSED; budget--) {
+		if (budget == 0) {
+			if (!conn->read_deferred.queued) {
+				conn_get(conn);
+				ev_defer(conn->loop, &conn->read_deferred, conn_read_deferred, conn);
+			}
+			return;
+		}
 		enum pdu_read_status st;
 
 		conn->rx.data_dest = conn_data_dest;

@@ -40,6 +40,8 @@ struct tx_pdu {
 	const uint8_t *data;
 	uint32_t data_len;
 	uint8_t trailer[3 + ISCSI_DIGEST_LEN];   /* padding + data digest */
+	uint8_t hdr_len;                       /* BHS (+ digest) as queued */
+	uint8_t trailer_len;
 	uint8_t *owned;                        /* freed with the PDU */
 	struct iscsi_task *task;               /* reference released when sent */
 	bool close_after;                      /* close the connection once sent */
@@ -87,6 +89,8 @@ struct iscsi_conn {
 	uint32_t text_rsp_len, text_rsp_sent, text_itt, text_ttt;
 	struct ev_deferred free_deferred;
 	struct ev_deferred drop_deferred;
+	struct ev_deferred flush_deferred;   /* one writev per batch of events */
+	struct ev_deferred read_deferred;    /* more PDUs after the read budget */
 	TAILQ_ENTRY(iscsi_conn) link;
 };
 

@@ -36,6 +36,9 @@ void pdu_reader_init(struct pdu_reader *r, uint32_t max_data_len)
 
 void pdu_reader_free(struct pdu_reader *r)
 {
+	free(r->rx_buf);
+	r->rx_buf = NULL;
+	r->rx_pos = r->rx_len = 0;
 	free(r->own_buf);
 	r->own_buf = NULL;
 	r->own_cap = 0;
@@ -265,32 +268,64 @@ enum pdu_read_status pdu_reader_feed(struct pdu_reader *r, const uint8_t *buf, s
 	return PDU_READ_AGAIN;
 }
 
+/* Read in large chunks: one read() usually brings many small PDUs (a
+ * queue's worth of commands), which are then parsed from memory. Only a
+ * large data segment is read straight into its destination, saving the
+ * copy. After a short read the socket is drained: the caller returns to
+ * epoll (level-triggered) instead of paying for a read() that says EAGAIN. */
+#define PDU_RX_BUF_LEN    65536
+#define PDU_DIRECT_MIN    16384
+
 enum pdu_read_status pdu_reader_read(struct pdu_reader *r, int fd)
 {
 	if (reported_status(r) != PDU_READ_AGAIN)
 		return reported_status(r);
 	for (;;) {
 		uint32_t want;
-		uint8_t *dst = phase_span(r, &want);
+		uint8_t *dst;
+		ssize_t n;
 
-		if (want) {
-			ssize_t n = read(fd, dst, want);
-
-			if (n < 0) {
-				if (errno == EINTR)
-					continue;
-				if (errno == EAGAIN || errno == EWOULDBLOCK)
-					return PDU_READ_AGAIN;
-				return PDU_READ_IO_ERROR;
-			}
-			if (n == 0)
-				return PDU_READ_CLOSED;
-			r->got += (uint32_t)n;
-			if ((uint32_t)n < want)
-				continue;  /* a short read: try again until EAGAIN */
+		if (r->rx_pos < r->rx_len) {
+			size_t used;
+			enum pdu_read_status st = pdu_reader_feed(r, r->rx_buf + r->rx_pos,
+								  r->rx_len - r->rx_pos, &used);
+			r->rx_pos += (uint32_t)used;
+			if (st != PDU_READ_AGAIN)
+				return st;
 		}
-		enum pdu_read_status st = phase_complete(r);
-		if (st != PDU_READ_AGAIN)
-			return st;
+		r->rx_pos = r->rx_len = 0;
+		if (r->rx_drained) {
+			r->rx_drained = false;
+			return PDU_READ_AGAIN;
+		}
+		dst = phase_span(r, &want);
+		if (r->phase == PHASE_DATA && want >= PDU_DIRECT_MIN) {
+			n = read(fd, dst, want);
+		} else {
+			if (!r->rx_buf && !(r->rx_buf = malloc(PDU_RX_BUF_LEN)))
+				return PDU_READ_IO_ERROR;
+			n = read(fd, r->rx_buf, PDU_RX_BUF_LEN);
+		}
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return PDU_READ_AGAIN;
+			return PDU_READ_IO_ERROR;
+		}
+		if (n == 0)
+			return PDU_READ_CLOSED;
+		if (r->phase == PHASE_DATA && want >= PDU_DIRECT_MIN) {
+			r->got += (uint32_t)n;
+			r->rx_drained = (uint32_t)n < want;
+			if ((uint32_t)n == want) {
+				enum pdu_read_status st = phase_complete(r);
+				if (st != PDU_READ_AGAIN)
+					return st;
+			}
+			continue;
+		}
+		r->rx_len = (uint32_t)n;
+		r->rx_drained = n < PDU_RX_BUF_LEN;
 	}
 }

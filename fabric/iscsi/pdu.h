@@ -52,6 +52,10 @@ struct pdu_reader {
 	uint8_t *own_buf;
 	uint32_t own_cap;
 	bool data_is_own;
+	/* bytes read from the socket ahead of the state machine */
+	uint8_t *rx_buf;
+	uint32_t rx_pos, rx_len;
+	bool rx_drained;       /* the last read() was short: socket empty */
 };
 
 void pdu_reader_init(struct pdu_reader *r, uint32_t max_data_len);

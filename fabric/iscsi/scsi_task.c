@@ -499,13 +499,13 @@ struct iscsi_tmf {
 };
 
 static void send_tmf_response(struct iscsi_conn *conn, struct iscsi_session *sess, uint32_t itt,
-			      bool immediate, uint8_t response)
+			      bool immediate, uint8_t response, bool close_after)
 {
 	struct tx_pdu *pdu;
 
 	if (!immediate)
 		session_window_release(sess);
-	if (conn->state == CONN_CLOSED)
+	if (conn->state != CONN_FULL_FEATURE)
 		return;
 	pdu = conn_new_pdu(conn);
 	if (!pdu)
@@ -515,6 +515,11 @@ static void send_tmf_response(struct iscsi_conn *conn, struct iscsi_session *ses
 	pdu->hdr[2] = response;
 	put_be32(pdu->hdr + 16, itt);
 	conn_fill_sn(conn, pdu->hdr, true);
+	if (close_after) {
+		/* TARGET COLD RESET: respond, then close (RFC 7143 11.5.1). */
+		pdu->close_after = true;
+		conn->state = CONN_LOGGED_OUT;
+	}
 	conn_queue_pdu(conn, pdu);
 }
 
@@ -522,9 +527,8 @@ void task_tmf_done(struct tmf_req *req)
 {
 	struct iscsi_tmf *tmf = container_of(req, struct iscsi_tmf, req);
 
-	send_tmf_response(tmf->conn, tmf->sess, tmf->itt, tmf->immediate, req->response);
-	if (req->function == TMF_TARGET_COLD_RESET && tmf->conn->state != CONN_CLOSED)
-		conn_close(tmf->conn, "target cold reset");   /* 11.5.1 */
+	send_tmf_response(tmf->conn, tmf->sess, tmf->itt, tmf->immediate, req->response,
+			  req->function == TMF_TARGET_COLD_RESET);
 	session_put(tmf->sess);
 	conn_put(tmf->conn);
 	free(tmf);
@@ -574,14 +578,14 @@ void task_handle_tmf(struct iscsi_conn *conn, const struct pdu *pdu)
 			bool in_window = !sn_lt(ref_cmd_sn, sess->exp_cmd_sn) &&
 					 sn_le(ref_cmd_sn, sess->max_cmd_sn);
 			send_tmf_response(conn, sess, bhs_itt(bhs), immediate,
-					  !task && in_window ? TMF_RSP_COMPLETE : TMF_RSP_NO_TASK);
+					  !task && in_window ? TMF_RSP_COMPLETE : TMF_RSP_NO_TASK, false);
 			return;
 		}
 		if (task->state != TASK_IN_CORE) {
 			task->state = TASK_RESPONDING;
 			task->aborted_locally = true;
 			task_put(task);
-			send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_COMPLETE);
+			send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_COMPLETE, false);
 			return;
 		}
 		lun = task->cmd.lun;
@@ -598,15 +602,15 @@ void task_handle_tmf(struct iscsi_conn *conn, const struct pdu *pdu)
 		break;
 	case TMF_TASK_REASSIGN:
 		/* 11.5.1: at ErrorRecoveryLevel 0 allegiance cannot move. */
-		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_NO_REASSIGN);
+		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_NO_REASSIGN, false);
 		return;
 	default:
-		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_NOT_SUPPORTED);
+		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_NOT_SUPPORTED, false);
 		return;
 	}
 	tmf = calloc(1, sizeof(*tmf));
 	if (!tmf) {
-		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_REJECTED);
+		send_tmf_response(conn, sess, bhs_itt(bhs), immediate, TMF_RSP_REJECTED, false);
 		return;
 	}
 	tmf->conn = conn;

@@ -910,6 +910,9 @@ static struct it_nexus *async_nexus(struct fixture *f)
 	snprintf(nx->initiator_name, sizeof(nx->initiator_name), "iqn.2026-11.org.sangw:async");
 	snprintf(nx->initiator_port, sizeof(nx->initiator_port), "%s,i,0x1", nx->initiator_name);
 	nx->target = f->h.target;
+	/* The target port and its ALUA group, as harness_nexus() sets them. */
+	nx->rel_tgt_port_id = 1;
+	nx->tpg_id = 1;
 	nx->fabric = &async_fabric;
 	TAILQ_INIT(&nx->uas);
 	TAILQ_INSERT_TAIL(&f->h.gw.nexuses, nx, link);

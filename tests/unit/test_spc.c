@@ -97,7 +97,7 @@ static void test_inquiry_standard(void **state)
 	assert_int_equal(r.data[2], 0x06);              /* SPC-4 */
 	assert_int_equal(r.data[3], 0x12);              /* HISUP, format 2 */
 	assert_int_equal(r.data[4], 91);
-	assert_int_equal(r.data[5] & 0x30, 0x10);       /* TPGS implicit */
+	assert_int_equal(r.data[5] & 0x30, 0x30);       /* TPGS implicit and explicit */
 	assert_int_equal(r.data[7] & 0x02, 0x02);       /* CMDQUE */
 	assert_memory_equal(r.data + 8, "SANGW   ", 8);
 	assert_int_equal(get_be16(r.data + 58), 0x00a0);
