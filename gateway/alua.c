@@ -18,7 +18,6 @@
 #include "util.h"
 
 /* SPC-4 Annex D: 04h/12h LOGICAL UNIT NOT READY, OFFLINE (not in sense.h). */
-#define ASC_LU_NOT_READY_OFFLINE 0x0412
 
 #define OP_MAINTENANCE_IN              0xa3
 #define OP_MAINTENANCE_OUT             0xa4

@@ -484,7 +484,9 @@ void config_lu_spec_format(const struct lu_spec *spec, char *buf, size_t len)
 	if (spec->wwn[0] && used < len)
 		used += (size_t)snprintf(buf + used, len - used, ",wwn=%s", spec->wwn);
 	if (spec->block_size && spec->block_size != DEFAULT_BLOCK && used < len)
-		snprintf(buf + used, len - used, ",blocksize=%u", spec->block_size);
+		used += (size_t)snprintf(buf + used, len - used, ",blocksize=%u", spec->block_size);
+	if (spec->phys_block_size && used < len)
+		snprintf(buf + used, len - used, ",physblock=%u", spec->phys_block_size);
 }
 
 /* One credential: CHAP_N (a name) and the shared secret. */
@@ -713,7 +715,7 @@ static int parse_params(json_object *v, const char *path, struct target_params *
 
 static const char *const lu_keys[] = {
 	"lun", "backstore", "path", "size", "thin", "removable", "readonly", "wwn",
-	"block_size", "alua", NULL,
+	"block_size", "phys_block_size", "alua", NULL,
 };
 
 /* The LU's NAA designator: IEEE Registered Extended, NAA 6, 128 bits
@@ -822,6 +824,12 @@ static int validate_lu_spec(struct lu_spec *spec, const char *path, char *err, s
 		spec->block_size = DEFAULT_BLOCK;
 	if (spec->block_size != 512 && spec->block_size != 4096)
 		return failf(-EINVAL, err, errlen, q, "%u is not 512 or 4096", spec->block_size);
+	path_key(q, path, "phys_block_size");
+	if (spec->phys_block_size &&
+	    (spec->phys_block_size < spec->block_size || spec->phys_block_size > 65536 ||
+	     (spec->phys_block_size & (spec->phys_block_size - 1))))
+		return failf(-EINVAL, err, errlen, q, "%u is not a power of two from the block size to 65536",
+			     spec->phys_block_size);
 	path_key(q, path, "size");
 	if (spec->size % spec->block_size)
 		return failf(-EINVAL, err, errlen, q, "%llu is not a multiple of the block size %u",
@@ -893,6 +901,12 @@ static int parse_lu_fields(json_object *v, const char *path, bool check, struct 
 		if ((r = get_uint(f, q, 0, UINT32_MAX, &value, err, errlen)) < 0)
 			return r;
 		spec->block_size = (uint32_t)value;
+	}
+	path_key(q, path, "phys_block_size");
+	if ((f = member(v, "phys_block_size"))) {
+		if ((r = get_uint(f, q, 0, UINT32_MAX, &value, err, errlen)) < 0)
+			return r;
+		spec->phys_block_size = (uint32_t)value;
 	}
 	path_key(q, path, "alua");
 	if ((f = member(v, "alua")) && (r = parse_alua_policy(f, q, &spec->alua, err, errlen)) < 0)
@@ -1004,6 +1018,7 @@ static bool spec_equal(const struct lu_spec *a, const struct lu_spec *b, bool ig
 	return strcmp(a->backstore, b->backstore) == 0 && strcmp(a->path, b->path) == 0 &&
 	       (ignore_size || a->size == b->size) && a->thin == b->thin &&
 	       a->removable == b->removable && a->readonly == b->readonly && ba == bb &&
+	       a->phys_block_size == b->phys_block_size &&
 	       strcasecmp(a->wwn, b->wwn) == 0;
 }
 
@@ -1962,6 +1977,8 @@ static json_object *dump_lu(struct gateway *gw, const struct lu *lu, unsigned fl
 	if ((s->block_size && s->block_size != DEFAULT_BLOCK) || runtime)
 		json_object_object_add(o, "block_size",
 				       json_object_new_int64(s->block_size ? s->block_size : DEFAULT_BLOCK));
+	if (s->phys_block_size)
+		json_object_object_add(o, "phys_block_size", json_object_new_int64(s->phys_block_size));
 	if (s->alua.kind != ALUA_POLICY_ALL_OPTIMIZED || runtime)
 		json_object_object_add(o, "alua", dump_alua_policy(&s->alua));
 	if (runtime) {

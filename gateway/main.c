@@ -15,6 +15,7 @@
 
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
+#include "alua.h"
 #include "backstore.h"
 #include "config.h"
 #include "event_loop.h"
@@ -63,7 +64,8 @@ static void usage(FILE *out)
 "                          file:PATH[,size=SIZE][,thin=1]   (created at SIZE if missing)\n"
 "                          null[,size=SIZE]                 (reads zeros, drops writes)\n"
 "                        SIZE takes K/M/G/T suffixes. More options: removable=1,\n"
-"                        readonly=1, wwn=NAA_HEX (32 hex digits), blocksize=512|4096\n"
+"                        readonly=1, wwn=NAA_HEX (32 hex digits), blocksize=512|4096,\n"
+"                        physblock=SIZE (reported physical block)\n"
 "  -s, --state-dir DIR   persistent state (default " DEFAULT_STATE_DIR ")\n"
 "  -m, --mgmt-socket PATH  management API socket (default " DEFAULT_MGMT_SOCKET ")\n"
 "  -v, --log-level LEVEL error, warning, info (default) or debug\n"
@@ -324,6 +326,15 @@ static int daemonize(const char *pid_file)
 	return write_file_atomic(pid_file, text, strlen(text));
 }
 
+/* The cluster's members changed: port groups follow (ALUA, SPC-4 5.16). */
+static void gateway_membership_changed(void *owner, const uint32_t *members, size_t n_members,
+				       const uint32_t *left, size_t n_left)
+{
+	(void)left;
+	(void)n_left;
+	alua_set_members(owner, members, n_members);
+}
+
 struct flush_req {
 	struct bs_io io;
 	unsigned *pending;
@@ -364,7 +375,10 @@ static void flush_all_lus(struct gateway *gw)
 
 int main(int argc, char **argv)
 {
-	static const struct cluster_callbacks cluster_cb = { .apply = shared_state_apply };
+	static const struct cluster_callbacks cluster_cb = {
+		.apply = shared_state_apply,
+		.membership = gateway_membership_changed,
+	};
 	struct gateway gw;
 	struct options o;
 	struct signal_state ss;
@@ -409,11 +423,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: unknown --cluster '%s' (this build supports: none)\n", o.cluster);
 		return 2;
 	}
+	gw.node_id = gw.cluster->node_id;
 	if (gw.cluster->ops->start(gw.cluster) < 0) {
 		fprintf(stderr, "sangwd: cannot start the cluster service\n");
 		return 1;
 	}
-	gw.node_id = gw.cluster->node_id;
 	gw.portals_changed = iscsi_portals_changed;
 
 	if (o.config) {

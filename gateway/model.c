@@ -388,6 +388,10 @@ int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errl
 			uint64_t bs;
 			ok = parse_size(value, &bs) == 0 && (bs == 512 || bs == 4096);
 			spec->block_size = (uint32_t)bs;
+		} else if (!strcmp(opt, "physblock")) {
+			uint64_t pb;
+			ok = parse_size(value, &pb) == 0 && pb >= 512 && pb <= 65536 && !(pb & (pb - 1));
+			spec->phys_block_size = (uint32_t)pb;
 		} else if (!strcmp(opt, "wwn")) {
 			uint8_t naa[16];
 			ok = parse_hex_bytes(value, naa, 16) == 0 && (naa[0] >> 4) == 6;
@@ -407,5 +411,9 @@ int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errl
 		spec->size = 1ULL << 30;
 	if (spec->block_size == 0)
 		spec->block_size = 512;
+	if (spec->phys_block_size && spec->phys_block_size < spec->block_size) {
+		snprintf(err, errlen, "'%s': physblock must be at least the block size", text);
+		return -1;
+	}
 	return 0;
 }

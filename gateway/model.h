@@ -82,6 +82,8 @@ struct lu_spec {
 	bool removable;              /* RMB in INQUIRY; PREVENT ALLOW MEDIUM REMOVAL */
 	bool readonly;               /* writes fail with DATA PROTECT */
 	uint32_t block_size;         /* 512 (default) or 4096 */
+	uint32_t phys_block_size;    /* reported physical block (READ CAPACITY 16
+				      * exponent); 0 = the logical block size */
 	char wwn[33];                /* hex NAA designator; empty = derived */
 	struct lu_alua_policy alua;  /* port group states (config "alua") */
 };

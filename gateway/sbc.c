@@ -1348,10 +1348,13 @@ uint8_t sbc_lbppb_exponent(const struct lu *lu)
 	 * second loop asks for the status at LBA i + 1 and wants the first
 	 * descriptor to start at i + LBPPB, while SBC-3 5.5 (SBC-4 5.6.2.3)
 	 * makes the first descriptor start at the STARTING LOGICAL BLOCK
-	 * ADDRESS. With 0 the five tests that need LBPPB > 1 skip instead
-	 * (they pass with 3). */
-	(void)lu;
-	return 0;
+	 * ADDRESS. So the default is 0; physblock= in the LU spec reports
+	 * a larger physical block for initiators that align to it. */
+	uint8_t exp = 0;
+
+	while (lu->spec.phys_block_size > (lu->block_size << exp) && exp < 15)
+		exp++;
+	return exp;
 }
 
 static void data_in_or_fail(struct scsi_cmd *cmd, const void *data, uint32_t len,

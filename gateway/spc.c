@@ -225,14 +225,15 @@ static unsigned vpd_block_limits(const struct lu *lu, uint8_t *d)
 	return 4 + 0x3c;
 }
 
-static unsigned vpd_block_device_characteristics(uint8_t *d)
+static unsigned vpd_block_device_characteristics(const struct lu *lu, uint8_t *d)
 {
 	memset(d + 4, 0, 0x3c);
 	put_be16(d + 2, 0x3c);
 	put_be16(d + 4, 0x0001);                /* MEDIUM ROTATION RATE: non-rotating */
-	/* WABEREQ = WACEREQ = 01b: reads after a block or crypto erase
-	 * sanitize succeed (the blocks read as zeros). */
-	d[7] = 0x40 | 0x10;
+	/* WABEREQ = 01b (SBC-3 6.6.2): reads after a block erase succeed (the
+	 * blocks read as zeros) -- only where BLOCK ERASE exists at all (thin
+	 * LUs), else 00b. WACEREQ = 01b likewise for crypto erase. */
+	d[7] = (uint8_t)((sbc_lu_supports(lu, 0x48, 0x02) ? 0x40 : 0x00) | 0x10);
 	return 4 + 0x3c;
 }
 
@@ -279,7 +280,7 @@ static void spc_inquiry(struct scsi_cmd *cmd)
 		case VPD_DEVICE_ID:    len = vpd_device_id(cmd, d); break;
 		case VPD_EXTENDED_INQ: len = vpd_extended_inquiry(d); break;
 		case VPD_BLOCK_LIMITS: len = vpd_block_limits(cmd->lu, d); break;
-		case VPD_BDC:          len = vpd_block_device_characteristics(d); break;
+		case VPD_BDC:          len = vpd_block_device_characteristics(cmd->lu, d); break;
 		case VPD_LBP:          len = vpd_logical_block_provisioning(cmd->lu, d); break;
 		default:
 			scsi_invalid_cdb_field(cmd, 2, -1);
