@@ -9,6 +9,18 @@
 
 #define EV_BATCH 64
 
+static __thread uint64_t loop_now_ns;   /* 0: this thread runs no loop */
+
+uint64_t ev_now_ns(void)
+{
+	return loop_now_ns ? loop_now_ns : now_ns();
+}
+
+uint64_t ev_now_ms(void)
+{
+	return ev_now_ns() / 1000000ULL;
+}
+
 struct event_loop {
 	int epfd;
 	bool stop;
@@ -88,7 +100,7 @@ void ev_timer_arm(struct event_loop *loop, struct ev_timer *t, uint64_t after_ms
 	struct ev_timer *pos;
 
 	ev_timer_cancel(loop, t);
-	t->deadline_ms = now_ms() + after_ms;
+	t->deadline_ms = ev_now_ms() + after_ms;
 	TAILQ_FOREACH(pos, &loop->timers, link)
 		if (pos->deadline_ms > t->deadline_ms)
 			break;
@@ -146,14 +158,14 @@ static int next_timeout(struct event_loop *loop, int limit_ms)
 		return 0;
 	if (!t)
 		return limit_ms;
-	now = now_ms();
+	now = ev_now_ms();
 	ms = t->deadline_ms <= now ? 0 : (int)MIN(t->deadline_ms - now, 60000);
 	return limit_ms < 0 ? ms : MIN(ms, limit_ms);
 }
 
 static void run_timers(struct event_loop *loop)
 {
-	uint64_t now = now_ms();
+	uint64_t now = ev_now_ms();
 	struct ev_timer *t;
 
 	while ((t = TAILQ_FIRST(&loop->timers)) && t->deadline_ms <= now) {
@@ -170,6 +182,7 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 
 	if (n < 0 && errno != EINTR)
 		return -errno;
+	loop_now_ns = now_ns();
 	loop->batch = events;
 	loop->batch_len = n;
 	for (int i = 0; i < n; i++) {

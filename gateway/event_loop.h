@@ -58,6 +58,12 @@ void ev_timer_cancel(struct event_loop *loop, struct ev_timer *t);
 void ev_defer(struct event_loop *loop, struct ev_deferred *d, ev_defer_fn fn, void *arg);
 void ev_defer_cancel(struct event_loop *loop, struct ev_deferred *d);
 
+/* The time (CLOCK_MONOTONIC) when this thread's loop last woke up: one
+ * clock read per batch of events instead of several per command. Falls
+ * back to the clock on threads that run no loop. */
+uint64_t ev_now_ns(void);
+uint64_t ev_now_ms(void);
+
 /* Run until event_loop_stop(); returns 0. */
 int event_loop_run(struct event_loop *loop);
 /* Run one iteration, waiting at most timeout_ms (-1 = until an event). */

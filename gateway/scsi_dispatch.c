@@ -14,6 +14,7 @@
 #include "scsi_internal.h"
 #include "sense.h"
 #include "buffer_pool.h"
+#include "event_loop.h"
 #include "ua.h"
 #include "util.h"
 
@@ -169,7 +170,7 @@ void scsi_cmd_submit(struct scsi_cmd *cmd)
 	cmd->transfer_len = 0;
 	cmd->aborted = false;
 	cmd->state = CMD_NEW;
-	cmd->start_ns = now_ns();
+	cmd->start_ns = ev_now_ns();
 	cmd->core_priv = NULL;
 	cmd->core_step = 0;
 
@@ -278,7 +279,7 @@ static bool opcode_is_write(uint8_t opcode)
 static void update_stats(struct lu *lu, const struct scsi_cmd *cmd)
 {
 	struct lu_stats *s = &lu->stats;
-	uint64_t ns = now_ns() - cmd->start_ns;
+	uint64_t ns = ev_now_ns() - cmd->start_ns;
 
 	if (cmd->status != SAM_STAT_GOOD && cmd->status != SAM_STAT_CONDITION_MET)
 		s->errors++;

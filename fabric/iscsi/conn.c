@@ -630,7 +630,7 @@ static void handle_pdu(struct iscsi_conn *conn, const struct pdu *pdu)
 	uint8_t op = bhs_opcode(pdu->bhs);
 
 	conn->rx_pdus++;
-	conn->last_rx_ms = now_ms();
+	conn->last_rx_ms = ev_now_ms();
 	if (conn->state == CONN_LOGIN) {
 		handle_login(conn, pdu);
 		return;
