@@ -598,6 +598,27 @@ static void sbc_write(struct scsi_cmd *cmd)
 		write_start(cmd);
 }
 
+/* Once the range lock is held: read the addressed blocks into a scratch
+ * buffer, then done() compares or merges (VERIFY, ORWRITE, COMPARE AND
+ * WRITE). */
+static void read_locked_range(struct scsi_cmd *cmd, void (*done)(struct scsi_cmd *cmd, int result))
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	ctx->scratch = alloc_io_buffer(bytes);
+	if (!ctx->scratch) {
+		ctx_fail_no_memory(cmd);
+		return;
+	}
+	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
+		    false, done);
+}
+
 /* --- VERIFY(10/12/16) (SBC-3 5.33-5.35) --------------------------------- */
 
 static void verify_read_done(struct scsi_cmd *cmd, int result)
@@ -634,21 +655,7 @@ static void verify_read_done(struct scsi_cmd *cmd, int result)
 
 static void verify_start(void *arg)
 {
-	struct scsi_cmd *cmd = arg;
-	struct sbc_ctx *ctx = ctx_of(cmd);
-	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
-
-	if (cmd->aborted) {
-		ctx_aborted(cmd);
-		return;
-	}
-	ctx->scratch = alloc_io_buffer(bytes);
-	if (!ctx->scratch) {
-		ctx_fail_no_memory(cmd);
-		return;
-	}
-	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
-		    false, verify_read_done);
+	read_locked_range(arg, verify_read_done);
 }
 
 static void sbc_verify(struct scsi_cmd *cmd)
@@ -686,6 +693,40 @@ static void sbc_verify(struct scsi_cmd *cmd)
 	/* BYTCHK 0 still reads the blocks: the medium must be readable. */
 	ctx->blocks = rw.blocks;
 	lock_shared_then(cmd, rw.lba, rw.blocks, verify_start);
+}
+
+/* Set-up shared by the read-modify-write commands (WRITE AND VERIFY,
+ * ORWRITE): the Data-Out blocks that arrived, a context, then start() once
+ * the exclusive range lock is held. */
+static void start_exclusive(struct scsi_cmd *cmd, const struct cdb_rw *rw, void (*start)(void *))
+{
+	struct sbc_ctx *ctx;
+	uint64_t blocks;
+
+	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw->blocks);
+	blocks = data_out_blocks(cmd, rw->blocks);
+	if (blocks == 0) {
+		scsi_cmd_good(cmd);
+		return;
+	}
+	ctx = ctx_new(cmd);
+	if (!ctx) {
+		fail_no_memory(cmd);
+		return;
+	}
+	ctx->blocks = blocks;
+	lock_exclusive_then(cmd, rw->lba, blocks, start);
+}
+
+/* The final write of a read-modify-write command (ORWRITE, COMPARE AND
+ * WRITE) completed. */
+static void rmw_write_done(struct scsi_cmd *cmd, int result)
+{
+	if (result < 0) {
+		ctx_fail_io(cmd, result, false);
+		return;
+	}
+	ctx_good(cmd);
 }
 
 /* --- WRITE AND VERIFY(10/12/16) (SBC-3 5.41-5.43) ------------------------
@@ -744,9 +785,7 @@ static void write_verify_start(void *arg)
 
 static void sbc_write_verify(struct scsi_cmd *cmd)
 {
-	struct sbc_ctx *ctx;
 	struct cdb_rw rw;
-	uint64_t blocks;
 
 	cmd->core_step = 0;
 	decode(cmd, &rw);
@@ -760,31 +799,10 @@ static void sbc_write_verify(struct scsi_cmd *cmd)
 	}
 	if (!check_transfer(cmd, &rw))
 		return;
-	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
-	blocks = data_out_blocks(cmd, rw.blocks);
-	if (blocks == 0) {
-		scsi_cmd_good(cmd);
-		return;
-	}
-	ctx = ctx_new(cmd);
-	if (!ctx) {
-		fail_no_memory(cmd);
-		return;
-	}
-	ctx->blocks = blocks;
-	lock_exclusive_then(cmd, rw.lba, blocks, write_verify_start);
+	start_exclusive(cmd, &rw, write_verify_start);
 }
 
 /* --- ORWRITE(16) (SBC-3 5.7): read, OR the Data-Out in, write back ------ */
-
-static void orwrite_write_done(struct scsi_cmd *cmd, int result)
-{
-	if (result < 0) {
-		ctx_fail_io(cmd, result, false);
-		return;
-	}
-	ctx_good(cmd);
-}
 
 static void orwrite_read_done(struct scsi_cmd *cmd, int result)
 {
@@ -798,63 +816,26 @@ static void orwrite_read_done(struct scsi_cmd *cmd, int result)
 	for (uint64_t i = 0; i < bytes; i++)
 		ctx->scratch[i] |= cmd->buf[i];
 	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
-		    write_through(cmd->lu, ctx->rw.fua), orwrite_write_done);
+		    write_through(cmd->lu, ctx->rw.fua), rmw_write_done);
 }
 
 static void orwrite_start(void *arg)
 {
-	struct scsi_cmd *cmd = arg;
-	struct sbc_ctx *ctx = ctx_of(cmd);
-	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
-
-	if (cmd->aborted) {
-		ctx_aborted(cmd);
-		return;
-	}
-	ctx->scratch = alloc_io_buffer(bytes);
-	if (!ctx->scratch) {
-		ctx_fail_no_memory(cmd);
-		return;
-	}
-	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
-		    false, orwrite_read_done);
+	read_locked_range(arg, orwrite_read_done);
 }
 
 static void sbc_orwrite(struct scsi_cmd *cmd)
 {
-	struct sbc_ctx *ctx;
 	struct cdb_rw rw;
-	uint64_t blocks;
 
 	cmd->core_step = 0;
 	decode(cmd, &rw);
 	if (!check_transfer(cmd, &rw))
 		return;
-	cmd->transfer_len = (uint32_t)blocks_to_bytes(cmd->lu, rw.blocks);
-	blocks = data_out_blocks(cmd, rw.blocks);
-	if (blocks == 0) {
-		scsi_cmd_good(cmd);
-		return;
-	}
-	ctx = ctx_new(cmd);
-	if (!ctx) {
-		fail_no_memory(cmd);
-		return;
-	}
-	ctx->blocks = blocks;
-	lock_exclusive_then(cmd, rw.lba, blocks, orwrite_start);
+	start_exclusive(cmd, &rw, orwrite_start);
 }
 
 /* --- COMPARE AND WRITE (SBC-3 5.2) -------------------------------------- */
-
-static void caw_write_done(struct scsi_cmd *cmd, int result)
-{
-	if (result < 0) {
-		ctx_fail_io(cmd, result, false);
-		return;
-	}
-	ctx_good(cmd);
-}
 
 static void caw_read_done(struct scsi_cmd *cmd, int result)
 {
@@ -874,26 +855,12 @@ static void caw_read_done(struct scsi_cmd *cmd, int result)
 		return;
 	}
 	scsi_cmd_io(cmd, BS_OP_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes,
-		    cmd->buf + bytes, write_through(cmd->lu, ctx->rw.fua), caw_write_done);
+		    cmd->buf + bytes, write_through(cmd->lu, ctx->rw.fua), rmw_write_done);
 }
 
 static void caw_start(void *arg)
 {
-	struct scsi_cmd *cmd = arg;
-	struct sbc_ctx *ctx = ctx_of(cmd);
-	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
-
-	if (cmd->aborted) {
-		ctx_aborted(cmd);
-		return;
-	}
-	ctx->scratch = alloc_io_buffer(bytes);
-	if (!ctx->scratch) {
-		ctx_fail_no_memory(cmd);
-		return;
-	}
-	scsi_cmd_io(cmd, BS_OP_READ, blocks_to_bytes(cmd->lu, ctx->rw.lba), bytes, ctx->scratch,
-		    false, caw_read_done);
+	read_locked_range(arg, caw_read_done);
 }
 
 static void sbc_compare_and_write(struct scsi_cmd *cmd)
