@@ -142,6 +142,7 @@ struct config {
 	int timeout_ms;
 	unsigned flood;
 	const char *only;
+	int nop_wait_ms;       /* > 0: the target pings quickly; run silent-initiator */
 };
 
 static struct config cfg = {
@@ -1860,6 +1861,59 @@ struct test_case {
 	enum verdict (*run)(struct case_result *cr);
 };
 
+/* RFC 7143 11.19: the target's NOP-In pings detect a dead initiator. With
+ * a target configured for short ping timers (--nop-wait says how long the
+ * drop may take), a session that answers the pings stays up and one that
+ * stays silent is dropped. */
+static enum verdict case_silent_initiator(struct case_result *cr)
+{
+	struct conn live, silent;
+	struct pdu p;
+	enum recv_result r = RECV_TIMEOUT;
+	unsigned pings = 0;
+	int64_t deadline;
+	char why[256];
+	enum verdict v;
+
+	if (cfg.nop_wait_ms <= 0)
+		return verdict(cr, SKIP, "needs --nop-wait MS and a target with short NOP-In timers");
+	NEED_LOGIN(&live, false);
+	if (!login_ok(&silent, false, why, sizeof(why))) {
+		conn_close(&live);
+		return verdict(cr, FAIL, "cannot log in: %s", why);
+	}
+	deadline = now_ms() + cfg.nop_wait_ms;
+	while (now_ms() < deadline) {
+		/* The silent one reads whatever comes and never answers. */
+		r = pdu_recv(&silent, &p, 100);
+		if (r == RECV_OK) {
+			if ((p.bhs[0] & 0x3f) == OP_NOP_IN && get32(p.bhs + 20) != NO_TAG)
+				pings++;
+			pdu_free(&p);
+		} else if (r != RECV_TIMEOUT) {
+			break;
+		}
+		/* The live one, and the run's healthy session, answer their
+		 * pings (pdu_recv_reply does). */
+		if (pdu_recv_reply(&live, &p, 1) == RECV_OK)
+			pdu_free(&p);
+		if (pdu_recv_reply(&healthy.c, &p, 1) == RECV_OK)
+			pdu_free(&p);
+	}
+	if (r != RECV_CLOSED)
+		v = verdict(cr, FAIL, "a silent initiator was not dropped within %d ms (%u pings seen)",
+			    cfg.nop_wait_ms, pings);
+	else if (pings == 0)
+		v = verdict(cr, FAIL, "dropped without a NOP-In ping first");
+	else if (!nop_ping(&live, 16, why, sizeof(why)))
+		v = verdict(cr, FAIL, "the silent one was dropped, but so was the one answering: %s", why);
+	else
+		v = verdict(cr, PASS, "silent initiator dropped after %u ping(s); the answering one stays", pings);
+	conn_close(&silent);
+	conn_close(&live);
+	return v;
+}
+
 static const struct test_case cases[] = {
 	{ "garbage-before-login", case_garbage_before_login },
 	{ "login-missing-initiator-name", case_login_missing_initiator },
@@ -1877,6 +1931,7 @@ static const struct test_case cases[] = {
 	{ "login-in-full-feature-phase", case_login_in_full_feature },
 	{ "truncated-pdu", case_truncated_pdu },
 	{ "nop-flood", case_nop_flood },
+	{ "silent-initiator", case_silent_initiator },
 	{ "chap-wrong-secret", case_chap_wrong_secret },
 	{ "chap-wrong-name", case_chap_wrong_name },
 	{ "chap-no-response", case_chap_no_response },
@@ -1924,7 +1979,9 @@ static bool parse_url(const char *url)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: badpdu [--initiator IQN] [--chap-user U --chap-secret S] [--timeout MS]\n"
-		   "              [--flood N] [--only PATTERN] [--list] iscsi://HOST[:PORT]/TARGET-IQN/LUN\n"
+		   "              [--flood N] [--nop-wait MS] [--only PATTERN] [--list]\n"
+		   "              iscsi://HOST[:PORT]/TARGET-IQN/LUN\n"
+		   "--nop-wait MS runs silent-initiator (the target must ping within MS).\n"
 		   "--only runs the cases whose names match PATTERN (shell wildcards).\n"
 		   "With CHAP credentials every login uses CHAP and the chap-* cases run.\n");
 }
@@ -1937,6 +1994,7 @@ int main(int argc, char **argv)
 		{ "chap-secret", required_argument, NULL, 's' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "flood", required_argument, NULL, 'n' },
+		{ "nop-wait", required_argument, NULL, 'w' },
 		{ "only", required_argument, NULL, 'o' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
@@ -1954,6 +2012,7 @@ int main(int argc, char **argv)
 		case 's': cfg.chap_secret = optarg; break;
 		case 't': cfg.timeout_ms = atoi(optarg); break;
 		case 'n': cfg.flood = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'w': cfg.nop_wait_ms = atoi(optarg); break;
 		case 'o': cfg.only = optarg; break;
 		case 'l':
 			for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
