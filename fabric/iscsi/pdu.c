@@ -235,8 +235,12 @@ static enum pdu_read_status reported_status(const struct pdu_reader *r)
 	}
 }
 
-enum pdu_read_status pdu_reader_feed(struct pdu_reader *r, const uint8_t *buf, size_t len,
-				     size_t *used)
+/* The state machine over a memory buffer. With borrow, a data segment
+ * that has no caller-chosen destination and lies whole in buf is not
+ * copied: pdu.data points into buf (the socket reader's own buffer, which
+ * stays untouched until the PDU has been consumed). */
+static enum pdu_read_status feed(struct pdu_reader *r, const uint8_t *buf, size_t len,
+				 size_t *used, bool borrow)
 {
 	size_t pos = 0;
 
@@ -247,7 +251,12 @@ enum pdu_read_status pdu_reader_feed(struct pdu_reader *r, const uint8_t *buf, s
 		uint32_t want;
 		uint8_t *dst = phase_span(r, &want);
 
-		if (want) {
+		if (want && borrow && r->phase == PHASE_DATA && r->data_is_own && r->got == 0 &&
+		    len - pos >= want) {
+			r->pdu.data = (uint8_t *)buf + pos;
+			pos += want;
+			r->got = want;
+		} else if (want) {
 			size_t n = MIN((size_t)want, len - pos);
 
 			if (n == 0)
@@ -266,6 +275,12 @@ enum pdu_read_status pdu_reader_feed(struct pdu_reader *r, const uint8_t *buf, s
 	}
 	*used = pos;
 	return PDU_READ_AGAIN;
+}
+
+enum pdu_read_status pdu_reader_feed(struct pdu_reader *r, const uint8_t *buf, size_t len,
+				     size_t *used)
+{
+	return feed(r, buf, len, used, false);
 }
 
 /* Read in large chunks: one read() usually brings many small PDUs (a
@@ -287,8 +302,8 @@ enum pdu_read_status pdu_reader_read(struct pdu_reader *r, int fd)
 
 		if (r->rx_pos < r->rx_len) {
 			size_t used;
-			enum pdu_read_status st = pdu_reader_feed(r, r->rx_buf + r->rx_pos,
-								  r->rx_len - r->rx_pos, &used);
+			enum pdu_read_status st = feed(r, r->rx_buf + r->rx_pos,
+						       r->rx_len - r->rx_pos, &used, true);
 			r->rx_pos += (uint32_t)used;
 			if (st != PDU_READ_AGAIN)
 				return st;
