@@ -12,6 +12,10 @@ struct cluster *cluster_create(const char *kind, struct event_loop *loop,
 
 	if (strcmp(kind, "none") == 0)
 		ops = &cluster_single_ops;
+#ifdef HAVE_COROSYNC
+	else if (strcmp(kind, "corosync") == 0)
+		ops = &cluster_corosync_ops;
+#endif
 	if (!ops)
 		return NULL;
 	c = calloc(1, sizeof(*c));

@@ -25,13 +25,15 @@ typedef void (*cluster_done_fn)(void *ctx, int result);
 
 struct cluster_callbacks {
 	cluster_apply_fn apply;
-	/* State transfer for joining nodes (corosync): serialize / load. */
+	/* State transfer for joining nodes (corosync): serialize into a
+	 * malloc'd buffer (the service frees it) / load. May be NULL. */
 	int (*snapshot)(void *owner, void **buf, size_t *len);
 	int (*restore)(void *owner, const void *buf, size_t len);
 	/* Membership changed: the nodes now present and the ones that left. */
 	void (*membership)(void *owner, const uint32_t *members, size_t n_members,
 			   const uint32_t *left, size_t n_left);
-	/* Quorum gained or lost: I/O and shared-state changes stop when lost. */
+	/* Ready (quorate and synchronised) or not: I/O and shared-state
+	 * changes stop while not. */
 	void (*quorum)(void *owner, bool quorate);
 };
 
@@ -74,5 +76,8 @@ static inline bool cluster_ready(struct cluster *c)
 }
 
 extern const struct cluster_service_ops cluster_single_ops;
+#ifdef HAVE_COROSYNC
+extern const struct cluster_service_ops cluster_corosync_ops;
+#endif
 
 #endif

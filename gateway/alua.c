@@ -329,6 +329,14 @@ bool alua_check(struct scsi_cmd *cmd)
 
 	if (!cmd->lu)
 		return false;
+	/* Not part of a quorate, synchronised cluster: this node's port
+	 * group is in transition (SPC-4 5.16.2.6) until it is again. */
+	if (!the_gateway->cluster_ready) {
+		if (alua_command_allowed(ALUA_TRANSITIONING, cmd->cdb, &asc_ascq))
+			return false;
+		scsi_check_condition(cmd, SK_NOT_READY, asc_ascq);
+		return true;
+	}
 	g = group_find(&cmd->lu->alua, cmd->nexus->tpg_id);
 	if (g && g->state == ALUA_ACTIVE_OPTIMIZED)
 		return false;

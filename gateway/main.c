@@ -70,7 +70,8 @@ static void usage(FILE *out)
 "  -m, --mgmt-socket PATH  management API socket (default " DEFAULT_MGMT_SOCKET ")\n"
 "  -v, --log-level LEVEL error, warning, info (default) or debug\n"
 "  -p, --pid-file PATH   pid file when detached (default STATE_DIR/sangwd.pid)\n"
-"      --cluster KIND    shared-state service: none (single node, default)\n"
+"      --cluster KIND    shared-state service: none (single node, default) or\n"
+"                        corosync (a CPG group named after the corosync cluster)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n"
 "\n"
@@ -378,6 +379,7 @@ int main(int argc, char **argv)
 	static const struct cluster_callbacks cluster_cb = {
 		.apply = shared_state_apply,
 		.membership = gateway_membership_changed,
+		.quorum = shared_state_ready_changed,
 	};
 	struct gateway gw;
 	struct options o;
@@ -420,14 +422,21 @@ int main(int argc, char **argv)
 	gw.loop = event_loop_create();
 	gw.cluster = gw.loop ? cluster_create(o.cluster, gw.loop, &cluster_cb, &gw) : NULL;
 	if (!gw.cluster) {
-		fprintf(stderr, "sangwd: unknown --cluster '%s' (this build supports: none)\n", o.cluster);
+		fprintf(stderr, "sangwd: unknown --cluster '%s' (this build supports: none%s)\n", o.cluster,
+#ifdef HAVE_COROSYNC
+			", corosync"
+#else
+			""
+#endif
+			);
 		return 2;
 	}
 	gw.node_id = gw.cluster->node_id;
 	if (gw.cluster->ops->start(gw.cluster) < 0) {
-		fprintf(stderr, "sangwd: cannot start the cluster service\n");
+		fprintf(stderr, "sangwd: cannot start the %s cluster service\n", o.cluster);
 		return 1;
 	}
+	gw.node_id = gw.cluster->node_id;   /* corosync knows it only now */
 	gw.portals_changed = iscsi_portals_changed;
 
 	if (o.config) {

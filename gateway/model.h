@@ -208,6 +208,7 @@ struct gateway {
 	uint64_t next_nexus_seq;
 	uint32_t config_version;         /* bumped by every applied config change */
 	struct mgmt_server *mgmt;        /* the management API (mgmt.c) */
+	bool cluster_ready;              /* quorate and synchronised: serve I/O */
 	/* Set by main(): rebind the fabric listeners after gw->portals changed. */
 	int (*portals_changed)(struct gateway *gw, char *err, size_t errlen);
 };

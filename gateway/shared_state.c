@@ -32,6 +32,16 @@ struct lu *sop_lu_ref_find(struct gateway *gw, const struct sop_lu_ref *ref)
 	return t ? target_find_lu(t, ref->lun) : NULL;
 }
 
+void shared_state_ready_changed(void *owner, bool ready)
+{
+	struct gateway *gw = owner;
+
+	if (gw->cluster_ready != ready)
+		log_warn("cluster: this node %s", ready ? "is ready: serving I/O" :
+			 "is not quorate or not synchronised: I/O and shared-state changes stop");
+	gw->cluster_ready = ready;
+}
+
 int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
 		       const void *payload, uint32_t len)
 {

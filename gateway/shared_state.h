@@ -7,6 +7,7 @@
 #ifndef SANGW_SHARED_STATE_H
 #define SANGW_SHARED_STATE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "model.h"
@@ -45,5 +46,8 @@ struct lu *sop_lu_ref_find(struct gateway *gw, const struct sop_lu_ref *ref);
 
 int shared_state_apply(void *gw, uint32_t origin_node, uint16_t type,
 		       const void *payload, uint32_t len);
+/* cluster_callbacks.quorum: whether this node may serve I/O and change
+ * shared state (quorate and synchronised); alua_check() enforces it. */
+void shared_state_ready_changed(void *gw, bool ready);
 
 #endif

@@ -58,6 +58,7 @@ static const struct fabric_ops harness_fabric = {
 
 static const struct cluster_callbacks harness_cluster_cb = {
 	.apply = shared_state_apply,
+	.quorum = shared_state_ready_changed,
 };
 
 void harness_init(struct harness *h)

@@ -1,0 +1,1196 @@
+/* The corosync shared-state service (design.md, principle 1; issue 5).
+ *
+ * Every sangwd joins one CPG group named after the corosync cluster
+ * (cmap totem.cluster_name, "sangw" when unset). Operations are multicast
+ * with CPG_TYPE_AGREED, so every member delivers them in one total order and
+ * applies them with the gateway's deterministic apply callback; the origin
+ * runs the submitter's done callback right after its own apply.
+ *
+ * State transfer. A member is "synced" when its state equals that of the
+ * group at the current point of the delivery stream. A member that is not
+ * synced (it just joined, or its partition lost quorum) multicasts a
+ * REQUEST. At the delivery of that REQUEST the lowest synced member (node
+ * id, then pid) takes a snapshot of its state -- exactly the state every
+ * synced member has at that point of the stream -- and multicasts it in
+ * fragments. The requester keeps every operation and membership change
+ * delivered after its REQUEST in a backlog; when the snapshot has arrived
+ * it restores it, replays the backlog on top, and only then is synced.
+ * Each member keeps a table of the group with who is synced; the table is
+ * changed only by events every member sees at the same point of the stream
+ * (configuration changes, REQUEST and SNAPSHOT deliveries), so all members
+ * agree on who must answer. Snapshots carry the sender's list of synced
+ * members so a joiner learns it.
+ *
+ * The first members of a group that had no members are synced at once
+ * (fresh state). When a quorate partition has no synced member at all
+ * (every node lost quorum, or restarted), the members elect one: once every
+ * member has sent a REQUEST, while quorate, after the last configuration
+ * change, the one with the highest state version (operations applied)
+ * wins, ties to the lowest node id, and it sends its state to the others.
+ *
+ * Quorum (libquorum): losing quorum makes every member of the partition
+ * unsynced at once, so it stops serving I/O and refuses operations until it
+ * is in a quorate partition again and has received a fresh snapshot. Only
+ * quorate members answer requests, so a minority never hands out state.
+ * The gateway hears about all of this through cb->quorum(owner, ready):
+ * ready = quorate and synced, the only condition under which it may serve
+ * I/O.
+ *
+ * Limits: one operation payload is at most CLUSTER_OP_MAX bytes; a snapshot
+ * at most SNAPSHOT_MAX bytes, sent in SNAPSHOT_CHUNK fragments; at most
+ * CPG_MEMBERS_MAX (128) sangwd processes in a group. An operation sent just
+ * before a partition may be delivered on the origin (in corosync's
+ * transitional configuration) but not on the other side: CPG does not tell
+ * the two cases apart, so done() may report success for an operation the
+ * majority never saw; the origin then loses quorum and resynchronises from
+ * the majority, which discards that operation.
+ *
+ * Wire format (big-endian, every message):
+ *   0 magic "SGWC"  4 version (1)  5 kind  6 flags
+ *   8 origin node   12 origin pid  16 sequence (u64)
+ *  24 op type (u16) 26 reserved    28 body length (u32)
+ *  32 state version (u64)          40 body
+ * OP: body = payload; sequence = per-process operation number.
+ * REQUEST: no body; sequence = request number; flags bit 0 = sender quorate.
+ * SNAPSHOT: body = total length u32, offset u32, n_targets u16, n_synced u16,
+ *   targets (node u32, pid u32, request u64) x n_targets,
+ *   synced (node u32, pid u32) x n_synced, then the fragment bytes;
+ *   sequence = snapshot number of the sender. */
+#include "cluster.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <corosync/cmap.h>
+#include <corosync/corotypes.h>
+#include <corosync/cpg.h>
+#include <corosync/quorum.h>
+
+#include "../gateway/event_loop.h"
+#include "../gateway/log.h"
+#include "../gateway/util.h"
+
+#define MSG_MAGIC 0x53475743u /* "SGWC" */
+#define MSG_VERSION 1
+#define MSG_HEADER_LEN 40
+
+enum msg_kind {
+	MSG_OP = 1,
+	MSG_REQUEST = 2,
+	MSG_SNAPSHOT = 3,
+};
+
+#define REQUEST_FLAG_QUORATE 0x0001
+
+#define CLUSTER_OP_MAX (64u * 1024)
+#define SNAPSHOT_CHUNK (256u * 1024)
+#define SNAPSHOT_MAX (64u * 1024 * 1024)
+#define SNAPSHOT_BODY_FIXED 12
+#define SNAPSHOT_TARGET_LEN 16
+#define SNAPSHOT_SYNCED_LEN 8
+#define RETRY_MS 10
+
+struct msg_header {
+	uint8_t kind;
+	uint16_t flags;
+	uint32_t node;
+	uint32_t pid;
+	uint64_t seq;
+	uint16_t type;
+	uint32_t len;
+	uint64_t version;
+};
+
+/* One sangwd process in the group, as this member sees it. */
+struct member {
+	uint32_t node;
+	uint32_t pid;
+	bool synced;
+	bool requested;       /* a REQUEST delivered since the last confchg */
+	bool request_quorate;
+	uint64_t request;     /* number of its latest delivered REQUEST */
+	uint64_t version;     /* state version it announced with it */
+};
+
+/* An operation submitted here, waiting for its own delivery. */
+struct pending_op {
+	uint64_t seq;
+	cluster_done_fn done;
+	void *ctx;
+	TAILQ_ENTRY(pending_op) link;
+};
+
+/* A message cpg_mcast_joined refused with CS_ERR_TRY_AGAIN. */
+struct outgoing {
+	bool is_op;
+	uint64_t seq;
+	size_t len;
+	TAILQ_ENTRY(outgoing) link;
+	uint8_t msg[];
+};
+
+/* What an unsynced member saw after its REQUEST, replayed after restore. */
+struct backlog_entry {
+	bool is_op;
+	uint32_t node;
+	uint32_t pid;
+	uint64_t seq;
+	uint16_t type;
+	uint32_t len;             /* op payload bytes */
+	uint32_t *members;        /* confchg: node ids present, then left ones */
+	size_t n_members;
+	size_t n_left;
+	TAILQ_ENTRY(backlog_entry) link;
+	uint8_t payload[];
+};
+
+struct reassembly {
+	bool active;
+	uint32_t node;
+	uint32_t pid;
+	uint64_t snap;
+	uint32_t total;
+	uint32_t received;
+	uint8_t *buf;
+};
+
+struct corosync_state {
+	struct cluster *c;
+	cpg_handle_t cpg;
+	quorum_handle_t quorum;
+	bool cpg_open;
+	bool quorum_open;
+	bool joined;
+	struct ev_source cpg_src;
+	struct ev_source quorum_src;
+	bool cpg_src_added;
+	bool quorum_src_added;
+	struct cpg_name group;
+	uint32_t pid;
+
+	bool quorate;
+	bool synced;
+	bool reported_ready;
+	bool request_delivered;   /* my latest REQUEST has been delivered */
+	uint64_t my_request;      /* its number */
+	uint64_t next_op_seq;
+	uint64_t next_request;
+	uint64_t next_snapshot;
+	uint64_t version;         /* operations applied to the local state */
+
+	struct member members[CPG_MEMBERS_MAX];
+	size_t n_members;
+	bool seen_confchg;
+
+	TAILQ_HEAD(, pending_op) pending;
+	TAILQ_HEAD(, outgoing) outgoing;
+	TAILQ_HEAD(, backlog_entry) backlog;
+	struct ev_timer retry;
+	struct reassembly snap;
+};
+
+/* ---- wire helpers ---- */
+
+static void put_header(uint8_t *p, const struct msg_header *h)
+{
+	put_be32(p, MSG_MAGIC);
+	p[4] = MSG_VERSION;
+	p[5] = h->kind;
+	put_be16(p + 6, h->flags);
+	put_be32(p + 8, h->node);
+	put_be32(p + 12, h->pid);
+	put_be64(p + 16, h->seq);
+	put_be16(p + 24, h->type);
+	put_be16(p + 26, 0);
+	put_be32(p + 28, h->len);
+	put_be64(p + 32, h->version);
+}
+
+static int get_header(const uint8_t *p, size_t len, struct msg_header *h)
+{
+	if (len < MSG_HEADER_LEN || get_be32(p) != MSG_MAGIC || p[4] != MSG_VERSION)
+		return -1;
+	h->kind = p[5];
+	h->flags = get_be16(p + 6);
+	h->node = get_be32(p + 8);
+	h->pid = get_be32(p + 12);
+	h->seq = get_be64(p + 16);
+	h->type = get_be16(p + 24);
+	h->len = get_be32(p + 28);
+	h->version = get_be64(p + 32);
+	if (h->len != len - MSG_HEADER_LEN)
+		return -1;
+	return 0;
+}
+
+/* ---- the member table ---- */
+
+static struct member *member_find(struct corosync_state *s, uint32_t node, uint32_t pid)
+{
+	for (size_t i = 0; i < s->n_members; i++)
+		if (s->members[i].node == node && s->members[i].pid == pid)
+			return &s->members[i];
+	return NULL;
+}
+
+static bool is_me(const struct corosync_state *s, uint32_t node, uint32_t pid)
+{
+	return node == s->c->node_id && pid == s->pid;
+}
+
+static bool member_before(const struct member *a, const struct member *b)
+{
+	return a->node < b->node || (a->node == b->node && a->pid < b->pid);
+}
+
+/* The member that answers requests: the lowest synced one. */
+static struct member *lowest_synced(struct corosync_state *s)
+{
+	struct member *best = NULL;
+
+	for (size_t i = 0; i < s->n_members; i++)
+		if (s->members[i].synced && (!best || member_before(&s->members[i], best)))
+			best = &s->members[i];
+	return best;
+}
+
+static void set_self_synced(struct corosync_state *s, bool synced)
+{
+	struct member *me = member_find(s, s->c->node_id, s->pid);
+
+	s->synced = synced;
+	if (me)
+		me->synced = synced;
+}
+
+/* ---- readiness ---- */
+
+static bool corosync_ready(struct cluster *c)
+{
+	struct corosync_state *s = c->priv;
+
+	return s && s->joined && s->quorate && s->synced;
+}
+
+/* The gateway learns through cb->quorum whether it may serve I/O: that is
+ * quorate AND synced, so a joiner only starts after its state transfer. */
+static void report_ready(struct corosync_state *s)
+{
+	bool ready = corosync_ready(s->c);
+
+	if (ready == s->reported_ready)
+		return;
+	s->reported_ready = ready;
+	log_info("cluster: node %" PRIu32 " %s (quorate %s, synchronised %s)", s->c->node_id,
+		 ready ? "ready: serving I/O and shared-state changes"
+		       : "not ready: I/O and shared-state changes stop",
+		 s->quorate ? "yes" : "no", s->synced ? "yes" : "no");
+	if (s->c->cb->quorum)
+		s->c->cb->quorum(s->c->owner, ready);
+}
+
+/* ---- sending ---- */
+
+static void complete_pending(struct corosync_state *s, uint64_t seq, int result)
+{
+	struct pending_op *p;
+
+	TAILQ_FOREACH(p, &s->pending, link) {
+		if (p->seq != seq)
+			continue;
+		TAILQ_REMOVE(&s->pending, p, link);
+		if (p->done)
+			p->done(p->ctx, result);
+		free(p);
+		return;
+	}
+}
+
+static cs_error_t mcast(struct corosync_state *s, const void *msg, size_t len)
+{
+	struct iovec iov = { .iov_base = (void *)msg, .iov_len = len };
+
+	return cpg_mcast_joined(s->cpg, CPG_TYPE_AGREED, &iov, 1);
+}
+
+static void retry_sends(struct event_loop *loop, void *arg)
+{
+	struct corosync_state *s = arg;
+	struct outgoing *o;
+
+	(void)loop;
+	while ((o = TAILQ_FIRST(&s->outgoing))) {
+		cs_error_t err;
+
+		/* An operation not sent yet may still be refused cleanly. */
+		if (o->is_op && !corosync_ready(s->c)) {
+			TAILQ_REMOVE(&s->outgoing, o, link);
+			complete_pending(s, o->seq, -EAGAIN);
+			free(o);
+			continue;
+		}
+		err = mcast(s, o->msg, o->len);
+		if (err == CS_ERR_TRY_AGAIN) {
+			ev_timer_arm(s->c->loop, &s->retry, RETRY_MS);
+			return;
+		}
+		TAILQ_REMOVE(&s->outgoing, o, link);
+		if (err != CS_OK) {
+			log_error("cluster: cpg_mcast_joined failed (error %d)", err);
+			if (o->is_op)
+				complete_pending(s, o->seq, -EIO);
+		}
+		free(o);
+	}
+}
+
+/* Send now, or queue behind earlier messages to keep their order. The
+ * message is copied when it has to wait. */
+static int send_or_queue(struct corosync_state *s, const uint8_t *msg, size_t len, bool is_op,
+			 uint64_t seq)
+{
+	struct outgoing *o;
+
+	if (TAILQ_EMPTY(&s->outgoing)) {
+		cs_error_t err = mcast(s, msg, len);
+
+		if (err == CS_OK)
+			return 0;
+		if (err != CS_ERR_TRY_AGAIN) {
+			log_error("cluster: cpg_mcast_joined failed (error %d)", err);
+			return -EIO;
+		}
+	}
+	o = malloc(sizeof(*o) + len);
+	if (!o)
+		return -ENOMEM;
+	o->is_op = is_op;
+	o->seq = seq;
+	o->len = len;
+	memcpy(o->msg, msg, len);
+	if (TAILQ_EMPTY(&s->outgoing))
+		log_debug("cluster: corosync is busy (CS_ERR_TRY_AGAIN): queueing sends");
+	TAILQ_INSERT_TAIL(&s->outgoing, o, link);
+	if (!s->retry.armed)
+		ev_timer_arm(s->c->loop, &s->retry, RETRY_MS);
+	return 0;
+}
+
+static void send_request(struct corosync_state *s)
+{
+	uint8_t msg[MSG_HEADER_LEN];
+	struct msg_header h = {
+		.kind = MSG_REQUEST,
+		.flags = s->quorate ? REQUEST_FLAG_QUORATE : 0,
+		.node = s->c->node_id,
+		.pid = s->pid,
+		.seq = ++s->next_request,
+		.version = s->version,
+	};
+
+	put_header(msg, &h);
+	log_debug("cluster: requesting state (request %" PRIu64 ", version %" PRIu64 ")", h.seq,
+		  h.version);
+	if (send_or_queue(s, msg, sizeof(msg), false, 0) < 0)
+		log_error("cluster: could not send a state request");
+}
+
+/* Snapshot the local state now (this point of the delivery stream) and send
+ * it to targets, in fragments. A NULL snapshot callback means empty state. */
+static void send_snapshot(struct corosync_state *s, struct member *const *targets, size_t n_targets)
+{
+	void *state = NULL;
+	size_t state_len = 0;
+	size_t n_synced = 0, lists_len, offset = 0;
+	uint64_t snap = ++s->next_snapshot;
+	uint8_t *msg;
+
+	if (s->c->cb->snapshot && s->c->cb->snapshot(s->c->owner, &state, &state_len) < 0) {
+		log_error("cluster: the gateway could not snapshot its state; joiners wait");
+		return;
+	}
+	if (state_len > SNAPSHOT_MAX) {
+		log_error("cluster: state snapshot of %zu bytes exceeds the %u byte limit", state_len,
+			  SNAPSHOT_MAX);
+		free(state);
+		return;
+	}
+	for (size_t i = 0; i < s->n_members; i++)
+		n_synced += s->members[i].synced;
+	lists_len = n_targets * SNAPSHOT_TARGET_LEN + n_synced * SNAPSHOT_SYNCED_LEN;
+	msg = malloc(MSG_HEADER_LEN + SNAPSHOT_BODY_FIXED + lists_len + SNAPSHOT_CHUNK);
+	if (!msg) {
+		free(state);
+		return;
+	}
+	log_info("cluster: sending state version %" PRIu64 " (%zu bytes) to %zu member(s)",
+		 s->version, state_len, n_targets);
+	do {
+		size_t chunk = MIN(state_len - offset, (size_t)SNAPSHOT_CHUNK);
+		size_t body = SNAPSHOT_BODY_FIXED + lists_len + chunk;
+		uint8_t *p = msg + MSG_HEADER_LEN;
+		struct msg_header h = {
+			.kind = MSG_SNAPSHOT,
+			.node = s->c->node_id,
+			.pid = s->pid,
+			.seq = snap,
+			.len = (uint32_t)body,
+			.version = s->version,
+		};
+
+		put_header(msg, &h);
+		put_be32(p, (uint32_t)state_len);
+		put_be32(p + 4, (uint32_t)offset);
+		put_be16(p + 8, (uint16_t)n_targets);
+		put_be16(p + 10, (uint16_t)n_synced);
+		p += SNAPSHOT_BODY_FIXED;
+		for (size_t i = 0; i < n_targets; i++, p += SNAPSHOT_TARGET_LEN) {
+			put_be32(p, targets[i]->node);
+			put_be32(p + 4, targets[i]->pid);
+			put_be64(p + 8, targets[i]->request);
+		}
+		for (size_t i = 0; i < s->n_members; i++) {
+			if (!s->members[i].synced)
+				continue;
+			put_be32(p, s->members[i].node);
+			put_be32(p + 4, s->members[i].pid);
+			p += SNAPSHOT_SYNCED_LEN;
+		}
+		if (chunk)
+			memcpy(p, (const uint8_t *)state + offset, chunk);
+		if (send_or_queue(s, msg, MSG_HEADER_LEN + body, false, 0) < 0) {
+			log_error("cluster: could not send the state snapshot");
+			break;
+		}
+		offset += chunk;
+	} while (offset < state_len);
+	free(msg);
+	free(state);
+}
+
+/* ---- the backlog of an unsynced member ---- */
+
+static void backlog_clear(struct corosync_state *s)
+{
+	struct backlog_entry *b;
+
+	while ((b = TAILQ_FIRST(&s->backlog))) {
+		TAILQ_REMOVE(&s->backlog, b, link);
+		/* Our own operation was not applied here: refuse it. */
+		if (b->is_op && is_me(s, b->node, b->pid))
+			complete_pending(s, b->seq, -EAGAIN);
+		free(b->members);
+		free(b);
+	}
+}
+
+static void backlog_add_op(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+			   uint32_t pid, const uint8_t *payload)
+{
+	struct backlog_entry *b = calloc(1, sizeof(*b) + h->len);
+
+	if (!b) {
+		log_error("cluster: out of memory queueing an operation during state transfer");
+		return;
+	}
+	b->is_op = true;
+	b->node = node;
+	b->pid = pid;
+	b->seq = h->seq;
+	b->type = h->type;
+	b->len = h->len;
+	memcpy(b->payload, payload, h->len);
+	TAILQ_INSERT_TAIL(&s->backlog, b, link);
+}
+
+static void backlog_add_confchg(struct corosync_state *s, const uint32_t *present, size_t n,
+				const uint32_t *left, size_t n_left)
+{
+	struct backlog_entry *b = calloc(1, sizeof(*b));
+
+	if (!b || !(b->members = calloc(n + n_left + 1, sizeof(uint32_t)))) {
+		free(b);
+		log_error("cluster: out of memory queueing a membership change");
+		return;
+	}
+	memcpy(b->members, present, n * sizeof(uint32_t));
+	memcpy(b->members + n, left, n_left * sizeof(uint32_t));
+	b->n_members = n;
+	b->n_left = n_left;
+	TAILQ_INSERT_TAIL(&s->backlog, b, link);
+}
+
+static void apply_op(struct corosync_state *s, uint32_t node, uint32_t pid, uint64_t seq,
+		     uint16_t type, const void *payload, uint32_t len)
+{
+	int result = s->c->cb->apply(s->c->owner, node, type, payload, len);
+
+	s->version++;
+	if (is_me(s, node, pid))
+		complete_pending(s, seq, result);
+}
+
+static void backlog_replay(struct corosync_state *s)
+{
+	struct backlog_entry *b;
+
+	while ((b = TAILQ_FIRST(&s->backlog))) {
+		TAILQ_REMOVE(&s->backlog, b, link);
+		if (b->is_op)
+			apply_op(s, b->node, b->pid, b->seq, b->type, b->payload, b->len);
+		else if (s->c->cb->membership)
+			s->c->cb->membership(s->c->owner, b->members, b->n_members,
+					     b->members + b->n_members, b->n_left);
+		free(b->members);
+		free(b);
+	}
+}
+
+/* ---- becoming synced ---- */
+
+static size_t present_nodes(struct corosync_state *s, uint32_t *nodes)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < s->n_members; i++) {
+		bool dup = false;
+
+		for (size_t j = 0; j < n; j++)
+			dup |= nodes[j] == s->members[i].node;
+		if (!dup)
+			nodes[n++] = s->members[i].node;
+	}
+	return n;
+}
+
+/* Backlog replayed: tell the gateway who is here and start serving. */
+static void become_synced(struct corosync_state *s)
+{
+	uint32_t nodes[CPG_MEMBERS_MAX];
+	size_t n;
+
+	backlog_replay(s);
+	set_self_synced(s, true);
+	s->request_delivered = false;
+	n = present_nodes(s, nodes);
+	if (s->c->cb->membership)
+		s->c->cb->membership(s->c->owner, nodes, n, NULL, 0);
+	log_info("cluster: state synchronised at version %" PRIu64, s->version);
+	report_ready(s);
+}
+
+static void snapshot_discard(struct corosync_state *s)
+{
+	free(s->snap.buf);
+	memset(&s->snap, 0, sizeof(s->snap));
+}
+
+/* ---- delivery ---- */
+
+static void deliver_op(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+		       uint32_t pid, const uint8_t *payload)
+{
+	if (s->synced) {
+		apply_op(s, node, pid, h->seq, h->type, payload, h->len);
+		return;
+	}
+	/* Not synced: after our request, keep it to replay on top of the
+	 * snapshot that answers it. Before it (our own operations sent
+	 * before we lost quorum land here), it is not applied anywhere we
+	 * will take state from: refuse it. */
+	if (s->request_delivered) {
+		backlog_add_op(s, h, node, pid, payload);
+		return;
+	}
+	if (is_me(s, node, pid))
+		complete_pending(s, h->seq, -EAGAIN);
+}
+
+/* No member is synced: once every member has asked while quorate, the one
+ * with the newest state wins and hands it to the others. */
+static void try_election(struct corosync_state *s)
+{
+	struct member *winner = NULL;
+	struct member *targets[CPG_MEMBERS_MAX];
+	size_t n_targets = 0;
+
+	for (size_t i = 0; i < s->n_members; i++) {
+		struct member *m = &s->members[i];
+
+		if (!m->requested || !m->request_quorate)
+			return;
+		if (!winner || m->version > winner->version ||
+		    (m->version == winner->version && member_before(m, winner)))
+			winner = m;
+	}
+	if (!winner)
+		return;
+	log_info("cluster: no member had current state; node %" PRIu32 " (version %" PRIu64
+		 ") provides it", winner->node, winner->version);
+	winner->synced = true;
+	/* The election point is the same on every member: what was delivered
+	 * before it was applied by nobody (nobody was synced), so everyone
+	 * drops it, and the winner's snapshot, taken here, is what the
+	 * others load; their backlogs restart here. */
+	backlog_clear(s);
+	if (!is_me(s, winner->node, winner->pid))
+		return;
+	become_synced(s);
+	for (size_t i = 0; i < s->n_members; i++)
+		if (!s->members[i].synced)
+			targets[n_targets++] = &s->members[i];
+	if (n_targets)
+		send_snapshot(s, targets, n_targets);
+}
+
+static void deliver_request(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+			    uint32_t pid)
+{
+	struct member *m = member_find(s, node, pid);
+	struct member *responder;
+
+	if (!m)
+		return;
+	m->requested = true;
+	m->request = h->seq;
+	m->request_quorate = h->flags & REQUEST_FLAG_QUORATE;
+	m->version = h->version;
+	if (is_me(s, node, pid) && !s->synced) {
+		/* From here on, everything delivered goes into the backlog. */
+		backlog_clear(s);
+		snapshot_discard(s);
+		s->request_delivered = true;
+		s->my_request = h->seq;
+	}
+	if (m->synced)
+		return; /* stale: it was synced by an earlier answer */
+	responder = lowest_synced(s);
+	if (!responder) {
+		try_election(s);
+		return;
+	}
+	/* Only a quorate responder hands out state; a requester asks again
+	 * when its partition becomes quorate. */
+	if (is_me(s, responder->node, responder->pid) && s->quorate)
+		send_snapshot(s, &m, 1);
+}
+
+/* The last fragment of a snapshot: mark its targets and the sender's synced
+ * members synced, on every member alike. */
+static void snapshot_complete(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+			      uint32_t pid, const uint8_t *targets, size_t n_targets,
+			      const uint8_t *synced, size_t n_synced)
+{
+	struct member *sender = member_find(s, node, pid);
+	bool restore_me = false;
+
+	if (sender)
+		sender->synced = true;
+	for (size_t i = 0; i < n_synced; i++) {
+		struct member *m = member_find(s, get_be32(synced + i * SNAPSHOT_SYNCED_LEN),
+					       get_be32(synced + i * SNAPSHOT_SYNCED_LEN + 4));
+
+		if (m && !is_me(s, m->node, m->pid))
+			m->synced = true;
+	}
+	for (size_t i = 0; i < n_targets; i++) {
+		const uint8_t *t = targets + i * SNAPSHOT_TARGET_LEN;
+		struct member *m = member_find(s, get_be32(t), get_be32(t + 4));
+
+		if (!m || m->synced || !m->requested || m->request != get_be64(t + 8))
+			continue;
+		if (is_me(s, m->node, m->pid)) {
+			restore_me = true;
+			continue;
+		}
+		m->synced = true;
+	}
+	if (!restore_me)
+		return;
+	if (!s->snap.active || s->snap.received != s->snap.total) {
+		log_error("cluster: incomplete state snapshot from node %" PRIu32 "; asking again",
+			  node);
+		snapshot_discard(s);
+		send_request(s);
+		return;
+	}
+	if (s->c->cb->restore &&
+	    s->c->cb->restore(s->c->owner, s->snap.buf, s->snap.total) < 0) {
+		/* Others now count us as synced; we cannot serve with a state
+		 * we could not load, so stay unready and say so loudly. */
+		log_error("cluster: could not restore the state snapshot from node %" PRIu32
+			  "; this node stays unready", node);
+		snapshot_discard(s);
+		return;
+	}
+	log_info("cluster: restored state version %" PRIu64 " (%" PRIu32 " bytes) from node %" PRIu32,
+		 h->version, s->snap.total, node);
+	s->version = h->version;
+	snapshot_discard(s);
+	become_synced(s);
+}
+
+static void deliver_snapshot(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+			     uint32_t pid, const uint8_t *body)
+{
+	uint32_t total, offset, chunk;
+	size_t n_targets, n_synced, lists_len;
+	const uint8_t *targets, *synced, *data;
+	bool for_me = false;
+
+	if (h->len < SNAPSHOT_BODY_FIXED)
+		goto malformed;
+	total = get_be32(body);
+	offset = get_be32(body + 4);
+	n_targets = get_be16(body + 8);
+	n_synced = get_be16(body + 10);
+	lists_len = n_targets * SNAPSHOT_TARGET_LEN + n_synced * SNAPSHOT_SYNCED_LEN;
+	if (h->len < SNAPSHOT_BODY_FIXED + lists_len || total > SNAPSHOT_MAX)
+		goto malformed;
+	chunk = (uint32_t)(h->len - SNAPSHOT_BODY_FIXED - lists_len);
+	if (offset > total || chunk > total - offset)
+		goto malformed;
+	targets = body + SNAPSHOT_BODY_FIXED;
+	synced = targets + n_targets * SNAPSHOT_TARGET_LEN;
+	data = synced + n_synced * SNAPSHOT_SYNCED_LEN;
+
+	for (size_t i = 0; i < n_targets; i++) {
+		const uint8_t *t = targets + i * SNAPSHOT_TARGET_LEN;
+
+		if (is_me(s, get_be32(t), get_be32(t + 4)) && s->request_delivered &&
+		    get_be64(t + 8) == s->my_request)
+			for_me = true;
+	}
+	if (for_me && !s->synced) {
+		if (offset == 0) {
+			snapshot_discard(s);
+			s->snap.buf = malloc(total ? total : 1);
+			if (!s->snap.buf) {
+				log_error("cluster: no memory for a %" PRIu32 " byte snapshot", total);
+				return;
+			}
+			s->snap.active = true;
+			s->snap.node = node;
+			s->snap.pid = pid;
+			s->snap.snap = h->seq;
+			s->snap.total = total;
+		}
+		if (s->snap.active && s->snap.node == node && s->snap.pid == pid &&
+		    s->snap.snap == h->seq && s->snap.received == offset && s->snap.total == total) {
+			memcpy(s->snap.buf + offset, data, chunk);
+			s->snap.received += chunk;
+		}
+	}
+	if (offset + chunk == total)
+		snapshot_complete(s, h, node, pid, targets, n_targets, synced, n_synced);
+	return;
+malformed:
+	log_warn("cluster: malformed state snapshot from node %" PRIu32 " ignored", node);
+}
+
+static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32_t node,
+			uint32_t pid, void *msg, size_t len)
+{
+	struct corosync_state *s = NULL;
+	struct msg_header h;
+
+	(void)group;
+	if (cpg_context_get(handle, (void **)&s) != CS_OK || !s)
+		return;
+	if (get_header(msg, len, &h) < 0 || h.node != node || h.pid != pid) {
+		log_warn("cluster: malformed message (%zu bytes) from node %" PRIu32 " ignored", len,
+			 node);
+		return;
+	}
+	switch (h.kind) {
+	case MSG_OP:
+		deliver_op(s, &h, node, pid, (const uint8_t *)msg + MSG_HEADER_LEN);
+		break;
+	case MSG_REQUEST:
+		deliver_request(s, &h, node, pid);
+		break;
+	case MSG_SNAPSHOT:
+		deliver_snapshot(s, &h, node, pid, (const uint8_t *)msg + MSG_HEADER_LEN);
+		break;
+	default:
+		log_warn("cluster: unknown message kind %u from node %" PRIu32 " ignored", h.kind,
+			 node);
+	}
+	report_ready(s);
+}
+
+/* ---- membership ---- */
+
+static void quorum_changed(struct corosync_state *s, bool quorate, const char *how);
+
+static const char *leave_reason(uint32_t reason)
+{
+	switch (reason) {
+	case CPG_REASON_LEAVE:
+		return "left";
+	case CPG_REASON_NODEDOWN:
+		return "node down";
+	case CPG_REASON_NODEUP:
+		return "node up";
+	case CPG_REASON_PROCDOWN:
+		return "process down";
+	default:
+		return "gone";
+	}
+}
+
+static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
+			const struct cpg_address *member_list, size_t n_member,
+			const struct cpg_address *left_list, size_t n_left_entries,
+			const struct cpg_address *joined_list, size_t n_joined)
+{
+	struct corosync_state *s = NULL;
+	struct member next[CPG_MEMBERS_MAX];
+	uint32_t nodes[CPG_MEMBERS_MAX], left[CPG_MEMBERS_MAX];
+	size_t n_next = 0, n_nodes, n_left = 0;
+	bool fresh_group;
+
+	(void)group;
+	if (cpg_context_get(handle, (void **)&s) != CS_OK || !s)
+		return;
+	/* A group with no member before this change starts from fresh state. */
+	fresh_group = !s->seen_confchg && n_member == n_joined;
+	s->seen_confchg = true;
+
+	for (size_t i = 0; i < n_member && n_next < CPG_MEMBERS_MAX; i++) {
+		struct member *old = member_find(s, member_list[i].nodeid, member_list[i].pid);
+		struct member *m = &next[n_next++];
+
+		if (old)
+			*m = *old;
+		else
+			*m = (struct member){ .node = member_list[i].nodeid, .pid = member_list[i].pid };
+		m->synced = old ? old->synced : fresh_group;
+		/* An election counts only requests made in this configuration. */
+		m->requested = false;
+	}
+	memcpy(s->members, next, n_next * sizeof(next[0]));
+	s->n_members = n_next;
+	if (fresh_group)
+		s->synced = true;
+	/* corosync decides quorum before it delivers this change, but its
+	 * notification comes on another connection, possibly after messages
+	 * delivered in the new configuration: ask now, so that our own
+	 * operations delivered in a minority are refused, not applied. */
+	if (n_left_entries && s->quorate && s->quorum_open) {
+		int quorate = 1;
+
+		if (quorum_getquorate(s->quorum, &quorate) == CS_OK && !quorate)
+			quorum_changed(s, false, "members left");
+	}
+
+	n_nodes = present_nodes(s, nodes);
+	for (size_t i = 0; i < n_left_entries; i++) {
+		bool still_here = false;
+
+		log_info("cluster: node %" PRIu32 " pid %" PRIu32 " %s", left_list[i].nodeid,
+			 left_list[i].pid, leave_reason(left_list[i].reason));
+		for (size_t j = 0; j < n_nodes; j++)
+			still_here |= nodes[j] == left_list[i].nodeid;
+		for (size_t j = 0; j < n_left; j++)
+			still_here |= left[j] == left_list[i].nodeid;
+		if (!still_here && n_left < CPG_MEMBERS_MAX)
+			left[n_left++] = left_list[i].nodeid;
+	}
+	for (size_t i = 0; i < n_joined; i++)
+		log_info("cluster: node %" PRIu32 " pid %" PRIu32 " joined", joined_list[i].nodeid,
+			 joined_list[i].pid);
+	log_info("cluster: %zu member(s) in group %.*s%s", n_member, (int)s->group.length,
+		 s->group.value, fresh_group ? " (new group)" : "");
+
+	if (s->synced) {
+		if (s->c->cb->membership)
+			s->c->cb->membership(s->c->owner, nodes, n_nodes, left, n_left);
+	} else {
+		if (s->request_delivered)
+			backlog_add_confchg(s, nodes, n_nodes, left, n_left);
+		/* Our responder may be gone, or an election restarts: ask again. */
+		if (member_find(s, s->c->node_id, s->pid))
+			send_request(s);
+	}
+	report_ready(s);
+}
+
+/* ---- quorum ---- */
+
+/* Quorum gained or lost, learnt from libquorum's notification or asked for
+ * at a configuration change. */
+static void quorum_changed(struct corosync_state *s, bool quorate, const char *how)
+{
+	if (quorate == s->quorate)
+		return;
+	s->quorate = quorate;
+	log_info("cluster: quorum %s (%s)", quorate ? "gained" : "lost", how);
+	if (!quorate) {
+		/* The whole partition stops at once and must resynchronise from a
+		 * quorate partition: its state may be stale by then. */
+		for (size_t i = 0; i < s->n_members; i++)
+			s->members[i].synced = false;
+		set_self_synced(s, false);
+		s->request_delivered = false;
+		backlog_clear(s);
+		snapshot_discard(s);
+	} else if (!s->synced && s->joined) {
+		send_request(s);
+	}
+	report_ready(s);
+}
+
+static void quorum_notify(quorum_handle_t handle, uint32_t quorate, uint64_t ring_seq,
+			  uint32_t n_view, uint32_t *view)
+{
+	struct corosync_state *s = NULL;
+	char how[64];
+
+	(void)view;
+	if (quorum_context_get(handle, (const void **)&s) != CS_OK || !s)
+		return;
+	snprintf(how, sizeof(how), "ring %" PRIu64 ", %" PRIu32 " node(s) in view", ring_seq, n_view);
+	quorum_changed(s, quorate, how);
+}
+
+/* ---- the event loop side ---- */
+
+static void connection_lost(struct corosync_state *s, const char *what, cs_error_t err)
+{
+	log_error("cluster: lost the connection to corosync (%s: error %d); node stops", what, err);
+	if (s->cpg_src_added) {
+		ev_remove(s->c->loop, &s->cpg_src);
+		s->cpg_src_added = false;
+	}
+	if (s->quorum_src_added) {
+		ev_remove(s->c->loop, &s->quorum_src);
+		s->quorum_src_added = false;
+	}
+	s->quorate = false;
+	set_self_synced(s, false);
+	report_ready(s);
+}
+
+static void cpg_readable(struct event_loop *loop, uint32_t events, void *arg)
+{
+	struct corosync_state *s = arg;
+	cs_error_t err;
+
+	(void)loop;
+	(void)events;
+	err = cpg_dispatch(s->cpg, CS_DISPATCH_ALL);
+	if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+		connection_lost(s, "cpg", err);
+}
+
+static void quorum_readable(struct event_loop *loop, uint32_t events, void *arg)
+{
+	struct corosync_state *s = arg;
+	cs_error_t err;
+
+	(void)loop;
+	(void)events;
+	err = quorum_dispatch(s->quorum, CS_DISPATCH_ALL);
+	if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+		connection_lost(s, "quorum", err);
+}
+
+/* ---- start / stop ---- */
+
+static void group_name_from_cmap(struct cpg_name *group)
+{
+	cmap_handle_t cmap;
+	char *name = NULL;
+	const char *use = "sangw";
+
+	if (cmap_initialize(&cmap) == CS_OK) {
+		if (cmap_get_string(cmap, "totem.cluster_name", &name) == CS_OK && name && *name)
+			use = name;
+		group->length = (uint32_t)str_copy(group->value, use, sizeof(group->value));
+		if (group->length >= sizeof(group->value))
+			group->length = sizeof(group->value) - 1;
+		free(name);
+		cmap_finalize(cmap);
+		return;
+	}
+	group->length = (uint32_t)str_copy(group->value, use, sizeof(group->value));
+}
+
+static void corosync_stop(struct cluster *c);
+
+static int corosync_start(struct cluster *c)
+{
+	static cpg_model_v1_data_t cpg_model = {
+		.model = CPG_MODEL_V1,
+		.cpg_deliver_fn = cpg_deliver,
+		.cpg_confchg_fn = cpg_confchg,
+	};
+	static quorum_callbacks_t quorum_cbs = { .quorum_notify_fn = quorum_notify };
+	struct corosync_state *s = calloc(1, sizeof(*s));
+	unsigned int local_node;
+	uint32_t quorum_type;
+	int fd, quorate = 0;
+	cs_error_t err;
+
+	if (!s)
+		return -ENOMEM;
+	s->c = c;
+	s->pid = (uint32_t)getpid();
+	TAILQ_INIT(&s->pending);
+	TAILQ_INIT(&s->outgoing);
+	TAILQ_INIT(&s->backlog);
+	ev_timer_init(&s->retry, retry_sends, s);
+	c->priv = s;
+	group_name_from_cmap(&s->group);
+
+	err = cpg_model_initialize(&s->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&cpg_model, s);
+	if (err != CS_OK) {
+		log_error("cluster: cannot connect to corosync CPG (error %d): is corosync running?", err);
+		goto fail;
+	}
+	s->cpg_open = true;
+	if ((err = cpg_local_get(s->cpg, &local_node)) != CS_OK ||
+	    (err = cpg_fd_get(s->cpg, &fd)) != CS_OK) {
+		log_error("cluster: corosync CPG setup failed (error %d)", err);
+		goto fail;
+	}
+	c->node_id = local_node;
+	if (ev_add(c->loop, &s->cpg_src, fd, EPOLLIN, cpg_readable, s) < 0)
+		goto fail;
+	s->cpg_src_added = true;
+
+	err = quorum_model_initialize(&s->quorum, QUORUM_MODEL_V0, (quorum_model_data_t *)&(quorum_model_v0_data_t){
+					      .model = QUORUM_MODEL_V0,
+					      .quorum_notify_fn = quorum_cbs.quorum_notify_fn },
+				      &quorum_type, s);
+	if (err != CS_OK) {
+		log_error("cluster: cannot connect to corosync quorum (error %d)", err);
+		goto fail;
+	}
+	s->quorum_open = true;
+	if ((err = quorum_getquorate(s->quorum, &quorate)) != CS_OK ||
+	    (err = quorum_fd_get(s->quorum, &fd)) != CS_OK ||
+	    (err = quorum_trackstart(s->quorum, CS_TRACK_CHANGES)) != CS_OK) {
+		log_error("cluster: corosync quorum setup failed (error %d)", err);
+		goto fail;
+	}
+	s->quorate = quorate;
+	if (ev_add(c->loop, &s->quorum_src, fd, EPOLLIN, quorum_readable, s) < 0)
+		goto fail;
+	s->quorum_src_added = true;
+
+	err = cpg_join(s->cpg, &s->group);
+	if (err != CS_OK) {
+		log_error("cluster: cannot join CPG group %s (error %d)", s->group.value, err);
+		goto fail;
+	}
+	s->joined = true;
+	log_info("cluster: node %" PRIu32 " joined CPG group %s (%s quorum provider, %squorate)",
+		 c->node_id, s->group.value, quorum_type == QUORUM_SET ? "with a" : "without",
+		 quorate ? "" : "not ");
+	return 0;
+fail:
+	corosync_stop(c);
+	return -EIO;
+}
+
+static void corosync_stop(struct cluster *c)
+{
+	struct corosync_state *s = c->priv;
+	struct pending_op *p;
+	struct outgoing *o;
+
+	if (!s)
+		return;
+	if (s->cpg_src_added)
+		ev_remove(c->loop, &s->cpg_src);
+	if (s->quorum_src_added)
+		ev_remove(c->loop, &s->quorum_src);
+	ev_timer_cancel(c->loop, &s->retry);
+	if (s->joined)
+		cpg_leave(s->cpg, &s->group);
+	if (s->cpg_open)
+		cpg_finalize(s->cpg);
+	if (s->quorum_open) {
+		quorum_trackstop(s->quorum);
+		quorum_finalize(s->quorum);
+	}
+	while ((o = TAILQ_FIRST(&s->outgoing))) {
+		TAILQ_REMOVE(&s->outgoing, o, link);
+		free(o);
+	}
+	/* Replayable entries would need a state we are leaving: drop them. */
+	while (!TAILQ_EMPTY(&s->backlog)) {
+		struct backlog_entry *b = TAILQ_FIRST(&s->backlog);
+
+		TAILQ_REMOVE(&s->backlog, b, link);
+		free(b->members);
+		free(b);
+	}
+	snapshot_discard(s);
+	c->priv = NULL;
+	while ((p = TAILQ_FIRST(&s->pending))) {
+		TAILQ_REMOVE(&s->pending, p, link);
+		if (p->done)
+			p->done(p->ctx, -ESHUTDOWN);
+		free(p);
+	}
+	free(s);
+}
+
+static int corosync_submit(struct cluster *c, uint16_t type, const void *payload, uint32_t len,
+			   cluster_done_fn done, void *ctx)
+{
+	struct corosync_state *s = c->priv;
+	struct pending_op *p;
+	uint8_t *msg;
+	int rc;
+
+	if (!corosync_ready(c))
+		return -EAGAIN;
+	if (len > CLUSTER_OP_MAX)
+		return -EMSGSIZE;
+	p = malloc(sizeof(*p));
+	msg = malloc(MSG_HEADER_LEN + len);
+	if (!p || !msg) {
+		free(p);
+		free(msg);
+		return -ENOMEM;
+	}
+	p->seq = ++s->next_op_seq;
+	p->done = done;
+	p->ctx = ctx;
+	put_header(msg, &(struct msg_header){
+		.kind = MSG_OP,
+		.node = c->node_id,
+		.pid = s->pid,
+		.seq = p->seq,
+		.type = type,
+		.len = len,
+		.version = s->version,
+	});
+	if (len)
+		memcpy(msg + MSG_HEADER_LEN, payload, len);
+	TAILQ_INSERT_TAIL(&s->pending, p, link);
+	rc = send_or_queue(s, msg, MSG_HEADER_LEN + len, true, p->seq);
+	free(msg);
+	if (rc < 0) {
+		TAILQ_REMOVE(&s->pending, p, link);
+		free(p);
+	}
+	return rc;
+}
+
+const struct cluster_service_ops cluster_corosync_ops = {
+	.name = "corosync",
+	.start = corosync_start,
+	.stop = corosync_stop,
+	.submit = corosync_submit,
+	.ready = corosync_ready,
+};
