@@ -3,7 +3,8 @@
  * delivers it to every member in one total order and each member applies it
  * with the same deterministic code (the gateway's apply callback). The
  * originating node learns the result through the done callback, which runs
- * only after the operation has been applied locally. The single-node
+ * only after every synchronised member has applied the operation (so a
+ * completed change is visible through every node). The single-node
  * service (cluster_single.c) is a group of one; the corosync one implements
  * the same ops table. The gateway never talks to corosync directly. */
 #ifndef SANGW_CLUSTER_H
@@ -35,6 +36,12 @@ struct cluster_callbacks {
 	/* Ready (quorate and synchronised) or not: I/O and shared-state
 	 * changes stop while not. */
 	void (*quorum)(void *owner, bool quorate);
+	/* Did the gateway start from saved state (a configuration file, APTPL
+	 * reservations)? If so, *version is the state version it was saved
+	 * at (0: not recorded). A group that starts with no synchronised
+	 * member elects the newest saved state on offer. May be NULL; asked
+	 * once, from the event loop, before the first delivery. */
+	bool (*saved_state)(void *owner, uint64_t *version);
 };
 
 struct cluster_service_ops {
@@ -42,7 +49,9 @@ struct cluster_service_ops {
 	int (*start)(struct cluster *c);
 	void (*stop)(struct cluster *c);
 	/* Queue an operation for total-order delivery. done(ctx, result) runs
-	 * on this node after the local apply. Returns 0 or -errno (not
+	 * on this node once every synchronised member has applied it, with
+	 * the local apply's result, or with -EAGAIN if quorum was lost before
+	 * that (the outcome is then unknown here). Returns 0 or -errno (not
 	 * quorate: -EAGAIN; the operation was not sent). */
 	int (*submit)(struct cluster *c, uint16_t type, const void *payload, uint32_t len,
 		      cluster_done_fn done, void *ctx);
@@ -56,6 +65,12 @@ struct cluster {
 	const struct cluster_callbacks *cb;
 	void *owner;
 	uint32_t node_id;
+	/* The state version (operations applied to the shared state, the same
+	 * number at the same point of the delivery stream on every member).
+	 * Kept by the service: inside apply() it is the version the state has
+	 * once that operation is applied; inside restore() the snapshot's.
+	 * The gateway persists it with its state (saved_state). */
+	uint64_t state_version;
 	void *priv;
 };
 

@@ -3,8 +3,22 @@
  * Every sangwd joins one CPG group named after the corosync cluster
  * (cmap totem.cluster_name, "sangw" when unset). Operations are multicast
  * with CPG_TYPE_AGREED, so every member delivers them in one total order and
- * applies them with the gateway's deterministic apply callback; the origin
- * runs the submitter's done callback right after its own apply.
+ * applies them with the gateway's deterministic apply callback.
+ *
+ * Completion is linearizable across nodes: the origin runs the submitter's
+ * done callback only once every synced member of the current configuration
+ * has applied the operation. After each dispatch that applied something a
+ * synced member multicasts an ACK carrying its state version (operations
+ * applied; the same number at the same point of the stream on every synced
+ * member); the origin notes the version its own apply reached and waits
+ * until every other synced member has acknowledged at least that. Members
+ * that leave are no longer waited for (checked at every configuration
+ * change). A joiner is not waited for: it serves no I/O until its state
+ * transfer and backlog replay have taken it past the operation, and once
+ * synced it acknowledges afresh. If quorum (or the corosync connection) is
+ * lost while an operation waits, whether the majority applied it cannot be
+ * known here: done() gets -EAGAIN ("not done, retry"), and this node's state
+ * is replaced by the majority's before it serves again.
  *
  * State transfer. A member is "synced" when its state equals that of the
  * group at the current point of the delivery stream. A member that is not
@@ -21,12 +35,21 @@
  * agree on who must answer. Snapshots carry the sender's list of synced
  * members so a joiner learns it.
  *
- * The first members of a group that had no members are synced at once
- * (fresh state). When a quorate partition has no synced member at all
- * (every node lost quorum, or restarted), the members elect one: once every
- * member has sent a REQUEST, while quorate, after the last configuration
- * change, the one with the highest state version (operations applied)
- * wins, ties to the lowest node id, and it sends its state to the others.
+ * Elections. When a quorate group has no synced member at all (it has just
+ * formed -- a whole-cluster start or restart -- or every node lost quorum),
+ * the members elect one: once every member has sent a REQUEST, while
+ * quorate, after the last configuration change, the one with the highest
+ * state version wins, ties to the lowest node id, and it sends its state to
+ * the others. A node's first version is the one its gateway saved with its
+ * persistent state before it stopped (cb->saved_state; 0 for none), so
+ * after a whole-cluster restart the newest saved state wins (at equal
+ * versions, saved state beats none: REQUEST flag SAVED). While saved
+ * state is on offer the election also waits until every node of corosync's
+ * nodelist has a member in the group (each REQUEST carries the nodelist
+ * size), or until a member has waited ELECTION_GRACE_MS and sends a FORCE
+ * request: a node that never comes back does not block the others, but a
+ * node that starts late with newer state than the elected one loses it.
+ * With no saved state anywhere (a fresh cluster) the election is at once.
  *
  * Quorum (libquorum): losing quorum makes every member of the partition
  * unsynced at once, so it stops serving I/O and refuses operations until it
@@ -40,10 +63,10 @@
  * at most SNAPSHOT_MAX bytes, sent in SNAPSHOT_CHUNK fragments; at most
  * CPG_MEMBERS_MAX (128) sangwd processes in a group. An operation sent just
  * before a partition may be delivered on the origin (in corosync's
- * transitional configuration) but not on the other side: CPG does not tell
- * the two cases apart, so done() may report success for an operation the
- * majority never saw; the origin then loses quorum and resynchronises from
- * the majority, which discards that operation.
+ * transitional configuration) but not on the other side; the origin then
+ * waits for ACKs the other side never sends, until the configuration
+ * change: in a minority it gets -EAGAIN, in the majority the others left
+ * and are not waited for.
  *
  * Wire format (big-endian, every message):
  *   0 magic "SGWC"  4 version (1)  5 kind  6 flags
@@ -51,7 +74,10 @@
  *  24 op type (u16) 26 reserved    28 body length (u32)
  *  32 state version (u64)          40 body
  * OP: body = payload; sequence = per-process operation number.
- * REQUEST: no body; sequence = request number; flags bit 0 = sender quorate.
+ * ACK: no body; state version = the version the sender has applied.
+ * REQUEST: no body; sequence = request number; flags bit 0 = sender quorate,
+ *   bit 1 = FORCE (elect now), bit 2 = SAVED (started from saved state);
+ *   op type = nodes in the sender's nodelist.
  * SNAPSHOT: body = total length u32, offset u32, n_targets u16, n_synced u16,
  *   targets (node u32, pid u32, request u64) x n_targets,
  *   synced (node u32, pid u32) x n_synced, then the fragment bytes;
@@ -83,9 +109,12 @@ enum msg_kind {
 	MSG_OP = 1,
 	MSG_REQUEST = 2,
 	MSG_SNAPSHOT = 3,
+	MSG_ACK = 4,
 };
 
 #define REQUEST_FLAG_QUORATE 0x0001
+#define REQUEST_FLAG_FORCE   0x0002   /* elect among those present now */
+#define REQUEST_FLAG_SAVED   0x0004   /* the sender started from saved state */
 
 #define CLUSTER_OP_MAX (64u * 1024)
 #define SNAPSHOT_CHUNK (256u * 1024)
@@ -94,6 +123,9 @@ enum msg_kind {
 #define SNAPSHOT_TARGET_LEN 16
 #define SNAPSHOT_SYNCED_LEN 8
 #define RETRY_MS 10
+/* A group with no synchronised member waits this long for every node of
+ * corosync's nodelist to bring its state to the election. */
+#define ELECTION_GRACE_MS 10000
 
 struct msg_header {
 	uint8_t kind;
@@ -115,11 +147,18 @@ struct member {
 	bool request_quorate;
 	uint64_t request;     /* number of its latest delivered REQUEST */
 	uint64_t version;     /* state version it announced with it */
+	uint16_t expected;    /* nodes in its corosync nodelist */
+	bool saved;           /* it started from saved state */
+	uint64_t acked;       /* state version it last acknowledged (MSG_ACK) */
 };
 
-/* An operation submitted here, waiting for its own delivery. */
+/* An operation submitted here, waiting for its own delivery, then (once
+ * applied here) for every synced member to acknowledge it. */
 struct pending_op {
 	uint64_t seq;
+	bool applied;
+	int result;               /* of the local apply, once applied */
+	uint64_t version;         /* state version right after that apply */
 	cluster_done_fn done;
 	void *ctx;
 	TAILQ_ENTRY(pending_op) link;
@@ -182,10 +221,16 @@ struct corosync_state {
 	uint64_t next_request;
 	uint64_t next_snapshot;
 	uint64_t version;         /* operations applied to the local state */
+	bool saved;               /* our gateway started from saved state */
+	uint64_t ack_sent;        /* the version our latest MSG_ACK announced */
+	bool ack_due;             /* send an ACK even if the version is unchanged */
 
 	struct member members[CPG_MEMBERS_MAX];
 	size_t n_members;
 	bool seen_confchg;
+	uint32_t configured_nodes; /* nodes in corosync's nodelist (cmap) */
+	bool force_election;      /* a FORCE request was delivered in this configuration */
+	struct ev_timer election_grace;
 
 	TAILQ_HEAD(, pending_op) pending;
 	TAILQ_HEAD(, outgoing) outgoing;
@@ -259,6 +304,16 @@ static struct member *lowest_synced(struct corosync_state *s)
 	return best;
 }
 
+/* A member that becomes synced must acknowledge afresh: what it
+ * acknowledged before was about a state it no longer has. */
+static void member_mark_synced(struct member *m)
+{
+	if (m->synced)
+		return;
+	m->synced = true;
+	m->acked = 0;
+}
+
 static void set_self_synced(struct corosync_state *s, bool synced)
 {
 	struct member *me = member_find(s, s->c->node_id, s->pid);
@@ -308,6 +363,76 @@ static void complete_pending(struct corosync_state *s, uint64_t seq, int result)
 			p->done(p->ctx, result);
 		free(p);
 		return;
+	}
+}
+
+/* Our operation seq has been applied here with result: from now on it
+ * waits for the other synced members' acknowledgements. */
+static void pending_applied(struct corosync_state *s, uint64_t seq, int result)
+{
+	struct pending_op *p;
+
+	TAILQ_FOREACH(p, &s->pending, link) {
+		if (p->seq != seq)
+			continue;
+		p->applied = true;
+		p->result = result;
+		p->version = s->version;
+		return;
+	}
+}
+
+/* Has every synced member other than us acknowledged version? Members that
+ * are not synced (joining, or resynchronising) serve no I/O until they have
+ * applied everything up to a point after it, so they are not waited for;
+ * members that left are no longer in the table. */
+static bool all_synced_acked(struct corosync_state *s, uint64_t version)
+{
+	for (size_t i = 0; i < s->n_members; i++) {
+		const struct member *m = &s->members[i];
+
+		if (m->synced && !is_me(s, m->node, m->pid) && m->acked < version)
+			return false;
+	}
+	return true;
+}
+
+/* Linearizability across nodes: the origin completes an operation only once
+ * every current synced member has applied it, so a command that completes
+ * on this node is visible (state and unit attentions) through every other
+ * node before the initiator can send its next command anywhere. */
+static void complete_acked(struct corosync_state *s)
+{
+	struct pending_op *p;
+
+	/* Rescan after each done(): it may submit or complete others. */
+	while (s->synced && s->quorate) {
+		TAILQ_FOREACH(p, &s->pending, link)
+			if (p->applied && all_synced_acked(s, p->version))
+				break;
+		if (!p)
+			return;
+		TAILQ_REMOVE(&s->pending, p, link);
+		if (p->done)
+			p->done(p->ctx, p->result);
+		free(p);
+	}
+}
+
+/* Quorum or the corosync connection is gone while operations wait: whether
+ * the majority applied them cannot be known here any more, and this node's
+ * own state will be replaced by the majority's. Answer "not done, retry"
+ * (-EAGAIN: BUSY for SCSI commands); a retry through a quorate node then
+ * sees the state the majority really has. */
+static void fail_all_pending(struct corosync_state *s)
+{
+	struct pending_op *p;
+
+	while ((p = TAILQ_FIRST(&s->pending))) {
+		TAILQ_REMOVE(&s->pending, p, link);
+		if (p->done)
+			p->done(p->ctx, -EAGAIN);
+		free(p);
 	}
 }
 
@@ -381,23 +506,55 @@ static int send_or_queue(struct corosync_state *s, const uint8_t *msg, size_t le
 	return 0;
 }
 
-static void send_request(struct corosync_state *s)
+/* Tell the group which state version we have applied (after every
+ * dispatch that applied something: one ACK covers the whole batch). */
+static void send_ack_if_due(struct corosync_state *s)
+{
+	uint8_t msg[MSG_HEADER_LEN];
+
+	if (!s->joined || !s->synced || (!s->ack_due && s->version == s->ack_sent))
+		return;
+	put_header(msg, &(struct msg_header){
+		.kind = MSG_ACK,
+		.node = s->c->node_id,
+		.pid = s->pid,
+		.version = s->version,
+	});
+	if (send_or_queue(s, msg, sizeof(msg), false, 0) < 0) {
+		log_error("cluster: could not send an acknowledgement; retrying after the next delivery");
+		return;
+	}
+	s->ack_sent = s->version;
+	s->ack_due = false;
+}
+
+/* A REQUEST carries our state version and how many nodes corosync's
+ * nodelist has (in the type field), for an election; force asks for an
+ * election among the members present now. */
+static void send_request_ex(struct corosync_state *s, bool force)
 {
 	uint8_t msg[MSG_HEADER_LEN];
 	struct msg_header h = {
 		.kind = MSG_REQUEST,
-		.flags = s->quorate ? REQUEST_FLAG_QUORATE : 0,
+		.flags = (s->quorate ? REQUEST_FLAG_QUORATE : 0) | (force ? REQUEST_FLAG_FORCE : 0) |
+			 (s->saved ? REQUEST_FLAG_SAVED : 0),
 		.node = s->c->node_id,
 		.pid = s->pid,
 		.seq = ++s->next_request,
+		.type = (uint16_t)MIN(s->configured_nodes, (uint32_t)UINT16_MAX),
 		.version = s->version,
 	};
 
 	put_header(msg, &h);
-	log_debug("cluster: requesting state (request %" PRIu64 ", version %" PRIu64 ")", h.seq,
-		  h.version);
+	log_debug("cluster: requesting state (request %" PRIu64 ", version %" PRIu64 "%s)", h.seq,
+		  h.version, force ? ", election now" : "");
 	if (send_or_queue(s, msg, sizeof(msg), false, 0) < 0)
 		log_error("cluster: could not send a state request");
+}
+
+static void send_request(struct corosync_state *s)
+{
+	send_request_ex(s, false);
 }
 
 /* Snapshot the local state now (this point of the delivery stream) and send
@@ -528,11 +685,15 @@ static void backlog_add_confchg(struct corosync_state *s, const uint32_t *presen
 static void apply_op(struct corosync_state *s, uint32_t node, uint32_t pid, uint64_t seq,
 		     uint16_t type, const void *payload, uint32_t len)
 {
-	int result = s->c->cb->apply(s->c->owner, node, type, payload, len);
+	int result;
 
+	s->c->state_version = s->version + 1;
+	result = s->c->cb->apply(s->c->owner, node, type, payload, len);
 	s->version++;
-	if (is_me(s, node, pid))
-		complete_pending(s, seq, result);
+	if (is_me(s, node, pid)) {
+		pending_applied(s, seq, result);
+		complete_acked(s);   /* at once when we are alone */
+	}
 }
 
 static void backlog_replay(struct corosync_state *s)
@@ -576,7 +737,9 @@ static void become_synced(struct corosync_state *s)
 
 	backlog_replay(s);
 	set_self_synced(s, true);
+	s->ack_due = true;   /* others wait for our ACK from now on */
 	s->request_delivered = false;
+	complete_acked(s);
 	n = present_nodes(s, nodes);
 	if (s->c->cb->membership)
 		s->c->cb->membership(s->c->owner, nodes, n, NULL, 0);
@@ -617,22 +780,40 @@ static void try_election(struct corosync_state *s)
 {
 	struct member *winner = NULL;
 	struct member *targets[CPG_MEMBERS_MAX];
+	uint32_t nodes[CPG_MEMBERS_MAX];
 	size_t n_targets = 0;
+	uint16_t expected = 0;
+	bool saved = false;
 
 	for (size_t i = 0; i < s->n_members; i++) {
 		struct member *m = &s->members[i];
 
 		if (!m->requested || !m->request_quorate)
 			return;
+		expected = MAX(expected, m->expected);
+		saved |= m->saved || m->version > 0;
+		/* Newest version first; at equal versions saved state beats
+		 * none; then the lowest node id. */
 		if (!winner || m->version > winner->version ||
-		    (m->version == winner->version && member_before(m, winner)))
+		    (m->version == winner->version && m->saved && !winner->saved) ||
+		    (m->version == winner->version && m->saved == winner->saved &&
+		     member_before(m, winner)))
 			winner = m;
 	}
 	if (!winner)
 		return;
+	/* Saved state on offer (a whole-cluster restart): the newest must
+	 * win, so wait until every node of corosync's nodelist is here,
+	 * or until a member gives up waiting (FORCE, after
+	 * ELECTION_GRACE_MS). With no saved state anywhere here, start now. */
+	if (saved && !s->force_election && present_nodes(s, nodes) < expected) {
+		log_info("cluster: election waits for %zu more node(s) to bring their state",
+			 expected - present_nodes(s, nodes));
+		return;
+	}
 	log_info("cluster: no member had current state; node %" PRIu32 " (version %" PRIu64
 		 ") provides it", winner->node, winner->version);
-	winner->synced = true;
+	member_mark_synced(winner);
 	/* The election point is the same on every member: what was delivered
 	 * before it was applied by nobody (nobody was synced), so everyone
 	 * drops it, and the winner's snapshot, taken here, is what the
@@ -660,6 +841,10 @@ static void deliver_request(struct corosync_state *s, const struct msg_header *h
 	m->request = h->seq;
 	m->request_quorate = h->flags & REQUEST_FLAG_QUORATE;
 	m->version = h->version;
+	m->expected = h->type;
+	m->saved = h->flags & REQUEST_FLAG_SAVED;
+	if (h->flags & REQUEST_FLAG_FORCE)
+		s->force_election = true;
 	if (is_me(s, node, pid) && !s->synced) {
 		/* From here on, everything delivered goes into the backlog. */
 		backlog_clear(s);
@@ -680,6 +865,18 @@ static void deliver_request(struct corosync_state *s, const struct msg_header *h
 		send_snapshot(s, &m, 1);
 }
 
+/* Every member now counts us as synced and would wait for our ACKs, but
+ * we cannot serve with a state we could not load: leave the group (they
+ * stop waiting for us) and stay unready until restarted. */
+static void leave_unready(struct corosync_state *s, const char *what, uint32_t from)
+{
+	log_error("cluster: %s from node %" PRIu32 "; this node leaves the group and stays "
+		  "unready (restart it)", what, from);
+	snapshot_discard(s);
+	if (s->joined && cpg_leave(s->cpg, &s->group) == CS_OK)
+		s->joined = false;
+}
+
 /* The last fragment of a snapshot: mark its targets and the sender's synced
  * members synced, on every member alike. */
 static void snapshot_complete(struct corosync_state *s, const struct msg_header *h, uint32_t node,
@@ -690,13 +887,13 @@ static void snapshot_complete(struct corosync_state *s, const struct msg_header 
 	bool restore_me = false;
 
 	if (sender)
-		sender->synced = true;
+		member_mark_synced(sender);
 	for (size_t i = 0; i < n_synced; i++) {
 		struct member *m = member_find(s, get_be32(synced + i * SNAPSHOT_SYNCED_LEN),
 					       get_be32(synced + i * SNAPSHOT_SYNCED_LEN + 4));
 
 		if (m && !is_me(s, m->node, m->pid))
-			m->synced = true;
+			member_mark_synced(m);
 	}
 	for (size_t i = 0; i < n_targets; i++) {
 		const uint8_t *t = targets + i * SNAPSHOT_TARGET_LEN;
@@ -708,24 +905,19 @@ static void snapshot_complete(struct corosync_state *s, const struct msg_header 
 			restore_me = true;
 			continue;
 		}
-		m->synced = true;
+		member_mark_synced(m);
 	}
 	if (!restore_me)
 		return;
 	if (!s->snap.active || s->snap.received != s->snap.total) {
-		log_error("cluster: incomplete state snapshot from node %" PRIu32 "; asking again",
-			  node);
-		snapshot_discard(s);
-		send_request(s);
+		leave_unready(s, "incomplete state snapshot", node);
 		return;
 	}
+	s->c->state_version = h->version;
 	if (s->c->cb->restore &&
 	    s->c->cb->restore(s->c->owner, s->snap.buf, s->snap.total) < 0) {
-		/* Others now count us as synced; we cannot serve with a state
-		 * we could not load, so stay unready and say so loudly. */
-		log_error("cluster: could not restore the state snapshot from node %" PRIu32
-			  "; this node stays unready", node);
-		snapshot_discard(s);
+		s->c->state_version = s->version;
+		leave_unready(s, "state snapshot that could not be restored", node);
 		return;
 	}
 	log_info("cluster: restored state version %" PRIu64 " (%" PRIu32 " bytes) from node %" PRIu32,
@@ -793,6 +985,19 @@ malformed:
 	log_warn("cluster: malformed state snapshot from node %" PRIu32 " ignored", node);
 }
 
+/* An ACK: the sender has applied every operation up to h->version. */
+static void deliver_ack(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+			uint32_t pid)
+{
+	struct member *m = member_find(s, node, pid);
+
+	if (!m || !m->synced)
+		return;
+	if (h->version > m->acked)
+		m->acked = h->version;
+	complete_acked(s);
+}
+
 static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32_t node,
 			uint32_t pid, void *msg, size_t len)
 {
@@ -817,6 +1022,9 @@ static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint3
 	case MSG_SNAPSHOT:
 		deliver_snapshot(s, &h, node, pid, (const uint8_t *)msg + MSG_HEADER_LEN);
 		break;
+	case MSG_ACK:
+		deliver_ack(s, &h, node, pid);
+		break;
 	default:
 		log_warn("cluster: unknown message kind %u from node %" PRIu32 " ignored", h.kind,
 			 node);
@@ -825,6 +1033,26 @@ static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint3
 }
 
 /* ---- membership ---- */
+
+static void election_grace_over(struct event_loop *loop, void *arg)
+{
+	struct corosync_state *s = arg;
+
+	(void)loop;
+	if (s->joined && s->quorate && !s->synced && !lowest_synced(s)) {
+		log_warn("cluster: not every node brought its state within %d ms; electing among "
+			 "those present", ELECTION_GRACE_MS);
+		send_request_ex(s, true);
+	}
+}
+
+/* No synced member in a quorate group: if the election keeps waiting for
+ * absent nodes, give up on them after ELECTION_GRACE_MS. */
+static void arm_election_grace(struct corosync_state *s)
+{
+	if (s->joined && s->quorate && !s->synced && !lowest_synced(s) && !s->election_grace.armed)
+		ev_timer_arm(s->c->loop, &s->election_grace, ELECTION_GRACE_MS);
+}
 
 static void quorum_changed(struct corosync_state *s, bool quorate, const char *how);
 
@@ -858,9 +1086,18 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 	(void)group;
 	if (cpg_context_get(handle, (void **)&s) != CS_OK || !s)
 		return;
-	/* A group with no member before this change starts from fresh state. */
+	/* A group with no member before this change: nobody is synced yet, the
+	 * members elect the newest saved state (try_election). */
 	fresh_group = !s->seen_confchg && n_member == n_joined;
+	if (!s->seen_confchg && s->c->cb->saved_state) {
+		s->saved = s->c->cb->saved_state(s->c->owner, &s->version);
+		s->c->state_version = s->version;
+		if (s->saved)
+			log_info("cluster: this node started from saved state (version %" PRIu64 ")",
+				 s->version);
+	}
 	s->seen_confchg = true;
+	s->force_election = false;
 
 	for (size_t i = 0; i < n_member && n_next < CPG_MEMBERS_MAX; i++) {
 		struct member *old = member_find(s, member_list[i].nodeid, member_list[i].pid);
@@ -870,14 +1107,12 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 			*m = *old;
 		else
 			*m = (struct member){ .node = member_list[i].nodeid, .pid = member_list[i].pid };
-		m->synced = old ? old->synced : fresh_group;
+		m->synced = old ? old->synced : false;
 		/* An election counts only requests made in this configuration. */
 		m->requested = false;
 	}
 	memcpy(s->members, next, n_next * sizeof(next[0]));
 	s->n_members = n_next;
-	if (fresh_group)
-		s->synced = true;
 	/* corosync decides quorum before it delivers this change, but its
 	 * notification comes on another connection, possibly after messages
 	 * delivered in the new configuration: ask now, so that our own
@@ -918,6 +1153,9 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 		if (member_find(s, s->c->node_id, s->pid))
 			send_request(s);
 	}
+	/* Members that left are no longer waited for. */
+	complete_acked(s);
+	arm_election_grace(s);
 	report_ready(s);
 }
 
@@ -934,14 +1172,18 @@ static void quorum_changed(struct corosync_state *s, bool quorate, const char *h
 	if (!quorate) {
 		/* The whole partition stops at once and must resynchronise from a
 		 * quorate partition: its state may be stale by then. */
-		for (size_t i = 0; i < s->n_members; i++)
+		for (size_t i = 0; i < s->n_members; i++) {
 			s->members[i].synced = false;
+			s->members[i].acked = 0;
+		}
 		set_self_synced(s, false);
+		fail_all_pending(s);
 		s->request_delivered = false;
 		backlog_clear(s);
 		snapshot_discard(s);
 	} else if (!s->synced && s->joined) {
 		send_request(s);
+		arm_election_grace(s);
 	}
 	report_ready(s);
 }
@@ -974,6 +1216,7 @@ static void connection_lost(struct corosync_state *s, const char *what, cs_error
 	}
 	s->quorate = false;
 	set_self_synced(s, false);
+	fail_all_pending(s);
 	report_ready(s);
 }
 
@@ -985,8 +1228,11 @@ static void cpg_readable(struct event_loop *loop, uint32_t events, void *arg)
 	(void)loop;
 	(void)events;
 	err = cpg_dispatch(s->cpg, CS_DISPATCH_ALL);
-	if (err != CS_OK && err != CS_ERR_TRY_AGAIN)
+	if (err != CS_OK && err != CS_ERR_TRY_AGAIN) {
 		connection_lost(s, "cpg", err);
+		return;
+	}
+	send_ack_if_due(s);
 }
 
 static void quorum_readable(struct event_loop *loop, uint32_t events, void *arg)
@@ -1003,13 +1249,29 @@ static void quorum_readable(struct event_loop *loop, uint32_t events, void *arg)
 
 /* ---- start / stop ---- */
 
-static void group_name_from_cmap(struct cpg_name *group)
+/* How many nodes corosync.conf's nodelist names (0 without a nodelist). */
+static uint32_t count_configured_nodes(cmap_handle_t cmap)
+{
+	uint32_t n = 0, id;
+	char key[64];
+
+	while (n < CPG_MEMBERS_MAX) {
+		snprintf(key, sizeof(key), "nodelist.node.%" PRIu32 ".nodeid", n);
+		if (cmap_get_uint32(cmap, key, &id) != CS_OK)
+			break;
+		n++;
+	}
+	return n;
+}
+
+static void group_name_from_cmap(struct corosync_state *s, struct cpg_name *group)
 {
 	cmap_handle_t cmap;
 	char *name = NULL;
 	const char *use = "sangw";
 
 	if (cmap_initialize(&cmap) == CS_OK) {
+		s->configured_nodes = count_configured_nodes(cmap);
 		if (cmap_get_string(cmap, "totem.cluster_name", &name) == CS_OK && name && *name)
 			use = name;
 		group->length = (uint32_t)str_copy(group->value, use, sizeof(group->value));
@@ -1046,8 +1308,9 @@ static int corosync_start(struct cluster *c)
 	TAILQ_INIT(&s->outgoing);
 	TAILQ_INIT(&s->backlog);
 	ev_timer_init(&s->retry, retry_sends, s);
+	ev_timer_init(&s->election_grace, election_grace_over, s);
 	c->priv = s;
-	group_name_from_cmap(&s->group);
+	group_name_from_cmap(s, &s->group);
 
 	err = cpg_model_initialize(&s->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&cpg_model, s);
 	if (err != CS_OK) {
@@ -1113,6 +1376,7 @@ static void corosync_stop(struct cluster *c)
 	if (s->quorum_src_added)
 		ev_remove(c->loop, &s->quorum_src);
 	ev_timer_cancel(c->loop, &s->retry);
+	ev_timer_cancel(c->loop, &s->election_grace);
 	if (s->joined)
 		cpg_leave(s->cpg, &s->group);
 	if (s->cpg_open)
@@ -1156,7 +1420,7 @@ static int corosync_submit(struct cluster *c, uint16_t type, const void *payload
 		return -EAGAIN;
 	if (len > CLUSTER_OP_MAX)
 		return -EMSGSIZE;
-	p = malloc(sizeof(*p));
+	p = calloc(1, sizeof(*p));
 	msg = malloc(MSG_HEADER_LEN + len);
 	if (!p || !msg) {
 		free(p);

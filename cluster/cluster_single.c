@@ -24,6 +24,7 @@ struct single_state {
 	TAILQ_HEAD(, pending_op) queue;
 	struct ev_deferred deliver;
 	bool started;
+	bool version_known;   /* c->state_version taken from saved_state() */
 };
 
 static void single_deliver(void *arg)
@@ -32,10 +33,19 @@ static void single_deliver(void *arg)
 	struct single_state *s = c->priv;
 	struct pending_op *op;
 
+	if (!s->version_known) {
+		/* Versions go on from what the gateway saved before a restart. */
+		uint64_t saved = 0;
+
+		if (c->cb->saved_state && c->cb->saved_state(c->owner, &saved))
+			c->state_version = saved;
+		s->version_known = true;
+	}
 	while ((op = TAILQ_FIRST(&s->queue))) {
 		int result;
 
 		TAILQ_REMOVE(&s->queue, op, link);
+		c->state_version++;
 		result = c->cb->apply(c->owner, c->node_id, op->type, op->payload, op->len);
 		if (op->done)
 			op->done(op->ctx, result);

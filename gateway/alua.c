@@ -5,6 +5,7 @@
 #include "alua.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <json-c/json.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -190,87 +191,202 @@ static struct lu_alua_group *group_find_port(struct lu_alua *a, uint16_t rel_por
 	return NULL;
 }
 
-/* One group per member, ascending; this node alone before the cluster
- * service has reported a membership. The group's one target port has the
- * relative target port identifier the fabric gives its nexuses (the node
- * id, unique in the cluster). */
-static void groups_from_members(const struct gateway *gw, struct lu_alua *a)
+/* ---------------------------------------------------------------------
+ * Groups from membership and policy
+ *
+ * Every node runs this code in the same delivery order with the same
+ * inputs (the agreed membership, the replicated policy, the groups as the
+ * previous step left them), so every node derives the same states.
+ *
+ * Departed members keep their group, reported Unavailable (SPC-4
+ * 5.16.2.4.5: a port group that cannot access the LU, as a failed
+ * controller's). The node's target port is still a port of the device the
+ * initiator knows and has paths to (SPC-4 6.37 describes every port group
+ * of the LU); reporting it Unavailable through a surviving path tells
+ * scsi_dh_alua and other ALUA handlers not to use those paths, where an
+ * omitted group would keep its last state (often Active/Optimized) in the
+ * initiator's view. The group stays until its node returns or the LU's
+ * policy changes (a policy change establishes the members' groups only).
+ */
+
+static bool is_member(const uint32_t *members, unsigned n, uint32_t id)
 {
-	memset(a, 0, sizeof(*a));
-	if (gw->n_members == 0) {
-		a->groups[0].id = (uint16_t)gw->node_id;
-		a->groups[0].rel_port_id = (uint16_t)gw->node_id;
-		a->n_groups = 1;
-		return;
-	}
-	for (unsigned i = 0; i < gw->n_members && i < ALUA_MAX_GROUPS; i++) {
-		a->groups[i].id = (uint16_t)gw->members[i];
-		a->groups[i].rel_port_id = (uint16_t)gw->members[i];
-		a->n_groups++;
-	}
+	for (unsigned i = 0; i < n; i++)
+		if (members[i] == id)
+			return true;
+	return false;
 }
 
-/* The states a policy gives the groups of a. PREFERRED: the preferred
- * node's group is Active/Optimized; while that node is not a member, the
- * lowest member takes over (an implicit transition on failure), and gives
- * the role back when the preferred node returns. */
-static void policy_establish(const struct lu_alua_policy *policy, struct lu_alua *a)
+/* The members as alua_set_members() last stored them, ascending; this
+ * node alone before the cluster service has reported a membership. */
+static unsigned current_members(const struct gateway *gw, uint32_t *out)
 {
-	const struct lu_alua_group *active = NULL;
-
-	if (policy->kind == ALUA_POLICY_PREFERRED && a->n_groups) {
-		active = group_find(a, policy->preferred_node);
-		if (!active)
-			active = &a->groups[0];
+	if (gw->n_members == 0) {
+		out[0] = gw->node_id;
+		return 1;
 	}
-	for (unsigned i = 0; i < a->n_groups; i++) {
-		struct lu_alua_group *g = &a->groups[i];
+	memcpy(out, gw->members, gw->n_members * sizeof(*out));
+	return gw->n_members;
+}
 
-		if (policy->kind != ALUA_POLICY_PREFERRED) {
-			g->state = ALUA_ACTIVE_OPTIMIZED;
-			g->preferred = false;
+/* The state a policy gives a member's group. */
+static uint8_t policy_state(const struct lu_alua_policy *policy, uint32_t id)
+{
+	if (policy->kind != ALUA_POLICY_PREFERRED || id == policy->preferred_node)
+		return ALUA_ACTIVE_OPTIMIZED;
+	return policy->others;
+}
+
+static int group_cmp(const void *a, const void *b)
+{
+	const struct lu_alua_group *x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* An implicit transition on failure (SPC-4 5.16.2.2): an LU must stay
+ * reachable through an Active/Optimized group. When no member's group is,
+ * the preferred node's group takes the role if it is a member, else the
+ * lowest member's (members ascending): the same choice on every node. */
+static void ensure_optimized(const struct lu_alua_policy *policy, const uint32_t *members,
+			     unsigned n, struct lu_alua *a)
+{
+	struct lu_alua_group *g;
+	uint32_t chosen;
+
+	if (n == 0)
+		return;
+	for (unsigned i = 0; i < a->n_groups; i++)
+		if (is_member(members, n, a->groups[i].id) &&
+		    a->groups[i].state == ALUA_ACTIVE_OPTIMIZED)
+			return;
+	chosen = members[0];
+	if (policy->kind == ALUA_POLICY_PREFERRED && is_member(members, n, policy->preferred_node))
+		chosen = policy->preferred_node;
+	g = group_find(a, chosen);
+	if (g)
+		g->state = ALUA_ACTIVE_OPTIMIZED;
+}
+
+/* The groups a policy alone gives the members (new LU, policy change, this
+ * node's first membership): one per member, ascending, no departed ones. */
+static void establish_from_policy(const struct lu_alua_policy *policy, const uint32_t *members,
+				  unsigned n, struct lu_alua *a)
+{
+	memset(a, 0, sizeof(*a));
+	for (unsigned i = 0; i < n && i < ALUA_MAX_GROUPS; i++) {
+		struct lu_alua_group *g = &a->groups[a->n_groups++];
+
+		g->id = (uint16_t)members[i];
+		g->rel_port_id = (uint16_t)members[i];
+		g->state = policy_state(policy, members[i]);
+		g->preferred = policy->kind == ALUA_POLICY_PREFERRED && members[i] == policy->preferred_node;
+	}
+	ensure_optimized(policy, members, a->n_groups, a);
+}
+
+/* The groups after the membership went from `old` to `now` (both
+ * ascending): the implicit transitions of a cluster failure or return.
+ *  - a member that left: its group becomes Unavailable and stays listed;
+ *  - a member that joined (new or returning): its group gets the state the
+ *    policy gives it; when that is the preferred node, every member's group
+ *    goes back to the policy's state (implicit failback: the role returns
+ *    to the preferred node, the survivor that held it steps back);
+ *  - after any change, ensure_optimized().
+ * Groups of members that did not change keep their state (including what
+ * SET TARGET PORT GROUPS gave them). Nothing joined or left: no change. */
+void alua_membership_transition(const struct lu_alua_policy *policy, const uint32_t *old,
+				unsigned n_old, const uint32_t *now, unsigned n_now,
+				struct lu_alua *a)
+{
+	struct lu_alua next;
+	bool changed = false, failback = false;
+
+	memset(&next, 0, sizeof(next));
+	/* The members first, so departed groups are what gives way when
+	 * there are more groups than ALUA_MAX_GROUPS. */
+	for (unsigned i = 0; i < n_now && next.n_groups < ALUA_MAX_GROUPS; i++) {
+		const struct lu_alua_group *old_g = group_find(a, now[i]);
+		struct lu_alua_group *g = &next.groups[next.n_groups++];
+
+		if (old_g && is_member(old, n_old, now[i])) {
+			*g = *old_g;
 			continue;
 		}
-		g->state = g == active ? ALUA_ACTIVE_OPTIMIZED : policy->others;
-		g->preferred = g->id == policy->preferred_node;
+		/* Joined (new, or back after leaving). */
+		changed = true;
+		if (old_g)
+			*g = *old_g;
+		g->id = (uint16_t)now[i];
+		g->rel_port_id = (uint16_t)now[i];
+		g->state = policy_state(policy, now[i]);
+		g->preferred = policy->kind == ALUA_POLICY_PREFERRED && now[i] == policy->preferred_node;
+		failback |= g->preferred;
 	}
+	for (unsigned i = 0; i < a->n_groups && next.n_groups < ALUA_MAX_GROUPS; i++) {
+		struct lu_alua_group g = a->groups[i];
+
+		if (is_member(now, n_now, g.id))
+			continue;
+		if (is_member(old, n_old, g.id)) {
+			g.state = ALUA_UNAVAILABLE;     /* left now */
+			changed = true;
+		}
+		next.groups[next.n_groups++] = g;
+	}
+	qsort(next.groups, next.n_groups, sizeof(next.groups[0]), group_cmp);
+	if (failback)
+		for (unsigned i = 0; i < next.n_groups; i++)
+			if (is_member(now, n_now, next.groups[i].id))
+				next.groups[i].state = policy_state(policy, next.groups[i].id);
+	if (changed)
+		ensure_optimized(policy, now, n_now, &next);
+	*a = next;
 }
 
 void alua_lu_init(struct lu *lu)
 {
-	groups_from_members(lu->target->gw, &lu->alua);
-	policy_establish(&lu->spec.alua, &lu->alua);
+	uint32_t members[ALUA_MAX_GROUPS];
+	unsigned n = current_members(lu->target->gw, members);
+
+	establish_from_policy(&lu->spec.alua, members, n, &lu->alua);
 }
 
-/* Re-derive lu's groups from membership and policy: an implicit
- * transition (SPC-4 5.16.2.2). Every nexus of the LU gets ASYMMETRIC
- * ACCESS STATE CHANGED when anything RTPG reports changed. Runs on every
- * node in the same order, so it establishes UAs locally. */
-static void lu_reestablish(struct gateway *gw, struct lu *lu)
+/* Make next the LU's groups. Groups whose state changed report STATUS
+ * CODE 2 (implicit, SPC-4 6.37); when anything RTPG reports changed,
+ * every nexus of the LU on this node gets ASYMMETRIC ACCESS STATE CHANGED
+ * (SPC-4 5.16.2.2). Runs on every node in the same order, so each
+ * establishes the UAs of its own nexuses. */
+static void lu_commit(struct gateway *gw, struct lu *lu, struct lu_alua *next, bool fresh)
 {
-	struct lu_alua next;
-	bool changed = false;
+	bool changed = next->n_groups != lu->alua.n_groups;
 
-	groups_from_members(gw, &next);
-	policy_establish(&lu->spec.alua, &next);
-	for (unsigned i = 0; i < next.n_groups; i++) {
-		struct lu_alua_group *g = &next.groups[i];
+	for (unsigned i = 0; i < next->n_groups; i++) {
+		struct lu_alua_group *g = &next->groups[i];
 		const struct lu_alua_group *old = group_find(&lu->alua, g->id);
 
+		/* Fresh groups (this node's first membership) have no history
+		 * the other nodes share: STATUS CODE 0 on every node alike. */
+		if (fresh)
+			g->status = ALUA_STATUS_NONE;
 		if (!old) {
-			changed = true;         /* a new group: nothing altered it yet */
+			g->status = ALUA_STATUS_NONE;   /* a new group: nothing altered it yet */
+			changed = true;
 			continue;
 		}
 		if (old->state != g->state) {
-			g->status = ALUA_STATUS_IMPLICIT;
+			if (!fresh)
+				g->status = ALUA_STATUS_IMPLICIT;
+			log_info("%s LUN %llu: target port group %u %s -> %s (implicit)",
+				 lu->target->iqn, (unsigned long long)lu->lun, g->id,
+				 alua_state_name(old->state), alua_state_name(g->state));
 			changed = true;
-		} else {
+		} else if (!fresh) {
 			g->status = old->status;
 		}
 		changed |= old->preferred != g->preferred;
 	}
-	changed |= next.n_groups != lu->alua.n_groups;
-	lu->alua = next;
+	lu->alua = *next;
 	if (changed)
 		ua_establish_lu(gw, lu, 0, ASC_ASYMMETRIC_ACCESS_STATE_CHANGED);
 }
@@ -282,26 +398,65 @@ static int member_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+int alua_check_node_id(uint32_t node_id, char *err, size_t errlen)
+{
+	/* The node id is the TARGET PORT GROUP and the RELATIVE TARGET PORT
+	 * IDENTIFIER (16-bit fields, SPC-4 7.8.6.7-8), and relative target
+	 * port identifier 0 is reserved. Truncating would give two nodes the
+	 * same port. */
+	if (node_id == 0 || node_id > UINT16_MAX) {
+		snprintf(err, errlen,
+			 "node id %" PRIu32 " cannot be a target port group id (1-65535): "
+			 "give this node a nodeid in that range in corosync.conf's nodelist",
+			 node_id);
+		return -ERANGE;
+	}
+	return 0;
+}
+
 void alua_set_members(struct gateway *gw, const uint32_t *members, size_t n)
 {
-	uint32_t sorted[ALUA_MAX_GROUPS];
-	unsigned count = 0;
+	uint32_t sorted[ALUA_MAX_GROUPS], old[ALUA_MAX_GROUPS];
+	unsigned count = 0, n_old;
+	bool first = gw->n_members == 0;
 	struct target *t;
 	struct lu *lu;
 
-	if (n > ALUA_MAX_GROUPS) {
-		log_error("alua: %zu cluster members, only the lowest %d get port groups", n,
-			  ALUA_MAX_GROUPS);
+	for (size_t i = 0; i < n; i++) {
+		char err[160];
+
+		if (alua_check_node_id(members[i], err, sizeof(err)) < 0) {
+			log_error("alua: member without a port group: %s", err);
+			continue;
+		}
+		if (count == ALUA_MAX_GROUPS) {
+			log_error("alua: more than %d cluster members; only the lowest get port groups",
+				  ALUA_MAX_GROUPS);
+			break;
+		}
+		sorted[count++] = members[i];
 	}
-	memcpy(sorted, members, MIN(n, (size_t)ALUA_MAX_GROUPS) * sizeof(*members));
-	qsort(sorted, MIN(n, (size_t)ALUA_MAX_GROUPS), sizeof(*sorted), member_cmp);
-	for (size_t i = 0; i < MIN(n, (size_t)ALUA_MAX_GROUPS); i++)
-		if (count == 0 || sorted[i] != gw->members[count - 1])
-			gw->members[count++] = sorted[i];
-	gw->n_members = count;
-	TAILQ_FOREACH(t, &gw->targets, link)
-		TAILQ_FOREACH(lu, &t->lus, link)
-			lu_reestablish(gw, lu);
+	qsort(sorted, count, sizeof(*sorted), member_cmp);
+	n_old = current_members(gw, old);
+	gw->n_members = 0;
+	for (unsigned i = 0; i < count; i++)
+		if (gw->n_members == 0 || sorted[i] != gw->members[gw->n_members - 1])
+			gw->members[gw->n_members++] = sorted[i];
+	TAILQ_FOREACH(t, &gw->targets, link) {
+		TAILQ_FOREACH(lu, &t->lus, link) {
+			struct lu_alua next = lu->alua;
+
+			/* Before its first membership a node's groups are its own
+			 * guess (itself alone); start from the policy, as every
+			 * other member did. */
+			if (first)
+				establish_from_policy(&lu->spec.alua, gw->members, gw->n_members, &next);
+			else
+				alua_membership_transition(&lu->spec.alua, old, n_old, gw->members,
+							   gw->n_members, &next);
+			lu_commit(gw, lu, &next, first);
+		}
+	}
 }
 
 bool alua_policy_equal(const struct lu_alua_policy *a, const struct lu_alua_policy *b)
@@ -314,8 +469,13 @@ bool alua_policy_equal(const struct lu_alua_policy *a, const struct lu_alua_poli
 
 void alua_lu_set_policy(struct lu *lu, const struct lu_alua_policy *policy)
 {
+	uint32_t members[ALUA_MAX_GROUPS];
+	unsigned n = current_members(lu->target->gw, members);
+	struct lu_alua next;
+
 	lu->spec.alua = *policy;
-	lu_reestablish(lu->target->gw, lu);
+	establish_from_policy(policy, members, n, &next);
+	lu_commit(lu->target->gw, lu, &next, false);
 }
 
 /* ---------------------------------------------------------------------
@@ -374,8 +534,13 @@ static void alua_report_target_port_groups(struct scsi_cmd *cmd)
 	for (unsigned i = 0; i < a->n_groups; i++) {
 		const struct lu_alua_group *g = &a->groups[i];
 		uint8_t *p = d + len;
+		uint8_t state = g->state;
 
-		p[0] = (uint8_t)((g->preferred ? 0x80 : 0) | (g->state & 0x0f));
+		/* Out of a quorate, synchronised cluster this node's group is
+		 * in transition (SPC-4 5.16.2.6), as alua_check() answers. */
+		if (!cmd->lu->target->gw->cluster_ready && g->id == cmd->nexus->tpg_id)
+			state = ALUA_TRANSITIONING;
+		p[0] = (uint8_t)((g->preferred ? 0x80 : 0) | (state & 0x0f));
 		p[1] = ALUA_SUPPORTED_STATES;
 		put_be16(p + 2, g->id);
 		p[5] = g->status;
@@ -553,7 +718,9 @@ int alua_apply(struct gateway *gw, const void *payload, uint32_t len)
 	if (p.count > ALUA_MAX_GROUPS)
 		return invalid;
 	for (unsigned i = 0; i < p.count; i++) {
-		if (!group_find(&lu->alua, p.set[i].tpg_id) || !state_settable(p.set[i].state, p.implicit)) {
+		/* A departed member's group stays Unavailable until it returns. */
+		if (!group_find(&lu->alua, p.set[i].tpg_id) || !state_settable(p.set[i].state, p.implicit) ||
+		    (gw->n_members && !is_member(gw->members, gw->n_members, p.set[i].tpg_id))) {
 			log_warn("%s LUN %llu: port group %u cannot become %s; no change made",
 				 lu->target->iqn, (unsigned long long)lu->lun, p.set[i].tpg_id,
 				 alua_state_name(p.set[i].state));
@@ -703,6 +870,136 @@ json_object *alua_groups_json(const struct lu *lu)
 		json_object_array_add(arr, o);
 	}
 	return arr;
+}
+
+/* ---------------------------------------------------------------------
+ * State transfer (the cluster snapshot)
+ */
+
+int alua_snapshot_members(const struct gateway *gw, struct json_object *obj)
+{
+	json_object *arr = json_object_new_array();
+
+	if (!arr)
+		return -ENOMEM;
+	for (unsigned i = 0; i < gw->n_members; i++)
+		json_object_array_add(arr, json_object_new_int64(gw->members[i]));
+	json_object_object_add(obj, "alua_members", arr);
+	return 0;
+}
+
+int alua_restore_members(struct gateway *gw, const struct json_object *obj)
+{
+	uint32_t members[ALUA_MAX_GROUPS];
+	json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(obj, "alua_members", &arr))
+		return 0;
+	if (json_object_get_type(arr) != json_type_array ||
+	    (n = json_object_array_length(arr)) > ALUA_MAX_GROUPS)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		json_object *v = json_object_array_get_idx(arr, i);
+		int64_t id = json_object_get_int64(v);
+
+		/* Ascending, no duplicates, each a valid port group id. */
+		if (json_object_get_type(v) != json_type_int || id < 1 || id > UINT16_MAX ||
+		    (i && (uint32_t)id <= members[i - 1]))
+			return -EINVAL;
+		members[i] = (uint32_t)id;
+	}
+	memcpy(gw->members, members, n * sizeof(*members));
+	gw->n_members = (unsigned)n;
+	return 0;
+}
+
+int alua_snapshot_lu(const struct lu *lu, struct json_object *lu_obj)
+{
+	json_object *arr = json_object_new_array();
+
+	if (!arr)
+		return -ENOMEM;
+	for (unsigned i = 0; i < lu->alua.n_groups; i++) {
+		const struct lu_alua_group *g = &lu->alua.groups[i];
+		json_object *o = json_object_new_object();
+
+		if (!o)
+			return -ENOMEM;
+		json_object_object_add(o, "id", json_object_new_int(g->id));
+		json_object_object_add(o, "state", json_object_new_int(g->state));
+		json_object_object_add(o, "status", json_object_new_int(g->status));
+		json_object_object_add(o, "preferred", json_object_new_boolean(g->preferred));
+		json_object_array_add(arr, o);
+	}
+	json_object_object_add(lu_obj, "alua_groups", arr);
+	return 0;
+}
+
+static bool groups_equal(const struct lu_alua *a, const struct lu_alua *b)
+{
+	if (a->n_groups != b->n_groups)
+		return false;
+	for (unsigned i = 0; i < a->n_groups; i++) {
+		const struct lu_alua_group *x = &a->groups[i], *y = &b->groups[i];
+
+		if (x->id != y->id || x->state != y->state || x->status != y->status ||
+		    x->preferred != y->preferred)
+			return false;
+	}
+	return true;
+}
+
+static bool json_int_in(json_object *o, const char *key, int64_t lo, int64_t hi, int64_t *out)
+{
+	json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) || json_object_get_type(v) != json_type_int)
+		return false;
+	*out = json_object_get_int64(v);
+	return *out >= lo && *out <= hi;
+}
+
+int alua_restore_lu(struct lu *lu, const struct json_object *lu_obj)
+{
+	struct lu_alua next;
+	json_object *arr;
+	size_t n;
+
+	if (!json_object_object_get_ex(lu_obj, "alua_groups", &arr))
+		return 0;
+	if (json_object_get_type(arr) != json_type_array ||
+	    (n = json_object_array_length(arr)) > ALUA_MAX_GROUPS)
+		return -EINVAL;
+	memset(&next, 0, sizeof(next));
+	for (size_t i = 0; i < n; i++) {
+		json_object *o = json_object_array_get_idx(arr, i), *pref;
+		struct lu_alua_group *g = &next.groups[i];
+		int64_t id, state, status;
+		uint8_t st;
+
+		if (json_object_get_type(o) != json_type_object ||
+		    !json_int_in(o, "id", 1, UINT16_MAX, &id) ||
+		    !json_int_in(o, "state", 0, 0x0f, &state) ||
+		    !json_int_in(o, "status", ALUA_STATUS_NONE, ALUA_STATUS_IMPLICIT, &status) ||
+		    !json_object_object_get_ex(o, "preferred", &pref) ||
+		    json_object_get_type(pref) != json_type_boolean ||
+		    alua_state_parse(alua_state_name((uint8_t)state), &st) < 0 ||
+		    (i && (uint16_t)id <= next.groups[i - 1].id))
+			return -EINVAL;
+		g->id = (uint16_t)id;
+		g->rel_port_id = (uint16_t)id;
+		g->state = (uint8_t)state;
+		g->status = (uint8_t)status;
+		g->preferred = json_object_get_boolean(pref);
+		next.n_groups++;
+	}
+	/* This node's own nexuses learn of the change like any other. */
+	if (!groups_equal(&next, &lu->alua)) {
+		lu->alua = next;
+		ua_establish_lu(lu->target->gw, lu, 0, ASC_ASYMMETRIC_ACCESS_STATE_CHANGED);
+	}
+	return 0;
 }
 
 /* ---------------------------------------------------------------------

@@ -7,7 +7,8 @@
  * PORT GROUPS). Requested changes travel as SOP_ALUA_SET operations
  * through the shared-state door and are applied by alua_apply() on every
  * node; membership and policy changes are themselves delivered in the
- * same order everywhere and applied directly. */
+ * same order everywhere and applied directly. A departed member's group is
+ * reported Unavailable until the node returns (see alua.c for why). */
 #ifndef SANGW_ALUA_H
 #define SANGW_ALUA_H
 
@@ -44,11 +45,39 @@ int alua_state_parse(const char *name, uint8_t *state);
 void alua_lu_init(struct lu *lu);
 
 /* The cluster membership changed (the membership callback; every node in
- * the same order): store it in gw and re-derive every LU's groups from
- * its policy. Groups whose state changed report STATUS CODE 2, and every
- * nexus of such an LU gets ASYMMETRIC ACCESS STATE CHANGED. A departed
- * Active/Optimized preferred node hands over to the lowest member. */
+ * the same order): store it in gw and move every LU's groups through
+ * alua_membership_transition() (this node's first membership: from the
+ * policy alone). Groups whose state changed report STATUS CODE 2, and
+ * every nexus of such an LU gets ASYMMETRIC ACCESS STATE CHANGED. */
 void alua_set_members(struct gateway *gw, const uint32_t *members, size_t n);
+
+/* The implicit transitions of a membership change from old to now (both
+ * ascending) on one LU's groups a, deterministic (alua.c says the rules):
+ * a departed member's group becomes Unavailable and stays listed; a member
+ * that joins gets its policy state, and the preferred node's return puts
+ * every member back to the policy (failback); if then no member's group
+ * is Active/Optimized, the preferred node's (if present) or the lowest
+ * member's becomes so. STATUS CODEs are left to the caller. */
+void alua_membership_transition(const struct lu_alua_policy *policy, const uint32_t *old,
+				unsigned n_old, const uint32_t *now, unsigned n_now,
+				struct lu_alua *a);
+
+/* A node id is this node's target port group and relative target port
+ * identifier: it must be 1-65535. Returns 0, or -ERANGE with a message
+ * for the operator; sangwd refuses to start with such an id. */
+int alua_check_node_id(uint32_t node_id, char *err, size_t errlen);
+
+/* State transfer to a joining node (the cluster snapshot, JSON). The
+ * membership the groups were derived from, as key "alua_members" of obj,
+ * and one LU's groups, as key "alua_groups" of that LU's object. Restore
+ * the members before the LUs' groups; a missing key changes nothing;
+ * malformed data returns -EINVAL and changes nothing. Restoring groups
+ * that differ raises ASYMMETRIC ACCESS STATE CHANGED on this node's
+ * nexuses of the LU. Snapshots return 0 or -ENOMEM. */
+int alua_snapshot_members(const struct gateway *gw, struct json_object *obj);
+int alua_restore_members(struct gateway *gw, const struct json_object *obj);
+int alua_snapshot_lu(const struct lu *lu, struct json_object *lu_obj);
+int alua_restore_lu(struct lu *lu, const struct json_object *lu_obj);
 
 /* A new policy for an LU (configuration change, applied on every node):
  * stored in lu->spec.alua and established as an implicit transition. */

@@ -1379,6 +1379,11 @@ static json_object *parse_json_text(const char *text, size_t len, char *err, siz
 	return obj;
 }
 
+json_object *config_json_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	return parse_json_text(text, len, err, errlen);
+}
+
 static int read_text_file(const char *path, char **text, size_t *len)
 {
 	struct stat st;

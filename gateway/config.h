@@ -93,6 +93,11 @@ int config_apply(struct gateway *gw, const void *payload, uint32_t len);
 
 /* --- validation helpers (also used by mgmt.c) ------------------------- */
 
+/* Strict JSON text (not necessarily NUL-terminated) into an object; NULL
+ * with a message in err (the offset of the error) when it is not exactly
+ * one JSON value. Used by state_snapshot.c as well. */
+struct json_object *config_json_parse(const char *text, size_t len, char *err, size_t errlen);
+
 /* RFC 7143 4.2.7: "iqn.yyyy-mm.reversed.domain[:anything]", "eui." + 16
  * hex digits, "naa." + 16 or 32 hex digits; at most 223 bytes. */
 bool config_iscsi_name_valid(const char *name, char *why, size_t whylen);

@@ -16,6 +16,7 @@
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
 #include "alua.h"
+#include "cluster_range_lock.h"
 #include "backstore.h"
 #include "config.h"
 #include "event_loop.h"
@@ -327,15 +328,6 @@ static int daemonize(const char *pid_file)
 	return write_file_atomic(pid_file, text, strlen(text));
 }
 
-/* The cluster's members changed: port groups follow (ALUA, SPC-4 5.16). */
-static void gateway_membership_changed(void *owner, const uint32_t *members, size_t n_members,
-				       const uint32_t *left, size_t n_left)
-{
-	(void)left;
-	(void)n_left;
-	alua_set_members(owner, members, n_members);
-}
-
 struct flush_req {
 	struct bs_io io;
 	unsigned *pending;
@@ -376,11 +368,6 @@ static void flush_all_lus(struct gateway *gw)
 
 int main(int argc, char **argv)
 {
-	static const struct cluster_callbacks cluster_cb = {
-		.apply = shared_state_apply,
-		.membership = gateway_membership_changed,
-		.quorum = shared_state_ready_changed,
-	};
 	struct gateway gw;
 	struct options o;
 	struct signal_state ss;
@@ -420,7 +407,7 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	gw.loop = event_loop_create();
-	gw.cluster = gw.loop ? cluster_create(o.cluster, gw.loop, &cluster_cb, &gw) : NULL;
+	gw.cluster = gw.loop ? cluster_create(o.cluster, gw.loop, &shared_state_callbacks, &gw) : NULL;
 	if (!gw.cluster) {
 		fprintf(stderr, "sangwd: unknown --cluster '%s' (this build supports: none%s)\n", o.cluster,
 #ifdef HAVE_COROSYNC
@@ -437,6 +424,10 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	gw.node_id = gw.cluster->node_id;   /* corosync knows it only now */
+	if (alua_check_node_id(gw.node_id, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
 	gw.portals_changed = iscsi_portals_changed;
 
 	if (o.config) {

@@ -135,7 +135,10 @@ struct target *target_create(struct gateway *gw, const char *iqn)
 		return NULL;
 	t->gw = gw;
 	str_copy(t->iqn, iqn, sizeof(t->iqn));
-	t->tpgt = 1;
+	/* Each node is one iSCSI target portal group, so one SCSI target port
+	 * ("IQN,t,0xTPGT", RFC 7143 4.4.1 / SPC-4 7.6.4.6) distinct from every
+	 * other node's, matching its relative target port identifier. */
+	t->tpgt = gw->node_id ? (uint16_t)gw->node_id : 1;
 	target_params_defaults(&t->params);
 	TAILQ_INIT(&t->lus);
 	TAILQ_INIT(&t->acls);
@@ -195,7 +198,8 @@ static void lu_derive_identity(struct lu *lu)
 		put_be32(lu->naa + 4, (uint32_t)(h1 >> 28));
 		put_be64(lu->naa + 8, h2);
 	}
-	/* Unit serial number (VPD 0x80): the 16 hex digits after the company id. */
+	/* Unit serial number (VPD 0x80): the designator's 32 hex digits; the
+	 * same on every node, as the designator is. */
 	for (int i = 0; i < 16; i++)
 		snprintf(lu->serial + 2 * i, 3, "%02x", lu->naa[i]);
 	lu->serial[32] = '\0';

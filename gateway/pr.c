@@ -429,23 +429,18 @@ static int pr_file_path(const struct lu *lu, char *path, size_t size, bool make_
 	return 0;
 }
 
-static void pr_save(struct lu *lu)
+/* The PR state of lu as a JSON object: the APTPL file's format ("sangw-pr"
+ * version 1). With transfer (state_snapshot.c) it also carries the APTPL
+ * flag and the SPC-2 reservation, which a power loss would end but a node
+ * joining the cluster must learn. */
+static struct json_object *pr_json(const struct lu *lu, bool transfer)
 {
-	struct pr_state *pr = lu->pr;
+	const struct pr_state *pr = lu->pr;
 	struct json_object *root, *regs;
-	struct pr_reg *reg;
-	char path[PATH_MAX], key[24];
-	const char *text;
-	int holder_index = -1, i = 0, rc;
+	const struct pr_reg *reg;
+	char key[24];
+	int holder_index = -1, i = 0;
 
-	if (!lu->target->gw->state_dir[0])
-		return;
-	rc = pr_file_path(lu, path, sizeof(path), true);
-	if (rc < 0) {
-		log_error("%s LUN %" PRIu64 ": cannot save persistent reservations: %s",
-			  lu->target->iqn, lu->lun, strerror(-rc));
-		return;
-	}
 	root = json_object_new_object();
 	regs = json_object_new_array();
 	json_object_object_add(root, "format", json_object_new_string("sangw-pr"));
@@ -475,6 +470,32 @@ static void pr_save(struct lu *lu)
 		json_object_object_add(res, "holder", json_object_new_int(holder_index));
 		json_object_object_add(root, "reservation", res);
 	}
+	if (transfer) {
+		json_object_object_add(root, "aptpl", json_object_new_boolean(pr->aptpl));
+		if (pr->spc2_reserved) {
+			snprintf(key, sizeof(key), "0x%016" PRIx64, pr->spc2_nexus_id);
+			json_object_object_add(root, "spc2_nexus_id", json_object_new_string(key));
+		}
+	}
+	return root;
+}
+
+static void pr_save(struct lu *lu)
+{
+	struct json_object *root;
+	char path[PATH_MAX];
+	const char *text;
+	int rc;
+
+	if (!lu->target->gw->state_dir[0])
+		return;
+	rc = pr_file_path(lu, path, sizeof(path), true);
+	if (rc < 0) {
+		log_error("%s LUN %" PRIu64 ": cannot save persistent reservations: %s",
+			  lu->target->iqn, lu->lun, strerror(-rc));
+		return;
+	}
+	root = pr_json(lu, false);
 	text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY);
 	rc = write_file_atomic(path, text, strlen(text));
 	if (rc < 0)
@@ -545,29 +566,19 @@ static int pr_load_registrations(struct pr_state *pr, struct json_object *regs,
 	return (int)n;
 }
 
-int pr_load(struct lu *lu)
+/* Fill an empty pr from a "sangw-pr" object (pr_json's format): the
+ * registrations, the reservation and the generation. -1 when malformed
+ * (pr then holds part of it: the caller clears it). */
+static int pr_parse(struct pr_state *pr, struct json_object *root)
 {
-	struct pr_state *pr = lu->pr;
-	struct json_object *root, *field, *regs, *res;
+	struct json_object *field, *regs, *res;
 	struct pr_reg **by_index = NULL;
-	char path[PATH_MAX];
 	int n, rc = -1;
 
-	if (!pr || !lu->target->gw->state_dir[0] || pr_file_path(lu, path, sizeof(path), false) < 0)
-		return 0;
-	if (access(path, F_OK) < 0)
-		return 0;   /* nothing persisted */
-	root = json_object_from_file(path);
-	if (!root) {
-		log_error("%s: not valid JSON", path);
-		return -1;
-	}
 	if (!json_get(root, "format", json_type_string, &field) ||
 	    strcmp(json_object_get_string(field), "sangw-pr") != 0 ||
-	    !json_get(root, "target", json_type_string, &field) ||
-	    strcasecmp(json_object_get_string(field), lu->target->iqn) != 0 ||
 	    !json_get(root, "registrations", json_type_array, &regs))
-		goto out;
+		return -1;
 	n = pr_load_registrations(pr, regs, &by_index);
 	if (n < 0)
 		goto out;
@@ -595,6 +606,32 @@ int pr_load(struct lu *lu)
 				   PR_SCOPE_LU);
 		}
 	}
+	rc = 0;
+out:
+	free(by_index);
+	return rc;
+}
+
+int pr_load(struct lu *lu)
+{
+	struct pr_state *pr = lu->pr;
+	struct json_object *root, *field;
+	char path[PATH_MAX];
+	int rc = -1;
+
+	if (!pr || !lu->target->gw->state_dir[0] || pr_file_path(lu, path, sizeof(path), false) < 0)
+		return 0;
+	if (access(path, F_OK) < 0)
+		return 0;   /* nothing persisted */
+	root = json_object_from_file(path);
+	if (!root) {
+		log_error("%s: not valid JSON", path);
+		return -1;
+	}
+	if (!json_get(root, "target", json_type_string, &field) ||
+	    strcasecmp(json_object_get_string(field), lu->target->iqn) != 0 ||
+	    pr_parse(pr, root) < 0)
+		goto out;
 	pr->aptpl = true;
 	rc = 0;
 	log_info("%s LUN %" PRIu64 ": restored %u persistent reservation registration(s)%s",
@@ -605,9 +642,56 @@ out:
 		pr_remove_all(pr);
 		pr->generation = 0;
 	}
-	free(by_index);
 	json_object_put(root);
 	return rc;
+}
+
+/* --- state transfer (state_snapshot.c) ---------------------------------- */
+
+struct json_object *pr_state_to_json(const struct lu *lu)
+{
+	return pr_json(lu, true);
+}
+
+struct pr_state *pr_state_from_json(struct json_object *obj, char *err, size_t errlen)
+{
+	struct pr_state *pr = pr_state_create(NULL);
+	struct json_object *field;
+
+	if (!pr) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!json_object_is_type(obj, json_type_object) || pr_parse(pr, obj) < 0) {
+		snprintf(err, errlen, "malformed persistent reservation state");
+		goto fail;
+	}
+	if (json_get(obj, "aptpl", json_type_boolean, &field))
+		pr->aptpl = json_object_get_boolean(field);
+	if (json_object_object_get_ex(obj, "spc2_nexus_id", &field)) {
+		const char *text = json_object_get_string(field);
+		char *end;
+
+		errno = 0;
+		pr->spc2_nexus_id = strtoull(text ? text : "", &end, 16);
+		if (!json_object_is_type(field, json_type_string) || errno || !text || !*text || *end) {
+			snprintf(err, errlen, "malformed SPC-2 reservation holder");
+			goto fail;
+		}
+		pr->spc2_reserved = true;
+	}
+	return pr;
+fail:
+	pr_state_destroy(pr);
+	return NULL;
+}
+
+void pr_state_install(struct lu *lu, struct pr_state *pr)
+{
+	pr_state_destroy(lu->pr);
+	pr->lu = lu;
+	lu->pr = pr;
+	pr_persist(lu);
 }
 
 /* --- lifecycle ------------------------------------------------------------ */
@@ -726,8 +810,9 @@ static void pr_complete(struct scsi_cmd *cmd, int result)
 	uint8_t status;
 
 	if (result < 0) {
-		/* The operation did not run: lost quorum (-EAGAIN) or memory.
-		 * BUSY asks the initiator to retry (SAM-5 5.3.1). */
+		/* The operation did not run, or quorum was lost before every
+		 * node had applied it (-EAGAIN), or no memory. BUSY asks the
+		 * initiator to retry (SAM-5 5.3.1), through a quorate node. */
 		if (result == -EAGAIN || result == -ENOMEM) {
 			cmd->status = SAM_STAT_BUSY;
 			cmd->sense_len = 0;
@@ -754,7 +839,8 @@ static void pr_complete(struct scsi_cmd *cmd, int result)
 }
 
 /* The origin's done callback: the command completes only now, after its
- * operation has been applied here (design.md, principle 1). */
+ * operation has been applied here and on every other synchronised node
+ * (design.md, principle 1), so the next command through any node sees it. */
 static void pr_cmd_done(void *ctx, int result)
 {
 	pr_complete(ctx, result);
@@ -1511,6 +1597,34 @@ static int spc2_apply_nexus_loss(struct gateway *gw, const void *payload, uint32
 			if (lu->pr && lu->pr->spc2_reserved && lu->pr->spc2_nexus_id == p.nexus_id)
 				lu->pr->spc2_reserved = false;
 	return PR_GOOD;
+}
+
+/* The nexus id names the node it goes through (scsi.h: node << 40 | seq). */
+static uint32_t nexus_node(uint64_t nexus_id)
+{
+	return (uint32_t)(nexus_id >> 40);
+}
+
+void pr_nodes_departed(struct gateway *gw, const uint32_t *nodes, size_t n)
+{
+	struct target *t;
+	struct lu *lu;
+
+	TAILQ_FOREACH(t, &gw->targets, link) {
+		TAILQ_FOREACH(lu, &t->lus, link) {
+			if (!lu->pr || !lu->pr->spc2_reserved)
+				continue;
+			for (size_t i = 0; i < n; i++) {
+				if (nexus_node(lu->pr->spc2_nexus_id) != nodes[i])
+					continue;
+				log_info("%s LUN %" PRIu64 ": node %" PRIu32 " left the cluster: "
+					 "the SPC-2 reservation held through it is released",
+					 t->iqn, lu->lun, nodes[i]);
+				lu->pr->spc2_reserved = false;
+				break;
+			}
+		}
+	}
 }
 
 /* SAM-5: a logical unit reset ends its SPC-2 reservation; persistent

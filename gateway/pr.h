@@ -29,11 +29,31 @@ void spc2_release(struct scsi_cmd *cmd);      /* RELEASE(6) 0x17, RELEASE(10) 0x
 void pr_nexus_lost(struct it_nexus *nexus);   /* SPC-2 reservation released */
 void pr_lu_reset(struct lu *lu);              /* SPC-2 reservation released */
 
+/* Cluster nodes left (the membership callback, at the same point of the
+ * delivery stream on every node): every I_T nexus through them is gone, so
+ * the SPC-2 reservations held through them are released (SPC-2 5.5.1, as
+ * for any lost nexus). Persistent reservations and registrations stay:
+ * SPC-4 5.13.1, they survive the loss of the I_T nexus. */
+void pr_nodes_departed(struct gateway *gw, const uint32_t *nodes, size_t n);
+
 /* Apply SOP_PR_OUT / SOP_SPC2_* / SOP_NEXUS_LOSS / SOP_LU_RESET. */
 int pr_apply(struct gateway *gw, uint16_t type, const void *payload, uint32_t len);
 
 /* APTPL (SPC-4 5.13.5): load the persisted state of lu from
  * gw->state_dir at LU creation; it is saved on every change while APTPL. */
 int pr_load(struct lu *lu);
+
+/* State transfer to a joining cluster node (state_snapshot.c). */
+struct json_object;
+/* lu's registrations, reservation, generation (the APTPL file's "sangw-pr"
+ * format) plus "aptpl" and, while RESERVE(6/10) holds the LU,
+ * "spc2_nexus_id". The caller puts the object. */
+struct json_object *pr_state_to_json(const struct lu *lu);
+/* Parse such an object into a new state not attached to any LU; NULL with
+ * a message in err when it is malformed. */
+struct pr_state *pr_state_from_json(struct json_object *obj, char *err, size_t errlen);
+/* Make pr lu's state (the old one is freed) and keep the APTPL file in
+ * step with it. */
+void pr_state_install(struct lu *lu, struct pr_state *pr);
 
 #endif

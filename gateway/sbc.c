@@ -34,7 +34,10 @@
  * object: they only look for an exclusive holder or waiter on their range
  * (usually none) and mark themselves in flight through cmd->core_step, so
  * the exclusive side finds them by walking lu->tasks. Waiters queue in
- * arrival order, so neither side starves. */
+ * arrival order, so neither side starves. When other cluster nodes export
+ * the LU too, COMPARE AND WRITE first claims its range cluster-wide
+ * (cluster_range_lock.h), so two of them through different nodes exclude
+ * each other as well. */
 #include "sbc.h"
 
 #include <errno.h>
@@ -42,6 +45,7 @@
 #include <string.h>
 
 #include "cdb.h"
+#include "cluster_range_lock.h"
 #include "event_loop.h"
 #include "log.h"
 #include "scsi_internal.h"
@@ -101,6 +105,7 @@ struct sbc_lu_state {
 	bool sanitize_failed;             /* SBC-3 4.11.4 failure mode */
 	bool sanitize_failed_ause;        /* the failed one allowed EXIT FAILURE MODE */
 	struct xcopy_lu_state *xcopy;     /* the copy manager's (xcopy.c) */
+	struct cluster_range_lock_lu *cluster_locks;  /* COMPARE AND WRITE across nodes */
 };
 
 static struct sbc_lu_state *lu_state(struct lu *lu)
@@ -377,6 +382,8 @@ struct sbc_ctx {
 	struct cdb_rw rw;
 	struct range_waiter lock;     /* exclusive claim, when taken */
 	bool locked;
+	struct cluster_range_lock cluster_lock;  /* COMPARE AND WRITE in a cluster */
+	bool cluster_locked;
 	uint8_t *scratch;             /* read-back, pattern or result buffer */
 	uint64_t blocks;              /* blocks the operation covers */
 	enum bs_op op;                /* WRITE SAME: how to fill */
@@ -418,6 +425,8 @@ static void ctx_end(struct scsi_cmd *cmd)
 	cmd->core_priv = NULL;
 	if (ctx->locked)
 		range_unlock_exclusive(cmd->lu, &ctx->lock);
+	if (ctx->cluster_locked)
+		cluster_range_unlock(&ctx->cluster_lock);
 	if (cmd->core_step == SBC_STEP_IN_FLIGHT)
 		range_unlock_shared(cmd);
 	free(ctx->scratch);
@@ -863,6 +872,37 @@ static void caw_start(void *arg)
 	read_locked_range(arg, caw_read_done);
 }
 
+/* The cluster-wide claim could not be taken. */
+static void caw_fail_cluster_lock(struct scsi_cmd *cmd, int result)
+{
+	ctx_end(cmd);
+	if (result == -EAGAIN) {
+		/* This node left the quorate cluster: its port group is in
+		 * transition (SPC-4 5.16.2.6), as alua_check() answers. */
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_ACCESSIBLE_TRANSITIONING);
+	} else if (result == -ENOMEM) {
+		cmd->status = SAM_STAT_BUSY;
+		cmd->sense_len = 0;
+		scsi_cmd_complete(cmd);
+	} else {
+		scsi_check_condition(cmd, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+	}
+}
+
+/* Holding the cluster-wide claim: now this node's own exclusive claim. */
+static void caw_cluster_locked(void *arg, int result)
+{
+	struct scsi_cmd *cmd = arg;
+	struct sbc_ctx *ctx = ctx_of(cmd);
+
+	if (result < 0) {
+		caw_fail_cluster_lock(cmd, result);
+		return;
+	}
+	ctx->cluster_locked = true;
+	lock_exclusive_then(cmd, ctx->rw.lba, ctx->blocks, caw_start);
+}
+
 static void sbc_compare_and_write(struct scsi_cmd *cmd)
 {
 	struct sbc_ctx *ctx;
@@ -902,6 +942,17 @@ static void sbc_compare_and_write(struct scsi_cmd *cmd)
 		return;
 	}
 	ctx->blocks = rw.blocks;
+	/* Several nodes export the LU: the claim is first taken cluster-wide
+	 * (cluster_range_lock.h), then on this node. Always in that order, so
+	 * no COMPARE AND WRITE holds one while waiting for the other's holder. */
+	if (cluster_range_lock_needed(cmd->lu->target->gw)) {
+		int rc = cluster_range_lock(cmd->lu, &ctx->cluster_lock, rw.lba, rw.blocks,
+					    caw_cluster_locked, cmd);
+
+		if (rc < 0)
+			caw_fail_cluster_lock(cmd, rc);
+		return;
+	}
 	lock_exclusive_then(cmd, rw.lba, rw.blocks, caw_start);
 }
 
@@ -1599,6 +1650,18 @@ struct xcopy_lu_state **sbc_xcopy_slot(struct lu *lu, bool create)
 	return st ? &st->xcopy : NULL;
 }
 
+struct cluster_range_lock_lu **sbc_cluster_lock_slot(struct lu *lu, bool create)
+{
+	struct sbc_lu_state *st = create ? lu_state(lu) : lu->sbc;
+
+	return st ? &st->cluster_locks : NULL;
+}
+
+struct cluster_range_lock_lu *sbc_cluster_locks(const struct lu *lu)
+{
+	return lu->sbc ? lu->sbc->cluster_locks : NULL;
+}
+
 /* --- SANITIZE (SBC-3 5.24, 4.11) ---------------------------------------------
  * The operation runs on its own (it is not a command): it survives an
  * abort of the SANITIZE command, task management and I_T nexus loss. It
@@ -2200,6 +2263,8 @@ void sbc_lu_cleanup(struct lu *lu)
 	if (!st)
 		return;
 	xcopy_lu_cleanup(lu);
+	cluster_range_lock_lu_free(st->cluster_locks);
+	st->cluster_locks = NULL;
 	/* Commands are gone by now; free what waited on their behalf. The
 	 * exclusive entries live in their owners (contexts, the sanitize). */
 	while ((w = TAILQ_FIRST(&st->waiters))) {

@@ -101,6 +101,15 @@ struct xcopy_lu_state;
  * has no block command state yet, or when it cannot be allocated. */
 struct xcopy_lu_state **sbc_xcopy_slot(struct lu *lu, bool create);
 
+/* --- for the cluster-wide COMPARE AND WRITE locks (cluster_range_lock.c) -- */
+
+struct cluster_range_lock_lu;
+
+/* Where the LU's cluster lock queue lives, beside the block command state;
+ * NULL as for sbc_xcopy_slot(). The second form only reads it. */
+struct cluster_range_lock_lu **sbc_cluster_lock_slot(struct lu *lu, bool create);
+struct cluster_range_lock_lu *sbc_cluster_locks(const struct lu *lu);
+
 /* What a medium access to lu would get from its sanitize state (SBC-3
  * 4.11): SANITIZE IN PROGRESS or SANITIZE COMMAND FAILED, or 0. For a copy
  * that reads or writes an LU other than the one it was sent to. */

@@ -6,10 +6,12 @@
 #include <string.h>
 
 #include "alua.h"
+#include "cluster_range_lock.h"
 #include "config.h"
 #include "log.h"
 #include "pr.h"
 #include "spc.h"
+#include "state_snapshot.h"
 #include "ua.h"
 #include "util.h"
 
@@ -42,12 +44,46 @@ void shared_state_ready_changed(void *owner, bool ready)
 	gw->cluster_ready = ready;
 }
 
+void shared_state_membership_changed(void *owner, const uint32_t *members, size_t n_members,
+				     const uint32_t *left, size_t n_left)
+{
+	struct gateway *gw = owner;
+
+	alua_set_members(gw, members, n_members);
+	cluster_range_lock_members_changed(gw, members, n_members);
+	if (n_left)
+		pr_nodes_departed(gw, left, n_left);
+}
+
+const struct cluster_callbacks shared_state_callbacks = {
+	.apply = shared_state_apply,
+	.snapshot = state_snapshot_cluster_take,
+	.restore = state_snapshot_cluster_restore,
+	.membership = shared_state_membership_changed,
+	.quorum = shared_state_ready_changed,
+	.saved_state = state_snapshot_saved_state,
+};
+
+static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t type,
+			   const void *payload, uint32_t len);
+
 int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
 		       const void *payload, uint32_t len)
 {
 	struct gateway *gw = owner;
+	int result = route_operation(gw, origin_node, type, payload, len);
 
-	(void)origin_node;
+	/* The configuration file and APTPL files now hold this version's
+	 * state: record it, for the newest-wins election after a
+	 * whole-cluster restart. */
+	if (result == 0 && (type == SOP_PR_OUT || type == SOP_CONFIG))
+		state_snapshot_save_version(gw);
+	return result;
+}
+
+static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t type,
+			   const void *payload, uint32_t len)
+{
 	switch (type) {
 	case SOP_UA_RAISE:
 		return ua_apply(gw, payload, len);
@@ -63,6 +99,9 @@ int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
 		return mode_select_apply(gw, payload, len);
 	case SOP_ALUA_SET:
 		return alua_apply(gw, payload, len);
+	case SOP_RANGE_LOCK:
+	case SOP_RANGE_UNLOCK:
+		return cluster_range_lock_apply(gw, origin_node, type, payload, len);
 	default:
 		log_error("shared state: unknown operation type %u (%u bytes) ignored", type, len);
 		return -EINVAL;

@@ -8,8 +8,10 @@
 #define SANGW_SHARED_STATE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
+#include "../cluster/cluster.h"
 #include "model.h"
 
 enum shared_op_type {
@@ -22,6 +24,8 @@ enum shared_op_type {
 	SOP_CONFIG = 7,          /* config.c: a management API change (JSON) */
 	SOP_MODE_SELECT = 8,     /* spc.c: mode page change shared by all nodes */
 	SOP_ALUA_SET = 9,        /* alua.c: target port group states of an LU */
+	SOP_RANGE_LOCK = 16,     /* cluster_range_lock.c: COMPARE AND WRITE claims an LBA range */
+	SOP_RANGE_UNLOCK = 17,   /* cluster_range_lock.c: ... and releases it */
 };
 
 /* Return codes of apply functions travel to the origin's done callback.
@@ -49,5 +53,16 @@ int shared_state_apply(void *gw, uint32_t origin_node, uint16_t type,
 /* cluster_callbacks.quorum: whether this node may serve I/O and change
  * shared state (quorate and synchronised); alua_check() enforces it. */
 void shared_state_ready_changed(void *gw, bool ready);
+/* cluster_callbacks.membership: the members now present (ALUA port groups
+ * follow, alua_set_members) and the nodes that left (their I_T nexuses are
+ * gone: pr_nodes_departed). Runs at the same point of the delivery stream
+ * on every node. */
+void shared_state_membership_changed(void *gw, const uint32_t *members, size_t n_members,
+				     const uint32_t *left, size_t n_left);
+
+/* The gateway's whole cluster_callbacks table: apply, state transfer
+ * (state_snapshot.c), membership and readiness. Pass it to
+ * cluster_create(). */
+extern const struct cluster_callbacks shared_state_callbacks;
 
 #endif

@@ -230,6 +230,36 @@ node_link() {
 	note "node $1 link $2"
 }
 
+# node_isolate I / node_rejoin I: cut (restore) the cluster interconnect
+# between node I and the other nodes while every node stays reachable from
+# the client: blackhole routes to the other nodes' addresses in node I and
+# to node I's address in each other node. node_link down cuts the client
+# off too; this is the partition an initiator can still watch from outside
+# (it reaches the isolated node, which must then refuse writes). Plain
+# routes because this kernel has no tc classifiers and no nftables.
+node_isolate() {
+	local i=$1 j
+	_sgwc_check_node "$i"
+	for ((j = 1; j <= CLUSTER_N; j++)); do
+		[ "$j" = "$i" ] && continue
+		ip -n "$(node_ns "$i")" route add blackhole "$(node_addr "$j")/32" ||
+			fail "cannot isolate node $i from node $j"
+		ip -n "$(node_ns "$j")" route add blackhole "$(node_addr "$i")/32" ||
+			fail "cannot isolate node $j from node $i"
+	done
+	note "node $i isolated from the other nodes (the client still reaches it)"
+}
+node_rejoin() {
+	local i=$1 j
+	_sgwc_check_node "$i"
+	for ((j = 1; j <= CLUSTER_N; j++)); do
+		[ "$j" = "$i" ] && continue
+		ip -n "$(node_ns "$i")" route del blackhole "$(node_addr "$j")/32" 2>/dev/null
+		ip -n "$(node_ns "$j")" route del blackhole "$(node_addr "$i")/32" 2>/dev/null
+	done
+	note "node $i reconnected to the other nodes"
+}
+
 # --- corosync ------------------------------------------------------------------
 
 _sgwc_write_corosync_conf() {
@@ -346,6 +376,67 @@ wait_nodes_inquorate() {
 	wait_until "$CLUSTER_TIMEOUT" _sgwc_all node_is_inquorate "" "$@" ||
 		fail "nodes $* still quorate after $CLUSTER_TIMEOUT s: $(_sgwc_quorum_report "$@")"
 	note "nodes $*: not quorate ($((SECONDS - t0)) s)"
+}
+
+# --- a session client ----------------------------------------------------------
+
+# session_start: start sangw-cluster-client's session mode in the client
+# namespace as a coprocess; `sess COMMAND...` then sends one command line
+# and leaves its one-line answer in SESS_REPLY (see the client's --help:
+# "open NAME URL [INITIATOR]", "register NAME KEY", "read-keys NAME", ...).
+# Sessions (I_T nexuses) live until closed, so a registration made in one
+# step and a unit attention checked in a later one are on the same nexus.
+CLUSTER_CLIENT=${CLUSTER_CLIENT:-$SANGW_BUILD/tests/integration/sangw-cluster-client}
+SESS_REPLY=
+session_start() {
+	need_program "$CLUSTER_CLIENT"
+	[ -z "${SGWC_SESSION_PID:-}" ] || fail "session_start: a session client already runs"
+	coproc SGWC_SESSION {
+		exec ip netns exec "$SGWC_CLIENT_NS" "$CLUSTER_CLIENT" --timeout "${SESS_TIMEOUT:-10}" \
+			session 2>>"$TEST_DIR/session-client.log" {SGWC_LOCK_FD}<&-
+	}
+	SGWC_SPAWNED_PIDS+=("$SGWC_SESSION_PID")
+}
+
+# sess COMMAND...: one command; its answer in SESS_REPLY (also noted).
+sess() {
+	sess_send "$@"
+	sess_receive "$(( ${SESS_TIMEOUT:-10} * 3 + 10 ))" ||
+		fail "the session client did not answer '$*'"
+}
+
+# sess_send COMMAND... and sess_receive SECONDS: the two halves of sess,
+# for a test that must act while a command is outstanding. sess_receive
+# returns 1 when no answer came within SECONDS (it may still come).
+SESS_SENT=
+sess_send() {
+	[ -n "${SGWC_SESSION_PID:-}" ] || fail "sess: call session_start first"
+	echo "$*" >&"${SGWC_SESSION[1]}" || fail "the session client is gone (sending '$*')"
+	SESS_SENT=$*
+}
+sess_receive() {
+	IFS= read -r -t "$1" SESS_REPLY <&"${SGWC_SESSION[0]}" || return 1
+	note "$SESS_SENT -> ${SESS_REPLY:0:200}"
+}
+
+# sess_expect REGEX COMMAND...: the answer must match REGEX (bash =~).
+sess_expect() {
+	local want=$1
+	shift
+	sess "$@"
+	[[ "$SESS_REPLY" =~ $want ]] || fail "'$*' answered '$SESS_REPLY', expected /$want/"
+}
+
+# sess_open NAME NODE [INITIATOR]: a session through NODE's portal whose
+# pending unit attentions (the new nexus's 29/xx) are consumed.
+sess_open() {
+	sess_expect '^ok' open "$1" "$(node_url "$2")" "${3:-iqn.2026-11.org.sangw:$1}"
+	sess_expect '^ok' clear-ua "$1"
+}
+
+# pr_raw_of REPLY: the raw=HEX of a PR IN answer (for byte comparisons).
+pr_raw_of() {
+	sed -n 's/.* raw=\([0-9a-f]*\).*/\1/p' <<<"$1"
 }
 
 # --- the cluster -----------------------------------------------------------------

@@ -5,12 +5,11 @@
 # across gateways, as for one disk (issue 5). Judged per test from the
 # verbose log: a [SKIPPED] test does not pass.
 #
-# Not run yet: ALL.ProutPreempt. Its RemoveRegistration test fails across
-# nodes today: PREEMPT through node 2 completes once node 2 has applied it,
-# node 1 may apply it (and raise REGISTRATIONS PREEMPTED) a moment later,
-# after the test has already cleared node 1's unit attentions. The fix
-# (complete a shared-state change only once every member has applied it)
-# belongs to the cluster issue; add the suite back with it.
+# ALL.ProutPreempt needs completion to be linearizable across nodes: its
+# RemoveRegistration test PREEMPTs through node 2 and at once clears node
+# 1's unit attentions expecting REGISTRATIONS PREEMPTED among them, so the
+# PREEMPT may complete only once node 1 has applied it too
+# (cluster_corosync.c waits for every synced member's ACK).
 TEST_NAME=cluster-libiscsi-pr-two-nodes
 . "$(dirname "$0")/lib.sh"
 need_program iscsi-test-cu
@@ -24,7 +23,7 @@ done
 log=$TEST_DIR/libiscsi.log
 : >"$log"
 for suite in ALL.PrinReadKeys ALL.PrinServiceactionRange ALL.PrinReportCapabilities \
-	     ALL.ProutRegister ALL.ProutReserve ALL.ProutClear ALL.Reserve6 ALL.MultipathIO; do
+	     ALL.ProutRegister ALL.ProutReserve ALL.ProutClear ALL.ProutPreempt ALL.Reserve6 ALL.MultipathIO; do
 	client_exec timeout 300 iscsi-test-cu -t "$suite" -v -d "$(node_url 1)" "$(node_url 2)" >>"$log" 2>&1
 done
 results=$(awk -v family=ALL -f "$SRC_TOP/tests/conformance/parse-cunit-log.awk" "$log")

@@ -854,6 +854,113 @@ static int cmd_pr_show(const char *url, const struct options *o)
 	return rc;
 }
 
+/* --- caw-increment: a counter kept with COMPARE AND WRITE -------------
+ * The counter is the first 8 bytes (big-endian) of block LBA; the rest of
+ * the block is zero. Each increment reads the block and sends COMPARE AND
+ * WRITE (SBC-3 5.2) with what it read as the verify data and the counter +
+ * 1 as the write data; MISCOMPARE means another client got there first:
+ * read again and retry. With clients on several nodes at once, the final
+ * value equals the sum of their successful COMPARE AND WRITEs only if no
+ * two of them ever compared against the same value, i.e. if COMPARE AND
+ * WRITE is atomic across the nodes. COUNT 0 only prints the counter. */
+
+static uint64_t counter_of(const uint8_t *block)
+{
+	uint64_t v = 0;
+
+	for (int i = 0; i < 8; i++)
+		v = v << 8 | block[i];
+	return v;
+}
+
+static void counter_set(uint8_t *block, uint32_t bs, uint64_t v)
+{
+	memset(block, 0, bs);
+	for (int i = 7; i >= 0; i--, v >>= 8)
+		block[i] = (uint8_t)v;
+}
+
+static bool is_unit_attention(const struct scsi_task *task)
+{
+	return task && task->status == SCSI_STATUS_CHECK_CONDITION &&
+	       task->sense.key == SCSI_SENSE_UNIT_ATTENTION;
+}
+
+/* READ(16) of one block, retried after unit attentions as an initiator
+ * does (another node leaving or returning raises 2A/06). */
+static bool caw_read_block(struct iscsi_context *iscsi, int lun, uint64_t lba, uint32_t bs,
+			   uint8_t *out)
+{
+	for (int tries = 0; tries < 10; tries++) {
+		struct scsi_task *task = iscsi_read16_sync(iscsi, lun, lba, bs, (int)bs, 0, 0, 0, 0, 0);
+		bool ua = is_unit_attention(task);
+		bool ok = !ua && task_good(task, "READ(16)", iscsi) && task->datain.size == (int)bs;
+
+		if (ok)
+			memcpy(out, task->datain.data, bs);
+		if (task)
+			scsi_free_scsi_task(task);
+		if (!ua)
+			return ok;
+	}
+	say("READ(16): unit attentions without end");
+	return false;
+}
+
+static int cmd_caw_increment(const char *url, const char *lba_text, const char *count_text,
+			     const struct options *o)
+{
+	uint64_t lba = strtoull(lba_text, NULL, 0), blocks, done = 0, miscompares = 0;
+	unsigned long count = strtoul(count_text, NULL, 0);
+	uint8_t *pair = NULL;
+	uint32_t bs = 0;
+	char why[256];
+	int lun, rc = 1;
+	struct iscsi_context *iscsi = login(url, o, true, &lun, why, sizeof(why));
+
+	if (!iscsi) {
+		say("login to %s failed: %s", url, why);
+		return 1;
+	}
+	if (!read_capacity(iscsi, lun, &blocks, &bs) || lba >= blocks)
+		goto out;
+	pair = malloc(2 * (size_t)bs);
+	if (!pair)
+		goto out;
+	while (done < count) {
+		struct scsi_task *task;
+
+		if (!caw_read_block(iscsi, lun, lba, bs, pair))
+			goto out;
+		counter_set(pair + bs, bs, counter_of(pair) + 1);
+		task = iscsi_compareandwrite_sync(iscsi, lun, lba, pair, 2 * bs, (int)bs,
+						  0, 0, 0, 0, 0);
+		if (task && task->status == SCSI_STATUS_CHECK_CONDITION &&
+		    task->sense.key == SCSI_SENSE_MISCOMPARE) {
+			miscompares++;
+		} else if (is_unit_attention(task)) {
+			/* Not executed (SAM-5 5.14): read again and retry. */
+		} else if (!task_good(task, "COMPARE AND WRITE", iscsi)) {
+			if (task)
+				scsi_free_scsi_task(task);
+			goto out;
+		} else {
+			done++;
+		}
+		if (task)
+			scsi_free_scsi_task(task);
+	}
+	if (!caw_read_block(iscsi, lun, lba, bs, pair))
+		goto out;
+	printf("caws %" PRIu64 " miscompares %" PRIu64 " counter %" PRIu64 "\n", done, miscompares,
+	       counter_of(pair));
+	rc = 0;
+out:
+	free(pair);
+	logout(iscsi);
+	return rc;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -879,6 +986,10 @@ static void usage(FILE *f)
 		"  pr-register-reserve URL KEY TYPE [--aptpl]\n"
 		"                            register KEY and reserve with TYPE (1 WE, 3 EA, ...)\n"
 		"  pr-show URL               print registered keys and the reservation\n"
+		"  caw-increment URL LBA COUNT\n"
+		"                            add 1 to the counter in block LBA COUNT times with\n"
+		"                            COMPARE AND WRITE (retrying on MISCOMPARE); print\n"
+		"                            'caws N miscompares M counter V'\n"
 		"  read-loop URL SECONDS     read for SECONDS; every read must succeed\n"
 		"                            [--allow-disconnect: the target may go away]\n"
 		"options:\n"
@@ -983,6 +1094,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "read-loop") == 0) { NEED(2); return cmd_read_loop(args[0], args[1], &o); }
 	if (strcmp(cmd, "pr-register-reserve") == 0) { NEED(3); return cmd_pr_register_reserve(args[0], args[1], args[2], &o); }
 	if (strcmp(cmd, "pr-show") == 0) { NEED(1); return cmd_pr_show(args[0], &o); }
+	if (strcmp(cmd, "caw-increment") == 0) { NEED(3); return cmd_caw_increment(args[0], args[1], args[2], &o); }
 #undef NEED
 	fprintf(stderr, "unknown command %s\n", cmd);
 	short_usage();

@@ -9,6 +9,7 @@
 #include "../../gateway/event_loop.h"
 #include "../../gateway/sense.h"
 #include "../../gateway/shared_state.h"
+#include "../../gateway/state_snapshot.h"
 #include "../../gateway/util.h"
 
 struct harness_task {
@@ -56,9 +57,15 @@ static const struct fabric_ops harness_fabric = {
 	.drop = harness_drop,
 };
 
+/* The gateway's callbacks without membership: tests announce members
+ * themselves (alua_set_members()), as corosync's first configuration
+ * change would, instead of the single-node service's "node 1 alone". */
 static const struct cluster_callbacks harness_cluster_cb = {
 	.apply = shared_state_apply,
+	.snapshot = state_snapshot_cluster_take,
+	.restore = state_snapshot_cluster_restore,
 	.quorum = shared_state_ready_changed,
+	.saved_state = state_snapshot_saved_state,
 };
 
 void harness_init(struct harness *h)

@@ -664,9 +664,11 @@ static void test_preferred_policy_and_failover(void **state)
 	run(f, f->a, read10, 10, &r);
 	expect_sense(&r, SK_NOT_READY, ASC_LU_NOT_ACCESSIBLE_STANDBY);
 
-	/* Node 2 leaves: the lowest member (this node) takes over. */
+	/* Node 2 leaves: the lowest member (this node) takes over; the
+	 * departed group stays listed, Unavailable. */
 	alua_set_members(&f->h.gw, two, 2);
-	assert_int_equal(f->lu->alua.n_groups, 2);
+	assert_int_equal(f->lu->alua.n_groups, 3);
+	assert_int_equal(group(f->lu, 2)->state, ALUA_UNAVAILABLE);
 	assert_int_equal(group(f->lu, 1)->state, ALUA_ACTIVE_OPTIMIZED);
 	assert_int_equal(group(f->lu, 1)->status, ALUA_STATUS_IMPLICIT);
 	assert_false(group(f->lu, 1)->preferred);
