@@ -264,6 +264,17 @@ static void tx_pdu_recycle(struct tx_pdu *pdu)
 	tx_pdu_cached++;
 }
 
+void conn_pdu_cache_trim(void)
+{
+	struct tx_pdu *pdu;
+
+	while ((pdu = tx_pdu_cache)) {
+		tx_pdu_cache = *(struct tx_pdu **)pdu;
+		free(pdu);
+	}
+	tx_pdu_cached = 0;
+}
+
 static bool conn_header_digest(const struct iscsi_conn *conn)
 {
 	return conn->state != CONN_LOGIN && conn->sess && conn->sess->params.header_digest;

@@ -152,6 +152,8 @@ void iscsi_fabric_stop(struct gateway *gw);
 void iscsi_fabric_shutdown(struct gateway *gw, unsigned timeout_ms);
 int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen);
 unsigned iscsi_connection_count(void);
+/* Free the calling thread's task and PDU caches (a worker thread ends). */
+void iscsi_thread_trim(void);
 
 /* --- conn.c --------------------------------------------------------------- */
 struct iscsi_conn *conn_create(struct event_loop *loop, int fd);
@@ -165,6 +167,7 @@ void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu);
 void conn_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance_stat_sn);
 void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs);
 void conn_send_async_logout(struct iscsi_conn *conn);
+void conn_pdu_cache_trim(void);
 extern TAILQ_HEAD(iscsi_conn_list, iscsi_conn) iscsi_conns;
 
 /* --- session.c -------------------------------------------------------------- */
@@ -191,6 +194,7 @@ void task_put(struct iscsi_task *task);
 void task_abort_conn(struct iscsi_conn *conn);
 void task_cmd_done(struct scsi_cmd *cmd);
 void task_tmf_done(struct tmf_req *req);
+void task_cache_trim(void);
 
 /* --- discovery.c --------------------------------------------------------------- */
 void discovery_handle_text(struct iscsi_conn *conn, const struct pdu *pdu);
