@@ -256,10 +256,12 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 	/* Defaults: write cache on (we flush on SYNCHRONIZE CACHE and FUA),
 	 * fixed-format sense (SPC-4 7.5.8 D_SENSE = 0). */
 	lu->mode.wce = true;
+	lu->mode.tst = 1;       /* SPC-4 7.5.8: per I_T nexus task sets (workers.h) */
 	lu->mode_saved = lu->mode;
 	lu->medium_loaded = true;
 	alua_lu_init(lu);
-	TAILQ_INIT(&lu->tasks.cmds);
+	for (unsigned i = 0; i < LU_TASK_SETS; i++)
+		TAILQ_INIT(&lu->tasks[i].cmds);
 	lu->pr = pr_state_create(lu);
 	if (!lu->pr) {
 		snprintf(err, errlen, "out of memory");
@@ -298,13 +300,13 @@ void lu_destroy(struct lu *lu)
 	TAILQ_REMOVE(&lu->target->lus, lu, link);
 	lu->removing = true;
 	lu->retired = true;
-	if (TAILQ_EMPTY(&lu->tasks.cmds))
+	if (lu_tasks_empty(lu))
 		lu_free(lu);
 }
 
 void lu_release_if_retired(struct lu *lu)
 {
-	if (lu->retired && TAILQ_EMPTY(&lu->tasks.cmds))
+	if (lu->retired && lu_tasks_empty(lu))
 		lu_free(lu);
 }
 

@@ -225,5 +225,6 @@ void workers_run_on_control(struct ev_deferred *d, ev_defer_fn fn, void *arg)
 
 void workers_cancel_on_control(struct ev_deferred *d)
 {
-	ev_defer_cancel(pool.control, d);
+	if (pool.control)
+		ev_defer_cancel(pool.control, d);
 }

@@ -1,7 +1,10 @@
 /* The iSCSI fabric's internal structures (RFC 7143): portals that accept
  * TCP connections, connections that carry PDUs, sessions (one I_T nexus
  * each) and tasks. One connection per session (MaxConnections=1) at
- * ErrorRecoveryLevel 0. Everything runs on the gateway's event loop. */
+ * ErrorRecoveryLevel 0. A connection logs in on the control thread and is
+ * then handed to a worker (workers.h), where its session, nexus and tasks
+ * live; closing it, like everything that touches other sessions, runs on
+ * the control thread with the world stopped. */
 #ifndef SANGW_ISCSI_H
 #define SANGW_ISCSI_H
 
@@ -91,6 +94,11 @@ struct iscsi_conn {
 	struct ev_deferred drop_deferred;
 	struct ev_deferred flush_deferred;   /* one writev per batch of events */
 	struct ev_deferred read_deferred;    /* more PDUs after the read budget */
+	/* Closing is control-thread work (sessions, nexus loss): a worker
+	 * stops reading and posts it (conn.c). */
+	struct ev_deferred close_deferred;
+	bool close_posted;
+	char close_why[96];
 	TAILQ_ENTRY(iscsi_conn) link;
 };
 

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
+#include "../../gateway/workers.h"
 
 struct iscsi_session_list iscsi_sessions = TAILQ_HEAD_INITIALIZER(iscsi_sessions);
 
@@ -74,6 +75,7 @@ static void session_end(struct iscsi_session *sess)
 		sess->nexus_registered = false;
 		TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
 		scsi_nexus_unregister(&sess->nexus);
+		workers_release(sess->nexus.slot);
 	}
 	session_put(sess);
 }
@@ -99,6 +101,8 @@ static void session_setup_nexus(struct iscsi_session *sess)
 	nx->fabric = &iscsi_fabric_ops;
 	nx->fabric_priv = sess;
 	TAILQ_INIT(&nx->uas);
+	/* The worker that will carry the session once login completes. */
+	nx->slot = workers_pick();
 	TAILQ_INSERT_TAIL(&gw->nexuses, nx, link);
 	sess->nexus_registered = true;
 	scsi_nexus_register(nx);
