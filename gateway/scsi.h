@@ -100,6 +100,7 @@ struct it_nexus {
 	void *fabric_priv;
 	TAILQ_HEAD(, ua_entry) uas;      /* oldest first */
 	unsigned slot;                   /* thread that owns it (workers.h) */
+	unsigned at_control;             /* commands handed to the control thread, not yet run */
 	TAILQ_ENTRY(it_nexus) link;      /* in gateway->nexuses */
 };
 

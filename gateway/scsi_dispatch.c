@@ -159,7 +159,30 @@ static bool write_protected(struct scsi_cmd *cmd)
 	return false;
 }
 
+static void submit_now(struct scsi_cmd *cmd);
+
+static void submit_on_control(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+
+	cmd->nexus->at_control--;
+	submit_now(cmd);
+}
+
 void scsi_cmd_submit(struct scsi_cmd *cmd)
+{
+	/* Commands of a nexus take effect in the order they arrive: while an
+	 * earlier one waits for the control thread (a SANITIZE, a PR OUT),
+	 * later ones follow it there, checks included (workers.h). */
+	if (cmd->nexus->at_control && !on_control_thread()) {
+		cmd->nexus->at_control++;
+		workers_run_on_control(&cmd->to_control, submit_on_control, cmd);
+		return;
+	}
+	submit_now(cmd);
+}
+
+static void submit_now(struct scsi_cmd *cmd)
 {
 	struct it_nexus *nexus = cmd->nexus;
 	const struct scsi_opcode_desc *desc;
@@ -280,15 +303,20 @@ static void execute(struct scsi_cmd *cmd)
 
 static void execute_on_control(void *arg)
 {
-	execute(arg);
+	struct scsi_cmd *cmd = arg;
+
+	cmd->nexus->at_control--;
+	execute(cmd);
 }
 
 void scsi_dispatch_start(struct scsi_cmd *cmd)
 {
-	if (!on_control_thread() && !cmd->aborted && !runs_on_worker(cmd)) {
+	if (!on_control_thread() && !cmd->aborted &&
+	    (cmd->nexus->at_control || !runs_on_worker(cmd))) {
 		/* The command stays in its nexus' task set and RUNNING; the
 		 * control thread runs it with the world stopped and its
 		 * completion reaches the fabric the same way. */
+		cmd->nexus->at_control++;
 		workers_run_on_control(&cmd->to_control, execute_on_control, cmd);
 		return;
 	}

@@ -175,11 +175,11 @@ uint16_t session_login_complete(struct iscsi_conn *conn, struct login_state *ls,
 	TAILQ_INSERT_TAIL(&iscsi_sessions, sess, link);
 	if (sess->type == SESSION_NORMAL)
 		session_setup_nexus(sess);
-	log_info("%s: %s session of %s%s%s tsih %u%s%s", conn->peer,
+	log_info("%s: %s session of %s%s%s tsih %u%s%s, worker %u", conn->peer,
 		 sess->type == SESSION_NORMAL ? "normal" : "discovery", initiator,
 		 sess->target ? " to " : "", sess->target ? sess->target->iqn : "", sess->tsih,
 		 sess->params.header_digest ? " HeaderDigest" : "",
-		 sess->params.data_digest ? " DataDigest" : "");
+		 sess->params.data_digest ? " DataDigest" : "", sess->nexus.slot);
 	*tsih = sess->tsih;
 	return 0;
 }
@@ -271,6 +271,7 @@ static void iscsi_describe(const struct it_nexus *nx, void *json)
 
 	json_object_object_add(o, "fabric", json_object_new_string("iscsi"));
 	json_object_object_add(o, "tsih", json_object_new_int(sess->tsih));
+	json_object_object_add(o, "worker", json_object_new_int((int)nx->slot));
 	json_object_object_add(o, "initiator_alias", json_object_new_string(sess->initiator_alias));
 	json_object_object_add(o, "header_digest", json_object_new_boolean(sess->params.header_digest));
 	json_object_object_add(o, "data_digest", json_object_new_boolean(sess->params.data_digest));
