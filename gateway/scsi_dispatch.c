@@ -169,12 +169,17 @@ static void submit_on_control(void *arg)
 	submit_now(cmd);
 }
 
+static bool opcode_runs_on_worker(uint8_t opcode);
+
 void scsi_cmd_submit(struct scsi_cmd *cmd)
 {
-	/* Commands of a nexus take effect in the order they arrive: while an
-	 * earlier one waits for the control thread (a SANITIZE, a PR OUT),
-	 * later ones follow it there, checks included (workers.h). */
-	if (cmd->nexus->at_control && !on_control_thread()) {
+	/* Off the data path, a command is checked (unit attentions,
+	 * reservations) and run on the control thread, in the order of what
+	 * reached it from the other workers (e.g. a nexus loss that releases
+	 * a reservation). And a nexus' commands take effect in the order they
+	 * arrive: while an earlier one waits for the control thread, later
+	 * ones follow it there (workers.h). */
+	if (!on_control_thread() && (cmd->nexus->at_control || !opcode_runs_on_worker(cmd->cdb[0]))) {
 		cmd->nexus->at_control++;
 		workers_run_on_control(&cmd->to_control, submit_on_control, cmd);
 		return;
@@ -268,20 +273,24 @@ static void submit_now(struct scsi_cmd *cmd)
  * statistics and backstore queue. Everything else (PR, MODE SELECT, TMF
  * side effects, COMPARE AND WRITE and the other range-locked commands,
  * XCOPY, SANITIZE, ...) runs on the control thread (workers.h). */
-static bool runs_on_worker(const struct scsi_cmd *cmd)
+static bool opcode_runs_on_worker(uint8_t opcode)
 {
-	switch (cmd->cdb[0]) {
+	switch (opcode) {
 	case 0x08: case 0x28: case 0xa8: case 0x88:     /* READ 6/10/12/16 */
 	case 0x0a: case 0x2a: case 0xaa: case 0x8a:     /* WRITE 6/10/12/16 */
-		/* With an exclusive range claim queued (SBC-3 5.2 atomicity),
-		 * a read or write may have to wait in that queue: control. */
-		return sbc_range_locks_idle(cmd->lu);
 	case 0x35: case 0x91:                           /* SYNCHRONIZE CACHE 10/16 */
 	case 0x00:                                      /* TEST UNIT READY */
-		return cmd->lu != NULL;
+		return true;
 	default:
 		return false;
 	}
+}
+
+static bool runs_on_worker(const struct scsi_cmd *cmd)
+{
+	/* With an exclusive range claim queued (SBC-3 5.2 atomicity), a
+	 * read or write may have to wait in that queue: control thread. */
+	return cmd->lu && opcode_runs_on_worker(cmd->cdb[0]) && sbc_range_locks_idle(cmd->lu);
 }
 
 static void execute(struct scsi_cmd *cmd)

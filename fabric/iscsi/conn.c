@@ -601,6 +601,8 @@ static void handle_logout(struct iscsi_conn *conn, const struct pdu *req)
 		pdu->close_after = true;
 	}
 	conn_queue_pdu(conn, pdu);
+	if (conn->state == CONN_LOGGED_OUT)
+		session_logged_out(conn->sess);
 }
 
 /* --- handing a connection to its worker ----------------------------------- */

@@ -149,6 +149,7 @@ struct iscsi_session {
 	struct iscsi_conn *conn;
 	uint64_t created_ms;
 	unsigned refs;                 /* the session itself + its tasks */
+	struct ev_deferred logout_deferred;  /* nexus loss at logout (session.c) */
 	TAILQ_ENTRY(iscsi_session) link;
 };
 
@@ -181,6 +182,7 @@ extern TAILQ_HEAD(iscsi_conn_list, iscsi_conn) iscsi_conns;
 /* --- session.c -------------------------------------------------------------- */
 uint16_t session_login_complete(struct iscsi_conn *conn, struct login_state *ls, uint16_t *tsih);
 void session_conn_closed(struct iscsi_session *sess, struct iscsi_conn *conn);
+void session_logged_out(struct iscsi_session *sess);
 void session_get(struct iscsi_session *sess);
 void session_put(struct iscsi_session *sess);
 /* CmdSN rules (RFC 7143 4.2.2.1): accept or ignore a request's CmdSN.

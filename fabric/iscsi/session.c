@@ -65,19 +65,49 @@ void session_put(struct iscsi_session *sess)
 		free(sess);
 }
 
-/* The session is over: I_T nexus loss for the core (SAM-5 6.3.4). */
+/* I_T nexus loss for the core (SAM-5 6.3.4); control thread. */
+static void session_nexus_loss(struct iscsi_session *sess)
+{
+	if (!sess->nexus_registered)
+		return;
+	sess->nexus_registered = false;
+	TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
+	scsi_nexus_unregister(&sess->nexus);
+	workers_release(sess->nexus.slot);
+}
+
+/* The session is over. */
 static void session_end(struct iscsi_session *sess)
 {
 	TAILQ_REMOVE(&iscsi_sessions, sess, link);
 	log_info("session %s tsih %u to %s ended", sess->initiator_name, sess->tsih,
 		 sess->target ? sess->target->iqn : "discovery");
-	if (sess->nexus_registered) {
-		sess->nexus_registered = false;
-		TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
-		scsi_nexus_unregister(&sess->nexus);
-		workers_release(sess->nexus.slot);
-	}
+	session_nexus_loss(sess);
 	session_put(sess);
+}
+
+static void session_logout_deferred(void *arg)
+{
+	struct iscsi_session *sess = arg;
+
+	session_nexus_loss(sess);
+	session_put(sess);
+}
+
+/* RFC 7143 11.14: a successful logout ends the session (one connection,
+ * ERL 0). The nexus is lost now, before the Logout Response can reach the
+ * initiator, so a command it sends next on another session (on another
+ * worker) finds the nexus' reservations already released; the connection
+ * closes once the response is out. */
+void session_logged_out(struct iscsi_session *sess)
+{
+	if (!sess || !sess->nexus_registered)
+		return;
+	session_get(sess);
+	if (on_control_thread())
+		session_logout_deferred(sess);
+	else
+		workers_run_on_control(&sess->logout_deferred, session_logout_deferred, sess);
 }
 
 static void session_setup_nexus(struct iscsi_session *sess)
