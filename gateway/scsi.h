@@ -2,7 +2,9 @@
  * commands, task management. A fabric embeds struct scsi_cmd in its own
  * per-task structure, fills it, calls scsi_cmd_submit(), and is called back
  * through fabric_ops->cmd_done() when status (and any Data-In) is ready.
- * Everything runs on the event loop thread that owns the nexus. */
+ * A nexus belongs to one worker thread (nexus->slot); its data-path
+ * commands run there, everything else on the control thread with the
+ * world stopped (workers.h, scsi_dispatch.c). */
 #ifndef SANGW_SCSI_H
 #define SANGW_SCSI_H
 

@@ -234,9 +234,9 @@ static void tmf_run_deferred(void *arg)
 	tmf_run(arg);
 }
 
-/* TMFs reach across nexuses (LOGICAL UNIT RESET, CLEAR TASK SET of other
- * initiators under TST=000b, PR and UA side effects): they run on the
- * control thread with the world stopped (workers.h). */
+/* TMFs reach across nexuses and workers (LOGICAL UNIT RESET, TARGET
+ * RESET, PR and UA side effects): they run on the control thread with the
+ * world stopped (workers.h). */
 void scsi_tmf_submit(struct tmf_req *req)
 {
 	if (on_control_thread())
