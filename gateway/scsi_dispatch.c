@@ -356,7 +356,9 @@ static bool opcode_is_write(uint8_t opcode)
 static void update_stats(struct lu *lu, const struct scsi_cmd *cmd)
 {
 	struct lu_stats *s = &lu->stats[cmd->nexus->slot];
-	uint64_t ns = ev_now_ns() - cmd->start_ns;
+	uint64_t now = ev_now_ns();
+	/* Start and end may be stamped by two threads' loop clocks. */
+	uint64_t ns = now > cmd->start_ns ? now - cmd->start_ns : 0;
 
 	if (cmd->status != SAM_STAT_GOOD && cmd->status != SAM_STAT_CONDITION_MET)
 		s->errors++;
