@@ -21,7 +21,6 @@ static struct {
 	unsigned count;
 	struct worker workers[WORKERS_MAX];
 	unsigned stopped_depth;   /* control thread only: world stopped */
-	bool running;
 	void (*thread_exit)(void);
 } pool;
 
@@ -133,8 +132,6 @@ int workers_start(void (*thread_exit)(void))
 	for (unsigned i = 0; i < pool.count; i++)
 		event_loop_set_hooks(pool.workers[i].loop, worker_enter, worker_leave,
 				     pool.workers[i].loop);
-	/* The control thread holds the world from here on, except while its
-	 * loop waits (event_loop_run_once calls resume_world first). */
 	for (unsigned i = 0; i < pool.count; i++) {
 		struct worker *w = &pool.workers[i];
 		int rc = pthread_create(&w->thread, NULL, worker_main, w);
@@ -144,30 +141,25 @@ int workers_start(void (*thread_exit)(void))
 			workers_stop();
 			return -rc;
 		}
-		/* Taken before the worker can run a batch: world stopped. */
 		w->started = true;
-		if (pool.stopped_depth > 0)
-			event_loop_lock(w->loop);
 	}
-	if (pool.stopped_depth == 0) {
-		event_loop_set_hooks(pool.control, stop_world, resume_world, NULL);
-		stop_world(NULL);
-	}
-	pool.running = true;
+	/* From here on the control thread holds the world except while its
+	 * loop waits (event_loop_run_once calls resume_world first). */
+	event_loop_set_hooks(pool.control, stop_world, resume_world, NULL);
+	stop_world(NULL);
 	log_info("%u worker threads started", pool.count);
 	return 0;
 }
 
 void workers_stop(void)
 {
-	if (!pool.running && pool.count == 0)
-		return;
 	for (unsigned i = 0; i < pool.count; i++) {
 		struct worker *w = &pool.workers[i];
 
 		if (!w->started)
 			continue;
-		/* We hold its lock (world stopped): stop flag, then let go. */
+		/* Held by us when the world is stopped; the stop flag is
+		 * set under the worker's lock either way. */
 		if (pool.stopped_depth == 0)
 			event_loop_lock(w->loop);
 		event_loop_stop(w->loop);
@@ -182,8 +174,8 @@ void workers_stop(void)
 		w->started = false;
 		event_loop_set_hooks(w->loop, NULL, NULL, NULL);
 	}
-	event_loop_set_hooks(pool.control, NULL, NULL, NULL);
-	pool.running = false;
+	if (pool.control)
+		event_loop_set_hooks(pool.control, NULL, NULL, NULL);
 }
 
 void workers_destroy(void)
