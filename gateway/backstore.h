@@ -1,7 +1,10 @@
 /* The storage seam: every backstore (file, null, rbd, ...) implements this
  * ops table. I/O is asynchronous: submit() queues the request and io->done()
- * is called later from the LU's event loop — never from inside submit(), so
- * callers need not guard against re-entrancy. Offsets and lengths are bytes. */
+ * is called later from the event loop of the thread that called submit()
+ * (workers.h) — never from inside submit(), so callers need not guard
+ * against re-entrancy. Offsets and lengths are bytes. close() runs on the
+ * control thread with the world stopped and may complete any thread's
+ * requests itself. */
 #ifndef SANGW_BACKSTORE_H
 #define SANGW_BACKSTORE_H
 
@@ -32,6 +35,7 @@ struct bs_io {
 	void *arg;          /* owner's context */
 	/* private to the backstore */
 	struct lu *lu;
+	void *bs_queue;     /* the submitting thread's queue (backstore_file.c) */
 	TAILQ_ENTRY(bs_io) link;
 };
 

@@ -20,12 +20,19 @@
  * Everything that has no asynchronous form (fdatasync, hole punching,
  * zeroing, and FUA writes that cannot go direct) runs on one helper thread
  * per LU, so the loop never waits for the disk; the helper reports back
- * through a second eventfd. */
+ * through a second eventfd.
+ *
+ * Threads. Each thread slot (workers.h) has its own queue: AIO context,
+ * eventfds, slots and pending lists, registered on that thread's loop.
+ * submit() uses the calling thread's queue, so completions come back to
+ * the thread that submitted and READ/WRITE take no lock. Only the helper
+ * thread's request list (flush, unmap, zeroes) is shared, under its mutex. */
 #include "backstore.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <libaio.h>
+#include <stdatomic.h>
 #include <linux/falloc.h>
 #include <linux/fs.h>
 #include <poll.h>
@@ -42,6 +49,7 @@
 #include "log.h"
 #include "model.h"
 #include "util.h"
+#include "workers.h"
 
 #define FILE_AIO_DEPTH      256        /* requests in the kernel per LU */
 #define FILE_DIRECT_ALIGN   4096       /* O_DIRECT granularity for files */
@@ -62,8 +70,9 @@ struct aio_slot {
 
 TAILQ_HEAD(aio_slot_list, aio_slot);
 
-/* The helper thread's side: the requests it is given and the ones it has
- * finished, both under the mutex. */
+/* The helper thread's side: the requests it is given (each remembers its
+ * queue in io->bs_queue) and, in each queue, the ones it has finished; all
+ * under the mutex. */
 struct sync_worker {
 	pthread_t thread;
 	bool started;
@@ -71,27 +80,18 @@ struct sync_worker {
 	pthread_cond_t wake;
 	bool stop;
 	struct bs_io_list queue;
-	struct bs_io_list finished;
-	int done_efd;            /* raised for every finished request */
-	struct ev_source done_src;
-	unsigned outstanding;    /* queued and not yet reaped; loop thread only */
 	/* Owned by the helper thread alone. */
 	bool no_punch_hole;
 	bool no_zero_range;
 	void *zeros;             /* FILE_ZERO_CHUNK zero bytes, made on first use */
 };
 
-struct file_backstore {
-	struct lu *lu;
-	struct event_loop *loop;
-	char path[PATH_MAX];
-	bool is_blockdev;
-	bool readonly;
-	bool created;            /* open() made the file: remove it if open fails */
-	int fd;                  /* buffered */
-	int fd_direct;           /* O_DIRECT, or -1 */
-	uint32_t direct_align;
+struct file_backstore;
 
+/* One thread slot's requests (see the top). */
+struct file_queue {
+	struct file_backstore *fb;
+	struct event_loop *loop;
 	io_context_t aio;
 	int aio_efd;
 	struct ev_source aio_src;
@@ -103,8 +103,27 @@ struct file_backstore {
 	bool kernel_full;                /* io_submit said EAGAIN */
 	struct ev_deferred flush_defer;
 	struct ev_timer retry_timer;
+	/* helper thread results for this queue */
+	struct bs_io_list sync_finished; /* under sync.lock */
+	int done_efd;                    /* raised for every finished request */
+	struct ev_source done_src;
+	unsigned sync_outstanding;       /* queued and not yet reaped */
+};
+
+struct file_backstore {
+	struct lu *lu;
+	char path[PATH_MAX];
+	bool is_blockdev;
+	bool readonly;
+	bool created;            /* open() made the file: remove it if open fails */
+	int fd;                  /* buffered */
+	int fd_direct;           /* O_DIRECT, or -1 */
+	atomic_bool direct_refused; /* the device refused our alignment: buffered */
+	uint32_t direct_align;
 
 	struct sync_worker sync;
+	unsigned n_queues;
+	struct file_queue *queues[WORKER_SLOTS];
 };
 
 static struct file_backstore *fb_of(struct lu *lu)
@@ -256,18 +275,24 @@ static void *sync_worker_main(void *arg)
 			io->result = run_sync_op(fb, io);
 
 		pthread_mutex_lock(&w->lock);
-		TAILQ_CONCAT(&w->finished, &batch, link);
-		eventfd_write(w->done_efd, 1);
+		while ((io = TAILQ_FIRST(&batch))) {
+			struct file_queue *q = io->bs_queue;
+
+			TAILQ_REMOVE(&batch, io, link);
+			TAILQ_INSERT_TAIL(&q->sync_finished, io, link);
+			eventfd_write(q->done_efd, 1);
+		}
 	}
 	pthread_mutex_unlock(&w->lock);
 	return NULL;
 }
 
-static void sync_worker_queue(struct file_backstore *fb, struct bs_io *io)
+static void sync_worker_queue(struct file_queue *q, struct bs_io *io)
 {
-	struct sync_worker *w = &fb->sync;
+	struct sync_worker *w = &q->fb->sync;
 
-	w->outstanding++;
+	q->sync_outstanding++;
+	io->bs_queue = q;
 	pthread_mutex_lock(&w->lock);
 	TAILQ_INSERT_TAIL(&w->queue, io, link);
 	pthread_cond_signal(&w->wake);
@@ -275,21 +300,21 @@ static void sync_worker_queue(struct file_backstore *fb, struct bs_io *io)
 }
 
 /* Loop side: hand the helper's finished requests to their owners. */
-static void sync_worker_reap(struct file_backstore *fb)
+static void sync_worker_reap(struct file_queue *q)
 {
-	struct sync_worker *w = &fb->sync;
+	struct sync_worker *w = &q->fb->sync;
 	struct bs_io_list done;
 	struct bs_io *io;
 	eventfd_t count;
 
-	eventfd_read(w->done_efd, &count);
+	eventfd_read(q->done_efd, &count);
 	TAILQ_INIT(&done);
 	pthread_mutex_lock(&w->lock);
-	TAILQ_CONCAT(&done, &w->finished, link);
+	TAILQ_CONCAT(&done, &q->sync_finished, link);
 	pthread_mutex_unlock(&w->lock);
 	while ((io = TAILQ_FIRST(&done))) {
 		TAILQ_REMOVE(&done, io, link);
-		w->outstanding--;
+		q->sync_outstanding--;
 		io->done(io);
 	}
 }
@@ -308,11 +333,13 @@ static bool direct_ok(const struct file_backstore *fb, const void *buf, uint64_t
 {
 	uint64_t mask = fb->direct_align - 1;
 
-	return fb->fd_direct >= 0 && (((uintptr_t)buf | offset | length) & mask) == 0;
+	return fb->fd_direct >= 0 && !atomic_load_explicit(&fb->direct_refused, memory_order_relaxed) &&
+	       (((uintptr_t)buf | offset | length) & mask) == 0;
 }
 
-static void prep_slot(struct file_backstore *fb, struct aio_slot *slot)
+static void prep_slot(struct file_queue *q, struct aio_slot *slot)
 {
+	struct file_backstore *fb = q->fb;
 	struct bs_io *io = slot->io;
 	char *buf = (char *)io->buf + slot->progress;
 	uint64_t offset = io->offset + slot->progress;
@@ -330,14 +357,14 @@ static void prep_slot(struct file_backstore *fb, struct aio_slot *slot)
 		if (io->fua)
 			slot->iocb.aio_rw_flags = RWF_DSYNC;
 	}
-	io_set_eventfd(&slot->iocb, fb->aio_efd);
+	io_set_eventfd(&slot->iocb, q->aio_efd);
 	slot->iocb.data = slot;
 }
 
-static void release_slot(struct file_backstore *fb, struct aio_slot *slot)
+static void release_slot(struct file_queue *q, struct aio_slot *slot)
 {
 	slot->io = NULL;
-	TAILQ_INSERT_HEAD(&fb->free_slots, slot, link);
+	TAILQ_INSERT_HEAD(&q->free_slots, slot, link);
 }
 
 static void complete_io(struct bs_io *io, int result)
@@ -348,24 +375,22 @@ static void complete_io(struct bs_io *io, int result)
 
 /* A slot came back from the kernel (or was refused by io_submit) with res:
  * bytes transferred or -errno. Either finish its request or continue it. */
-static void slot_finished(struct file_backstore *fb, struct aio_slot *slot, long res)
+static void slot_finished(struct file_queue *q, struct aio_slot *slot, long res)
 {
+	struct file_backstore *fb = q->fb;
 	struct bs_io *io = slot->io;
 
 	if (res == -EINVAL && slot->direct) {
-		/* The device wants a coarser alignment than we assumed. Slots
-		 * still in flight hold their own reference to the file. */
-		if (fb->fd_direct >= 0) {
+		/* The device wants a coarser alignment than we assumed. The
+		 * descriptor stays open until close: other threads use it. */
+		if (!atomic_exchange(&fb->direct_refused, true))
 			log_warn("%s: O_DIRECT refused a request, using buffered I/O from now on",
 				 fb->path);
-			close(fb->fd_direct);
-			fb->fd_direct = -1;
-		}
-		TAILQ_INSERT_TAIL(&fb->resubmit, slot, link);
+		TAILQ_INSERT_TAIL(&q->resubmit, slot, link);
 		return;
 	}
 	if (res < 0) {
-		release_slot(fb, slot);
+		release_slot(q, slot);
 		complete_io(io, (int)res);
 		return;
 	}
@@ -375,16 +400,16 @@ static void slot_finished(struct file_backstore *fb, struct aio_slot *slot, long
 		memset((char *)io->buf + slot->progress, 0, io->length - slot->progress);
 		slot->progress = io->length;
 	} else if (res == 0) {
-		release_slot(fb, slot);
+		release_slot(q, slot);
 		complete_io(io, -EIO);
 		return;
 	}
 	slot->progress += (uint64_t)res;
 	if (slot->progress < io->length) {
-		TAILQ_INSERT_TAIL(&fb->resubmit, slot, link);
+		TAILQ_INSERT_TAIL(&q->resubmit, slot, link);
 		return;
 	}
-	release_slot(fb, slot);
+	release_slot(q, slot);
 	complete_io(io, 0);
 }
 
@@ -413,38 +438,39 @@ static bool unaligned_fua(const struct file_backstore *fb, const struct bs_io *i
 
 /* Move pending requests into slots and the batch array, oldest first.
  * Requests that need no AIO go to the helper thread or complete here. */
-static int fill_batch(struct file_backstore *fb, struct iocb **batch)
+static int fill_batch(struct file_queue *q, struct iocb **batch)
 {
+	struct file_backstore *fb = q->fb;
 	struct aio_slot *slot;
 	struct bs_io *io;
 	int n = 0;
 
-	while ((slot = TAILQ_FIRST(&fb->resubmit))) {
-		TAILQ_REMOVE(&fb->resubmit, slot, link);
-		prep_slot(fb, slot);
+	while ((slot = TAILQ_FIRST(&q->resubmit))) {
+		TAILQ_REMOVE(&q->resubmit, slot, link);
+		prep_slot(q, slot);
 		batch[n++] = &slot->iocb;
 	}
-	while ((io = TAILQ_FIRST(&fb->pending))) {
+	while ((io = TAILQ_FIRST(&q->pending))) {
 		int rc = check_io(fb, io);
 		bool needs_aio = rc == 0 && (io->op == BS_OP_READ || io->op == BS_OP_WRITE) &&
 				 io->length > 0 && !unaligned_fua(fb, io);
 
-		if (needs_aio && TAILQ_EMPTY(&fb->free_slots))
+		if (needs_aio && TAILQ_EMPTY(&q->free_slots))
 			break;  /* wait for a completion to free a slot */
-		TAILQ_REMOVE(&fb->pending, io, link);
+		TAILQ_REMOVE(&q->pending, io, link);
 		if (rc < 0) {
 			complete_io(io, rc);
 		} else if (needs_aio) {
-			slot = TAILQ_FIRST(&fb->free_slots);
-			TAILQ_REMOVE(&fb->free_slots, slot, link);
+			slot = TAILQ_FIRST(&q->free_slots);
+			TAILQ_REMOVE(&q->free_slots, slot, link);
 			slot->io = io;
 			slot->progress = 0;
-			prep_slot(fb, slot);
+			prep_slot(q, slot);
 			batch[n++] = &slot->iocb;
 		} else if (io->length == 0 && io->op != BS_OP_FLUSH) {
 			complete_io(io, 0);
 		} else {
-			sync_worker_queue(fb, io);
+			sync_worker_queue(q, io);
 		}
 	}
 	return n;
@@ -454,15 +480,15 @@ static int fill_batch(struct file_backstore *fb, struct iocb **batch)
  * io_submit() may take only part of the array (it returns how many); it
  * fails as a whole only for the first iocb, which we then finish with the
  * error before going on with the rest. */
-static void submit_batch(struct file_backstore *fb, struct iocb **batch, int n)
+static void submit_batch(struct file_queue *q, struct iocb **batch, int n)
 {
 	int i = 0;
 
 	while (i < n) {
-		int rc = io_submit(fb->aio, n - i, batch + i);
+		int rc = io_submit(q->aio, n - i, batch + i);
 
 		if (rc > 0) {
-			fb->in_flight += (unsigned)rc;
+			q->in_flight += (unsigned)rc;
 			i += rc;
 			continue;
 		}
@@ -471,27 +497,27 @@ static void submit_batch(struct file_backstore *fb, struct iocb **batch, int n)
 			 * completion (or, with nothing in flight, a timer). */
 			for (int j = n - 1; j >= i; j--) {
 				struct aio_slot *slot = batch[j]->data;
-				TAILQ_INSERT_HEAD(&fb->resubmit, slot, link);
+				TAILQ_INSERT_HEAD(&q->resubmit, slot, link);
 			}
-			fb->kernel_full = true;
-			if (fb->in_flight == 0)
-				ev_timer_arm(fb->loop, &fb->retry_timer, FILE_RETRY_MS);
+			q->kernel_full = true;
+			if (q->in_flight == 0)
+				ev_timer_arm(q->loop, &q->retry_timer, FILE_RETRY_MS);
 			return;
 		}
-		slot_finished(fb, batch[i]->data, rc);
+		slot_finished(q, batch[i]->data, rc);
 		i++;
 	}
 }
 
-static void flush_pending(struct file_backstore *fb)
+static void flush_pending(struct file_queue *q)
 {
 	struct iocb *batch[FILE_AIO_DEPTH];
 	int n;
 
 	/* A refused iocb may come back for a retry, and done() callbacks may
 	 * queue new requests: go on until nothing more can be submitted. */
-	while (!fb->kernel_full && (n = fill_batch(fb, batch)) > 0)
-		submit_batch(fb, batch, n);
+	while (!q->kernel_full && (n = fill_batch(q, batch)) > 0)
+		submit_batch(q, batch, n);
 }
 
 static void flush_deferred(void *arg)
@@ -501,20 +527,20 @@ static void flush_deferred(void *arg)
 
 static void retry_timer_fired(struct event_loop *loop, void *arg)
 {
-	struct file_backstore *fb = arg;
+	struct file_queue *q = arg;
 
 	(void)loop;
-	fb->kernel_full = false;
-	flush_pending(fb);
+	q->kernel_full = false;
+	flush_pending(q);
 }
 
-static void schedule_flush(struct file_backstore *fb)
+static void schedule_flush(struct file_queue *q)
 {
-	ev_defer(fb->loop, &fb->flush_defer, flush_deferred, fb);
+	ev_defer(q->loop, &q->flush_defer, flush_deferred, q);
 }
 
 /* Reap every completion the kernel has; returns how many. */
-static unsigned reap_completions(struct file_backstore *fb)
+static unsigned reap_completions(struct file_queue *q)
 {
 	struct io_event events[64];
 	struct timespec no_wait = { 0, 0 };
@@ -522,18 +548,18 @@ static unsigned reap_completions(struct file_backstore *fb)
 	int n;
 
 	do {
-		n = io_getevents(fb->aio, 0, (long)ARRAY_SIZE(events), events, &no_wait);
+		n = io_getevents(q->aio, 0, (long)ARRAY_SIZE(events), events, &no_wait);
 		if (n < 0) {
 			/* EINTR: the eventfd fires again for what is left. */
 			if (n != -EINTR)
-				log_error("%s: io_getevents failed: %s", fb->path, strerror(-n));
+				log_error("%s: io_getevents failed: %s", q->fb->path, strerror(-n));
 			break;
 		}
 		for (int i = 0; i < n; i++) {
 			struct aio_slot *slot = events[i].obj->data;
 
-			fb->in_flight--;
-			slot_finished(fb, slot, (long)events[i].res);
+			q->in_flight--;
+			slot_finished(q, slot, (long)events[i].res);
 		}
 		total += (unsigned)n;
 	} while (n == (int)ARRAY_SIZE(events));
@@ -542,29 +568,46 @@ static unsigned reap_completions(struct file_backstore *fb)
 
 static void aio_event(struct event_loop *loop, uint32_t events, void *arg)
 {
-	struct file_backstore *fb = arg;
+	struct file_queue *q = arg;
 	eventfd_t count;
 
 	(void)loop;
 	(void)events;
-	eventfd_read(fb->aio_efd, &count);
-	if (reap_completions(fb) > 0)
-		fb->kernel_full = false;
-	if (!TAILQ_EMPTY(&fb->pending) || !TAILQ_EMPTY(&fb->resubmit))
-		schedule_flush(fb);
+	eventfd_read(q->aio_efd, &count);
+	if (reap_completions(q) > 0)
+		q->kernel_full = false;
+	if (!TAILQ_EMPTY(&q->pending) || !TAILQ_EMPTY(&q->resubmit))
+		schedule_flush(q);
 }
 
 static void file_submit(struct lu *lu, struct bs_io *io)
 {
-	struct file_backstore *fb = fb_of(lu);
+	struct file_queue *q = fb_of(lu)->queues[worker_slot()];
 
 	io->lu = lu;
 	io->result = 0;
-	TAILQ_INSERT_TAIL(&fb->pending, io, link);
-	schedule_flush(fb);
+	TAILQ_INSERT_TAIL(&q->pending, io, link);
+	schedule_flush(q);
 }
 
 /* --- open / close ------------------------------------------------------- */
+
+static void queue_release(struct file_queue *q)
+{
+	if (q->done_src.fn)
+		ev_remove(q->loop, &q->done_src);
+	if (q->aio_src.fn)
+		ev_remove(q->loop, &q->aio_src);
+	ev_defer_cancel(q->loop, &q->flush_defer);
+	ev_timer_cancel(q->loop, &q->retry_timer);
+	if (q->aio)
+		io_destroy(q->aio);
+	if (q->done_efd >= 0)
+		close(q->done_efd);
+	if (q->aio_efd >= 0)
+		close(q->aio_efd);
+	free(q);
+}
 
 static void file_release(struct file_backstore *fb)
 {
@@ -577,18 +620,9 @@ static void file_release(struct file_backstore *fb)
 		pthread_mutex_unlock(&w->lock);
 		pthread_join(w->thread, NULL);
 	}
-	if (w->done_src.fn)
-		ev_remove(fb->loop, &w->done_src);
-	if (fb->aio_src.fn)
-		ev_remove(fb->loop, &fb->aio_src);
-	ev_defer_cancel(fb->loop, &fb->flush_defer);
-	ev_timer_cancel(fb->loop, &fb->retry_timer);
-	if (fb->aio)
-		io_destroy(fb->aio);
-	if (w->done_efd >= 0)
-		close(w->done_efd);
-	if (fb->aio_efd >= 0)
-		close(fb->aio_efd);
+	for (unsigned i = 0; i < fb->n_queues; i++)
+		if (fb->queues[i])
+			queue_release(fb->queues[i]);
 	if (fb->fd_direct >= 0)
 		close(fb->fd_direct);
 	if (fb->fd >= 0)
@@ -715,6 +749,52 @@ static int open_backing(struct file_backstore *fb, const struct lu_spec *spec,
 	return 0;
 }
 
+/* The queue of one thread slot, registered on that thread's loop. */
+static int queue_open(struct file_backstore *fb, struct event_loop *loop, struct file_queue **out,
+		      char *err, size_t errlen)
+{
+	struct file_queue *q = calloc(1, sizeof(*q));
+	int rc;
+
+	*out = q;
+	if (!q) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	q->fb = fb;
+	q->loop = loop;
+	q->aio_efd = q->done_efd = -1;
+	TAILQ_INIT(&q->free_slots);
+	TAILQ_INIT(&q->resubmit);
+	TAILQ_INIT(&q->pending);
+	TAILQ_INIT(&q->sync_finished);
+	for (int i = FILE_AIO_DEPTH - 1; i >= 0; i--)
+		TAILQ_INSERT_HEAD(&q->free_slots, &q->slots[i], link);
+	ev_timer_init(&q->retry_timer, retry_timer_fired, q);
+	rc = io_setup(FILE_AIO_DEPTH, &q->aio);
+	if (rc < 0) {
+		q->aio = NULL;
+		snprintf(err, errlen, "io_setup failed: %s (see /proc/sys/fs/aio-max-nr)",
+			 strerror(-rc));
+		return rc;
+	}
+	q->aio_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	q->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (q->aio_efd < 0 || q->done_efd < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "eventfd failed: %s", strerror(-rc));
+		return rc;
+	}
+	rc = ev_add(loop, &q->aio_src, q->aio_efd, EPOLLIN, aio_event, q);
+	if (rc == 0)
+		rc = ev_add(loop, &q->done_src, q->done_efd, EPOLLIN, sync_worker_event, q);
+	if (rc < 0) {
+		snprintf(err, errlen, "cannot watch eventfd: %s", strerror(-rc));
+		return rc;
+	}
+	return 0;
+}
+
 static int file_open(struct lu *lu, char *err, size_t errlen)
 {
 	struct file_backstore *fb = calloc(1, sizeof(*fb));
@@ -728,19 +808,12 @@ static int file_open(struct lu *lu, char *err, size_t errlen)
 	}
 	w = &fb->sync;
 	fb->lu = lu;
-	fb->loop = lu->target->gw->loop;
-	fb->fd = fb->fd_direct = fb->aio_efd = w->done_efd = -1;
+	fb->fd = fb->fd_direct = -1;
+	atomic_init(&fb->direct_refused, false);
 	fb->readonly = lu->spec.readonly;
-	TAILQ_INIT(&fb->free_slots);
-	TAILQ_INIT(&fb->resubmit);
-	TAILQ_INIT(&fb->pending);
-	for (int i = FILE_AIO_DEPTH - 1; i >= 0; i--)
-		TAILQ_INSERT_HEAD(&fb->free_slots, &fb->slots[i], link);
-	ev_timer_init(&fb->retry_timer, retry_timer_fired, fb);
 	pthread_mutex_init(&w->lock, NULL);
 	pthread_cond_init(&w->wake, NULL);
 	TAILQ_INIT(&w->queue);
-	TAILQ_INIT(&w->finished);
 
 	if (lu->spec.path[0] == '\0') {
 		snprintf(err, errlen, "the file backstore needs a path");
@@ -752,26 +825,13 @@ static int file_open(struct lu *lu, char *err, size_t errlen)
 	if (rc < 0)
 		goto fail;
 
-	rc = io_setup(FILE_AIO_DEPTH, &fb->aio);
-	if (rc < 0) {
-		fb->aio = NULL;
-		snprintf(err, errlen, "io_setup failed: %s (see /proc/sys/fs/aio-max-nr)",
-			 strerror(-rc));
-		goto fail;
-	}
-	fb->aio_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	w->done_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (fb->aio_efd < 0 || w->done_efd < 0) {
-		rc = -errno;
-		snprintf(err, errlen, "eventfd failed: %s", strerror(-rc));
-		goto fail;
-	}
-	rc = ev_add(fb->loop, &fb->aio_src, fb->aio_efd, EPOLLIN, aio_event, fb);
-	if (rc == 0)
-		rc = ev_add(fb->loop, &w->done_src, w->done_efd, EPOLLIN, sync_worker_event, fb);
-	if (rc < 0) {
-		snprintf(err, errlen, "cannot watch eventfd: %s", strerror(-rc));
-		goto fail;
+	fb->n_queues = worker_slots();
+	for (unsigned i = 0; i < fb->n_queues; i++) {
+		struct event_loop *loop = i == 0 ? lu->target->gw->loop : worker_loop(i);
+
+		rc = queue_open(fb, loop, &fb->queues[i], err, errlen);
+		if (rc < 0)
+			goto fail;
 	}
 	rc = -pthread_create(&w->thread, NULL, sync_worker_main, fb);
 	if (rc < 0) {
@@ -782,9 +842,9 @@ static int file_open(struct lu *lu, char *err, size_t errlen)
 
 	lu->bs_priv = fb;
 	lu->size_bytes = size;
-	log_debug("%s: opened %s, %llu bytes, direct I/O %s (align %u)", fb->path,
+	log_debug("%s: opened %s, %llu bytes, direct I/O %s (align %u), %u queues", fb->path,
 		  fb->is_blockdev ? "block device" : "file", (unsigned long long)size,
-		  fb->fd_direct >= 0 ? "on" : "off", fb->direct_align);
+		  fb->fd_direct >= 0 ? "on" : "off", fb->direct_align, fb->n_queues);
 	return 0;
 
 fail:
@@ -794,45 +854,66 @@ fail:
 	return rc;
 }
 
-/* Finish everything outstanding before releasing: the loop cannot run for
- * us while close() holds it, so wait on both eventfds here. Completions may
- * submit new requests (done() callbacks do); those are drained too. */
-static void file_close(struct lu *lu)
+/* Finish everything outstanding in q: the loop cannot run for us while
+ * close() holds it, so wait on both eventfds here. Completions may submit
+ * new requests (done() callbacks do); those are drained too. */
+static void queue_drain(struct file_queue *q)
 {
-	struct file_backstore *fb = fb_of(lu);
-
-	if (!fb)
-		return;
 	for (;;) {
 		struct pollfd pfd[2] = {
-			{ .fd = fb->aio_efd, .events = POLLIN },
-			{ .fd = fb->sync.done_efd, .events = POLLIN },
+			{ .fd = q->aio_efd, .events = POLLIN },
+			{ .fd = q->done_efd, .events = POLLIN },
 		};
 		bool kernel_was_full;
 
-		ev_defer_cancel(fb->loop, &fb->flush_defer);
-		ev_timer_cancel(fb->loop, &fb->retry_timer);
-		flush_pending(fb);
-		if (fb->in_flight == 0 && TAILQ_EMPTY(&fb->pending) &&
-		    TAILQ_EMPTY(&fb->resubmit) && fb->sync.outstanding == 0)
+		ev_defer_cancel(q->loop, &q->flush_defer);
+		ev_timer_cancel(q->loop, &q->retry_timer);
+		flush_pending(q);
+		if (q->in_flight == 0 && TAILQ_EMPTY(&q->pending) &&
+		    TAILQ_EMPTY(&q->resubmit) && q->sync_outstanding == 0)
 			break;
 		/* Nothing in the kernel but it refused more: retry shortly. */
-		kernel_was_full = fb->kernel_full && fb->in_flight == 0;
+		kernel_was_full = q->kernel_full && q->in_flight == 0;
 		if (poll(pfd, 2, kernel_was_full ? FILE_RETRY_MS : -1) < 0 && errno != EINTR) {
-			log_error("%s: poll failed while closing: %s", fb->path, strerror(errno));
+			log_error("%s: poll failed while closing: %s", q->fb->path, strerror(errno));
 			break;
 		}
 		if (kernel_was_full)
-			fb->kernel_full = false;
+			q->kernel_full = false;
 		if (pfd[0].revents & POLLIN) {
 			eventfd_t count;
 
-			eventfd_read(fb->aio_efd, &count);
-			if (reap_completions(fb) > 0)
-				fb->kernel_full = false;
+			eventfd_read(q->aio_efd, &count);
+			if (reap_completions(q) > 0)
+				q->kernel_full = false;
 		}
 		if (pfd[1].revents & POLLIN)
-			sync_worker_reap(fb);
+			sync_worker_reap(q);
+	}
+}
+
+/* Runs on the control thread with the world stopped (or no workers), so
+ * every queue is ours to drain. */
+static void file_close(struct lu *lu)
+{
+	struct file_backstore *fb = fb_of(lu);
+	bool again = true;
+
+	if (!fb)
+		return;
+	/* A completion on one queue may submit on another (the thread
+	 * running here): drain until all are idle together. */
+	while (again) {
+		again = false;
+		for (unsigned i = 0; i < fb->n_queues; i++) {
+			struct file_queue *q = fb->queues[i];
+
+			if (q->in_flight || !TAILQ_EMPTY(&q->pending) || !TAILQ_EMPTY(&q->resubmit) ||
+			    q->sync_outstanding) {
+				queue_drain(q);
+				again = true;
+			}
+		}
 	}
 	lu->bs_priv = NULL;
 	file_release(fb);

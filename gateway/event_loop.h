@@ -1,9 +1,19 @@
-/* One epoll loop per worker thread. A module that owns a file descriptor
- * embeds a struct ev_source and registers it; the loop calls back with the
- * ready events. Timers are coarse (millisecond) and kept in a sorted list:
- * they serve login timeouts and NOP-In pings, not the data path. Deferred
- * calls run after the current batch of events (used to complete commands
- * outside the caller's stack). */
+/* One epoll loop per thread (the control thread and each worker, see
+ * workers.h). A module that owns a file descriptor embeds a struct
+ * ev_source and registers it; the loop calls back with the ready events.
+ * Timers are coarse (millisecond) and kept in a sorted list: they serve
+ * login timeouts and NOP-In pings, not the data path. Deferred calls run
+ * after the current batch of events (used to complete commands outside the
+ * caller's stack).
+ *
+ * Threads. A loop's state belongs to whoever holds the loop: its own thread
+ * while it handles events (it holds loop->lock except inside epoll_wait),
+ * or the control thread while it has stopped the world (workers.c takes
+ * every worker loop's lock). A holder may call every function below on the
+ * loop; when the holder is not the loop's own thread the loop is woken so
+ * it sees new deferred calls and timers. A thread that does not hold the
+ * loop may only ev_defer()/ev_defer_cancel() on it: such calls go through
+ * the loop's inbox (a small mutex of that loop alone) and a wake-up. */
 #ifndef SANGW_EVENT_LOOP_H
 #define SANGW_EVENT_LOOP_H
 
@@ -38,6 +48,7 @@ struct ev_deferred {
 	ev_defer_fn fn;
 	void *arg;
 	bool queued;
+	bool in_inbox;     /* posted by a thread that did not hold the loop */
 	TAILQ_ENTRY(ev_deferred) link;
 };
 
@@ -63,6 +74,24 @@ void ev_defer_cancel(struct event_loop *loop, struct ev_deferred *d);
  * back to the clock on threads that run no loop. */
 uint64_t ev_now_ns(void);
 uint64_t ev_now_ms(void);
+
+/* Threads (see the top). enter(arg) runs after epoll_wait returns and
+ * before the loop touches its state; leave(arg) before it waits again. A
+ * worker's hooks take and release its own lock; the control loop's stop
+ * and restart the world. Without hooks (tests, one thread) nothing locks. */
+void event_loop_set_hooks(struct event_loop *loop, void (*enter)(void *arg),
+			  void (*leave)(void *arg), void *arg);
+void event_loop_lock(struct event_loop *loop);
+void event_loop_unlock(struct event_loop *loop);
+/* Does the calling thread hold loop (its own thread in a batch, or the
+ * thread that took its lock)? */
+bool event_loop_held(struct event_loop *loop);
+/* The loop the calling thread runs, NULL on other threads. */
+struct event_loop *event_loop_current(void);
+/* Make the loop return from epoll_wait (cheap when already woken). */
+void event_loop_wake(struct event_loop *loop);
+/* Deferred calls are pending (local or in the inbox). */
+bool event_loop_has_deferred(struct event_loop *loop);
 
 /* Run until event_loop_stop(); returns 0. */
 int event_loop_run(struct event_loop *loop);

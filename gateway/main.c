@@ -25,6 +25,8 @@
 #include "model.h"
 #include "shared_state.h"
 #include "util.h"
+#include "workers.h"
+#include "buffer_pool.h"
 
 #define DEFAULT_STATE_DIR   "/var/lib/sangw"
 #define DEFAULT_MGMT_SOCKET "/run/sangw/sangwd.sock"
@@ -44,6 +46,7 @@ struct options {
 	const char *mgmt_socket;
 	const char *pid_file;
 	const char *cluster;
+	unsigned workers;        /* 0: one per online CPU */
 	int log_level;
 };
 
@@ -53,6 +56,7 @@ static void usage(FILE *out)
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
+"              [--workers N]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -73,11 +77,28 @@ static void usage(FILE *out)
 "  -p, --pid-file PATH   pid file when detached (default STATE_DIR/sangwd.pid)\n"
 "      --cluster KIND    shared-state service: none (single node, default) or\n"
 "                        corosync (a CPG group named after the corosync cluster)\n"
+"  -w, --workers N       worker threads that carry the sessions' I/O, 1-64\n"
+"                        (default: one per online CPU)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n"
 "\n"
 "Signals: SIGHUP reloads --config, SIGTERM/SIGINT stop cleanly (exit 0).\n"
 "See sangwd(8), gwcli(8) and docs/configuration.md.\n");
+}
+
+/* One worker per online CPU unless --workers says otherwise. */
+static unsigned default_workers(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > WORKERS_MAX ? WORKERS_MAX : (unsigned)n;
+}
+
+/* A worker thread ends: give back its per-thread caches. */
+static void worker_thread_exit(void)
+{
+	iscsi_thread_trim();
+	iobuf_trim();
 }
 
 static int parse_options(int argc, char **argv, struct options *o)
@@ -93,6 +114,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "cluster", required_argument, NULL, 'C' },
+		{ "workers", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -104,7 +126,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	o->mgmt_socket = DEFAULT_MGMT_SOCKET;
 	o->cluster = "none";
 	o->log_level = LOG_INFO;
-	while ((c = getopt_long(argc, argv, "fc:l:t:L:s:m:v:p:hV", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "fc:l:t:L:s:m:v:p:w:hV", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'f': o->foreground = true; break;
 		case 'c': o->config = optarg; break;
@@ -134,6 +156,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p': o->pid_file = optarg; break;
 		case 'C': o->cluster = optarg; break;
+		case 'w': {
+			char *end;
+			unsigned long n = strtoul(optarg, &end, 10);
+
+			if (*optarg < '0' || *optarg > '9' || *end || n < 1 || n > WORKERS_MAX) {
+				fprintf(stderr, "sangwd: --workers takes a number from 1 to %d\n", WORKERS_MAX);
+				return -1;
+			}
+			o->workers = (unsigned)n;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': printf("sangwd %s\n", PACKAGE_VERSION); exit(0);
 		default: usage(stderr); return -1;
@@ -407,6 +440,12 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGUSR1);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
 	gw.loop = event_loop_create();
+	/* Worker loops exist before the configuration loads: backstores
+	 * register a completion queue on each. Threads start after detach. */
+	if (gw.loop && workers_init(gw.loop, o.workers ? o.workers : default_workers()) < 0) {
+		fprintf(stderr, "sangwd: cannot create the worker loops\n");
+		return 1;
+	}
 	gw.cluster = gw.loop ? cluster_create(o.cluster, gw.loop, &shared_state_callbacks, &gw) : NULL;
 	if (!gw.cluster) {
 		fprintf(stderr, "sangwd: unknown --cluster '%s' (this build supports: none%s)\n", o.cluster,
@@ -464,8 +503,10 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
-	log_info("sangwd %s ready (node %u, management socket %s)", PACKAGE_VERSION, gw.node_id,
-		 gw.mgmt_socket);
+	if (workers_start(worker_thread_exit) < 0)
+		return 1;
+	log_info("sangwd %s ready (node %u, management socket %s, %u workers)", PACKAGE_VERSION,
+		 gw.node_id, gw.mgmt_socket, workers_count());
 
 	event_loop_run(gw.loop);
 
@@ -473,6 +514,8 @@ int main(int argc, char **argv)
 	 * is left, flush the backstores, release everything. */
 	mgmt_stop(&gw);
 	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
+	/* Every connection is gone: what is left runs on this thread. */
+	workers_stop();
 	flush_all_lus(&gw);
 	cluster_destroy(gw.cluster);
 	while (!TAILQ_EMPTY(&gw.targets))
@@ -484,6 +527,8 @@ int main(int argc, char **argv)
 	}
 	ev_remove(gw.loop, &ss.src);
 	close(ss.fd);
+	workers_destroy();
+	iscsi_thread_trim();
 	event_loop_destroy(gw.loop);
 	if (!o.foreground)
 		unlink(o.pid_file ? o.pid_file : path);

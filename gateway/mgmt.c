@@ -240,8 +240,27 @@ static json_object *stats_json(struct gateway *gw)
 
 	TAILQ_FOREACH(t, &gw->targets, link) {
 		TAILQ_FOREACH(lu, &t->lus, link) {
-			const struct lu_stats *s = &lu->stats;
+			struct lu_stats sum;
+			const struct lu_stats *s = &sum;
+			int64_t in_flight = 0;
 			json_object *o = json_object_new_object();
+
+			/* Each thread counts its own commands (workers.h); this
+			 * runs with the world stopped, so the sum is exact. */
+			memset(&sum, 0, sizeof(sum));
+			for (unsigned i = 0; i < LU_TASK_SETS; i++) {
+				const struct lu_stats *x = &lu->stats[i];
+
+				sum.read_cmds += x->read_cmds;
+				sum.write_cmds += x->write_cmds;
+				sum.other_cmds += x->other_cmds;
+				sum.read_bytes += x->read_bytes;
+				sum.write_bytes += x->write_bytes;
+				sum.errors += x->errors;
+				sum.read_ns += x->read_ns;
+				sum.write_ns += x->write_ns;
+				in_flight += lu->tasks[i].running;
+			}
 
 			json_object_object_add(o, "target", json_object_new_string(t->iqn));
 			json_object_object_add(o, "lun", json_object_new_int64((int64_t)lu->lun));
@@ -257,7 +276,7 @@ static json_object *stats_json(struct gateway *gw)
 					       json_object_new_uint64(s->read_cmds ? s->read_ns / s->read_cmds / 1000 : 0));
 			json_object_object_add(o, "write_avg_us",
 					       json_object_new_uint64(s->write_cmds ? s->write_ns / s->write_cmds / 1000 : 0));
-			json_object_object_add(o, "in_flight", json_object_new_int64(lu->tasks.running));
+			json_object_object_add(o, "in_flight", json_object_new_int64(in_flight));
 			json_object_array_add(arr, o);
 		}
 	}

@@ -225,7 +225,10 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 		snprintf(err, errlen, "LUN %llu already exists in %s", (unsigned long long)lun, t->iqn);
 		return NULL;
 	}
-	lu = calloc(1, sizeof(*lu));
+	/* Its per-worker task sets and counters are cache-line aligned. */
+	lu = aligned_alloc(_Alignof(struct lu), sizeof(*lu));
+	if (lu)
+		memset(lu, 0, sizeof(*lu));
 	if (!lu) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
@@ -260,10 +263,12 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 	/* Defaults: write cache on (we flush on SYNCHRONIZE CACHE and FUA),
 	 * fixed-format sense (SPC-4 7.5.8 D_SENSE = 0). */
 	lu->mode.wce = true;
+	lu->mode.tst = 1;       /* SPC-4 7.5.8: per I_T nexus task sets (workers.h) */
 	lu->mode_saved = lu->mode;
 	lu->medium_loaded = true;
 	alua_lu_init(lu);
-	TAILQ_INIT(&lu->tasks.cmds);
+	for (unsigned i = 0; i < LU_TASK_SETS; i++)
+		TAILQ_INIT(&lu->tasks[i].cmds);
 	lu->pr = pr_state_create(lu);
 	if (!lu->pr) {
 		snprintf(err, errlen, "out of memory");
@@ -302,13 +307,13 @@ void lu_destroy(struct lu *lu)
 	TAILQ_REMOVE(&lu->target->lus, lu, link);
 	lu->removing = true;
 	lu->retired = true;
-	if (TAILQ_EMPTY(&lu->tasks.cmds))
+	if (lu_tasks_empty(lu))
 		lu_free(lu);
 }
 
 void lu_release_if_retired(struct lu *lu)
 {
-	if (lu->retired && TAILQ_EMPTY(&lu->tasks.cmds))
+	if (lu->retired && lu_tasks_empty(lu))
 		lu_free(lu);
 }
 

@@ -1,8 +1,9 @@
 /* The gateway's object model: targets, their logical units and initiator
  * ACLs, CHAP credentials, portals. One struct gateway singleton owns it all.
  * Configuration (config.c) builds it; the management API (mgmt.c) edits it
- * through the shared-state door; the SCSI core and fabrics read it. Every
- * access happens on the main event loop thread. */
+ * through the shared-state door; the SCSI core and fabrics read it. It is
+ * changed only on the control thread with the world stopped; workers read
+ * it between their batches (workers.h). */
 #ifndef SANGW_MODEL_H
 #define SANGW_MODEL_H
 
@@ -98,12 +99,18 @@ struct lu_mode {
 	uint8_t qerr;
 };
 
+/* One per thread slot (workers.h), each on its own cache line: a worker
+ * counts its own commands without sharing a line with another; the
+ * management API sums them with the world stopped. */
 struct lu_stats {
 	uint64_t read_cmds, write_cmds, other_cmds;
 	uint64_t read_bytes, write_bytes;
 	uint64_t errors;
 	uint64_t read_ns, write_ns;  /* summed service time */
-};
+} __attribute__((aligned(64)));
+
+/* = WORKER_SLOTS (workers.h): the control thread and up to 64 workers. */
+#define LU_TASK_SETS 65
 
 struct lu {
 	struct target *target;
@@ -124,15 +131,33 @@ struct lu {
 	const struct backstore_ops *bs_ops;
 	void *bs_priv;
 
-	struct task_set tasks;           /* commands in flight, SAM-5 ordering */
+	/* Commands in flight, SAM-5 ordering: one task set per thread slot
+	 * of the nexuses (workers.h; TST=001b, task_set.c), so a worker
+	 * orders its own sessions' commands without a shared lock. */
+	struct task_set tasks[LU_TASK_SETS];
 	struct pr_state *pr;             /* persistent + SPC-2 reservations (pr.c) */
 	struct sbc_lu_state *sbc;        /* block command state (sbc.c) */
 	struct lu_alua alua;             /* target port group states (alua.c) */
-	struct lu_stats stats;
+	struct lu_stats stats[LU_TASK_SETS];   /* per thread slot, summed when read */
 	bool removing;                   /* being deleted: refuse new commands */
 	bool retired;                    /* unlinked; freed when its tasks end */
+	struct ev_deferred release_check; /* a worker's last task ended (scsi_dispatch.c) */
 	TAILQ_ENTRY(lu) link;            /* in target->lus, sorted by lun */
 };
+
+/* Every command in flight on lu, whichever thread's task set holds it
+ * (control thread with the world stopped). */
+#define LU_FOREACH_TASK(cmd, lu, set) \
+	for (unsigned set = 0; set < LU_TASK_SETS; set++) \
+		TAILQ_FOREACH(cmd, &(lu)->tasks[set].cmds, task_link)
+
+static inline bool lu_tasks_empty(const struct lu *lu)
+{
+	for (unsigned i = 0; i < LU_TASK_SETS; i++)
+		if (!TAILQ_EMPTY(&lu->tasks[i].cmds))
+			return false;
+	return true;
+}
 
 struct lun_map_entry {
 	uint64_t mapped_lun;             /* what the initiator sees */

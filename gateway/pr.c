@@ -393,7 +393,7 @@ static void pr_abort_tasks_for_reg(struct lu *lu, const struct pr_reg *reg,
 {
 	struct scsi_cmd *cmd;
 
-	TAILQ_FOREACH(cmd, &lu->tasks.cmds, task_link) {
+	LU_FOREACH_TASK(cmd, lu, set) {
 		struct it_nexus *nexus = cmd->nexus;
 
 		if (!nexus || nexus_is_issuer(nexus, issuer))

@@ -51,6 +51,7 @@
 #include "scsi_internal.h"
 #include "sense.h"
 #include "util.h"
+#include "workers.h"
 #include "xcopy.h"
 
 /* SBC-3 4.7.3.6: a thin LU that cannot allocate space. */
@@ -106,6 +107,8 @@ struct sbc_lu_state {
 	bool sanitize_failed_ause;        /* the failed one allowed EXIT FAILURE MODE */
 	struct xcopy_lu_state *xcopy;     /* the copy manager's (xcopy.c) */
 	struct cluster_range_lock_lu *cluster_locks;  /* COMPARE AND WRITE across nodes */
+	/* A worker's read or write ended while claims wait (workers.h). */
+	struct ev_deferred wake_on_control;
 };
 
 static struct sbc_lu_state *lu_state(struct lu *lu)
@@ -153,7 +156,7 @@ static bool in_flight_overlaps(struct lu *lu, uint64_t lba, uint64_t count)
 	struct scsi_cmd *other;
 	uint64_t o_lba, o_count;
 
-	TAILQ_FOREACH(other, &lu->tasks.cmds, task_link) {
+	LU_FOREACH_TASK(other, lu, set) {
 		if (other->core_step != SBC_STEP_IN_FLIGHT)
 			continue;
 		if (cmd_lba_range(other, lu, &o_lba, &o_count) &&
@@ -245,11 +248,27 @@ static int range_lock_shared(struct scsi_cmd *cmd, uint64_t lba, uint64_t count,
 	return 0;
 }
 
+static void range_wake_on_control(void *arg)
+{
+	range_wake(arg);
+}
+
 static void range_unlock_shared(struct scsi_cmd *cmd)
 {
 	cmd->core_step = 0;
-	if (cmd->lu->sbc && !TAILQ_EMPTY(&cmd->lu->sbc->waiters))
-		range_wake(cmd->lu);
+	if (cmd->lu->sbc && !TAILQ_EMPTY(&cmd->lu->sbc->waiters)) {
+		/* The waiters list is changed only with the world stopped. */
+		if (on_control_thread())
+			range_wake(cmd->lu);
+		else
+			workers_run_on_control(&cmd->lu->sbc->wake_on_control,
+					       range_wake_on_control, cmd->lu);
+	}
+}
+
+bool sbc_range_locks_idle(const struct lu *lu)
+{
+	return !lu->sbc || TAILQ_EMPTY(&lu->sbc->waiters);
 }
 
 /* Queue an exclusive claim described by w (lba, count, resume, arg set).
@@ -2262,6 +2281,7 @@ void sbc_lu_cleanup(struct lu *lu)
 
 	if (!st)
 		return;
+	workers_cancel_on_control(&st->wake_on_control);
 	xcopy_lu_cleanup(lu);
 	cluster_range_lock_lu_free(st->cluster_locks);
 	st->cluster_locks = NULL;

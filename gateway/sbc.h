@@ -88,6 +88,10 @@ bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress);
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus);
 void sbc_lu_reset(struct lu *lu);
 
+/* No exclusive LBA range claim is held or queued on lu: reads and writes
+ * may run on their worker (scsi_dispatch.c). */
+bool sbc_range_locks_idle(const struct lu *lu);
+
 /* Release lu->sbc (LBA range locks, sanitize state, copy manager state).
  * model.c calls it in lu_destroy() before closing the backstore. */
 void sbc_lu_cleanup(struct lu *lu);

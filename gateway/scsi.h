@@ -2,7 +2,9 @@
  * commands, task management. A fabric embeds struct scsi_cmd in its own
  * per-task structure, fills it, calls scsi_cmd_submit(), and is called back
  * through fabric_ops->cmd_done() when status (and any Data-In) is ready.
- * Everything runs on the event loop thread that owns the nexus. */
+ * A nexus belongs to one worker thread (nexus->slot); its data-path
+ * commands run there, everything else on the control thread with the
+ * world stopped (workers.h, scsi_dispatch.c). */
 #ifndef SANGW_SCSI_H
 #define SANGW_SCSI_H
 
@@ -11,6 +13,7 @@
 #include <sys/queue.h>
 
 #include "backstore.h"
+#include "event_loop.h"
 
 #define SCSI_MAX_CDB     32
 #define SCSI_SENSE_MAX   252   /* SPC-4 4.5.1: sense data is at most 252 bytes */
@@ -98,6 +101,8 @@ struct it_nexus {
 	const struct fabric_ops *fabric;
 	void *fabric_priv;
 	TAILQ_HEAD(, ua_entry) uas;      /* oldest first */
+	unsigned slot;                   /* thread that owns it (workers.h) */
+	unsigned at_control;             /* commands handed to the control thread, not yet run */
 	TAILQ_ENTRY(it_nexus) link;      /* in gateway->nexuses */
 };
 
@@ -140,7 +145,8 @@ struct scsi_cmd {
 	struct bs_io io;                 /* the core's backstore request */
 	void *core_priv;                 /* multi-step commands (e.g. COMPARE AND WRITE) */
 	uint32_t core_step;
-	TAILQ_ENTRY(scsi_cmd) task_link; /* in lu->tasks */
+	TAILQ_ENTRY(scsi_cmd) task_link; /* in lu->tasks[nexus->slot] */
+	struct ev_deferred to_control;   /* run on the control thread (scsi_dispatch.c) */
 };
 
 /* Commands in flight on an LU, in arrival order (SAM-5 8.5 ordering). */
@@ -148,7 +154,7 @@ struct task_set {
 	TAILQ_HEAD(, scsi_cmd) cmds;
 	unsigned running;
 	unsigned ordered_running;
-};
+} __attribute__((aligned(64)));   /* one per worker: no shared cache line */
 
 /* SAM-5 7.1 task management functions; values are iSCSI's (RFC 7143 11.5.1). */
 enum tmf_function {
@@ -183,6 +189,7 @@ struct tmf_req {
 	void *fabric_priv;
 	/* core private: commands still being terminated */
 	unsigned waiting;
+	struct ev_deferred to_control;   /* TMFs run on the control thread */
 };
 
 /* --- core entry points for fabrics (scsi_dispatch.c, tmf.c, ua.c) ------- */

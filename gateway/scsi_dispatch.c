@@ -17,6 +17,7 @@
 #include "event_loop.h"
 #include "ua.h"
 #include "util.h"
+#include "workers.h"
 
 /* Block commands come first: they are the data path. */
 static const struct scsi_opcode_table *const opcode_tables[] = {
@@ -158,7 +159,35 @@ static bool write_protected(struct scsi_cmd *cmd)
 	return false;
 }
 
+static void submit_now(struct scsi_cmd *cmd);
+
+static void submit_on_control(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+
+	cmd->nexus->at_control--;
+	submit_now(cmd);
+}
+
+static bool opcode_runs_on_worker(uint8_t opcode);
+
 void scsi_cmd_submit(struct scsi_cmd *cmd)
+{
+	/* Off the data path, a command is checked (unit attentions,
+	 * reservations) and run on the control thread, in the order of what
+	 * reached it from the other workers (e.g. a nexus loss that releases
+	 * a reservation). And a nexus' commands take effect in the order they
+	 * arrive: while an earlier one waits for the control thread, later
+	 * ones follow it there (workers.h). */
+	if (!on_control_thread() && (cmd->nexus->at_control || !opcode_runs_on_worker(cmd->cdb[0]))) {
+		cmd->nexus->at_control++;
+		workers_run_on_control(&cmd->to_control, submit_on_control, cmd);
+		return;
+	}
+	submit_now(cmd);
+}
+
+static void submit_now(struct scsi_cmd *cmd)
 {
 	struct it_nexus *nexus = cmd->nexus;
 	const struct scsi_opcode_desc *desc;
@@ -233,12 +262,38 @@ void scsi_cmd_submit(struct scsi_cmd *cmd)
 	/* Data direction mismatches are not errors here: libiscsi's
 	 * iSCSIResiduals tests expect GOOD with residuals (RFC 7143 11.4.5.1)
 	 * and the fabric moves only what both sides agree on. */
-	if (!task_set_enter(&lu->tasks, cmd))
+	if (!task_set_enter(&lu->tasks[nexus->slot], cmd))
 		return;         /* started by task_set_leave() when unblocked */
 	scsi_dispatch_start(cmd);
 }
 
-void scsi_dispatch_start(struct scsi_cmd *cmd)
+/* The data path: commands a worker runs itself. They read shared LU state
+ * (reservations, ALUA, mode pages), which changes only while the world is
+ * stopped, and write only their own nexus' task set, their thread's
+ * statistics and backstore queue. Everything else (PR, MODE SELECT, TMF
+ * side effects, COMPARE AND WRITE and the other range-locked commands,
+ * XCOPY, SANITIZE, ...) runs on the control thread (workers.h). */
+static bool opcode_runs_on_worker(uint8_t opcode)
+{
+	switch (opcode) {
+	case 0x08: case 0x28: case 0xa8: case 0x88:     /* READ 6/10/12/16 */
+	case 0x0a: case 0x2a: case 0xaa: case 0x8a:     /* WRITE 6/10/12/16 */
+	case 0x35: case 0x91:                           /* SYNCHRONIZE CACHE 10/16 */
+	case 0x00:                                      /* TEST UNIT READY */
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool runs_on_worker(const struct scsi_cmd *cmd)
+{
+	/* With an exclusive range claim queued (SBC-3 5.2 atomicity), a
+	 * read or write may have to wait in that queue: control thread. */
+	return cmd->lu && opcode_runs_on_worker(cmd->cdb[0]) && sbc_range_locks_idle(cmd->lu);
+}
+
+static void execute(struct scsi_cmd *cmd)
 {
 	const struct scsi_opcode_desc *desc;
 
@@ -253,6 +308,28 @@ void scsi_dispatch_start(struct scsi_cmd *cmd)
 		return;
 	}
 	desc->execute(cmd);
+}
+
+static void execute_on_control(void *arg)
+{
+	struct scsi_cmd *cmd = arg;
+
+	cmd->nexus->at_control--;
+	execute(cmd);
+}
+
+void scsi_dispatch_start(struct scsi_cmd *cmd)
+{
+	if (!on_control_thread() && !cmd->aborted &&
+	    (cmd->nexus->at_control || !runs_on_worker(cmd))) {
+		/* The command stays in its nexus' task set and RUNNING; the
+		 * control thread runs it with the world stopped and its
+		 * completion reaches the fabric the same way. */
+		cmd->nexus->at_control++;
+		workers_run_on_control(&cmd->to_control, execute_on_control, cmd);
+		return;
+	}
+	execute(cmd);
 }
 
 /* ---------------------------------------------------------------------
@@ -278,8 +355,10 @@ static bool opcode_is_write(uint8_t opcode)
 
 static void update_stats(struct lu *lu, const struct scsi_cmd *cmd)
 {
-	struct lu_stats *s = &lu->stats;
-	uint64_t ns = ev_now_ns() - cmd->start_ns;
+	struct lu_stats *s = &lu->stats[cmd->nexus->slot];
+	uint64_t now = ev_now_ns();
+	/* Start and end may be stamped by two threads' loop clocks. */
+	uint64_t ns = now > cmd->start_ns ? now - cmd->start_ns : 0;
 
 	if (cmd->status != SAM_STAT_GOOD && cmd->status != SAM_STAT_CONDITION_MET)
 		s->errors++;
@@ -296,25 +375,43 @@ static void update_stats(struct lu *lu, const struct scsi_cmd *cmd)
 	}
 }
 
+static void release_check_on_control(void *arg)
+{
+	lu_release_if_retired(arg);
+}
+
+/* A retired LU is freed by the control thread once no task is left. */
+static void release_if_retired(struct lu *lu)
+{
+	if (!on_control_thread()) {
+		workers_run_on_control(&lu->release_check, release_check_on_control, lu);
+		return;
+	}
+	/* A worker's check may be pending: the LU may be freed here. */
+	workers_cancel_on_control(&lu->release_check);
+	lu_release_if_retired(lu);
+}
+
 void scsi_cmd_complete(struct scsi_cmd *cmd)
 {
 	struct lu *lu = cmd->lu;
+	struct task_set *ts = lu ? &lu->tasks[cmd->nexus->slot] : NULL;
 	bool start_others = false;
 
 	if (lu) {
 		if (!cmd->aborted)
 			update_stats(lu, cmd);
 		if (cmd->state == CMD_RUNNING || cmd->state == CMD_WAITING)
-			start_others = task_set_detach(&lu->tasks, cmd);
+			start_others = task_set_detach(ts, cmd);
 	}
 	cmd->state = CMD_DONE;
 	/* Hand this command back before starting the ones it blocked, so
 	 * that responses leave in task order; the fabric may free cmd. */
 	cmd->nexus->fabric->cmd_done(cmd);
 	if (start_others)
-		task_set_start_ready(&lu->tasks);
+		task_set_start_ready(ts);
 	if (lu && lu->retired)
-		lu_release_if_retired(lu);
+		release_if_retired(lu);
 }
 
 void scsi_cmd_good(struct scsi_cmd *cmd)

@@ -449,7 +449,7 @@ static unsigned mode_page_build(const struct lu *lu, const struct mode_page_def 
 			p[2] = 0x04;                            /* D_SENSE */
 			p[4] = 0x08;                            /* SWP */
 		} else {
-			/* TST 000b (one task set per LU), QERR 00b */
+			/* TST 001b (a task set per I_T nexus), QERR 00b */
 			p[2] = (uint8_t)(m->tst << 5 | (m->d_sense ? 0x04 : 0));
 			p[3] = 0x10 | (uint8_t)((m->qerr & 3) << 1);  /* QAM 1: unrestricted reordering */
 			p[4] = m->swp ? 0x08 : 0;

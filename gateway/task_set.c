@@ -1,6 +1,10 @@
-/* The task set of a logical unit (SAM-5 8.5-8.6, one task set per LU as the
- * control mode page's TST=000b says). Commands sit in lu->tasks in arrival
- * order, each WAITING or RUNNING. The task attribute rules:
+/* Task sets (SAM-5 8.5-8.6). The control mode page says TST=001b: a task
+ * set per I_T nexus. An LU keeps one set per worker thread,
+ * lu->tasks[nexus->slot], shared by the nexuses of that worker: a nexus'
+ * tasks are ordered as the attributes ask, and tasks of two nexuses on one
+ * worker only more strictly than needed; no lock is shared between
+ * workers. Commands sit in the set in arrival order, each WAITING or
+ * RUNNING. The task attribute rules:
  *   SIMPLE        enabled once every older HEAD OF QUEUE and ORDERED task
  *                 has completed;
  *   ORDERED       enabled once every older task has completed, and blocks

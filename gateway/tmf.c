@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "event_loop.h"
+#include "workers.h"
 #include "log.h"
 #include "pr.h"
 #include "sbc.h"
@@ -52,7 +53,7 @@ static void finish_waiting_aborts(struct lu *lu)
 	for (;;) {
 		struct scsi_cmd *cmd, *victim = NULL;
 
-		TAILQ_FOREACH(cmd, &lu->tasks.cmds, task_link)
+		LU_FOREACH_TASK(cmd, lu, set)
 			if (cmd->aborted && cmd->state == CMD_WAITING)
 				victim = cmd;
 		if (!victim)
@@ -65,7 +66,7 @@ static bool lu_has_aborted_tasks(const struct lu *lu)
 {
 	const struct scsi_cmd *cmd;
 
-	TAILQ_FOREACH(cmd, &lu->tasks.cmds, task_link)
+	LU_FOREACH_TASK(cmd, lu, set)
 		if (cmd->aborted)
 			return true;
 	return false;
@@ -80,7 +81,7 @@ static unsigned abort_lu_tasks(struct lu *lu, const struct it_nexus *nexus,
 	struct scsi_cmd *cmd;
 	unsigned n = 0;
 
-	TAILQ_FOREACH(cmd, &lu->tasks.cmds, task_link) {
+	LU_FOREACH_TASK(cmd, lu, set) {
 		if (nexus && cmd->nexus != nexus)
 			continue;
 		if (!cmd->aborted)
@@ -226,7 +227,25 @@ static void target_reset(struct tmf_req *req, bool cold)
  * Entry point
  */
 
+static void tmf_run(struct tmf_req *req);
+
+static void tmf_run_deferred(void *arg)
+{
+	tmf_run(arg);
+}
+
+/* TMFs reach across nexuses and workers (LOGICAL UNIT RESET, TARGET
+ * RESET, PR and UA side effects): they run on the control thread with the
+ * world stopped (workers.h). */
 void scsi_tmf_submit(struct tmf_req *req)
+{
+	if (on_control_thread())
+		tmf_run(req);
+	else
+		workers_run_on_control(&req->to_control, tmf_run_deferred, req);
+}
+
+static void tmf_run(struct tmf_req *req)
 {
 	struct it_nexus *nexus = req->nexus;
 	struct tmf_wait *w;
@@ -271,7 +290,8 @@ void scsi_tmf_submit(struct tmf_req *req)
 	}
 	switch (req->function) {
 	case TMF_ABORT_TASK:
-		TAILQ_FOREACH(cmd, &lu->tasks.cmds, task_link)
+		/* A nexus' tasks are all in its thread's task set. */
+		TAILQ_FOREACH(cmd, &lu->tasks[nexus->slot].cmds, task_link)
 			if (cmd->nexus == nexus && cmd->tag == req->ref_tag)
 				break;
 		if (!cmd) {
@@ -288,7 +308,9 @@ void scsi_tmf_submit(struct tmf_req *req)
 		req->waiting = abort_lu_tasks(lu, nexus, nexus, false);
 		break;
 	case TMF_CLEAR_TASK_SET:
-		req->waiting = abort_lu_tasks(lu, NULL, nexus, true);
+		/* SAM-5 7.4 with TST=001b (a task set per I_T nexus, as the
+		 * control mode page reports): the requester's tasks only. */
+		req->waiting = abort_lu_tasks(lu, nexus, nexus, false);
 		break;
 	default:        /* TMF_LOGICAL_UNIT_RESET */
 		lu_reset(w, lu, ASC_BUS_DEVICE_RESET_FUNCTION_OCCURRED);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "../../gateway/log.h"
+#include "../../gateway/workers.h"
 #include "crc32c.h"
 
 #define LOGIN_TIMEOUT_MS     15000   /* a login must finish within this */
@@ -202,7 +203,37 @@ static void release_tx_pdu(struct tx_pdu *pdu)
 	tx_pdu_recycle(pdu);
 }
 
+static void conn_close_now(struct iscsi_conn *conn, const char *why);
+
+static void conn_close_deferred(void *arg)
+{
+	struct iscsi_conn *conn = arg;
+
+	conn_close_now(conn, conn->close_why[0] ? conn->close_why : NULL);
+	conn_put(conn);
+}
+
+/* Closing ends the session (nexus loss, SPC-2 reservations, other
+ * sessions' lists): control-thread work. On a worker the connection stops
+ * reading now and the control thread closes it after this batch. */
 void conn_close(struct iscsi_conn *conn, const char *why)
+{
+	if (conn->state == CONN_CLOSED)
+		return;
+	if (on_control_thread()) {
+		conn_close_now(conn, why);
+		return;
+	}
+	if (conn->close_posted)
+		return;
+	conn->close_posted = true;
+	str_copy(conn->close_why, why ? why : "", sizeof(conn->close_why));
+	ev_remove(conn->loop, &conn->src);
+	conn_get(conn);
+	workers_run_on_control(&conn->close_deferred, conn_close_deferred, conn);
+}
+
+static void conn_close_now(struct iscsi_conn *conn, const char *why)
 {
 	struct tx_pdu *pdu;
 
@@ -210,7 +241,8 @@ void conn_close(struct iscsi_conn *conn, const char *why)
 		return;
 	log_info("%s: closing connection%s%s", conn->peer, why ? ": " : "", why ? why : "");
 	conn->state = CONN_CLOSED;
-	ev_remove(conn->loop, &conn->src);
+	if (conn->src.fn)
+		ev_remove(conn->loop, &conn->src);
 	ev_timer_cancel(conn->loop, &conn->login_timer);
 	ev_timer_cancel(conn->loop, &conn->ping_timer);
 	shutdown(conn->fd, SHUT_RDWR);
@@ -262,6 +294,17 @@ static void tx_pdu_recycle(struct tx_pdu *pdu)
 	*(struct tx_pdu **)pdu = tx_pdu_cache;
 	tx_pdu_cache = pdu;
 	tx_pdu_cached++;
+}
+
+void conn_pdu_cache_trim(void)
+{
+	struct tx_pdu *pdu;
+
+	while ((pdu = tx_pdu_cache)) {
+		tx_pdu_cache = *(struct tx_pdu **)pdu;
+		free(pdu);
+	}
+	tx_pdu_cached = 0;
 }
 
 static bool conn_header_digest(const struct iscsi_conn *conn)
@@ -558,6 +601,44 @@ static void handle_logout(struct iscsi_conn *conn, const struct pdu *req)
 		pdu->close_after = true;
 	}
 	conn_queue_pdu(conn, pdu);
+	if (conn->state == CONN_LOGGED_OUT)
+		session_logged_out(conn->sess);
+}
+
+/* --- handing a connection to its worker ----------------------------------- */
+
+/* Move a deferred call of conn from one loop to another (control thread,
+ * world stopped: both loops are held). Its reference travels with it. */
+static void move_deferred(struct event_loop *from, struct event_loop *to, struct ev_deferred *d)
+{
+	ev_defer_fn fn = d->fn;
+	void *arg = d->arg;
+
+	if (!d->queued)
+		return;
+	ev_defer_cancel(from, d);
+	ev_defer(to, d, fn, arg);
+}
+
+/* After login the connection belongs to its session's worker: from the
+ * next batch on, its events and deferred calls run there. */
+static void conn_move(struct iscsi_conn *conn, struct event_loop *to)
+{
+	struct event_loop *from = conn->loop;
+	uint32_t events = EPOLLIN | EPOLLRDHUP | (conn->want_write ? EPOLLOUT : 0);
+
+	if (from == to)
+		return;
+	ev_remove(from, &conn->src);
+	ev_timer_cancel(from, &conn->login_timer);
+	ev_timer_cancel(from, &conn->ping_timer);
+	conn->loop = to;
+	move_deferred(from, to, &conn->flush_deferred);
+	move_deferred(from, to, &conn->read_deferred);
+	move_deferred(from, to, &conn->drop_deferred);
+	move_deferred(from, to, &conn->free_deferred);
+	if (ev_add(to, &conn->src, conn->fd, events, conn_on_event, conn) < 0)
+		conn_close(conn, "cannot hand the connection to its worker");
 }
 
 /* --- login phase ------------------------------------------------------------ */
@@ -620,6 +701,8 @@ static void handle_login(struct iscsi_conn *conn, const struct pdu *req)
 	conn->rx.header_digest = conn->sess->params.header_digest;
 	conn->rx.data_digest = conn->sess->params.data_digest;
 	conn->rx.max_data_len = conn->sess->params.target_max_recv_dsl;
+	if (conn->sess->type == SESSION_NORMAL)
+		conn_move(conn, worker_loop(conn->sess->nexus.slot));
 	ev_timer_arm(conn->loop, &conn->ping_timer, 1000);
 }
 
@@ -701,7 +784,7 @@ static void conn_read_deferred(void *arg)
 {
 	struct iscsi_conn *conn = arg;
 
-	if (conn->state != CONN_CLOSED && conn->state != CONN_LOGGED_OUT)
+	if (conn->state != CONN_CLOSED && conn->state != CONN_LOGGED_OUT && !conn->close_posted)
 		conn_read(conn);
 	conn_put(conn);
 }
@@ -711,8 +794,9 @@ static void conn_read(struct iscsi_conn *conn)
 	/* Bound the work per wakeup so one busy connection cannot starve
 	 * others; what is left (possibly already buffered, which epoll would
 	 * not report) is picked up again right after this batch. */
-	for (int budget = 64; conn->state != CONN_CLOSED; budget--) {
-		if (budget == 0) {
+	for (int budget = 64; conn->state != CONN_CLOSED && !conn->close_posted; budget--) {
+		/* Handed to a worker by the login just handled: it reads on. */
+		if (budget == 0 || conn->loop != event_loop_current()) {
 			if (!conn->read_deferred.queued) {
 				conn_get(conn);
 				ev_defer(conn->loop, &conn->read_deferred, conn_read_deferred, conn);

@@ -1,7 +1,10 @@
 /* The iSCSI fabric's internal structures (RFC 7143): portals that accept
  * TCP connections, connections that carry PDUs, sessions (one I_T nexus
  * each) and tasks. One connection per session (MaxConnections=1) at
- * ErrorRecoveryLevel 0. Everything runs on the gateway's event loop. */
+ * ErrorRecoveryLevel 0. A connection logs in on the control thread and is
+ * then handed to a worker (workers.h), where its session, nexus and tasks
+ * live; closing it, like everything that touches other sessions, runs on
+ * the control thread with the world stopped. */
 #ifndef SANGW_ISCSI_H
 #define SANGW_ISCSI_H
 
@@ -91,6 +94,11 @@ struct iscsi_conn {
 	struct ev_deferred drop_deferred;
 	struct ev_deferred flush_deferred;   /* one writev per batch of events */
 	struct ev_deferred read_deferred;    /* more PDUs after the read budget */
+	/* Closing is control-thread work (sessions, nexus loss): a worker
+	 * stops reading and posts it (conn.c). */
+	struct ev_deferred close_deferred;
+	bool close_posted;
+	char close_why[96];
 	TAILQ_ENTRY(iscsi_conn) link;
 };
 
@@ -141,6 +149,7 @@ struct iscsi_session {
 	struct iscsi_conn *conn;
 	uint64_t created_ms;
 	unsigned refs;                 /* the session itself + its tasks */
+	struct ev_deferred logout_deferred;  /* nexus loss at logout (session.c) */
 	TAILQ_ENTRY(iscsi_session) link;
 };
 
@@ -152,6 +161,8 @@ void iscsi_fabric_stop(struct gateway *gw);
 void iscsi_fabric_shutdown(struct gateway *gw, unsigned timeout_ms);
 int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen);
 unsigned iscsi_connection_count(void);
+/* Free the calling thread's task and PDU caches (a worker thread ends). */
+void iscsi_thread_trim(void);
 
 /* --- conn.c --------------------------------------------------------------- */
 struct iscsi_conn *conn_create(struct event_loop *loop, int fd);
@@ -165,11 +176,13 @@ void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu);
 void conn_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance_stat_sn);
 void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs);
 void conn_send_async_logout(struct iscsi_conn *conn);
+void conn_pdu_cache_trim(void);
 extern TAILQ_HEAD(iscsi_conn_list, iscsi_conn) iscsi_conns;
 
 /* --- session.c -------------------------------------------------------------- */
 uint16_t session_login_complete(struct iscsi_conn *conn, struct login_state *ls, uint16_t *tsih);
 void session_conn_closed(struct iscsi_session *sess, struct iscsi_conn *conn);
+void session_logged_out(struct iscsi_session *sess);
 void session_get(struct iscsi_session *sess);
 void session_put(struct iscsi_session *sess);
 /* CmdSN rules (RFC 7143 4.2.2.1): accept or ignore a request's CmdSN.
@@ -191,6 +204,7 @@ void task_put(struct iscsi_task *task);
 void task_abort_conn(struct iscsi_conn *conn);
 void task_cmd_done(struct scsi_cmd *cmd);
 void task_tmf_done(struct tmf_req *req);
+void task_cache_trim(void);
 
 /* --- discovery.c --------------------------------------------------------------- */
 void discovery_handle_text(struct iscsi_conn *conn, const struct pdu *pdu);

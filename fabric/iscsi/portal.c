@@ -136,6 +136,12 @@ unsigned iscsi_connection_count(void)
 	return n;
 }
 
+void iscsi_thread_trim(void)
+{
+	task_cache_trim();
+	conn_pdu_cache_trim();
+}
+
 void iscsi_fabric_shutdown(struct gateway *gw, unsigned timeout_ms)
 {
 	uint64_t deadline = now_ms() + timeout_ms;

@@ -62,6 +62,17 @@ static void task_free(struct iscsi_task *task)
 	task_cached++;
 }
 
+void task_cache_trim(void)
+{
+	struct iscsi_task *task;
+
+	while ((task = task_cache)) {
+		task_cache = *(struct iscsi_task **)task;
+		free(task);
+	}
+	task_cached = 0;
+}
+
 static struct iscsi_task *task_new(struct iscsi_conn *conn, const uint8_t *bhs)
 {
 	struct iscsi_task *task = task_alloc();

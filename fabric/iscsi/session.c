@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
+#include "../../gateway/workers.h"
 
 struct iscsi_session_list iscsi_sessions = TAILQ_HEAD_INITIALIZER(iscsi_sessions);
 
@@ -64,18 +65,49 @@ void session_put(struct iscsi_session *sess)
 		free(sess);
 }
 
-/* The session is over: I_T nexus loss for the core (SAM-5 6.3.4). */
+/* I_T nexus loss for the core (SAM-5 6.3.4); control thread. */
+static void session_nexus_loss(struct iscsi_session *sess)
+{
+	if (!sess->nexus_registered)
+		return;
+	sess->nexus_registered = false;
+	TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
+	scsi_nexus_unregister(&sess->nexus);
+	workers_release(sess->nexus.slot);
+}
+
+/* The session is over. */
 static void session_end(struct iscsi_session *sess)
 {
 	TAILQ_REMOVE(&iscsi_sessions, sess, link);
 	log_info("session %s tsih %u to %s ended", sess->initiator_name, sess->tsih,
 		 sess->target ? sess->target->iqn : "discovery");
-	if (sess->nexus_registered) {
-		sess->nexus_registered = false;
-		TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
-		scsi_nexus_unregister(&sess->nexus);
-	}
+	session_nexus_loss(sess);
 	session_put(sess);
+}
+
+static void session_logout_deferred(void *arg)
+{
+	struct iscsi_session *sess = arg;
+
+	session_nexus_loss(sess);
+	session_put(sess);
+}
+
+/* RFC 7143 11.14: a successful logout ends the session (one connection,
+ * ERL 0). The nexus is lost now, before the Logout Response can reach the
+ * initiator, so a command it sends next on another session (on another
+ * worker) finds the nexus' reservations already released; the connection
+ * closes once the response is out. */
+void session_logged_out(struct iscsi_session *sess)
+{
+	if (!sess || !sess->nexus_registered)
+		return;
+	session_get(sess);
+	if (on_control_thread())
+		session_logout_deferred(sess);
+	else
+		workers_run_on_control(&sess->logout_deferred, session_logout_deferred, sess);
 }
 
 static void session_setup_nexus(struct iscsi_session *sess)
@@ -99,6 +131,8 @@ static void session_setup_nexus(struct iscsi_session *sess)
 	nx->fabric = &iscsi_fabric_ops;
 	nx->fabric_priv = sess;
 	TAILQ_INIT(&nx->uas);
+	/* The worker that will carry the session once login completes. */
+	nx->slot = workers_pick();
 	TAILQ_INSERT_TAIL(&gw->nexuses, nx, link);
 	sess->nexus_registered = true;
 	scsi_nexus_register(nx);
@@ -171,11 +205,11 @@ uint16_t session_login_complete(struct iscsi_conn *conn, struct login_state *ls,
 	TAILQ_INSERT_TAIL(&iscsi_sessions, sess, link);
 	if (sess->type == SESSION_NORMAL)
 		session_setup_nexus(sess);
-	log_info("%s: %s session of %s%s%s tsih %u%s%s", conn->peer,
+	log_info("%s: %s session of %s%s%s tsih %u%s%s, worker %u", conn->peer,
 		 sess->type == SESSION_NORMAL ? "normal" : "discovery", initiator,
 		 sess->target ? " to " : "", sess->target ? sess->target->iqn : "", sess->tsih,
 		 sess->params.header_digest ? " HeaderDigest" : "",
-		 sess->params.data_digest ? " DataDigest" : "");
+		 sess->params.data_digest ? " DataDigest" : "", sess->nexus.slot);
 	*tsih = sess->tsih;
 	return 0;
 }
@@ -267,6 +301,7 @@ static void iscsi_describe(const struct it_nexus *nx, void *json)
 
 	json_object_object_add(o, "fabric", json_object_new_string("iscsi"));
 	json_object_object_add(o, "tsih", json_object_new_int(sess->tsih));
+	json_object_object_add(o, "worker", json_object_new_int((int)nx->slot));
 	json_object_object_add(o, "initiator_alias", json_object_new_string(sess->initiator_alias));
 	json_object_object_add(o, "header_digest", json_object_new_boolean(sess->params.header_digest));
 	json_object_object_add(o, "data_digest", json_object_new_boolean(sess->params.data_digest));

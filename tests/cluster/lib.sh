@@ -112,12 +112,17 @@ cluster_need_tools() {
 	need_program ip ss flock timeout sysctl mount
 }
 
-# One cluster at a time: the names are fixed. The lock is flock(1) on the
-# harness file itself (nothing to leave behind; other scripts that make
-# namespaces may take it too); children do not inherit the descriptor.
+# One cluster at a time: the names are fixed and namespaces belong to the
+# whole machine. The lock is flock(1) on one machine-wide file, so every
+# copy of this harness (other clones and worktrees too) takes the same lock
+# (a lock on the harness file itself, as before, let two copies run at
+# once and tear down each other's namespaces). Other scripts that make
+# namespaces may take it too; children do not inherit the descriptor.
+SGWC_LOCK_FILE=${SGWC_LOCK_FILE:-/run/lock/sangw-cluster-tests.lock}
 _sgwc_lock() {
 	[ -n "$SGWC_LOCK_FD" ] && return 0
-	exec {SGWC_LOCK_FD}<"$CLUSTER_LIB" || fail "cannot open $CLUSTER_LIB"
+	[ -d "$(dirname "$SGWC_LOCK_FILE")" ] || SGWC_LOCK_FILE=/tmp/sangw-cluster-tests.lock
+	exec {SGWC_LOCK_FD}>>"$SGWC_LOCK_FILE" || fail "cannot open $SGWC_LOCK_FILE"
 	if ! flock -n "$SGWC_LOCK_FD"; then
 		local t0=$SECONDS
 		note "waiting for the cluster lock (another cluster test runs)"
@@ -642,9 +647,26 @@ cluster_leftovers() {
 # cluster_cleanup_stale: delete our namespaces and links left by a run
 # that was killed before its cleanup. Processes still in such a namespace
 # are not ours to end: they are reported and left alone.
+# A namespace of ours that still holds processes is most likely a live
+# cluster of an older copy of this harness (whose lock was its own lib.sh,
+# not the machine-wide file): wait up to SGWC_FOREIGN_WAIT seconds (180)
+# for it to end before deleting anything.
+_sgwc_namespaces_busy() {
+	local ns
+	for ns in $(_sgwc_our_namespaces); do
+		[ -n "$(ip netns pids "$ns" 2>/dev/null)" ] && return 0
+	done
+	return 1
+}
 cluster_cleanup_stale() {
-	local ns pids link
+	local ns pids link t0=$SECONDS
 	_sgwc_lock
+	if _sgwc_namespaces_busy; then
+		note "sgwc namespaces with processes exist (another copy of the harness running?): waiting up to ${SGWC_FOREIGN_WAIT:-180} s"
+		_sgwc_namespaces_idle() { ! _sgwc_namespaces_busy; }
+		wait_until "${SGWC_FOREIGN_WAIT:-180}" _sgwc_namespaces_idle
+		note "waited $((SECONDS - t0)) s for them"
+	fi
 	for ns in $(_sgwc_our_namespaces); do
 		pids=$(ip netns pids "$ns" 2>/dev/null | tr '\n' ' ')
 		[ -n "$pids" ] && note "warning: stale namespace $ns still holds processes $pids(left running)"

@@ -39,9 +39,11 @@ struct fixture {
 
 static struct fixture *fixture_new(void)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
+	/* struct lu inside is cache-line aligned. */
+	struct fixture *f = aligned_alloc(_Alignof(struct fixture), sizeof(*f));
 
 	assert_non_null(f);
+	memset(f, 0, sizeof(*f));
 	strcpy(f->dir, "/tmp/test_backstore.XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
 	snprintf(f->path, sizeof(f->path), "%s/lu.img", f->dir);

@@ -850,14 +850,14 @@ static void test_preempt_and_abort(void **state)
 	from_a.state = CMD_RUNNING;
 	from_b = from_a;
 	from_b.nexus = t->b;
-	TAILQ_INSERT_TAIL(&t->lu->tasks.cmds, &from_a, task_link);
-	TAILQ_INSERT_TAIL(&t->lu->tasks.cmds, &from_b, task_link);
-	t->lu->tasks.running += 2;
+	TAILQ_INSERT_TAIL(&t->lu->tasks[0].cmds, &from_a, task_link);
+	TAILQ_INSERT_TAIL(&t->lu->tasks[0].cmds, &from_b, task_link);
+	t->lu->tasks[0].running += 2;
 
 	EXPECT_GOOD(prout(t, t->b, PREEMPT_AND_ABORT, EA, KEY_B, KEY_A, 0));
-	TAILQ_REMOVE(&t->lu->tasks.cmds, &from_a, task_link);
-	TAILQ_REMOVE(&t->lu->tasks.cmds, &from_b, task_link);
-	t->lu->tasks.running -= 2;
+	TAILQ_REMOVE(&t->lu->tasks[0].cmds, &from_a, task_link);
+	TAILQ_REMOVE(&t->lu->tasks[0].cmds, &from_b, task_link);
+	t->lu->tasks[0].running -= 2;
 	assert_true(from_a.aborted);
 	assert_false(from_b.aborted);
 

@@ -675,9 +675,9 @@ static void test_ordered_task_blocks(void **state)
 	assert_true(ord->order > w2->order);
 	assert_true(s4->order > ord->order);
 	assert_int_equal(ord->cmd.status, SAM_STAT_GOOD);
-	assert_true(TAILQ_EMPTY(&f->file_lu->tasks.cmds));
-	assert_int_equal(f->file_lu->tasks.running, 0);
-	assert_int_equal(f->file_lu->tasks.ordered_running, 0);
+	assert_true(TAILQ_EMPTY(&f->file_lu->tasks[0].cmds));
+	assert_int_equal(f->file_lu->tasks[0].running, 0);
+	assert_int_equal(f->file_lu->tasks[0].ordered_running, 0);
 	task_free(w1);
 	task_free(w2);
 	task_free(ord);
@@ -805,7 +805,7 @@ static void test_nexus_loss_aborts_waiting(void **state)
 	assert_true(ord->done && ord->cmd.aborted);
 	assert_true(w->cmd.aborted);
 	drain_until(f, &w->done);
-	assert_true(TAILQ_EMPTY(&f->file_lu->tasks.cmds));
+	assert_true(TAILQ_EMPTY(&f->file_lu->tasks[0].cmds));
 	TAILQ_REMOVE(&f->h.gw.nexuses, nx, link);
 	free(nx);
 	task_free(w);
