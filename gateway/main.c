@@ -331,22 +331,52 @@ static void on_signal(struct event_loop *loop, uint32_t events, void *arg)
 	}
 }
 
-static int daemonize(const char *pid_file)
-{
-	pid_t pid = fork();
-	int fd;
-	char text[32];
+/* Detaching happens in two steps so that nothing is lost to fork(): the
+ * process forks before it creates any thread (file backstore helpers,
+ * workers), and the parent stays in the foreground until the daemon has
+ * built its model and bound its sockets, so start-up errors still reach
+ * the caller's terminal and exit status. */
+static int daemon_ready_fd = -1;
 
+static int daemonize_begin(void)
+{
+	int ready[2];
+	pid_t pid;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
 	if (pid < 0)
 		return -1;
-	if (pid > 0)
-		_exit(0);
+	if (pid > 0) {
+		char status = 1;
+
+		/* The daemon writes one byte once it serves; EOF without it
+		 * means it failed and has said why on stderr. */
+		close(ready[1]);
+		while (read(ready[0], &status, 1) < 0 && errno == EINTR)
+			;
+		_exit(status == 0 ? 0 : 1);
+	}
+	close(ready[0]);
 	setsid();
 	pid = fork();
 	if (pid < 0)
 		return -1;
 	if (pid > 0)
 		_exit(0);
+	daemon_ready_fd = ready[1];
+	return 0;
+}
+
+static int daemonize_finish(const char *pid_file)
+{
+	char text[32], ok = 0;
+	int fd;
+
+	snprintf(text, sizeof(text), "%d\n", (int)getpid());
+	if (write_file_atomic(pid_file, text, strlen(text)) < 0)
+		return -1;
 	if (chdir("/") < 0)
 		return -1;
 	fd = open("/dev/null", O_RDWR);
@@ -357,8 +387,11 @@ static int daemonize(const char *pid_file)
 		if (fd > 2)
 			close(fd);
 	}
-	snprintf(text, sizeof(text), "%d\n", (int)getpid());
-	return write_file_atomic(pid_file, text, strlen(text));
+	if (write(daemon_ready_fd, &ok, 1) != 1)
+		return -1;
+	close(daemon_ready_fd);
+	daemon_ready_fd = -1;
+	return 0;
 }
 
 struct flush_req {
@@ -410,6 +443,10 @@ int main(int argc, char **argv)
 	if (parse_options(argc, argv, &o) < 0)
 		return 2;
 	log_setup("sangwd", o.log_level, true, !o.foreground);
+	if (!o.foreground && daemonize_begin() < 0) {
+		fprintf(stderr, "sangwd: cannot detach: %s\n", strerror(errno));
+		return 1;
+	}
 
 	memset(&gw, 0, sizeof(gw));
 	TAILQ_INIT(&gw.targets);
@@ -498,7 +535,7 @@ int main(int argc, char **argv)
 			fprintf(stderr, "sangwd: state dir path too long\n");
 			return 1;
 		}
-		if (daemonize(o.pid_file ? o.pid_file : path) < 0) {
+		if (daemonize_finish(o.pid_file ? o.pid_file : path) < 0) {
 			log_error("cannot detach: %s", strerror(errno));
 			return 1;
 		}
