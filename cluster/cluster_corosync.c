@@ -20,6 +20,27 @@
  * known here: done() gets -EAGAIN ("not done, retry"), and this node's state
  * is replaced by the majority's before it serves again.
  *
+ * A silent member. A member whose sangwd is stopped or stuck while its
+ * corosync stays in the membership acknowledges nothing; without a limit it
+ * would hold every change of the cluster. So an operation waits at most
+ * the ACK deadline (ACK_TIMEOUT_DEFAULT_MS, or the environment variable
+ * SANGWD_CLUSTER_ACK_TIMEOUT_MS) after its local apply; then, provided the
+ * nodes that did acknowledge it (this one included) are a majority of
+ * corosync's nodelist -- so the change survives any partition that keeps
+ * quorum -- it completes, and the members still silent are marked so, with
+ * a warning naming them. While a member stays silent later operations wait
+ * for it only SILENT_WAIT (the serving lease plus the totem token
+ * timeout); its next ACK ends that. The silent node itself must not serve
+ * with the state it had when it stopped: a node serves I/O only while it
+ * holds a lease, i.e. its control thread dispatched everything corosync
+ * had queued for it less than LEASE_MS ago (a timer refreshes it every
+ * LEASE_REFRESH_MS; ops->ready checks it, on any thread). A node that
+ * resumes after a stop longer than the lease therefore answers NOT READY
+ * until it has applied the deliveries it missed, and the deadlines are
+ * longer than the lease by more than a totem token timeout (the time by
+ * which corosync can deliver an operation later on one node than on
+ * another without a membership change).
+ *
  * State transfer. A member is "synced" when its state equals that of the
  * group at the current point of the delivery stream. A member that is not
  * synced (it just joined, or its partition lost quorum) multicasts a
@@ -123,6 +144,16 @@ enum msg_kind {
 #define SNAPSHOT_TARGET_LEN 16
 #define SNAPSHOT_SYNCED_LEN 8
 #define RETRY_MS 10
+/* The bounded wait for a silent member's acknowledgement (above). */
+#define ACK_TIMEOUT_DEFAULT_MS 10000
+#define ACK_TIMEOUT_ENV "SANGWD_CLUSTER_ACK_TIMEOUT_MS"
+#define ACK_TIMEOUT_MAX_MS 3600000
+/* The serving lease: a node serves I/O only within LEASE_MS of a complete
+ * dispatch of its corosync queue, refreshed every LEASE_REFRESH_MS. */
+#define LEASE_MS 2000
+#define LEASE_REFRESH_MS 250
+/* corosync's default totem token timeout, when cmap does not say. */
+#define TOKEN_DEFAULT_MS 3000
 /* A group with no synchronised member waits this long for every node of
  * corosync's nodelist to bring its state to the election. */
 #define ELECTION_GRACE_MS 10000
@@ -150,6 +181,7 @@ struct member {
 	uint16_t expected;    /* nodes in its corosync nodelist */
 	bool saved;           /* it started from saved state */
 	uint64_t acked;       /* state version it last acknowledged (MSG_ACK) */
+	bool silent;          /* an operation completed without its ACK (ours) */
 };
 
 /* An operation submitted here, waiting for its own delivery, then (once
@@ -159,6 +191,7 @@ struct pending_op {
 	bool applied;
 	int result;               /* of the local apply, once applied */
 	uint64_t version;         /* state version right after that apply */
+	uint64_t applied_ms;      /* when (monotonic), for the ACK deadline */
 	cluster_done_fn done;
 	void *ctx;
 	TAILQ_ENTRY(pending_op) link;
@@ -237,6 +270,16 @@ struct corosync_state {
 	TAILQ_HEAD(, backlog_entry) backlog;
 	struct ev_timer retry;
 	struct reassembly snap;
+
+	/* Bounded ACK wait and the serving lease (top of the file). */
+	uint64_t ack_timeout_ms;
+	uint64_t silent_wait_ms;
+	uint32_t token_ms;        /* totem token timeout (cmap) */
+	/* When the latest complete dispatch of the corosync queue started
+	 * (monotonic ms). Written by the control thread with the workers
+	 * paused; read by any thread through ops->ready. */
+	uint64_t caught_up_ms;
+	struct ev_timer tick;     /* lease refresh and ACK deadlines */
 };
 
 /* ---- wire helpers ---- */
@@ -312,6 +355,7 @@ static void member_mark_synced(struct member *m)
 		return;
 	m->synced = true;
 	m->acked = 0;
+	m->silent = false;
 }
 
 static void set_self_synced(struct corosync_state *s, bool synced)
@@ -323,20 +367,41 @@ static void set_self_synced(struct corosync_state *s, bool synced)
 		me->synced = synced;
 }
 
+static size_t present_nodes(struct corosync_state *s, uint32_t *nodes);
+
 /* ---- readiness ---- */
 
+/* In the group, quorate and synchronised: may change shared state. */
+static bool member_ready(const struct corosync_state *s)
+{
+	return s->joined && s->quorate && s->synced;
+}
+
+/* Has this node applied everything corosync delivered to it more than
+ * LEASE_MS ago? False after its threads were stopped or its control
+ * thread was stuck for longer, until it has caught up. */
+static bool lease_held(const struct corosync_state *s)
+{
+	uint64_t now = ev_now_ms();
+
+	return now < s->caught_up_ms || now - s->caught_up_ms < LEASE_MS;
+}
+
+/* ops->ready: may this node serve I/O now? Called on any thread (workers
+ * between their batches), it only reads. */
 static bool corosync_ready(struct cluster *c)
 {
 	struct corosync_state *s = c->priv;
 
-	return s && s->joined && s->quorate && s->synced;
+	return s && member_ready(s) && lease_held(s);
 }
 
 /* The gateway learns through cb->quorum whether it may serve I/O: that is
- * quorate AND synced, so a joiner only starts after its state transfer. */
+ * quorate AND synced, so a joiner only starts after its state transfer.
+ * (The lease is not reported: it is checked through ops->ready.) */
 static void report_ready(struct corosync_state *s)
 {
-	bool ready = corosync_ready(s->c);
+	bool ready = member_ready(s);
 
 	if (ready == s->reported_ready)
 		return;
@@ -378,8 +443,15 @@ static void pending_applied(struct corosync_state *s, uint64_t seq, int result)
 		p->applied = true;
 		p->result = result;
 		p->version = s->version;
+		p->applied_ms = now_ms();
 		return;
 	}
+}
+
+static bool member_acked(const struct corosync_state *s, const struct member *m,
+			 uint64_t version)
+{
+	return !m->synced || is_me(s, m->node, m->pid) || m->acked >= version;
 }
 
 /* Has every synced member other than us acknowledged version? Members that
@@ -388,11 +460,70 @@ static void pending_applied(struct corosync_state *s, uint64_t seq, int result)
  * members that left are no longer in the table. */
 static bool all_synced_acked(struct corosync_state *s, uint64_t version)
 {
+	for (size_t i = 0; i < s->n_members; i++)
+		if (!member_acked(s, &s->members[i], version))
+			return false;
+	return true;
+}
+
+/* Do the nodes that applied version (we, and the members that acknowledged
+ * it) form a majority of corosync's nodelist (of the nodes present, without
+ * a nodelist)? Then the change survives whichever partition keeps quorum. */
+static bool majority_acked(struct corosync_state *s, uint64_t version)
+{
+	uint32_t acked[CPG_MEMBERS_MAX], present[CPG_MEMBERS_MAX];
+	size_t n_acked = 0, total = s->configured_nodes;
+
+	for (size_t i = 0; i < s->n_members; i++) {
+		const struct member *m = &s->members[i];
+		bool dup = false;
+
+		if (!(m->synced && m->acked >= version) && !is_me(s, m->node, m->pid))
+			continue;
+		for (size_t j = 0; j < n_acked; j++)
+			dup |= acked[j] == m->node;
+		if (!dup)
+			acked[n_acked++] = m->node;
+	}
+	if (total == 0)
+		total = present_nodes(s, present);
+	return n_acked * 2 > total;
+}
+
+/* The ACK deadline of p has passed for every member still silent about
+ * it, and a majority has it: complete p without them (top of the file),
+ * marking them silent. A member already silent is waited for only
+ * silent_wait_ms. */
+static bool ack_wait_over(struct corosync_state *s, const struct pending_op *p, uint64_t now)
+{
+	bool any = false;
+
 	for (size_t i = 0; i < s->n_members; i++) {
 		const struct member *m = &s->members[i];
 
-		if (m->synced && !is_me(s, m->node, m->pid) && m->acked < version)
+		if (member_acked(s, m, p->version))
+			continue;
+		if (now < p->applied_ms + (m->silent ? s->silent_wait_ms : s->ack_timeout_ms))
 			return false;
+		any = true;
+	}
+	if (!any || !majority_acked(s, p->version))
+		return false;
+	for (size_t i = 0; i < s->n_members; i++) {
+		struct member *m = &s->members[i];
+
+		if (member_acked(s, m, p->version))
+			continue;
+		if (!m->silent)
+			log_warn("cluster: node %" PRIu32 " (pid %" PRIu32 ") has not acknowledged "
+				 "state version %" PRIu64 " within %" PRIu64 " ms: completing without "
+				 "it; until it answers again, changes wait for it at most %" PRIu64
+				 " ms (its sangwd serves nothing until it has caught up)",
+				 m->node, m->pid, p->version, s->ack_timeout_ms, s->silent_wait_ms);
+		else
+			log_debug("cluster: state version %" PRIu64 " completes without silent node %"
+				  PRIu32, p->version, m->node);
+		m->silent = true;
 	}
 	return true;
 }
@@ -407,8 +538,11 @@ static void complete_acked(struct corosync_state *s)
 
 	/* Rescan after each done(): it may submit or complete others. */
 	while (s->synced && s->quorate) {
+		uint64_t now = now_ms();
+
 		TAILQ_FOREACH(p, &s->pending, link)
-			if (p->applied && all_synced_acked(s, p->version))
+			if (p->applied &&
+			    (all_synced_acked(s, p->version) || ack_wait_over(s, p, now)))
 				break;
 		if (!p)
 			return;
@@ -453,7 +587,7 @@ static void retry_sends(struct event_loop *loop, void *arg)
 		cs_error_t err;
 
 		/* An operation not sent yet may still be refused cleanly. */
-		if (o->is_op && !corosync_ready(s->c)) {
+		if (o->is_op && !member_ready(s)) {
 			TAILQ_REMOVE(&s->outgoing, o, link);
 			complete_pending(s, o->seq, -EAGAIN);
 			free(o);
@@ -995,6 +1129,11 @@ static void deliver_ack(struct corosync_state *s, const struct msg_header *h, ui
 		return;
 	if (h->version > m->acked)
 		m->acked = h->version;
+	if (m->silent) {
+		log_warn("cluster: node %" PRIu32 " (pid %" PRIu32 ") acknowledges again "
+			 "(state version %" PRIu64 ")", node, pid, h->version);
+		m->silent = false;
+	}
 	complete_acked(s);
 }
 
@@ -1175,6 +1314,7 @@ static void quorum_changed(struct corosync_state *s, bool quorate, const char *h
 		for (size_t i = 0; i < s->n_members; i++) {
 			s->members[i].synced = false;
 			s->members[i].acked = 0;
+			s->members[i].silent = false;
 		}
 		set_self_synced(s, false);
 		fail_all_pending(s);
@@ -1220,19 +1360,49 @@ static void connection_lost(struct corosync_state *s, const char *what, cs_error
 	report_ready(s);
 }
 
-static void cpg_readable(struct event_loop *loop, uint32_t events, void *arg)
+static void quorum_readable(struct event_loop *loop, uint32_t events, void *arg);
+
+/* Apply everything corosync has queued for us, then acknowledge. The
+ * lease counts from before the dispatch: what was queued then is applied.
+ * Quorum notifications first: corosync sends them before the
+ * configuration change they belong to, but on another connection, so a
+ * late one (say, the loss of quorum of a partition already healed) would
+ * otherwise be taken after the deliveries of a later configuration. */
+static void dispatch_all(struct corosync_state *s)
 {
-	struct corosync_state *s = arg;
+	uint64_t started = now_ms();
 	cs_error_t err;
 
-	(void)loop;
-	(void)events;
+	if (s->quorum_src_added)
+		quorum_readable(s->c->loop, EPOLLIN, s);
+	if (!s->cpg_src_added)
+		return;
 	err = cpg_dispatch(s->cpg, CS_DISPATCH_ALL);
 	if (err != CS_OK && err != CS_ERR_TRY_AGAIN) {
 		connection_lost(s, "cpg", err);
 		return;
 	}
+	s->caught_up_ms = started;
 	send_ack_if_due(s);
+}
+
+static void cpg_readable(struct event_loop *loop, uint32_t events, void *arg)
+{
+	(void)loop;
+	(void)events;
+	dispatch_all(arg);
+}
+
+/* Every LEASE_REFRESH_MS: keep the lease while nothing arrives (and take
+ * whatever the event loop has not reported yet), and complete operations
+ * whose ACK deadline has passed. */
+static void tick(struct event_loop *loop, void *arg)
+{
+	struct corosync_state *s = arg;
+
+	dispatch_all(s);
+	complete_acked(s);
+	ev_timer_arm(loop, &s->tick, LEASE_REFRESH_MS);
 }
 
 static void quorum_readable(struct event_loop *loop, uint32_t events, void *arg)
@@ -1272,6 +1442,9 @@ static void group_name_from_cmap(struct corosync_state *s, struct cpg_name *grou
 
 	if (cmap_initialize(&cmap) == CS_OK) {
 		s->configured_nodes = count_configured_nodes(cmap);
+		if (cmap_get_uint32(cmap, "runtime.config.totem.token", &s->token_ms) != CS_OK &&
+		    cmap_get_uint32(cmap, "totem.token", &s->token_ms) != CS_OK)
+			s->token_ms = 0;
 		if (cmap_get_string(cmap, "totem.cluster_name", &name) == CS_OK && name && *name)
 			use = name;
 		group->length = (uint32_t)str_copy(group->value, use, sizeof(group->value));
@@ -1282,6 +1455,36 @@ static void group_name_from_cmap(struct corosync_state *s, struct cpg_name *grou
 		return;
 	}
 	group->length = (uint32_t)str_copy(group->value, use, sizeof(group->value));
+}
+
+/* The ACK deadlines (top of the file). A silent member is waited for the
+ * lease plus a token timeout: by then, had it been running, it would have
+ * applied the operation or lost its lease. The deadline is never shorter. */
+static void set_ack_timeouts(struct corosync_state *s)
+{
+	const char *env = getenv(ACK_TIMEOUT_ENV);
+	uint64_t token = s->token_ms ? s->token_ms : TOKEN_DEFAULT_MS;
+
+	s->silent_wait_ms = LEASE_MS + token;
+	s->ack_timeout_ms = ACK_TIMEOUT_DEFAULT_MS;
+	if (env && *env) {
+		char *end;
+		unsigned long long v;
+
+		errno = 0;
+		v = strtoull(env, &end, 10);
+		if (errno || *end || v > ACK_TIMEOUT_MAX_MS)
+			log_warn("cluster: %s=%s is not a number of milliseconds up to %d; using %" PRIu64,
+				 ACK_TIMEOUT_ENV, env, ACK_TIMEOUT_MAX_MS, s->ack_timeout_ms);
+		else
+			s->ack_timeout_ms = v;
+	}
+	if (s->ack_timeout_ms < s->silent_wait_ms) {
+		log_warn("cluster: acknowledgement deadline raised from %" PRIu64 " to %" PRIu64
+			 " ms (serving lease %d ms + totem token %" PRIu64 " ms)", s->ack_timeout_ms,
+			 s->silent_wait_ms, LEASE_MS, token);
+		s->ack_timeout_ms = s->silent_wait_ms;
+	}
 }
 
 static void corosync_stop(struct cluster *c);
@@ -1309,8 +1512,10 @@ static int corosync_start(struct cluster *c)
 	TAILQ_INIT(&s->backlog);
 	ev_timer_init(&s->retry, retry_sends, s);
 	ev_timer_init(&s->election_grace, election_grace_over, s);
+	ev_timer_init(&s->tick, tick, s);
 	c->priv = s;
 	group_name_from_cmap(s, &s->group);
+	set_ack_timeouts(s);
 
 	err = cpg_model_initialize(&s->cpg, CPG_MODEL_V1, (cpg_model_data_t *)&cpg_model, s);
 	if (err != CS_OK) {
@@ -1354,9 +1559,13 @@ static int corosync_start(struct cluster *c)
 		goto fail;
 	}
 	s->joined = true;
+	s->caught_up_ms = now_ms();
+	ev_timer_arm(c->loop, &s->tick, LEASE_REFRESH_MS);
 	log_info("cluster: node %" PRIu32 " joined CPG group %s (%s quorum provider, %squorate)",
 		 c->node_id, s->group.value, quorum_type == QUORUM_SET ? "with a" : "without",
 		 quorate ? "" : "not ");
+	log_info("cluster: acknowledgement deadline %" PRIu64 " ms (%" PRIu64 " ms for a silent "
+		 "member), serving lease %d ms", s->ack_timeout_ms, s->silent_wait_ms, LEASE_MS);
 	return 0;
 fail:
 	corosync_stop(c);
@@ -1377,6 +1586,7 @@ static void corosync_stop(struct cluster *c)
 		ev_remove(c->loop, &s->quorum_src);
 	ev_timer_cancel(c->loop, &s->retry);
 	ev_timer_cancel(c->loop, &s->election_grace);
+	ev_timer_cancel(c->loop, &s->tick);
 	if (s->joined)
 		cpg_leave(s->cpg, &s->group);
 	if (s->cpg_open)
@@ -1416,7 +1626,9 @@ static int corosync_submit(struct cluster *c, uint16_t type, const void *payload
 	uint8_t *msg;
 	int rc;
 
-	if (!corosync_ready(c))
+	/* The lease is not needed here: the operation takes its place in the
+	 * delivery order after whatever this node has not applied yet. */
+	if (!member_ready(s))
 		return -EAGAIN;
 	if (len > CLUSTER_OP_MAX)
 		return -EMSGSIZE;

@@ -482,6 +482,15 @@ void alua_lu_set_policy(struct lu *lu, const struct lu_alua_policy *policy)
  * The per-command check
  */
 
+/* Quorate, synchronised and caught up with the cluster's deliveries (the
+ * cluster service's lease, cluster/cluster_corosync.c: false after this
+ * process was stopped or its control thread stuck, until it has applied
+ * what it missed). */
+static bool alua_node_serving(struct gateway *gw)
+{
+	return gw->cluster_ready && (!gw->cluster || cluster_ready(gw->cluster));
+}
+
 bool alua_check(struct scsi_cmd *cmd)
 {
 	const struct lu_alua_group *g;
@@ -491,7 +500,7 @@ bool alua_check(struct scsi_cmd *cmd)
 		return false;
 	/* Not part of a quorate, synchronised cluster: this node's port
 	 * group is in transition (SPC-4 5.16.2.6) until it is again. */
-	if (!the_gateway->cluster_ready) {
+	if (!alua_node_serving(the_gateway)) {
 		if (alua_command_allowed(ALUA_TRANSITIONING, cmd->cdb, &asc_ascq))
 			return false;
 		scsi_check_condition(cmd, SK_NOT_READY, asc_ascq);
@@ -538,7 +547,7 @@ static void alua_report_target_port_groups(struct scsi_cmd *cmd)
 
 		/* Out of a quorate, synchronised cluster this node's group is
 		 * in transition (SPC-4 5.16.2.6), as alua_check() answers. */
-		if (!cmd->lu->target->gw->cluster_ready && g->id == cmd->nexus->tpg_id)
+		if (!alua_node_serving(cmd->lu->target->gw) && g->id == cmd->nexus->tpg_id)
 			state = ALUA_TRANSITIONING;
 		p[0] = (uint8_t)((g->preferred ? 0x80 : 0) | (state & 0x0f));
 		p[1] = ALUA_SUPPORTED_STATES;

@@ -67,16 +67,36 @@ const struct cluster_callbacks shared_state_callbacks = {
 static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t type,
 			   const void *payload, uint32_t len);
 
+/* Did this applied operation change what this node keeps on disk (its
+ * --config file, the APTPL files under STATE_DIR/pr)? Only then must the
+ * version file follow: the nodes' saved versions then still order their
+ * saved states (state_snapshot.h), and an operation that persists nothing
+ * costs no file write and no fsync. */
+static bool persistent_state_changed(const struct gateway *gw, uint16_t type,
+				     bool aptpl_saved_before)
+{
+	switch (type) {
+	case SOP_CONFIG:
+		return gw->config_path[0] != '\0';
+	case SOP_PR_OUT:
+		/* An APTPL file written, or removed when APTPL was cleared. */
+		return aptpl_saved_before || state_snapshot_aptpl_saved(gw);
+	default:
+		return false;   /* nothing else is persisted */
+	}
+}
+
 int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
 		       const void *payload, uint32_t len)
 {
 	struct gateway *gw = owner;
+	bool aptpl_saved_before = type == SOP_PR_OUT && state_snapshot_aptpl_saved(gw);
 	int result = route_operation(gw, origin_node, type, payload, len);
 
-	/* The configuration file and APTPL files now hold this version's
-	 * state: record it, for the newest-wins election after a
-	 * whole-cluster restart. */
-	if (result == 0 && (type == SOP_PR_OUT || type == SOP_CONFIG))
+	/* Record the version the persistent state now corresponds to, for the
+	 * newest-wins election after a whole-cluster restart; before this
+	 * node acknowledges the operation (the ACK follows the apply). */
+	if (result == 0 && persistent_state_changed(gw, type, aptpl_saved_before))
 		state_snapshot_save_version(gw);
 	return result;
 }

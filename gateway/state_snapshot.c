@@ -326,14 +326,19 @@ int state_snapshot_cluster_take(void *owner, void **buf, size_t *len)
 
 int state_snapshot_cluster_restore(void *owner, const void *buf, size_t len)
 {
+	struct gateway *gw = owner;
+	bool aptpl_saved_before = state_snapshot_aptpl_saved(gw);
 	char err[1024];
-	int r = state_snapshot_load(owner, buf, len, err, sizeof(err));
+	int r = state_snapshot_load(gw, buf, len, err, sizeof(err));
 
 	if (r < 0) {
 		log_error("state transfer: snapshot refused, local state unchanged: %s", err);
 		return r;
 	}
-	state_snapshot_save_version(owner);
+	/* The configuration file and the APTPL files were rewritten (or the
+	 * latter removed): record the version they now correspond to. */
+	if (gw->config_path[0] || aptpl_saved_before || state_snapshot_aptpl_saved(gw))
+		state_snapshot_save_version(gw);
 	return 0;
 }
 
@@ -364,15 +369,15 @@ void state_snapshot_save_version(struct gateway *gw)
 		log_error("%s: %s", path, strerror(-r));
 }
 
-/* Any APTPL state file under STATE_DIR/pr? */
-static bool has_aptpl_files(const struct gateway *gw)
+bool state_snapshot_aptpl_saved(const struct gateway *gw)
 {
 	char dir[PATH_MAX];
 	struct dirent *e;
 	bool found = false;
 	DIR *d;
 
-	if ((size_t)snprintf(dir, sizeof(dir), "%s/pr", gw->state_dir) >= sizeof(dir) ||
+	if (!gw->state_dir[0] ||
+	    (size_t)snprintf(dir, sizeof(dir), "%s/pr", gw->state_dir) >= sizeof(dir) ||
 	    !(d = opendir(dir)))
 		return false;
 	while (!found && (e = readdir(d)))
@@ -387,7 +392,7 @@ bool state_snapshot_saved_state(void *owner, uint64_t *version)
 	struct json_object *root, *v;
 	char path[PATH_MAX];
 	bool saved = (gw->config_path[0] && access(gw->config_path, F_OK) == 0) ||
-		     has_aptpl_files(gw);
+		     state_snapshot_aptpl_saved(gw);
 
 	*version = 0;
 	if (version_file_path(gw, path, sizeof(path)) < 0 || access(path, F_OK) < 0)

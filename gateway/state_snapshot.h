@@ -50,7 +50,8 @@ int state_snapshot_load(struct gateway *gw, const char *text, size_t len, char *
 			size_t errlen);
 
 /* cluster_callbacks.snapshot / .restore (owner is the gateway). A
- * restored state's version (gw->cluster->state_version) is saved. */
+ * restored state's version (gw->cluster->state_version) is saved when
+ * this node keeps persistent state (below). */
 int state_snapshot_cluster_take(void *gw, void **buf, size_t *len);
 int state_snapshot_cluster_restore(void *gw, const void *buf, size_t len);
 
@@ -59,9 +60,16 @@ int state_snapshot_cluster_restore(void *gw, const void *buf, size_t len);
  * every node as operations are applied; STATE_DIR/state-version.json
  * records the cluster's state version it corresponds to, so that at the
  * next start the nodes elect the newest (cluster_callbacks.saved_state).
+ * It is written only when the persistent state changed (an applied
+ * configuration change with --config, a PR OUT that wrote or removed an
+ * APTPL file, a restored snapshot while either exists): every node applies
+ * the same operations, so a node whose last such change is newer has seen
+ * more of the stream, and equal versions mean equal persistent state.
  * state_snapshot_save_version() writes gw->cluster->state_version there,
- * atomically; errors are logged. */
+ * atomically (fsync); errors are logged. */
 void state_snapshot_save_version(struct gateway *gw);
+/* Is there an APTPL state file under STATE_DIR/pr? (One directory scan.) */
+bool state_snapshot_aptpl_saved(const struct gateway *gw);
 /* cluster_callbacks.saved_state: true when this node started from saved
  * state (a version file, a configuration file, APTPL files), with the
  * version recorded (0 when none, or unreadable: said in the log). */

@@ -7,10 +7,21 @@
 # what CLEAR raises for the other registrants), READ KEYS through all
 # three nodes must show B's key alone, and A's write must get RESERVATION
 # CONFLICT. B's PREEMPT completing on node 2 must mean node 1 has applied
-# it too: A's command is sent right after it, and a last round stops node
-# 1's sangwd during the PREEMPT, which must then wait for it.
+# it too: A's command is sent right after it, and a round stops node 1's
+# sangwd during the PREEMPT, which must then wait for it. A last round
+# stops node 1 longer than the acknowledgement deadline: the PREEMPT then
+# completes after about the deadline, and node 1, once resumed, answers
+# A with the unit attention and the new keys (NOT READY meanwhile), never
+# with the state it had when it stopped.
 TEST_NAME=cluster-preempt-ua
 . "$(dirname "$0")/lib.sh"
+
+# The deadline after which an origin stops waiting for a silent member
+# (docs/cluster.md); shorter than the 10 s default to keep the test short,
+# longer than the 3 s during which the stopped-node round below asserts
+# that the PREEMPT does not complete.
+ack_deadline_ms=5000
+export SANGWD_CLUSTER_ACK_TIMEOUT_MS=$ack_deadline_ms
 
 key_a=0xa1a1
 key_b=0xb2b2
@@ -107,4 +118,48 @@ sess tur A
 [ "$SESS_REPLY" = "check 6/2a/05" ] ||
 	fail "after node 1 resumed, A's first command got '$SESS_REPLY', expected UNIT ATTENTION 2A/05"
 sess_expect '^ok gen=0x[0-9a-f]+ keys='"$key_b"' raw=' read-keys A
+
+# Node 1 stopped for longer than the deadline: a hung node must not hold
+# the cluster's changes for ever. B's PREEMPT completes after about the
+# deadline (node 2 names node 1 in a warning), A's next command, sent while
+# node 1 is still stopped, must not be answered from node 1's old state
+# once it resumes: NOT READY (2/04/0a) until it has caught up, then the
+# unit attention.
+note "round with node 1's sangwd stopped longer than the ACK deadline"
+sess_expect '^ok$' clear B "$key_b"
+sess_expect '^ok$' register A "$key_a"
+sess_expect '^ok$' reserve A "$key_a" "$type_we"
+sess_expect '^ok$' register B "$key_b"
+sess_expect '^ok' clear-ua A
+kill -STOP "$stopped_pid" || fail "cannot stop node 1's sangwd"
+started=$(date +%s%N)
+sess_send preempt B "$key_b" "$key_a" "$type_we"
+if ! sess_receive $((ack_deadline_ms / 1000 + 15)); then
+	kill -CONT "$stopped_pid"
+	fail "B's PREEMPT did not complete within the ACK deadline (${ack_deadline_ms} ms) + 15 s while node 1 was stopped"
+fi
+elapsed_ms=$((($(date +%s%N) - started) / 1000000))
+note "PREEMPT completed after $elapsed_ms ms with node 1 stopped"
+if [ "$SESS_REPLY" != ok ] || [ "$elapsed_ms" -lt $((ack_deadline_ms - 500)) ] ||
+	[ "$elapsed_ms" -gt $((ack_deadline_ms + 5000)) ]; then
+	kill -CONT "$stopped_pid"
+	fail "B's PREEMPT with node 1 stopped answered '$SESS_REPLY' after $elapsed_ms ms, expected ok after about ${ack_deadline_ms} ms"
+fi
+grep -q "node 1 (pid [0-9]*) has not acknowledged" "$(node_dir 2)/sangwd.log" || {
+	kill -CONT "$stopped_pid"
+	fail "node 2 did not log a warning naming node 1"
+}
+sess_send tur A
+kill -CONT "$stopped_pid" || fail "cannot resume node 1's sangwd"
+sess_receive 30 || fail "A's TUR through node 1 got no answer after node 1 resumed"
+deadline=$((SECONDS + 30))
+while [ "$SESS_REPLY" = "check 2/04/0a" ] && [ "$SECONDS" -lt "$deadline" ]; do
+	sess tur A
+done
+[ "$SESS_REPLY" = "check 6/2a/05" ] ||
+	fail "after node 1 resumed from a stop longer than the deadline, A's first command got '$SESS_REPLY', expected UNIT ATTENTION 2A/05 (after NOT READY 2/04/0a, if any)"
+sess_expect '^ok gen=0x[0-9a-f]+ keys='"$key_b"' raw=' read-keys A
+sess_expect '^ok gen=0x[0-9a-f]+ reservation='"$key_b"' type='"$type_we"' raw=' read-reservation A
+sess_expect '^status 0x18$' write A 0 8
+pid_gone "$stopped_pid" && fail "node 1's sangwd died"
 pass

@@ -378,32 +378,59 @@ static void test_node_departure(void **state)
 	assert_int_equal(write10(n, n->b, 0), SAM_STAT_RESERVATION_CONFLICT);
 }
 
-/* Every applied PR OUT records the state version with the persistent
- * state; the next start reads it back (the newest-wins election after a
- * whole-cluster restart). A malformed file still counts as saved state,
- * of unknown (oldest) version. */
+/* The state version is recorded with the persistent state, and only when
+ * that changes (an APTPL file written or removed; there is no --config
+ * here): a PR OUT that persists nothing writes no file. The next start
+ * reads it back (the newest-wins election after a whole-cluster restart).
+ * A malformed file still counts as saved state, of unknown (oldest)
+ * version. */
 static void test_saved_version(void **state)
 {
 	struct ctx *t = *state;
-	struct gateway *gw = &t->one.h.gw;
+	struct node *n = &t->one;
+	struct gateway *gw = &n->h.gw;
+	uint64_t version = 99, aptpl_version;
 	char path[400];
-	uint64_t version = 99;
 	FILE *f;
 
 	assert_false(state_snapshot_saved_state(gw, &version));
 	assert_int_equal(version, 0);
-	assert_int_equal(prout(&t->one, t->one.a, REGISTER, 0, 0, KEY_A, 0), SAM_STAT_GOOD);
+
+	/* Without APTPL nothing is persistent: no version file either. */
+	assert_int_equal(prout(n, n->a, REGISTER, 0, 0, KEY_A, 0), SAM_STAT_GOOD);
 	assert_true(gw->cluster->state_version > 0);
+	assert_false(state_snapshot_aptpl_saved(gw));
+	assert_false(state_snapshot_saved_state(gw, &version));
+
+	/* APTPL: the APTPL file and the version it corresponds to. */
+	assert_int_equal(prout(n, n->b, REGISTER, 0, 0, KEY_B, APTPL), SAM_STAT_GOOD);
+	assert_true(state_snapshot_aptpl_saved(gw));
 	assert_true(state_snapshot_saved_state(gw, &version));
 	assert_int_equal(version, gw->cluster->state_version);
+	aptpl_version = version;
 
 	/* A refused PR OUT changes nothing persistent: no new version. */
-	assert_int_equal(prout(&t->one, t->one.b, RESERVE, WRITE_EXCLUSIVE, KEY_B, 0, 0),
+	assert_int_equal(prout(n, n->c, RESERVE, WRITE_EXCLUSIVE, KEY_A, 0, 0),
 			 SAM_STAT_RESERVATION_CONFLICT);
 	assert_true(state_snapshot_saved_state(gw, &version));
+	assert_int_equal(version, aptpl_version);
 	assert_true(version < gw->cluster->state_version);
 
-	snprintf(path, sizeof(path), "%s/state-version.json", t->one.h.dir);
+	/* APTPL cleared (SPC-4 5.13.5: a REGISTER with APTPL 0): the file goes,
+	 * and that change is recorded too, so this node's "nothing saved"
+	 * outranks an older APTPL state elsewhere. After that, changes that
+	 * persist nothing leave the version file alone. */
+	assert_int_equal(prout(n, n->a, REGISTER, 0, KEY_A, KEY_A, 0), SAM_STAT_GOOD);
+	assert_false(state_snapshot_aptpl_saved(gw));
+	assert_true(state_snapshot_saved_state(gw, &version));
+	assert_int_equal(version, gw->cluster->state_version);
+	aptpl_version = version;
+	assert_int_equal(prout(n, n->a, RESERVE, WRITE_EXCLUSIVE, KEY_A, 0, 0), SAM_STAT_GOOD);
+	assert_true(state_snapshot_saved_state(gw, &version));
+	assert_int_equal(version, aptpl_version);
+	assert_true(version < gw->cluster->state_version);
+
+	snprintf(path, sizeof(path), "%s/state-version.json", n->h.dir);
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fputs("{\"format\":\"sangw-state-version\",\"state_version\":\"x\"}", f);
