@@ -2222,15 +2222,25 @@ int config_reload_submit(struct gateway *gw, cluster_done_fn done, void *ctx,
 	if (!root)
 		return failf(-EINVAL, err, errlen, NULL, "%s: %s", gw->config_path, msg);
 	r = parse_doc(root, &doc, msg, sizeof(msg));
+	if (r < 0) {
+		doc_free(&doc);
+		json_object_put(root);
+		return failf(r, err, errlen, NULL, "%s: %s", gw->config_path, msg);
+	}
+	if (!gw->cluster) {
+		doc_free(&doc);
+		json_object_put(root);
+		return failf(-ENOTCONN, err, errlen, NULL, "no cluster service");
+	}
+	/* Portals are where this node listens: the file's portals apply here
+	 * at once; the rest goes to every node (which keep their own). */
+	r = update_portals(gw, &doc, msg, sizeof(msg));
 	doc_free(&doc);
 	if (r < 0) {
 		json_object_put(root);
 		return failf(r, err, errlen, NULL, "%s: %s", gw->config_path, msg);
 	}
-	if (!gw->cluster) {
-		json_object_put(root);
-		return failf(-ENOTCONN, err, errlen, NULL, "no cluster service");
-	}
+	json_object_object_del(root, "portals");
 	req = json_object_new_object();
 	json_object_object_add(req, "request", json_object_new_string("config_replace"));
 	json_object_object_add(req, "config", root);
@@ -2863,6 +2873,31 @@ int config_apply_request(struct gateway *gw, const char *text, size_t len, char 
 	log_info("config: applied %s (configuration version %u)", h->name, gw->config_version);
 	if (config_save(gw, why, sizeof(why)) < 0)
 		log_error("config: %s", why);   /* the running model stays changed */
+	return 0;
+}
+
+bool config_is_node_local_request(const char *name)
+{
+	return strcmp(name, "portal_add") == 0 || strcmp(name, "portal_del") == 0;
+}
+
+int config_apply_local_request(struct gateway *gw, struct json_object *req, char *err,
+			       size_t errlen)
+{
+	const struct req_handler *h;
+	char why[512];
+	int r = run_request(gw, req, REQ_APPLY, &h, err, errlen);
+
+	if (r < 0)
+		return r;
+	if (!config_is_node_local_request(h->name))
+		return failf(-EINVAL, err, errlen, "request", "\"%s\" is not a node-local request",
+			     h->name);
+	/* Not a replicated change: gw->config_version (the same on every
+	 * node) stays as it is; the file keeps this node's portals. */
+	log_info("config: applied %s on this node only", h->name);
+	if (config_save(gw, why, sizeof(why)) < 0)
+		log_error("config: %s", why);
 	return 0;
 }
 

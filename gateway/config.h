@@ -87,6 +87,14 @@ int config_prepare_request(struct gateway *gw, struct json_object *req, char *er
  * this node: validate again, edit the model, raise unit attentions for
  * local nexuses, bump gw->config_version and save the file. */
 int config_apply_request(struct gateway *gw, const char *text, size_t len, char *err, size_t errlen);
+/* Portals are per node (each node listens on its own addresses), so
+ * portal_add / portal_del never go through SOP_CONFIG: mgmt.c applies them
+ * with config_apply_local_request(), which saves the file but leaves
+ * gw->config_version (the replicated version) alone. A reload applies the
+ * file's portals locally and replicates the rest. */
+bool config_is_node_local_request(const char *name);
+int config_apply_local_request(struct gateway *gw, struct json_object *req, char *err,
+			       size_t errlen);
 /* shared_state.c calls this for SOP_CONFIG: config_apply_request() with
  * the message logged. Returns 0 or -errno. */
 int config_apply(struct gateway *gw, const void *payload, uint32_t len);

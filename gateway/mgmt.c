@@ -347,6 +347,20 @@ static void handle_change(struct mgmt_client *c, const char *name, json_object *
 		send_error(c, id, "%s", err);
 		return;
 	}
+	if (config_is_node_local_request(name)) {
+		json_object *response;
+
+		if (config_apply_local_request(gw, req, err, sizeof(err)) < 0) {
+			send_error(c, id, "%s", err);
+			return;
+		}
+		response = response_new(true, id);
+		json_object_object_add(response, "config_version",
+				       json_object_new_int64(gw->config_version));
+		client_send(c, response);
+		json_object_put(response);
+		return;
+	}
 	if (!gw->cluster) {
 		send_error(c, id, "no cluster service is running");
 		return;

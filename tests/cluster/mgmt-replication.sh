@@ -5,7 +5,8 @@
 # serves it to initiators (REPORT LUNS, login allowed or refused), because
 # each change is one SOP_CONFIG operation every node applies in the same
 # order. Changes are made through node 1, then node 3, then node 2, so no
-# node is special.
+# node is special. Portals are the exception: each node listens on its
+# own addresses, so a portal added through one node stays that node's.
 TEST_NAME=cluster-mgmt-replication
 . "$(dirname "$0")/lib.sh"
 need_program "$GWCLI" "$TESTCLIENT" python3
@@ -130,6 +131,22 @@ for i in 1 3; do
 		--expect-status 0x0202,0x0203 ||
 		fail "after the ACL was removed through node 2, node $i still lets $INIT1_IQN in"
 done
+# --- portals are per node: one added through node 1 is node 1's alone -------------
+# A wildcard portal: had it been replicated, every node could bind it.
+extra_port=$((CLUSTER_PORT + 1))
+gw 1 portal create "0.0.0.0:$extra_port"
+client_exec timeout 60 "$TESTCLIENT" --quiet tur "iscsi://$(node_addr 1):$extra_port/$TARGET_IQN/0" ||
+	fail "node 1 does not serve on the portal added through its gwcli"
+for i in 2 3; do
+	portals=$(node_gwcli "$i" --json ls) || fail "gwcli --json ls on node $i failed"
+	[[ "$portals" == *":$extra_port"* ]] &&
+		fail "node $i took node 1's portal 0.0.0.0:$extra_port: $portals"
+	client_exec timeout 60 "$TESTCLIENT" --quiet tur "iscsi://$(node_addr "$i"):$extra_port/$TARGET_IQN/0" \
+		2>/dev/null && fail "node $i serves on port $extra_port, a portal added through node 1"
+done
+gw 1 portal delete "0.0.0.0:$extra_port"
+note "a portal added through node 1 is served by node 1 only"
+
 # The first target was never touched.
 for i in 1 2 3; do
 	client_exec timeout 60 "$TESTCLIENT" --quiet tur "$(node_url "$i")" ||
