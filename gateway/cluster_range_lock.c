@@ -112,7 +112,7 @@ static void lock_done(void *ctx, int result)
 	struct cluster_range_lock_lu *st = lu_locks(l->lu, false);
 
 	l->completed = true;
-	l->result = result < 0 ? result : 0;
+	l->result = l->cancelled ? -ECANCELED : result < 0 ? result : 0;
 	maybe_resume(st, l);
 }
 
@@ -142,6 +142,25 @@ int cluster_range_lock(struct lu *lu, struct cluster_range_lock *l, uint64_t lba
 	if (rc < 0)
 		TAILQ_REMOVE(&st->mine, l, link);
 	return rc;
+}
+
+void cluster_range_lock_lu_removed(struct lu *lu)
+{
+	struct cluster_range_lock_lu *st = lu_locks(lu, false);
+	struct cluster_range_lock *l, *next;
+
+	if (!st)
+		return;
+	for (l = TAILQ_FIRST(&st->mine); l; l = next) {
+		next = TAILQ_NEXT(l, link);
+		if (l->granted || l->cancelled)
+			continue;
+		l->cancelled = true;
+		if (l->completed) {   /* done() ran: only the grant was missing */
+			l->result = -ECANCELED;
+			maybe_resume(st, l);
+		}
+	}
 }
 
 void cluster_range_unlock(struct cluster_range_lock *l)

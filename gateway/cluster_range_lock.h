@@ -60,6 +60,7 @@ struct cluster_range_lock {
 	uint64_t lba, count;
 	bool granted;                 /* the agreed queue granted it */
 	bool completed;               /* the LOCK operation's done() ran */
+	bool cancelled;               /* its LU was removed while it waited */
 	int result;                   /* its result */
 	void (*resume)(void *arg, int result);
 	void *arg;
@@ -93,6 +94,14 @@ void cluster_range_lock_members_changed(struct gateway *gw, const uint32_t *memb
  * data returns -EINVAL and changes nothing). */
 int cluster_range_lock_snapshot_lu(const struct lu *lu, struct json_object *lu_obj);
 int cluster_range_lock_restore_lu(struct lu *lu, const struct json_object *lu_obj);
+
+/* The LU is being removed (a configuration change every node applies at
+ * the same point of the delivery order): no claim on it will be released
+ * through the door any more (UNLOCKs no longer find the LU), so this
+ * node's commands still waiting for a grant end with -ECANCELED, at once
+ * or when their LOCK operation completes. Claims already granted finish
+ * as usual. */
+void cluster_range_lock_lu_removed(struct lu *lu);
 
 /* Free an LU's queue (sbc_lu_cleanup, when no command is left). */
 void cluster_range_lock_lu_free(struct cluster_range_lock_lu *st);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "alua.h"
+#include "cluster_range_lock.h"
 #include "log.h"
 #include "pr.h"
 #include "sbc.h"
@@ -307,6 +308,7 @@ void lu_destroy(struct lu *lu)
 	TAILQ_REMOVE(&lu->target->lus, lu, link);
 	lu->removing = true;
 	lu->retired = true;
+	cluster_range_lock_lu_removed(lu);
 	if (lu_tasks_empty(lu))
 		lu_free(lu);
 }

@@ -899,6 +899,10 @@ static void caw_fail_cluster_lock(struct scsi_cmd *cmd, int result)
 		/* This node left the quorate cluster: its port group is in
 		 * transition (SPC-4 5.16.2.6), as alua_check() answers. */
 		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_ACCESSIBLE_TRANSITIONING);
+	} else if (result == -ECANCELED) {
+		/* The LU was removed while the claim waited (SPC-4 4.5.2:
+		 * the logical unit is no longer there). */
+		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_LU_NOT_SUPPORTED);
 	} else if (result == -ENOMEM) {
 		cmd->status = SAM_STAT_BUSY;
 		cmd->sense_len = 0;

@@ -238,6 +238,32 @@ static void test_caw_waits_for_other_node(void **state)
 	harness_result_free(&r);
 }
 
+static void remove_lu(struct fixture *f)
+{
+	lu_destroy(f->lu);
+	f->lu = NULL;     /* freed by the last of its commands */
+}
+
+/* The LU is removed (a replicated configuration change) while a COMPARE
+ * AND WRITE waits for node 2's claim: node 2's UNLOCK will never find the
+ * LU again, so the command must end (LOGICAL UNIT NOT SUPPORTED) instead
+ * of waiting forever and keeping the LU alive. */
+static void test_caw_waiting_when_lu_removed(void **state)
+{
+	struct fixture *f = *state;
+	struct harness_result r = { 0 };
+
+	assert_int_equal(remote(f, 2, SOP_RANGE_LOCK, 21, 0, 1), 0);
+	arm(f, remove_lu);
+	assert_int_equal(caw(f, 0, 0x00, 0x11, &r), SAM_STAT_CHECK_CONDITION);
+	assert_true(f->timer_fired);
+	assert_int_equal(f->seen_granted, 1);       /* node 2's; ours was waiting */
+	assert_int_equal(r.sense_key, SK_ILLEGAL_REQUEST);
+	assert_int_equal(r.asc_ascq, ASC_LU_NOT_SUPPORTED);
+	harness_drain(&f->h);
+	harness_result_free(&r);
+}
+
 /* Another node's claim elsewhere on the LU does not delay it. */
 static void test_caw_other_range_not_blocked(void **state)
 {
@@ -371,6 +397,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_bad_operations, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_caw_waits_for_other_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_caw_other_range_not_blocked, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_caw_waiting_when_lu_removed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_departed_node_claims_released, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_caw_without_quorum, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_orphaned_own_claim_swept, setup, teardown),
