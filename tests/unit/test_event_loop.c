@@ -110,24 +110,6 @@ static void deferred_call(void *arg)
 	atomic_fetch_add(&l->calls, 1);
 }
 
-/* A thread that does not hold the loop posts through the inbox; the call
- * runs on the loop's own thread, once even if posted twice. */
-static void test_post_from_other_thread(void **state)
-{
-	struct looper *l = looper_start();
-
-	(void)state;
-	assert_false(event_loop_held(l->loop));
-	ev_defer(l->loop, &l->d, deferred_call, l);
-	ev_defer(l->loop, &l->d, deferred_call, l);   /* already queued: no second call */
-	assert_true(wait_for(&l->calls, 1));
-	assert_true(atomic_load(&l->ran_on_loop_thread));
-	/* Posted again after it ran: runs again. */
-	ev_defer(l->loop, &l->d, deferred_call, l);
-	assert_true(wait_for(&l->calls, 2));
-	assert_int_equal(looper_stop(l, NULL), 2);
-}
-
 static atomic_bool blocker_running, blocker_release;
 
 /* Keeps the loop thread busy inside its batch until released. */
@@ -141,21 +123,51 @@ static void blocker(void *arg)
 		;
 }
 
+/* Start a blocker on l's loop and wait until it runs. */
+static void block_loop(struct looper *l, struct ev_deferred *block)
+{
+	uint64_t deadline = now_ms() + DEADLINE_MS;
+
+	atomic_store(&blocker_running, false);
+	atomic_store(&blocker_release, false);
+	ev_defer(l->loop, block, blocker, NULL);
+	while (!atomic_load(&blocker_running) && now_ms() < deadline)
+		;
+	assert_true(atomic_load(&blocker_running));
+}
+
+/* A thread that does not hold the loop posts through the inbox; the call
+ * runs on the loop's own thread, once even if posted twice before the
+ * loop took it (the loop is kept busy meanwhile: otherwise it may take
+ * the first post before the second, which then rightly runs again). */
+static void test_post_from_other_thread(void **state)
+{
+	struct looper *l = looper_start();
+	struct ev_deferred block = { 0 };
+
+	(void)state;
+	assert_false(event_loop_held(l->loop));
+	block_loop(l, &block);
+	ev_defer(l->loop, &l->d, deferred_call, l);
+	ev_defer(l->loop, &l->d, deferred_call, l);   /* still queued: no second call */
+	atomic_store(&blocker_release, true);
+	assert_true(wait_for(&l->calls, 1));
+	assert_true(atomic_load(&l->ran_on_loop_thread));
+	/* Posted again after it ran: runs again. */
+	ev_defer(l->loop, &l->d, deferred_call, l);
+	assert_true(wait_for(&l->calls, 2));
+	assert_int_equal(looper_stop(l, NULL), 2);
+}
+
 /* A call posted through the inbox and cancelled before the loop took it
  * never runs; one posted after it does. */
 static void test_cancel_posted(void **state)
 {
 	struct looper *l = looper_start();
 	struct ev_deferred block = { 0 }, other = { 0 };
-	uint64_t deadline = now_ms() + DEADLINE_MS;
 
 	(void)state;
-	atomic_store(&blocker_running, false);
-	atomic_store(&blocker_release, false);
-	ev_defer(l->loop, &block, blocker, NULL);
-	while (!atomic_load(&blocker_running) && now_ms() < deadline)
-		;
-	assert_true(atomic_load(&blocker_running));
+	block_loop(l, &block);
 	ev_defer(l->loop, &l->d, deferred_call, l);
 	ev_defer_cancel(l->loop, &l->d);
 	ev_defer(l->loop, &other, deferred_call, l);
