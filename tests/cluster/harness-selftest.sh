@@ -34,6 +34,9 @@ read -r _ child_pid child_dir < <(grep '^corosync ' "$TEST_DIR/child.err")
 [ -n "$child_pid" ] || fail "the child did not start corosync: $(tail -n 5 "$TEST_DIR/child.err")"
 pid_gone "$child_pid" || fail "the child's corosync $child_pid still runs"
 [ ! -e "$child_dir" ] || fail "the child's folder $child_dir is still there"
+# Hold the lock before looking: another checkout's cluster test may take
+# it the moment the child lets go, and its namespaces are not leftovers.
+_sgwc_lock
 no_leftovers "after the failing child"
 
 note "three nodes"
