@@ -5,6 +5,8 @@
 
 #include "util.h"
 
+pthread_mutex_t log_serial = PTHREAD_MUTEX_INITIALIZER;
+
 static char blackbox_path[512] = "/tmp/sangwd.blackbox";
 
 int log_level_from_name(const char *name)
