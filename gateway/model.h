@@ -232,6 +232,7 @@ struct gateway {
 	TAILQ_HEAD(, it_nexus) nexuses;  /* every I_T nexus on this node */
 	uint64_t next_nexus_seq;
 	uint32_t config_version;         /* bumped by every applied config change */
+	uint64_t aptpl_file_changes;     /* APTPL files written or removed (pr.c) */
 	struct mgmt_server *mgmt;        /* the management API (mgmt.c) */
 	bool cluster_ready;              /* quorate and synchronised: serve I/O */
 	/* Set by main(): rebind the fabric listeners after gw->portals changed. */

@@ -500,6 +500,8 @@ static void pr_save(struct lu *lu)
 	rc = write_file_atomic(path, text, strlen(text));
 	if (rc < 0)
 		log_error("%s: %s", path, strerror(-rc));
+	else
+		lu->target->gw->aptpl_file_changes++;
 	json_object_put(root);
 }
 
@@ -509,7 +511,9 @@ static void pr_forget_saved(struct lu *lu)
 
 	if (!lu->target->gw->state_dir[0] || pr_file_path(lu, path, sizeof(path), false) < 0)
 		return;
-	if (unlink(path) < 0 && errno != ENOENT)
+	if (unlink(path) == 0)
+		lu->target->gw->aptpl_file_changes++;
+	else if (errno != ENOENT)
 		log_warn("%s: %s", path, strerror(errno));
 }
 

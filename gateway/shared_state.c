@@ -73,14 +73,14 @@ static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t ty
  * saved states (state_snapshot.h), and an operation that persists nothing
  * costs no file write and no fsync. */
 static bool persistent_state_changed(const struct gateway *gw, uint16_t type,
-				     bool aptpl_saved_before)
+				     uint64_t aptpl_changes_before)
 {
 	switch (type) {
 	case SOP_CONFIG:
 		return gw->config_path[0] != '\0';
 	case SOP_PR_OUT:
 		/* An APTPL file written, or removed when APTPL was cleared. */
-		return aptpl_saved_before || state_snapshot_aptpl_saved(gw);
+		return gw->aptpl_file_changes != aptpl_changes_before;
 	default:
 		return false;   /* nothing else is persisted */
 	}
@@ -90,13 +90,13 @@ int shared_state_apply(void *owner, uint32_t origin_node, uint16_t type,
 		       const void *payload, uint32_t len)
 {
 	struct gateway *gw = owner;
-	bool aptpl_saved_before = type == SOP_PR_OUT && state_snapshot_aptpl_saved(gw);
+	uint64_t aptpl_changes_before = gw->aptpl_file_changes;
 	int result = route_operation(gw, origin_node, type, payload, len);
 
 	/* Record the version the persistent state now corresponds to, for the
 	 * newest-wins election after a whole-cluster restart; before this
 	 * node acknowledges the operation (the ACK follows the apply). */
-	if (result == 0 && persistent_state_changed(gw, type, aptpl_saved_before))
+	if (result == 0 && persistent_state_changed(gw, type, aptpl_changes_before))
 		state_snapshot_save_version(gw);
 	return result;
 }
