@@ -30,6 +30,8 @@
 #include <iscsi/iscsi.h>
 #include <iscsi/scsi-lowlevel.h>
 
+#include "client_util.h"
+
 #define DEFAULT_INITIATOR "iqn.2026-11.org.sangw:cluster-client"
 #define MAX_SESSIONS 16
 #define MAX_PORTALS 8
@@ -40,31 +42,6 @@
 #define CLEAR_UA_TRIES 20
 
 static int timeout_s = 10;
-
-static void say(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(unsigned ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
 
 /* --- login ----------------------------------------------------------- */
 
