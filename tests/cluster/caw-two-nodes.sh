@@ -14,12 +14,8 @@ need_program "$TESTCLIENT"
 per_client=${CAW_PER_CLIENT:-200}
 counter_lba=16
 
-cluster_up 2
-lu=$TEST_DIR/shared-lu.img
-make_sparse_file "$lu" 64M
-for i in 1 2; do
-	node_start_sangwd "$i" --target "$TARGET_IQN" --lun "file:$lu"
-done
+cluster_up_shared_lu 2
+lu=$SHARED_LU
 # Both nodes serve (a node takes I/O once it has the cluster's state).
 for i in 1 2; do
 	deadline=$((SECONDS + CLUSTER_TIMEOUT))

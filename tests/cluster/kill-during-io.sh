@@ -21,12 +21,8 @@ type_wero=5        # Write Exclusive - Registrants Only (SPC-4 6.15.3.4)
 max_gap_ms=${MAX_GAP_MS:-10000}
 failover_max_gap_ms=${FAILOVER_MAX_GAP_MS:-30000}
 
-cluster_up 3
-lu=$TEST_DIR/shared-lu.img
-make_sparse_file "$lu" 64M
-for i in 1 2 3; do
-	node_start_sangwd "$i" --target "$TARGET_IQN" --lun "file:$lu"
-done
+cluster_up_shared_lu 3
+lu=$SHARED_LU
 session_start
 
 # Registrations through each node, a reservation through node 1.

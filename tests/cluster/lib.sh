@@ -472,6 +472,18 @@ cluster_up() {
 	wait_nodes_quorate "$n" $(seq 1 "$n")
 }
 
+# cluster_up_shared_lu N: N corosync nodes and, on each, sangwd exporting
+# one 64 MiB file ($SHARED_LU) as LUN 0 of $TARGET_IQN: one disk, N paths.
+cluster_up_shared_lu() {
+	local i
+	cluster_up "$1"
+	SHARED_LU=$TEST_DIR/shared-lu.img
+	make_sparse_file "$SHARED_LU" 64M
+	for ((i = 1; i <= $1; i++)); do
+		node_start_sangwd "$i" --target "$TARGET_IQN" --lun "file:$SHARED_LU"
+	done
+}
+
 # node_start_sangwd I ARGS...: sangwd -f in node I, listening on
 # 192.0.2.I:CLUSTER_PORT (unless ARGS has --config, which then names the
 # portal), with --cluster corosync unless ARGS has --cluster, state and

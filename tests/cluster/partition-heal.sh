@@ -21,12 +21,8 @@ type_wero=5   # Write Exclusive - Registrants Only (SPC-4 6.15.3.4)
 heal_timeout=${HEAL_TIMEOUT:-90}
 refused='^check 2/04/0[ac]$'
 
-cluster_up 3
-lu=$TEST_DIR/shared-lu.img
-make_sparse_file "$lu" 64M
-for i in 1 2 3; do
-	node_start_sangwd "$i" --target "$TARGET_IQN" --lun "file:$lu"
-done
+cluster_up_shared_lu 3
+lu=$SHARED_LU
 session_start
 
 # P1 through node 1 holds a Registrants Only reservation; P3 through node

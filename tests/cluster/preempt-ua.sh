@@ -29,12 +29,8 @@ key_b=0xb2b2
 type_we=1
 rounds=${PREEMPT_ROUNDS:-5}
 
-cluster_up 3
-lu=$TEST_DIR/shared-lu.img
-make_sparse_file "$lu" 64M
-for i in 1 2 3; do
-	node_start_sangwd "$i" --target "$TARGET_IQN" --lun "file:$lu"
-done
+cluster_up_shared_lu 3
+lu=$SHARED_LU
 session_start
 
 # Several rounds: a race between B's PREEMPT completing on node 2 and node
