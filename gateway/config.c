@@ -18,12 +18,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "alua.h"
+#include "scsi/alua.h"
 #include "event_loop.h"
 #include "log.h"
-#include "sense.h"
+#include "scsi/sense.h"
 #include "shared_state.h"
-#include "ua.h"
+#include "scsi/ua.h"
 #include "util.h"
 
 #define JPATH_MAX        256     /* "targets[3].acls[12].lun_map[4].lun" */

@@ -15,9 +15,9 @@
 
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
-#include "alua.h"
-#include "cluster_range_lock.h"
-#include "backstore.h"
+#include "scsi/alua.h"
+#include "scsi/cluster_range_lock.h"
+#include "backstore/backstore.h"
 #include "config.h"
 #include "event_loop.h"
 #include "log.h"

@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 #include "../cluster/cluster.h"
-#include "alua.h"
+#include "scsi/alua.h"
 #include "config.h"
 #include "event_loop.h"
 #include "log.h"

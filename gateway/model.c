@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "alua.h"
-#include "cluster_range_lock.h"
+#include "scsi/alua.h"
+#include "scsi/cluster_range_lock.h"
 #include "log.h"
-#include "pr.h"
-#include "sbc.h"
+#include "scsi/pr.h"
+#include "scsi/sbc.h"
 #include "util.h"
 
 struct gateway *the_gateway;

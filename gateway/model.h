@@ -13,8 +13,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "backstore.h"
-#include "scsi.h"
+#include "backstore/backstore.h"
+#include "scsi/scsi.h"
 
 #define ISCSI_NAME_MAX   224   /* RFC 7143 section 4.2.7.1: 223 bytes + NUL */
 #define CHAP_NAME_MAX    256

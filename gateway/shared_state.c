@@ -5,14 +5,14 @@
 #include <errno.h>
 #include <string.h>
 
-#include "alua.h"
-#include "cluster_range_lock.h"
+#include "scsi/alua.h"
+#include "scsi/cluster_range_lock.h"
 #include "config.h"
 #include "log.h"
-#include "pr.h"
-#include "spc.h"
+#include "scsi/pr.h"
+#include "scsi/spc.h"
 #include "state_snapshot.h"
-#include "ua.h"
+#include "scsi/ua.h"
 #include "util.h"
 
 void sop_lu_ref_set(struct sop_lu_ref *ref, const struct lu *lu)

@@ -12,11 +12,11 @@
 
 #include <json-c/json.h>
 
-#include "alua.h"
-#include "cluster_range_lock.h"
+#include "scsi/alua.h"
+#include "scsi/cluster_range_lock.h"
 #include "config.h"
 #include "log.h"
-#include "pr.h"
+#include "scsi/pr.h"
 #include "util.h"
 
 /* Upper bound of LUs in one snapshot: 256 LUNs per target (model.h) times

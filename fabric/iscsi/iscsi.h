@@ -17,7 +17,7 @@
 
 #include "../../gateway/event_loop.h"
 #include "../../gateway/model.h"
-#include "../../gateway/scsi.h"
+#include "../../gateway/scsi/scsi.h"
 #include "iscsi_proto.h"
 #include "login.h"
 #include "params.h"

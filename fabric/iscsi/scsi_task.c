@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sense.h"
 
 /* The largest EDTL we buffer for one command. Larger requests are refused
  * with CHECK CONDITION instead of letting one initiator claim memory. */

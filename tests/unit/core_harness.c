@@ -7,7 +7,7 @@
 
 #include "../../cluster/cluster.h"
 #include "../../gateway/event_loop.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/state_snapshot.h"
 #include "../../gateway/util.h"

@@ -8,7 +8,7 @@
 #include <stdint.h>
 
 #include "../../gateway/model.h"
-#include "../../gateway/scsi.h"
+#include "../../gateway/scsi/scsi.h"
 
 struct harness {
 	struct gateway gw;

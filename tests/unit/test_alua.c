@@ -1,4 +1,4 @@
-/* Asymmetric logical unit access (gateway/alua.c) through a gateway without
+/* Asymmetric logical unit access (gateway/scsi/alua.c) through a gateway without
  * network (core_harness): REPORT TARGET PORT GROUPS in both formats, SET
  * TARGET PORT GROUPS to every state and back with its unit attentions,
  * malformed parameter lists, the commands each state allows with the
@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/alua.h"
+#include "../../gateway/scsi/alua.h"
 #include "../../gateway/config.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"
 

@@ -1,4 +1,4 @@
-/* ALUA across cluster membership changes (gateway/alua.c): tables of
+/* ALUA across cluster membership changes (gateway/scsi/alua.c): tables of
  * join/leave sequences under each policy with the port group states and
  * unit attentions every node must derive, the same result on two nodes
  * that started alone, the node id range, RTPG out of quorum, and the
@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/alua.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/alua.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"
 

@@ -17,7 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../../gateway/backstore.h"
+#include "../../gateway/backstore/backstore.h"
 #include "../../gateway/event_loop.h"
 #include "../../gateway/log.h"
 #include "../../gateway/model.h"

@@ -1,5 +1,5 @@
-/* Unit tests for CDB decoding (gateway/cdb.c) and, through the core
- * harness, the SBC-3 block commands (gateway/sbc.c) on real file LUs. */
+/* Unit tests for CDB decoding (gateway/scsi/cdb.c) and, through the core
+ * harness, the SBC-3 block commands (gateway/scsi/sbc.c) on real file LUs. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -10,14 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../gateway/cdb.h"
+#include "../../gateway/scsi/cdb.h"
 #include "../../gateway/event_loop.h"
-#include "../../gateway/sbc.h"
-#include "../../gateway/scsi.h"
-#include "../../gateway/sense.h"
-#include "../../gateway/ua.h"
+#include "../../gateway/scsi/sbc.h"
+#include "../../gateway/scsi/scsi.h"
+#include "../../gateway/scsi/sense.h"
+#include "../../gateway/scsi/ua.h"
 #include "../../gateway/util.h"
-#include "../../gateway/xcopy.h"
+#include "../../gateway/scsi/xcopy.h"
 #include "core_harness.h"
 
 /* ======================================================================

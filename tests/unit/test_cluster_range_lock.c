@@ -1,4 +1,4 @@
-/* Cluster-wide COMPARE AND WRITE locks (gateway/cluster_range_lock.c)
+/* Cluster-wide COMPARE AND WRITE locks (gateway/scsi/cluster_range_lock.c)
  * through a gateway without network (core_harness) whose cluster service
  * is the single-node one under another name, so sbc.c takes the cluster
  * path; other nodes' operations are applied as the cluster would deliver
@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "../../cluster/cluster.h"
-#include "../../gateway/cluster_range_lock.h"
+#include "../../gateway/scsi/cluster_range_lock.h"
 #include "../../gateway/event_loop.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"

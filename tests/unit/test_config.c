@@ -22,7 +22,7 @@
 #include "../../gateway/config.h"
 #include "../../gateway/event_loop.h"
 #include "../../gateway/model.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/util.h"
 

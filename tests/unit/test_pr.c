@@ -1,4 +1,4 @@
-/* Unit tests of reservations (gateway/pr.c): SPC-4 persistent reservations
+/* Unit tests of reservations (gateway/scsi/pr.c): SPC-4 persistent reservations
  * and SPC-2 RESERVE/RELEASE, driven through the core harness with several
  * I_T nexuses. They walk SPC-4's tables: every PERSISTENT RESERVE OUT
  * service action against every reservation type, from the holder, from a
@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <dirent.h>
 
-#include "../../gateway/pr.h"
-#include "../../gateway/scsi_internal.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/pr.h"
+#include "../../gateway/scsi/scsi_internal.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"

@@ -1,4 +1,4 @@
-/* Sense data building (gateway/sense.c): exact bytes of fixed (SPC-4
+/* Sense data building (gateway/scsi/sense.c): exact bytes of fixed (SPC-4
  * 4.5.3) and descriptor (SPC-4 4.5.2) format, field pointers, decoding,
  * and CHECK CONDITION completion in the LU's format. */
 #include <stdarg.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "../../gateway/model.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sense.h"
 
 static void test_fixed_basic(void **state)
 {

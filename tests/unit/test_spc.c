@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "../../gateway/event_loop.h"
-#include "../../gateway/sbc.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/sbc.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"
 

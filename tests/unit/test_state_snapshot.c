@@ -16,9 +16,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../gateway/pr.h"
-#include "../../gateway/scsi_internal.h"
-#include "../../gateway/sense.h"
+#include "../../gateway/scsi/pr.h"
+#include "../../gateway/scsi/scsi_internal.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/state_snapshot.h"
 #include "../../gateway/util.h"

@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "../model.h"
 
 /* Establish asc_ascq for every I_T nexus (on every node) that sees lu,
  * except the nexus whose id is except_nexus (0: none). Goes through the

@@ -10,16 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event_loop.h"
-#include "workers.h"
-#include "log.h"
+#include "../event_loop.h"
+#include "../workers.h"
+#include "../log.h"
 #include "pr.h"
 #include "sbc.h"
 #include "scsi_internal.h"
 #include "sense.h"
 #include "spc.h"
 #include "ua.h"
-#include "util.h"
+#include "../util.h"
 
 /* How often a TMF checks whether the tasks it aborted have ended. */
 #define TMF_POLL_MS 1

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "../model.h"
 
 /* --- the limits RECEIVE COPY RESULTS (OPERATING PARAMETERS) reports ----- */
 

@@ -2,7 +2,7 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "../util.h"
 
 static const struct backstore_ops *const backstores[] = {
 	&backstore_file_ops,

@@ -8,16 +8,16 @@
 #include <string.h>
 
 #include "alua.h"
-#include "log.h"
+#include "../log.h"
 #include "pr.h"
 #include "sbc.h"
 #include "scsi_internal.h"
 #include "sense.h"
-#include "buffer_pool.h"
-#include "event_loop.h"
+#include "../buffer_pool.h"
+#include "../event_loop.h"
 #include "ua.h"
-#include "util.h"
-#include "workers.h"
+#include "../util.h"
+#include "../workers.h"
 
 /* Block commands come first: they are the data path. */
 static const struct scsi_opcode_table *const opcode_tables[] = {

@@ -4,8 +4,8 @@
 
 #include <string.h>
 
-#include "model.h"
-#include "util.h"
+#include "../model.h"
+#include "../util.h"
 
 #define FIXED_SENSE_LEN        18  /* SPC-4 4.5.3: ADDITIONAL SENSE LENGTH 10 */
 #define DESC_SENSE_HEADER_LEN  8   /* SPC-4 4.5.2.1 */

@@ -32,12 +32,12 @@
 #include <string.h>
 
 #include "cdb.h"
-#include "log.h"
+#include "../log.h"
 #include "pr.h"
 #include "sbc.h"
 #include "scsi_internal.h"
 #include "sense.h"
-#include "util.h"
+#include "../util.h"
 
 /* Additional sense codes of SPC-4 Annex D that only the copy manager uses. */
 #define ASC_OPERATION_IN_PROGRESS            0x0016

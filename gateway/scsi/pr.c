@@ -35,13 +35,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../cluster/cluster.h"
-#include "log.h"
+#include "../../cluster/cluster.h"
+#include "../log.h"
 #include "scsi_internal.h"
 #include "sense.h"
-#include "shared_state.h"
+#include "../shared_state.h"
 #include "ua.h"
-#include "util.h"
+#include "../util.h"
 
 /* --- constants from SPC-4 ------------------------------------------------- */
 

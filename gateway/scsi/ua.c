@@ -8,12 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../cluster/cluster.h"
-#include "log.h"
+#include "../../cluster/cluster.h"
+#include "../log.h"
 #include "scsi_internal.h"
 #include "sense.h"
-#include "shared_state.h"
-#include "util.h"
+#include "../shared_state.h"
+#include "../util.h"
 
 /* SAM-5 5.14: a logical unit may limit how many conditions it queues per
  * I_T_L nexus; beyond this only reset conditions are kept. */

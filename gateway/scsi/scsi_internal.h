@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "../model.h"
 #include "scsi.h"
 
 /* How a command is treated under reservations (SPC-4 5.13.1 table "SPC

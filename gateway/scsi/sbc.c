@@ -46,12 +46,12 @@
 
 #include "cdb.h"
 #include "cluster_range_lock.h"
-#include "event_loop.h"
-#include "log.h"
+#include "../event_loop.h"
+#include "../log.h"
 #include "scsi_internal.h"
 #include "sense.h"
-#include "util.h"
-#include "workers.h"
+#include "../util.h"
+#include "../workers.h"
 #include "xcopy.h"
 
 /* SBC-3 4.7.3.6: a thin LU that cannot allocate space. */

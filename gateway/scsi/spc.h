@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../cluster/cluster.h"
-#include "model.h"
+#include "../../cluster/cluster.h"
+#include "../model.h"
 
 /* Apply a SOP_MODE_SELECT operation (called by shared_state.c on every
  * node): set the LU's current mode parameters and establish MODE

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "../model.h"
 
 /* --- Block Limits VPD page 0xB0 (SBC-3 6.6.4) -------------------------- */
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event_loop.h"
-#include "model.h"
-#include "workers.h"
+#include "../event_loop.h"
+#include "../model.h"
+#include "../workers.h"
 
 #define NULL_DEFAULT_SIZE (1ull << 30)
 

@@ -7,13 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "../log.h"
 #include "sbc.h"
 #include "scsi_internal.h"
 #include "sense.h"
-#include "shared_state.h"
+#include "../shared_state.h"
 #include "ua.h"
-#include "util.h"
+#include "../util.h"
 
 #define INQUIRY_VENDOR    "SANGW   "            /* 8 bytes, SPC-4 4.4.1 ASCII */
 #define INQUIRY_PRODUCT   "SANGW DISK      "    /* 16 bytes */

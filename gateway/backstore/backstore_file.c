@@ -45,11 +45,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "event_loop.h"
-#include "log.h"
-#include "model.h"
-#include "util.h"
-#include "workers.h"
+#include "../event_loop.h"
+#include "../log.h"
+#include "../model.h"
+#include "../util.h"
+#include "../workers.h"
 
 #define FILE_AIO_DEPTH      256        /* requests in the kernel per LU */
 #define FILE_DIRECT_ALIGN   4096       /* O_DIRECT granularity for files */

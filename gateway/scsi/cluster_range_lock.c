@@ -9,10 +9,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../cluster/cluster.h"
-#include "log.h"
+#include "../../cluster/cluster.h"
+#include "../log.h"
 #include "sbc.h"
-#include "shared_state.h"
+#include "../shared_state.h"
 
 /* One claim in the agreed queue, identical on every node. */
 struct range_entry {

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "model.h"
+#include "../model.h"
 
 struct pr_state *pr_state_create(struct lu *lu);
 void pr_state_destroy(struct pr_state *pr);

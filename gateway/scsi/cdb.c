@@ -3,7 +3,7 @@
 
 #include <string.h>
 
-#include "util.h"
+#include "../util.h"
 
 unsigned cdb_length_for_opcode(uint8_t opcode)
 {

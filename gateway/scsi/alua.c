@@ -12,11 +12,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "log.h"
+#include "../log.h"
 #include "sense.h"
-#include "shared_state.h"
+#include "../shared_state.h"
 #include "ua.h"
-#include "util.h"
+#include "../util.h"
 
 /* SPC-4 Annex D: 04h/12h LOGICAL UNIT NOT READY, OFFLINE (not in sense.h). */
 

@@ -35,9 +35,9 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "event_loop.h"
-#include "model.h"
-#include "shared_state.h"
+#include "../event_loop.h"
+#include "../model.h"
+#include "../shared_state.h"
 
 struct json_object;
 struct cluster_range_lock_lu;

@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <sys/queue.h>
 
-#include "backstore.h"
-#include "event_loop.h"
+#include "../backstore/backstore.h"
+#include "../event_loop.h"
 
 #define SCSI_MAX_CDB     32
 #define SCSI_SENSE_MAX   252   /* SPC-4 4.5.1: sense data is at most 252 bytes */

@@ -16,8 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../cluster/cluster.h"
-#include "model.h"
+#include "../../cluster/cluster.h"
+#include "../model.h"
 #include "scsi_internal.h"
 
 struct json_object;
