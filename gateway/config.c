@@ -486,7 +486,9 @@ void config_lu_spec_format(const struct lu_spec *spec, char *buf, size_t len)
 	if (spec->block_size && spec->block_size != DEFAULT_BLOCK && used < len)
 		used += (size_t)snprintf(buf + used, len - used, ",blocksize=%u", spec->block_size);
 	if (spec->phys_block_size && used < len)
-		snprintf(buf + used, len - used, ",physblock=%u", spec->phys_block_size);
+		used += (size_t)snprintf(buf + used, len - used, ",physblock=%u", spec->phys_block_size);
+	if (spec->options[0] && used < len)
+		snprintf(buf + used, len - used, ",%s", spec->options);
 }
 
 /* One credential: CHAP_N (a name) and the shared secret. */
@@ -715,7 +717,7 @@ static int parse_params(json_object *v, const char *path, struct target_params *
 
 static const char *const lu_keys[] = {
 	"lun", "backstore", "path", "size", "thin", "removable", "readonly", "wwn",
-	"block_size", "phys_block_size", "alua", NULL,
+	"block_size", "phys_block_size", "alua", "options", NULL,
 };
 
 /* The LU's NAA designator: IEEE Registered Extended, NAA 6, 128 bits
@@ -819,6 +821,18 @@ static int validate_lu_spec(struct lu_spec *spec, const char *path, char *err, s
 	} else if (strcmp(spec->backstore, "null") == 0 && spec->path[0]) {
 		return failf(-EINVAL, err, errlen, q, "the null backstore takes no path");
 	}
+	{
+		const struct backstore_ops *ops = backstore_find(spec->backstore);
+		char why[256] = "";
+
+		if (!ops->check_spec && spec->options[0]) {
+			path_key(q, path, "options");
+			return failf(-EINVAL, err, errlen, q, "the %s backstore takes no options",
+				     spec->backstore);
+		}
+		if (ops->check_spec && ops->check_spec(spec->path, spec->options, why, sizeof(why)) < 0)
+			return failf(-EINVAL, err, errlen, q, "%s", why);
+	}
 	path_key(q, path, "block_size");
 	if (spec->block_size == 0)
 		spec->block_size = DEFAULT_BLOCK;
@@ -873,6 +887,10 @@ static int parse_lu_fields(json_object *v, const char *path, bool check, struct 
 	path_key(q, path, "path");
 	if ((f = member(v, "path")) &&
 	    (r = get_string(f, q, spec->path, sizeof(spec->path), err, errlen)) < 0)
+		return r;
+	path_key(q, path, "options");
+	if ((f = member(v, "options")) &&
+	    (r = get_string(f, q, spec->options, sizeof(spec->options), err, errlen)) < 0)
 		return r;
 	path_key(q, path, "size");
 	if ((f = member(v, "size")) && (r = get_size(f, q, &spec->size, err, errlen)) < 0)
@@ -1016,6 +1034,7 @@ static bool spec_equal(const struct lu_spec *a, const struct lu_spec *b, bool ig
 	uint32_t bb = b->block_size ? b->block_size : DEFAULT_BLOCK;
 
 	return strcmp(a->backstore, b->backstore) == 0 && strcmp(a->path, b->path) == 0 &&
+	       strcmp(a->options, b->options) == 0 &&
 	       (ignore_size || a->size == b->size) && a->thin == b->thin &&
 	       a->removable == b->removable && a->readonly == b->readonly && ba == bb &&
 	       a->phys_block_size == b->phys_block_size &&
@@ -1969,6 +1988,8 @@ static json_object *dump_lu(struct gateway *gw, const struct lu *lu, unsigned fl
 	json_object_object_add(o, "backstore", json_object_new_string(s->backstore));
 	if (s->path[0])
 		json_object_object_add(o, "path", json_object_new_string(s->path));
+	if (s->options[0])
+		json_object_object_add(o, "options", json_object_new_string(s->options));
 	if (s->size)
 		json_object_object_add(o, "size", size_to_json(s->size));
 	if (s->thin || runtime)
@@ -1987,7 +2008,7 @@ static json_object *dump_lu(struct gateway *gw, const struct lu *lu, unsigned fl
 	if (s->alua.kind != ALUA_POLICY_ALL_OPTIMIZED || runtime)
 		json_object_object_add(o, "alua", dump_alua_policy(&s->alua));
 	if (runtime) {
-		char spec[PATH_MAX + 128], naa[33];
+		char spec[PATH_MAX + 768], naa[33];
 
 		config_lu_spec_format(s, spec, sizeof(spec));
 		for (unsigned i = 0; i < 16; i++)
@@ -1999,6 +2020,11 @@ static json_object *dump_lu(struct gateway *gw, const struct lu *lu, unsigned fl
 		json_object_object_add(o, "serial", json_object_new_string(lu->serial));
 		if (lu->removing)
 			json_object_object_add(o, "removing", json_object_new_boolean(true));
+		json_object_object_add(o, "backing", json_object_new_string(
+			lu->backing_state == LU_BACKING_READY ? "ready" :
+			lu->backing_state == LU_BACKING_OPENING ? "opening" : "failed"));
+		if (lu->backing_error[0])
+			json_object_object_add(o, "backing_error", json_object_new_string(lu->backing_error));
 		json_object_object_add(o, "port_groups", alua_groups_json(lu));
 	}
 	return o;
@@ -2398,7 +2424,7 @@ static int req_lun_add(struct gateway *gw, json_object *req, enum req_mode mode,
 	    (r = req_lun(req, false, &has_lun, &lun, err, errlen)) < 0)
 		return r;
 	if (spec_text) {
-		char text[PATH_MAX + 256], why[256] = "";
+		char text[PATH_MAX + 768], why[256] = "";
 
 		for (const char *const *k = lu_keys + 1; *k; k++)
 			if (strcmp(*k, "alua") != 0 && member(req, *k))
@@ -2784,7 +2810,7 @@ static const char *const keys_target_add[] = { "target", "demo_mode", "chap", "m
 static const char *const keys_target[] = { "target", NULL };
 static const char *const keys_lun_add[] = {
 	"target", "lun", "spec", "backstore", "path", "size", "thin", "removable", "readonly",
-	"wwn", "block_size", "alua", NULL,
+	"wwn", "block_size", "alua", "options", NULL,
 };
 static const char *const keys_lun[] = { "target", "lun", NULL };
 static const char *const keys_lun_resize[] = { "target", "lun", "size", "shrink", NULL };

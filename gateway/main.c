@@ -56,7 +56,7 @@ static void usage(FILE *out)
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
-"              [--workers N]\n"
+"              [--workers N] [--rbd-handles N]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -68,6 +68,8 @@ static void usage(FILE *out)
 "  -L, --lun SPEC        add an LU; numbered 0,1,... in order. SPEC is\n"
 "                          file:PATH[,size=SIZE][,thin=1]   (created at SIZE if missing)\n"
 "                          null[,size=SIZE]                 (reads zeros, drops writes)\n"
+"                          rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT][,size=SIZE][,create=1]\n"
+"                                                           (Ceph RBD image, docs/rbd.md)\n"
 "                        SIZE takes K/M/G/T suffixes. More options: removable=1,\n"
 "                        readonly=1, wwn=NAA_HEX (32 hex digits), blocksize=512|4096,\n"
 "                        physblock=SIZE (reported physical block)\n"
@@ -79,6 +81,8 @@ static void usage(FILE *out)
 "                        corosync (a CPG group named after the corosync cluster)\n"
 "  -w, --workers N       worker threads that carry the sessions' I/O, 1-64\n"
 "                        (default: one per online CPU)\n"
+"      --rbd-handles N   RADOS cluster handles per Ceph cluster and client id,\n"
+"                        rbd LUs spread over them (1-32, default 2)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version\n"
 "\n"
@@ -115,6 +119,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "cluster", required_argument, NULL, 'C' },
 		{ "workers", required_argument, NULL, 'w' },
+		{ "rbd-handles", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -165,6 +170,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return -1;
 			}
 			o->workers = (unsigned)n;
+			break;
+		}
+		case 'R': {
+			char why[256];
+
+			if (backstore_configure("rbd", "handles", optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "sangwd: --rbd-handles: %s\n", why);
+				return -1;
+			}
 			break;
 		}
 		case 'h': usage(stdout); exit(0);

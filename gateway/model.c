@@ -216,6 +216,7 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 		     char *err, size_t errlen)
 {
 	struct lu *lu, *pos;
+	int rc;
 
 	if (lun >= MAX_LUNS_PER_TARGET) {
 		snprintf(err, errlen, "LUN %llu out of range (0-%d)", (unsigned long long)lun,
@@ -249,12 +250,19 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 		free(lu);
 		return NULL;
 	}
-	if (lu->bs_ops->open(lu, err, errlen) < 0) {
+	rc = lu->bs_ops->open(lu, err, errlen);
+	if (rc < 0) {
 		free(lu);
 		return NULL;
 	}
+	if (rc == BS_OPEN_PENDING) {
+		/* Serves NOT READY until lu_backing_opened(); the size is
+		 * what the admin asked for, if anything, until then. */
+		lu->backing_state = LU_BACKING_OPENING;
+		lu->size_bytes = spec->size;
+	}
 	lu_set_geometry(lu);
-	if (lu->num_blocks == 0) {
+	if (lu->num_blocks == 0 && lu->backing_state == LU_BACKING_READY) {
 		snprintf(err, errlen, "backing is smaller than one block");
 		lu->bs_ops->close(lu);
 		free(lu);
@@ -287,8 +295,12 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 	if (pr_load(lu) < 0)
 		log_warn("%s LUN %llu: could not restore persistent reservations", t->iqn,
 			 (unsigned long long)lun);
-	log_info("%s LUN %llu: %s %s, %llu blocks of %u bytes", t->iqn, (unsigned long long)lun,
-		 spec->backstore, spec->path, (unsigned long long)lu->num_blocks, lu->block_size);
+	if (lu->backing_state == LU_BACKING_OPENING)
+		log_info("%s LUN %llu: %s %s opening", t->iqn, (unsigned long long)lun,
+			 spec->backstore, spec->path);
+	else
+		log_info("%s LUN %llu: %s %s, %llu blocks of %u bytes", t->iqn, (unsigned long long)lun,
+			 spec->backstore, spec->path, (unsigned long long)lu->num_blocks, lu->block_size);
 	return lu;
 }
 
@@ -341,6 +353,33 @@ int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen)
 	return 0;
 }
 
+void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why)
+{
+	const char *iqn = lu->target->iqn;
+	unsigned long long lun = (unsigned long long)lu->lun;
+
+	if (result < 0) {
+		if (lu->backing_state != LU_BACKING_FAILED || strcmp(lu->backing_error, why) != 0)
+			log_error("%s LUN %llu: %s (NOT READY until it can be opened)", iqn, lun, why);
+		str_copy(lu->backing_error, why, sizeof(lu->backing_error));
+		lu->backing_state = LU_BACKING_FAILED;
+		return;
+	}
+	if (size_bytes < lu->block_size) {
+		str_copy(lu->backing_error, "the backing is smaller than one block",
+			 sizeof(lu->backing_error));
+		log_error("%s LUN %llu: %s", iqn, lun, lu->backing_error);
+		lu->backing_state = LU_BACKING_FAILED;
+		return;
+	}
+	lu->size_bytes = size_bytes;
+	lu_set_geometry(lu);
+	lu->backing_error[0] = '\0';
+	lu->backing_state = LU_BACKING_READY;
+	log_info("%s LUN %llu: %s %s ready, %llu blocks of %u bytes", iqn, lun, lu->spec.backstore,
+		 lu->spec.path, (unsigned long long)lu->num_blocks, lu->block_size);
+}
+
 static int parse_bool_option(const char *value, bool *out)
 {
 	if (!strcmp(value, "1") || !strcmp(value, "yes") || !strcmp(value, "true"))
@@ -352,9 +391,20 @@ static int parse_bool_option(const char *value, bool *out)
 	return 0;
 }
 
+/* The rbd backstore's own options (docs/rbd.md). */
+static bool is_rbd_option(const char *key)
+{
+	static const char *const keys[] = { "conf", "id", "create", "timeout", NULL };
+
+	for (const char *const *k = keys; *k; k++)
+		if (!strcmp(key, *k))
+			return true;
+	return false;
+}
+
 int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errlen)
 {
-	char buf[PATH_MAX + 256];
+	char buf[PATH_MAX + 768];
 	char *opts, *opt, *save = NULL;
 
 	memset(spec, 0, sizeof(*spec));
@@ -374,8 +424,14 @@ int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errl
 		str_copy(spec->path, buf + 5, sizeof(spec->path));
 	} else if (strcmp(buf, "null") == 0) {
 		str_copy(spec->backstore, "null", sizeof(spec->backstore));
+	} else if (strncmp(buf, "rbd:", 4) == 0) {
+		str_copy(spec->backstore, "rbd", sizeof(spec->backstore));
+		str_copy(spec->path, buf + 4, sizeof(spec->path));
+		/* Network stores are thin by nature: UNMAP frees objects. */
+		spec->thin = true;
 	} else {
-		snprintf(err, errlen, "'%s': expected file:PATH[,size=SIZE][,thin=1] or null[,size=SIZE]", text);
+		snprintf(err, errlen, "'%s': expected file:PATH[,size=SIZE][,thin=1], null[,size=SIZE] "
+			 "or rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT][,size=SIZE][,create=1]", text);
 		return -1;
 	}
 	for (opt = opts ? strtok_r(opts, ",", &save) : NULL; opt; opt = strtok_r(NULL, ",", &save)) {
@@ -409,6 +465,16 @@ int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errl
 			if (ok)
 				str_copy(spec->wwn, value[0] == '0' && (value[1] | 0x20) == 'x' ? value + 2 : value,
 					 sizeof(spec->wwn));
+		} else if (!strcmp(spec->backstore, "rbd") && is_rbd_option(opt)) {
+			/* Kept as text; the rbd backstore checks them. */
+			size_t used = strlen(spec->options);
+
+			if (used + strlen(opt) + strlen(value) + 3 > sizeof(spec->options)) {
+				snprintf(err, errlen, "'%s': options too long", text);
+				return -1;
+			}
+			snprintf(spec->options + used, sizeof(spec->options) - used, "%s%s=%s",
+				 used ? "," : "", opt, value);
 		} else {
 			snprintf(err, errlen, "'%s': unknown option '%s'", text, opt);
 			return -1;

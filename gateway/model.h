@@ -76,8 +76,11 @@ struct lu_alua {
 
 /* What the admin asked for; kept verbatim so it can be written back out. */
 struct lu_spec {
-	char backstore[16];          /* "file" or "null" */
-	char path[PATH_MAX];         /* file: regular file or block device */
+	char backstore[16];          /* "file", "null" or "rbd" */
+	char path[PATH_MAX];         /* file: regular file or block device;
+				      * rbd: POOL/IMAGE */
+	char options[512];           /* backstore-specific KEY=VALUE,... (rbd:
+				      * conf=, id=, create=, timeout=) */
 	uint64_t size;               /* bytes; 0 = use the existing file's size */
 	bool thin;                   /* file: sparse, UNMAP punches holes */
 	bool removable;              /* RMB in INQUIRY; PREVENT ALLOW MEDIUM REMOVAL */
@@ -87,6 +90,14 @@ struct lu_spec {
 				      * exponent); 0 = the logical block size */
 	char wwn[33];                /* hex NAA designator; empty = derived */
 	struct lu_alua_policy alua;  /* port group states (config "alua") */
+};
+
+/* Whether the backing store is there (backstore.h: BS_OPEN_PENDING). */
+enum lu_backing_state {
+	LU_BACKING_READY = 0,
+	LU_BACKING_OPENING,          /* NOT READY, becoming ready */
+	LU_BACKING_FAILED,           /* NOT READY, manual intervention required;
+				      * the backstore keeps trying */
 };
 
 /* Mode page state an initiator may change (SPC-4 7.5, SBC-3 6.4). */
@@ -130,6 +141,8 @@ struct lu {
 
 	const struct backstore_ops *bs_ops;
 	void *bs_priv;
+	uint8_t backing_state;           /* enum lu_backing_state */
+	char backing_error[320];         /* why the last open failed */
 
 	/* Commands in flight, SAM-5 ordering: one task set per thread slot
 	 * of the nexuses (workers.h; TST=001b, task_set.c), so a worker
@@ -267,8 +280,12 @@ void lu_destroy(struct lu *lu);
 /* Called by the core after a command of lu completed. */
 void lu_release_if_retired(struct lu *lu);
 int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen);
+/* A backstore's pending open ended (control thread, world stopped):
+ * result 0 with the backing's size in bytes, or -errno and why. */
+void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why);
 void target_params_defaults(struct target_params *p);
-/* Parse a --lun SPEC ("file:PATH[,size=SIZE][,thin=1]" or "null[,size=SIZE]"). */
+/* Parse a --lun SPEC ("file:PATH[,size=SIZE][,thin=1]", "null[,size=SIZE]" or
+ * "rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT][,size=SIZE][,create=1]"). */
 int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errlen);
 
 #endif

@@ -1,5 +1,9 @@
+/* The one table of backstores: the core finds them here by name and never
+ * includes a backstore's own header. */
 #include "backstore.h"
 
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "../util.h"
@@ -7,6 +11,9 @@
 static const struct backstore_ops *const backstores[] = {
 	&backstore_file_ops,
 	&backstore_null_ops,
+#ifdef HAVE_RBD
+	&backstore_rbd_ops,
+#endif
 };
 
 const struct backstore_ops *backstore_find(const char *name)
@@ -15,4 +22,20 @@ const struct backstore_ops *backstore_find(const char *name)
 		if (strcmp(backstores[i]->name, name) == 0)
 			return backstores[i];
 	return NULL;
+}
+
+int backstore_configure(const char *name, const char *key, const char *value,
+			char *err, size_t errlen)
+{
+	const struct backstore_ops *ops = backstore_find(name);
+
+	if (!ops) {
+		snprintf(err, errlen, "backstore %s is not built in", name);
+		return -ENOENT;
+	}
+	if (!ops->configure) {
+		snprintf(err, errlen, "backstore %s has no setting %s", name, key);
+		return -ENOENT;
+	}
+	return ops->configure(key, value, err, errlen);
 }

@@ -4,7 +4,12 @@
  * (workers.h) — never from inside submit(), so callers need not guard
  * against re-entrancy. Offsets and lengths are bytes. close() runs on the
  * control thread with the world stopped and may complete any thread's
- * requests itself. */
+ * requests itself.
+ *
+ * Backstores whose open can block (a network store) return BS_OPEN_PENDING
+ * from open() and finish it off the loops; they report the outcome with
+ * lu_backing_opened() (model.h) on the control thread. Until then the LU
+ * exists but answers NOT READY (SPC-4 4.5.2: becoming ready). */
 #ifndef SANGW_BACKSTORE_H
 #define SANGW_BACKSTORE_H
 
@@ -22,7 +27,13 @@ enum bs_op {
 	BS_OP_FLUSH,        /* make everything written so far durable */
 	BS_OP_UNMAP,        /* deallocate the range; reads return zeros after */
 	BS_OP_WRITE_ZEROES, /* write zeros over the range (allocated or not) */
+	/* Optional ops, used only where supports() says yes: */
+	BS_OP_WRITE_SAME,   /* buf holds pattern_len bytes, repeated over the range */
+	BS_OP_COMPARE_AND_WRITE, /* atomically: if the range equals cmp_buf, write
+				  * buf; else -EILSEQ with miscompare_offset */
 };
+
+#define BS_OPEN_PENDING 1
 
 struct bs_io {
 	enum bs_op op;
@@ -30,6 +41,10 @@ struct bs_io {
 	uint64_t length;
 	void *buf;          /* READ/WRITE data, length bytes */
 	bool fua;           /* WRITE: durable before completion (SBC-3 FUA) */
+	void *cmp_buf;      /* COMPARE_AND_WRITE: the verify data, length bytes */
+	uint32_t pattern_len; /* WRITE_SAME: bytes in buf (one logical block) */
+	uint64_t miscompare_offset; /* COMPARE_AND_WRITE -EILSEQ: first differing
+				     * byte, counted from offset */
 	int result;         /* 0 or -errno, set before done() */
 	void (*done)(struct bs_io *io);
 	void *arg;          /* owner's context */
@@ -52,12 +67,34 @@ struct backstore_ops {
 	/* Thin provisioning: is the block range starting at offset mapped?
 	 * Sets *len to the length of the run with the same state. May be NULL. */
 	int (*map_status)(struct lu *lu, uint64_t offset, bool *mapped, uint64_t *len);
+	/* Can submit() take op over this range? Only asked for the optional
+	 * ops; NULL means none of them. */
+	bool (*supports)(const struct lu *lu, enum bs_op op, uint64_t offset, uint64_t length);
+	/* Process-wide settings (sangwd --rbd-handles); NULL: none. */
+	int (*configure)(const char *key, const char *value, char *err, size_t errlen);
+	/* The backing spec's backstore-specific part (lu_spec.path and
+	 * lu_spec.options) is well formed; err says why not. NULL: anything. */
+	int (*check_spec)(const char *path, const char *options, char *err, size_t errlen);
 };
 
 extern const struct backstore_ops backstore_file_ops;
 extern const struct backstore_ops backstore_null_ops;
+#ifdef HAVE_RBD
+extern const struct backstore_ops backstore_rbd_ops;   /* rbd/backstore_rbd.c */
+#endif
 
-/* Look up by name ("file", "null"); NULL when unknown. */
+/* Look up by name ("file", "null", "rbd"); NULL when unknown. */
 const struct backstore_ops *backstore_find(const char *name);
+/* Pass a process-wide setting to a backstore; -ENOENT when it has none. */
+int backstore_configure(const char *name, const char *key, const char *value,
+			char *err, size_t errlen);
+
+/* Does the backstore of an LU with these ops take the optional op over
+ * this range? */
+static inline bool backstore_ops_support(const struct backstore_ops *ops, const struct lu *lu,
+					 enum bs_op op, uint64_t offset, uint64_t length)
+{
+	return ops->supports && ops->supports(lu, op, offset, length);
+}
 
 #endif

@@ -309,6 +309,12 @@ static void fail_no_memory(struct scsi_cmd *cmd)
 	scsi_check_condition(cmd, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 }
 
+/* An optional backstore op (backstore.h) this LU's store takes here. */
+static bool backstore_supports(const struct lu *lu, enum bs_op op, uint64_t offset, uint64_t length)
+{
+	return backstore_ops_support(lu->bs_ops, lu, op, offset, length);
+}
+
 static void fail_lba_out_of_range(struct scsi_cmd *cmd)
 {
 	scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_LBA_OUT_OF_RANGE);
@@ -320,20 +326,14 @@ static void fail_io(struct scsi_cmd *cmd, int result, bool reading)
 	log_warn("%s LUN %llu: %s at opcode 0x%02x failed: %s", cmd->lu->target->iqn,
 		 (unsigned long long)cmd->lu->lun, reading ? "read" : "write", cmd->cdb[0],
 		 strerror(-result));
-	switch (result) {
-	case -ENOSPC:
-		scsi_check_condition(cmd, SK_DATA_PROTECT, ASC_SPACE_ALLOCATION_FAILED_WRITE_PROTECT);
-		break;
-	case -EROFS:
-		scsi_check_condition(cmd, SK_DATA_PROTECT, ASC_WRITE_PROTECTED);
-		break;
-	case -ENOMEM:
+	if (result == -ENOMEM) {
 		fail_no_memory(cmd);
-		break;
-	default:
-		scsi_check_condition(cmd, SK_MEDIUM_ERROR,
-				     reading ? ASC_UNRECOVERED_READ_ERROR : ASC_WRITE_ERROR);
-		break;
+	} else {
+		uint8_t key;
+		uint16_t asc_ascq;
+
+		sense_for_backstore_error(result, reading, &key, &asc_ascq);
+		scsi_check_condition(cmd, key, asc_ascq);
 	}
 }
 
@@ -891,6 +891,32 @@ static void caw_start(void *arg)
 	read_locked_range(arg, caw_read_done);
 }
 
+static void caw_in_store_done(struct scsi_cmd *cmd, int result)
+{
+	if (result == -EILSEQ) {
+		ctx_end(cmd);
+		fail_miscompare(cmd, cmd->io.miscompare_offset);
+		return;
+	}
+	rmw_write_done(cmd, result);
+}
+
+/* The store compares and writes in one operation, atomic with respect to
+ * every gateway's commands on the image (SBC-3 5.2), so no range lock is
+ * taken here or across the cluster. */
+static void caw_in_store(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	uint64_t bytes = blocks_to_bytes(cmd->lu, ctx->blocks);
+	struct bs_io *io;
+
+	io = scsi_cmd_io_prepare(cmd, BS_OP_COMPARE_AND_WRITE, blocks_to_bytes(cmd->lu, ctx->rw.lba),
+				 bytes, cmd->buf + bytes, write_through(cmd->lu, ctx->rw.fua),
+				 caw_in_store_done);
+	io->cmp_buf = cmd->buf;
+	scsi_cmd_io_submit(cmd);
+}
+
 /* The cluster-wide claim could not be taken. */
 static void caw_fail_cluster_lock(struct scsi_cmd *cmd, int result)
 {
@@ -965,6 +991,11 @@ static void sbc_compare_and_write(struct scsi_cmd *cmd)
 		return;
 	}
 	ctx->blocks = rw.blocks;
+	if (backstore_supports(cmd->lu, BS_OP_COMPARE_AND_WRITE, blocks_to_bytes(cmd->lu, rw.lba),
+			       blocks_to_bytes(cmd->lu, rw.blocks))) {
+		caw_in_store(cmd);
+		return;
+	}
 	/* Several nodes export the LU: the claim is first taken cluster-wide
 	 * (cluster_range_lock.h), then on this node. Always in that order, so
 	 * no COMPARE AND WRITE holds one while waiting for the other's holder. */
@@ -1083,10 +1114,17 @@ static void chunks_next(struct scsi_cmd *cmd)
 	}
 	if (ctx->next_lba < ctx->end_lba) {
 		blocks = MIN(ctx->end_lba - ctx->next_lba, (uint64_t)ctx->chunk_blocks);
-		scsi_cmd_io(cmd, ctx->op, blocks_to_bytes(lu, ctx->next_lba),
-			    blocks_to_bytes(lu, blocks), ctx->op == BS_OP_WRITE ? ctx->scratch : NULL,
-			    ctx->fua, chunks_done);
+		struct bs_io *io;
+
+		io = scsi_cmd_io_prepare(cmd, ctx->op, blocks_to_bytes(lu, ctx->next_lba),
+					 blocks_to_bytes(lu, blocks),
+					 ctx->op == BS_OP_WRITE ? ctx->scratch :
+					 ctx->op == BS_OP_WRITE_SAME ? cmd->buf : NULL,
+					 ctx->fua, chunks_done);
+		if (ctx->op == BS_OP_WRITE_SAME)
+			io->pattern_len = lu->block_size;
 		ctx->next_lba += blocks;
+		scsi_cmd_io_submit(cmd);
 		return;
 	}
 	if (ctx->flush_after) {
@@ -1169,6 +1207,12 @@ static void sbc_write_same(struct scsi_cmd *cmd)
 		ctx->op = BS_OP_WRITE_ZEROES;
 		ctx->chunk_blocks = UINT32_MAX;
 		ctx->flush_after = !lu->mode.wce;
+	} else if (backstore_supports(lu, BS_OP_WRITE_SAME, blocks_to_bytes(lu, rw.lba),
+				      blocks_to_bytes(lu, blocks))) {
+		/* The store repeats the block itself (rbd: writesame). */
+		ctx->op = BS_OP_WRITE_SAME;
+		ctx->fua = write_through(lu, false);
+		ctx->chunk_blocks = UINT32_MAX;
 	} else {
 		ctx->op = BS_OP_WRITE;
 		ctx->fua = write_through(lu, false);

@@ -131,6 +131,18 @@ static bool not_ready(struct scsi_cmd *cmd)
 {
 	struct lu *lu = cmd->lu;
 
+	/* SPC-4 4.5.2 / table 30: a backing store still being opened is
+	 * "becoming ready" (initiators retry); one that cannot be opened
+	 * needs the admin. */
+	if (lu->backing_state == LU_BACKING_OPENING) {
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_BECOMING_READY);
+		return true;
+	}
+	if (lu->backing_state == LU_BACKING_FAILED) {
+		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_MANUAL_INTERVENTION);
+		return true;
+	}
+
 	if (lu->spec.removable && !lu->medium_loaded) {
 		scsi_check_condition(cmd, SK_NOT_READY, ASC_MEDIUM_NOT_PRESENT);
 		return true;
@@ -453,8 +465,9 @@ static void scsi_io_done(struct bs_io *io)
 	done(cmd, io->result);
 }
 
-void scsi_cmd_io(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset, uint64_t length,
-		 void *buf, bool fua, void (*done)(struct scsi_cmd *cmd, int result))
+struct bs_io *scsi_cmd_io_prepare(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset,
+				  uint64_t length, void *buf, bool fua,
+				  void (*done)(struct scsi_cmd *cmd, int result))
 {
 	struct bs_io *io = &cmd->io;
 
@@ -466,5 +479,17 @@ void scsi_cmd_io(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset, uint64_t 
 	io->fua = fua;
 	io->done = scsi_io_done;
 	io->arg = (void *)done;
-	cmd->lu->bs_ops->submit(cmd->lu, io);
+	return io;
+}
+
+void scsi_cmd_io_submit(struct scsi_cmd *cmd)
+{
+	cmd->lu->bs_ops->submit(cmd->lu, &cmd->io);
+}
+
+void scsi_cmd_io(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset, uint64_t length,
+		 void *buf, bool fua, void (*done)(struct scsi_cmd *cmd, int result))
+{
+	scsi_cmd_io_prepare(cmd, op, offset, length, buf, fua, done);
+	scsi_cmd_io_submit(cmd);
 }

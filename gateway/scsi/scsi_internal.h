@@ -81,5 +81,11 @@ void scsi_dispatch_start(struct scsi_cmd *cmd);
  * done(cmd) runs from the loop. */
 void scsi_cmd_io(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset, uint64_t length,
 		 void *buf, bool fua, void (*done)(struct scsi_cmd *cmd, int result));
+/* The same in two steps, for ops with more fields (bs_io.cmp_buf,
+ * pattern_len): prepare, fill them in, submit. */
+struct bs_io *scsi_cmd_io_prepare(struct scsi_cmd *cmd, enum bs_op op, uint64_t offset,
+				  uint64_t length, void *buf, bool fua,
+				  void (*done)(struct scsi_cmd *cmd, int result));
+void scsi_cmd_io_submit(struct scsi_cmd *cmd);
 
 #endif

@@ -2,6 +2,7 @@
  * commands with CHECK CONDITION, and decoding for logs and tests. */
 #include "sense.h"
 
+#include <errno.h>
 #include <string.h>
 
 #include "../model.h"
@@ -157,4 +158,46 @@ bool sense_decode(const uint8_t *buf, unsigned len, uint8_t *key, uint16_t *asc_
 		return true;
 	}
 	return false;
+}
+
+void sense_for_backstore_error(int result, bool reading, uint8_t *key, uint16_t *asc_ascq)
+{
+	switch (result) {
+	case -ENOSPC:
+	case -EDQUOT:           /* a pool quota: out of space for this LU */
+		*key = SK_DATA_PROTECT;
+		*asc_ascq = ASC_SPACE_ALLOCATION_FAILED_WRITE_PROTECT;
+		break;
+	case -EROFS:
+		*key = SK_DATA_PROTECT;
+		*asc_ascq = ASC_WRITE_PROTECTED;
+		break;
+	case -ETIMEDOUT:
+		/* The store did not answer in time (an OSD down): nothing
+		 * was lost, the command may be retried (SPC-4 4.5.6). */
+		*key = SK_ABORTED_COMMAND;
+		*asc_ascq = ASC_LU_COMMUNICATION_TIMEOUT;
+		break;
+	case -ECONNREFUSED:
+	case -ENOTCONN:
+		*key = SK_ABORTED_COMMAND;
+		*asc_ascq = ASC_LU_COMMUNICATION_FAILURE;
+		break;
+	case -ESHUTDOWN:
+		/* This gateway's store handle was fenced (Ceph blocklist):
+		 * another path serves the LU; this one is in transition. */
+		*key = SK_NOT_READY;
+		*asc_ascq = ASC_LU_NOT_ACCESSIBLE_TRANSITIONING;
+		break;
+	case -ENOENT:
+	case -ENXIO:
+		/* The backing is gone (image or pool removed). */
+		*key = SK_NOT_READY;
+		*asc_ascq = ASC_LU_NOT_READY_MANUAL_INTERVENTION;
+		break;
+	default:
+		*key = SK_MEDIUM_ERROR;
+		*asc_ascq = reading ? ASC_UNRECOVERED_READ_ERROR : ASC_WRITE_ERROR;
+		break;
+	}
 }

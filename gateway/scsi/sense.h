@@ -12,6 +12,7 @@
 /* SPC-4 Annex D, the codes sangw uses */
 #define ASC_NO_ADDITIONAL_SENSE                 0x0000
 #define ASC_LU_NOT_READY_CAUSE_NOT_REPORTABLE   0x0400
+#define ASC_LU_NOT_READY_BECOMING_READY         0x0401
 #define ASC_LU_NOT_READY_INIT_REQUIRED          0x0402
 #define ASC_LU_NOT_READY_MANUAL_INTERVENTION    0x0403
 #define ASC_LU_NOT_READY_FORMAT_IN_PROGRESS     0x0404
@@ -21,6 +22,7 @@
 #define ASC_LU_NOT_ACCESSIBLE_STANDBY           0x040b
 #define ASC_LU_NOT_ACCESSIBLE_UNAVAILABLE       0x040c
 #define ASC_LU_COMMUNICATION_FAILURE            0x0800
+#define ASC_LU_COMMUNICATION_TIMEOUT            0x0801
 #define ASC_WRITE_ERROR                         0x0c00
 #define ASC_UNRECOVERED_READ_ERROR              0x1100
 #define ASC_MISCOMPARE_DURING_VERIFY            0x1d00
@@ -102,5 +104,8 @@ void scsi_invalid_param_field(struct scsi_cmd *cmd, uint16_t byte, int bit);
 
 /* Decode sense (either format) for logs and tests; false if not sense data. */
 bool sense_decode(const uint8_t *buf, unsigned len, uint8_t *key, uint16_t *asc_ascq);
+/* The sense key and code for a backstore error (-errno of a bs_io) that an
+ * initiator can act on: retry, try another path, or stop (docs/rbd.md). */
+void sense_for_backstore_error(int result, bool reading, uint8_t *key, uint16_t *asc_ascq);
 
 #endif

@@ -390,6 +390,10 @@ static void spc_request_sense(struct scsi_cmd *cmd)
 	} else if (cmd->lu->stopped) {
 		key = SK_NOT_READY;
 		asc_ascq = ASC_LU_NOT_READY_INIT_REQUIRED;
+	} else if (cmd->lu->backing_state != LU_BACKING_READY) {
+		key = SK_NOT_READY;
+		asc_ascq = cmd->lu->backing_state == LU_BACKING_OPENING ?
+			   ASC_LU_NOT_READY_BECOMING_READY : ASC_LU_NOT_READY_MANUAL_INTERVENTION;
 	}
 	/* The DESC bit, not D_SENSE, picks the format here. */
 	len = sense_build_full(d, desc, key, asc_ascq, false, 0, &sks);
