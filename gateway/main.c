@@ -571,6 +571,7 @@ int main(int argc, char **argv)
 	cluster_destroy(gw.cluster);
 	while (!TAILQ_EMPTY(&gw.targets))
 		target_destroy(TAILQ_FIRST(&gw.targets));
+	backstore_shutdown_all();
 	while (!TAILQ_EMPTY(&gw.portals)) {
 		struct portal *p = TAILQ_FIRST(&gw.portals);
 		TAILQ_REMOVE(&gw.portals, p, link);

@@ -253,7 +253,8 @@ static int open_image(struct rbd_lu *rl, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot create image %s/%s: %s", p, i, strerror(-rc));
 			return rc;
 		}
-		rc = rbd_open(rl->ioctx, i, &rl->image, NULL);
+		rc = rl->readonly ? rbd_open_read_only(rl->ioctx, i, &rl->image, NULL)
+				  : rbd_open(rl->ioctx, i, &rl->image, NULL);
 	}
 	if (rc < 0) {
 		rl->image = NULL;
@@ -711,4 +712,5 @@ const struct backstore_ops backstore_rbd_ops = {
 	.supports = rbd_supports,
 	.configure = rbd_configure,
 	.check_spec = rbd_check_spec,
+	.shutdown = rbd_admin_stop,
 };

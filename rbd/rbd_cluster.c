@@ -28,6 +28,7 @@ static struct {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	bool started;
+	bool stop;                        /* end once the queue is empty */
 	pthread_t thread;
 	struct rbd_admin_job *head, *tail;
 } rbd_admin = {
@@ -189,8 +190,10 @@ static void *admin_main(void *arg)
 	for (;;) {
 		struct rbd_admin_job *job;
 
-		while (!rbd_admin.head)
+		while (!rbd_admin.head && !rbd_admin.stop)
 			pthread_cond_wait(&rbd_admin.wake, &rbd_admin.lock);
+		if (!rbd_admin.head)
+			break;
 		job = rbd_admin.head;
 		rbd_admin.head = job->next;
 		if (!rbd_admin.head)
@@ -199,6 +202,7 @@ static void *admin_main(void *arg)
 		job->run(job);      /* may free job */
 		pthread_mutex_lock(&rbd_admin.lock);
 	}
+	pthread_mutex_unlock(&rbd_admin.lock);
 	return NULL;
 }
 
@@ -225,4 +229,27 @@ int rbd_admin_queue(struct rbd_admin_job *job)
 	}
 	pthread_mutex_unlock(&rbd_admin.lock);
 	return rc;
+}
+
+void rbd_admin_stop(void)
+{
+	pthread_mutex_lock(&rbd_admin.lock);
+	if (!rbd_admin.started) {
+		pthread_mutex_unlock(&rbd_admin.lock);
+		return;
+	}
+	rbd_admin.stop = true;
+	pthread_cond_signal(&rbd_admin.wake);
+	pthread_mutex_unlock(&rbd_admin.lock);
+	pthread_join(rbd_admin.thread, NULL);
+	rbd_admin.started = false;
+	rbd_admin.stop = false;
+	/* Only an LU that never closed would leave one; shut them anyway. */
+	while (rbd_admin.clusters) {
+		struct rbd_cluster *c = rbd_admin.clusters;
+
+		rbd_admin.clusters = c->next;
+		rados_shutdown(c->rados);
+		free(c);
+	}
 }

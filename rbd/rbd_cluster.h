@@ -47,5 +47,8 @@ struct rbd_admin_job {
  * detached: fork keeps no thread). Returns -errno if the thread cannot
  * start. Jobs run one at a time, in the order queued. */
 int rbd_admin_queue(struct rbd_admin_job *job);
+/* Run every job queued so far, then end the thread and close the handles
+ * left (sangwd's exit, after every LU closed). */
+void rbd_admin_stop(void);
 
 #endif

@@ -39,3 +39,10 @@ int backstore_configure(const char *name, const char *key, const char *value,
 	}
 	return ops->configure(key, value, err, errlen);
 }
+
+void backstore_shutdown_all(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backstores); i++)
+		if (backstores[i]->shutdown)
+			backstores[i]->shutdown();
+}

@@ -75,6 +75,9 @@ struct backstore_ops {
 	/* The backing spec's backstore-specific part (lu_spec.path and
 	 * lu_spec.options) is well formed; err says why not. NULL: anything. */
 	int (*check_spec)(const char *path, const char *options, char *err, size_t errlen);
+	/* The process ends and every LU is closed: finish background work
+	 * (threads, connections) now. NULL: nothing to do. */
+	void (*shutdown)(void);
 };
 
 extern const struct backstore_ops backstore_file_ops;
@@ -88,6 +91,8 @@ const struct backstore_ops *backstore_find(const char *name);
 /* Pass a process-wide setting to a backstore; -ENOENT when it has none. */
 int backstore_configure(const char *name, const char *key, const char *value,
 			char *err, size_t errlen);
+/* Every backstore's shutdown(), once every LU is gone (sangwd's exit). */
+void backstore_shutdown_all(void);
 
 /* Does the backstore of an LU with these ops take the optional op over
  * this range? */
