@@ -1666,14 +1666,16 @@ static struct portal *find_portal(struct gateway *gw, const char *addr, uint16_t
 	return NULL;
 }
 
-static struct lu *find_file_user(struct gateway *gw, const char *path)
+/* The LU already backed by this file or image (two LUs of one node on
+ * the same blocks would be two disks sharing them). */
+static struct lu *find_backing_user(struct gateway *gw, const char *backstore, const char *path)
 {
 	struct target *t;
 	struct lu *lu;
 
 	TAILQ_FOREACH(t, &gw->targets, link)
 		TAILQ_FOREACH(lu, &t->lus, link)
-			if (strcmp(lu->spec.backstore, "file") == 0 && strcmp(lu->spec.path, path) == 0)
+			if (strcmp(lu->spec.backstore, backstore) == 0 && strcmp(lu->spec.path, path) == 0)
 				return lu;
 	return NULL;
 }
@@ -2447,7 +2449,7 @@ static int req_lun_add(struct gateway *gw, json_object *req, enum req_mode mode,
 			     (unsigned long long)lun);
 	if (!has_lun && lowest_free_lun(t, &lun) < 0)
 		return failf(-ENOSPC, err, errlen, "lun", "target %s has no free LUN", t->iqn);
-	if (strcmp(spec.backstore, "file") == 0 && (user = find_file_user(gw, spec.path)))
+	if (spec.path[0] && (user = find_backing_user(gw, spec.backstore, spec.path)))
 		return failf(-EEXIST, err, errlen, spec_text ? "spec" : "path",
 			     "\"%s\" is already exported as LUN %llu of %s", spec.path,
 			     (unsigned long long)user->lun, user->target->iqn);

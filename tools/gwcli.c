@@ -45,7 +45,8 @@ static const struct command_help help_table[] = {
 		      "target delete IQN                      remove a target and end its sessions" },
 	{ "lun",      "lun create IQN SPEC [--lun N]          add an LU; SPEC is file:PATH[,size=SIZE][,thin=1]\n"
 		      "                                       [,removable=1][,readonly=1][,wwn=HEX][,blocksize=512|4096]\n"
-		      "                                       or null[,size=SIZE]; N defaults to the lowest free LUN\n"
+		      "                                       or null[,size=SIZE] or rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT]\n"
+		      "                                       [,size=SIZE][,create=1]; N defaults to the lowest free LUN\n"
 		      "lun delete IQN LUN                     remove an LU\n"
 		      "lun resize IQN LUN SIZE [--shrink]     change an LU's size (K/M/G/T suffixes)" },
 	{ "alua",     "alua set IQN LUN STATE [--tpg ID]       set the ALUA state of a target port group of an LU\n"
@@ -419,6 +420,10 @@ static void print_tree(json_object *resp, void *arg)
 			       bool_of(lu, "thin") ? "  thin" : "", bool_of(lu, "readonly") ? "  read-only" : "",
 			       bool_of(lu, "removable") ? "  removable" : "",
 			       bool_of(lu, "removing") ? "  (being removed)" : "");
+			/* A network backing opens in the background (NOT READY till then). */
+			if (str_of(lu, "backing")[0] && strcmp(str_of(lu, "backing"), "ready") != 0)
+				printf("        backing %s%s%s\n", str_of(lu, "backing"),
+				       str_of(lu, "backing_error")[0] ? ": " : "", str_of(lu, "backing_error"));
 			print_port_groups(lu);
 		}
 		printf("  acls:%s\n", acls && json_object_array_length(acls) ? "" : " (none)");
