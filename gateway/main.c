@@ -84,7 +84,7 @@ static void usage(FILE *out)
 "      --rbd-handles N   RADOS cluster handles per Ceph cluster and client id,\n"
 "                        rbd LUs spread over them (1-32, default 2)\n"
 "  -h, --help            this help\n"
-"  -V, --version         print the version\n"
+"  -V, --version         print the version and the backstores built in\n"
 "\n"
 "Signals: SIGHUP reloads --config, SIGTERM/SIGINT stop cleanly (exit 0).\n"
 "See sangwd(8), gwcli(8) and docs/configuration.md.\n");
@@ -182,7 +182,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		}
 		case 'h': usage(stdout); exit(0);
-		case 'V': printf("sangwd %s\n", PACKAGE_VERSION); exit(0);
+		case 'V': {
+			char names[128];
+
+			backstore_names(names, sizeof(names));
+			printf("sangwd %s\nbackstores: %s\n", PACKAGE_VERSION, names);
+			exit(0);
+		}
 		default: usage(stderr); return -1;
 		}
 	}

@@ -345,6 +345,22 @@ reload_sangwd() {
 	assert_alive
 }
 
+# wait_lus_ready [SECONDS]: every LU's backing is open (rbd LUs open in the
+# background and answer NOT READY until then); fails with the reason
+# gwcli shows when one is not ready in time (default START_TIMEOUT).
+wait_lus_ready() {
+	local limit=$((${1:-$START_TIMEOUT} * 10)) n out
+	for ((n = 0; n < limit; n++)); do
+		out=$(gwcli --json ls 2>/dev/null) || { sleep 0.1; continue; }
+		case $out in
+		*'"backing":"opening"'* | *'"backing":"failed"'* | *'"backing": "opening"'* | *'"backing": "failed"'*) ;;
+		*) return 0 ;;
+		esac
+		sleep 0.1
+	done
+	fail "an LU did not become ready within ${1:-$START_TIMEOUT} s: $(gwcli ls 2>&1 | grep -A1 backing | tr -s ' ' | head -4)"
+}
+
 # --- clients -----------------------------------------------------------------
 
 # testclient ARGS...: our libiscsi client with a bounded run time.

@@ -46,3 +46,13 @@ void backstore_shutdown_all(void)
 		if (backstores[i]->shutdown)
 			backstores[i]->shutdown();
 }
+
+void backstore_names(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(backstores) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%s", i ? " " : "",
+					 backstores[i]->name);
+}

@@ -91,6 +91,8 @@ const struct backstore_ops *backstore_find(const char *name);
 /* Pass a process-wide setting to a backstore; -ENOENT when it has none. */
 int backstore_configure(const char *name, const char *key, const char *value,
 			char *err, size_t errlen);
+/* The built-in backstores' names, space separated (sangwd --version). */
+void backstore_names(char *buf, size_t len);
 /* Every backstore's shutdown(), once every LU is gone (sangwd's exit). */
 void backstore_shutdown_all(void);
 

@@ -15,6 +15,9 @@
 #   --tgtd-bstype T tgtd backing store (default aio, as in design.md's
 #                   reference run: 136 real passes, 22 failed, 72 skipped;
 #                   rdwr gives 162, 9 and 59)
+#   --rbd           the same profiles on rbd LUs: a throw-away Ceph cluster
+#                   (tests/ceph/lib.sh), one image per profile; the same
+#                   expected list applies
 #
 # sangwd serves a thin 256 MiB file LU per profile (see PROFILES below:
 # the whole ALL family with -d -S and two URLs to the same LU, which
@@ -39,6 +42,7 @@ SUITE_TIMEOUT=1800
 UPDATE=
 AGAINST=sangwd
 TGTD_BSTYPE=aio
+BACKING=file
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -48,7 +52,8 @@ while [ $# -gt 0 ]; do
 	--expected) EXPECTED=$2; shift ;;
 	--tgtd) AGAINST=tgtd ;;
 	--tgtd-bstype) TGTD_BSTYPE=$2; shift ;;
-	-h|--help) sed -n '2,17s/^# \{0,1\}//p' "$0"; VERDICT_GIVEN=1; exit 0 ;;
+	--rbd) BACKING=rbd ;;
+	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; VERDICT_GIVEN=1; exit 0 ;;
 	*) echo "run-libiscsi.sh: unknown option $1" >&2; VERDICT_GIVEN=1; exit 2 ;;
 	esac
 	shift
@@ -56,6 +61,13 @@ done
 
 need_program iscsi-test-cu
 mkdir -p "$(dirname "$LOG")" || fail "cannot create the folder of $LOG"
+if [ $BACKING = rbd ]; then
+	TEST_NAME=conformance-rbd
+	# shellcheck source=../ceph/lib.sh
+	. "$SRC_TOP/tests/ceph/lib.sh"
+	ceph_need_tools
+	ceph_up
+fi
 LU_IMG=$TEST_DIR/lu0.img
 
 # --- the target --------------------------------------------------------------
@@ -121,6 +133,13 @@ run_profile() {
 	if [ $AGAINST = tgtd ]; then
 		start_tgtd
 		url=iscsi://$PORTAL/$TARGET_IQN/1
+	elif [ $BACKING = rbd ]; then
+		# A fresh image per profile, made as an admin would for gateways.
+		rbd_cmd rm "rbd/conformance-$name" >/dev/null 2>&1
+		rbd_image_create "conformance-$name" "$size" || fail "cannot create image conformance-$name"
+		start_sangwd --target "$TARGET_IQN" --lun "rbd:rbd/conformance-$name,conf=$CEPH_CONF$lu_opts"
+		wait_lus_ready 60
+		url=iscsi://$PORTAL/$TARGET_IQN/0
 	else
 		start_sangwd --target "$TARGET_IQN" --lun "file:$LU_IMG,size=$size,thin=1$lu_opts"
 		url=iscsi://$PORTAL/$TARGET_IQN/0
@@ -187,7 +206,7 @@ n_unfinished=$(count unfinished)
 n_skip_missing=$(awk -F'\t' '$2 == "skipped" && tolower($3) ~ /implemented|not supported/' "$RESULTS" | wc -l)
 
 {
-	echo "libiscsi conformance against $AGAINST${TGTD_PID:+ (bstype $TGTD_BSTYPE)} ($URL):"
+	echo "libiscsi conformance against $AGAINST${TGTD_PID:+ (bstype $TGTD_BSTYPE)} on $BACKING LUs ($URL):"
 	for profile in "${PROFILES[@]}"; do
 		IFS='|' read -r p_name _ _ p_flags p_urls _ <<<"$profile"
 		awk -F'\t' -v p="$p_name:" -v f="$p_flags" -v u="$p_urls" '
