@@ -16,7 +16,6 @@
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
 #include "scsi/alua.h"
-#include "scsi/cluster_range_lock.h"
 #include "backstore/backstore.h"
 #include "config.h"
 #include "event_loop.h"

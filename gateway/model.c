@@ -7,11 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "scsi/alua.h"
-#include "scsi/cluster_range_lock.h"
 #include "log.h"
-#include "scsi/pr.h"
-#include "scsi/sbc.h"
+#include "scsi/scsi_lu.h"
 #include "util.h"
 
 struct gateway *the_gateway;
@@ -275,12 +272,9 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 	lu->mode.tst = 1;       /* SPC-4 7.5.8: per I_T nexus task sets (workers.h) */
 	lu->mode_saved = lu->mode;
 	lu->medium_loaded = true;
-	alua_lu_init(lu);
 	for (unsigned i = 0; i < LU_TASK_SETS; i++)
 		TAILQ_INIT(&lu->tasks[i].cmds);
-	lu->pr = pr_state_create(lu);
-	if (!lu->pr) {
-		snprintf(err, errlen, "out of memory");
+	if (scsi_lu_init(lu, err, errlen) < 0) {
 		lu->bs_ops->close(lu);
 		free(lu);
 		return NULL;
@@ -292,9 +286,7 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 		TAILQ_INSERT_BEFORE(pos, lu, link);
 	else
 		TAILQ_INSERT_TAIL(&t->lus, lu, link);
-	if (pr_load(lu) < 0)
-		log_warn("%s LUN %llu: could not restore persistent reservations", t->iqn,
-			 (unsigned long long)lun);
+	scsi_lu_linked(lu);
 	if (lu->backing_state == LU_BACKING_OPENING)
 		log_info("%s LUN %llu: %s %s opening", t->iqn, (unsigned long long)lun,
 			 spec->backstore, spec->path);
@@ -306,9 +298,8 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 
 static void lu_free(struct lu *lu)
 {
-	sbc_lu_cleanup(lu);
+	scsi_lu_cleanup(lu);
 	lu->bs_ops->close(lu);
-	pr_state_destroy(lu->pr);
 	free(lu);
 }
 
@@ -320,7 +311,7 @@ void lu_destroy(struct lu *lu)
 	TAILQ_REMOVE(&lu->target->lus, lu, link);
 	lu->removing = true;
 	lu->retired = true;
-	cluster_range_lock_lu_removed(lu);
+	scsi_lu_removed(lu);
 	if (lu_tasks_empty(lu))
 		lu_free(lu);
 }

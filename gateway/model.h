@@ -26,6 +26,9 @@ struct gateway;
 struct target;
 struct pr_state;
 struct sbc_lu_state;
+struct sanitize_lu_state;
+struct xcopy_lu_state;
+struct cluster_range_lock_lu;
 struct mgmt_server;
 
 struct chap_cred {
@@ -148,8 +151,14 @@ struct lu {
 	 * of the nexuses (workers.h; TST=001b, task_set.c), so a worker
 	 * orders its own sessions' commands without a shared lock. */
 	struct task_set tasks[LU_TASK_SETS];
+	/* The SCSI core's state of the LU: scsi/scsi_lu.c creates and frees
+	 * it through the hooks lu_create() and lu_destroy() call. */
 	struct pr_state *pr;             /* persistent + SPC-2 reservations (pr.c) */
 	struct sbc_lu_state *sbc;        /* block command state (sbc.c) */
+	struct sanitize_lu_state *sanitize;  /* SANITIZE state (sanitize.c) */
+	struct xcopy_lu_state *xcopy;    /* the copy manager's (xcopy.c) */
+	struct cluster_range_lock_lu *range_locks;  /* COMPARE AND WRITE across
+					  * nodes (cluster_range_lock.c) */
 	struct lu_alua alua;             /* target port group states (alua.c) */
 	struct lu_stats stats[LU_TASK_SETS];   /* per thread slot, summed when read */
 	bool removing;                   /* being deleted: refuse new commands */

@@ -39,6 +39,9 @@ size_t str_copy(char *dst, const char *src, size_t size);
 uint64_t now_ms(void);
 uint64_t now_ns(void);
 
+/* True when all len bytes of buf are zero. */
+bool mem_all_zero(const void *buf, size_t len);
+
 /* Aligned zeroed allocation (4096) usable for O_DIRECT; free with free(). */
 void *alloc_io_buffer(size_t len);
 

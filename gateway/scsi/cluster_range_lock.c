@@ -29,20 +29,18 @@ struct cluster_range_lock_lu {
 	uint32_t next_seq;
 };
 
+/* lu->range_locks, created by the first claim or queue entry (NULL when
+ * create is false and there is none yet, or when it cannot be allocated). */
 static struct cluster_range_lock_lu *lu_locks(struct lu *lu, bool create)
 {
-	struct cluster_range_lock_lu **slot = sbc_cluster_lock_slot(lu, create);
-
-	if (!slot)
-		return NULL;
-	if (!*slot && create) {
-		*slot = calloc(1, sizeof(**slot));
-		if (!*slot)
+	if (!lu->range_locks && create) {
+		lu->range_locks = calloc(1, sizeof(*lu->range_locks));
+		if (!lu->range_locks)
 			return NULL;
-		TAILQ_INIT(&(*slot)->queue);
-		TAILQ_INIT(&(*slot)->mine);
+		TAILQ_INIT(&lu->range_locks->queue);
+		TAILQ_INIT(&lu->range_locks->mine);
 	}
-	return *slot;
+	return lu->range_locks;
 }
 
 bool cluster_range_lock_needed(const struct gateway *gw)
@@ -300,7 +298,7 @@ void cluster_range_lock_members_changed(struct gateway *gw, const uint32_t *memb
 
 unsigned cluster_range_lock_count(const struct lu *lu, unsigned *granted)
 {
-	struct cluster_range_lock_lu *st = sbc_cluster_locks(lu);
+	const struct cluster_range_lock_lu *st = lu->range_locks;
 	struct range_entry *e;
 	unsigned n = 0;
 
@@ -314,8 +312,9 @@ unsigned cluster_range_lock_count(const struct lu *lu, unsigned *granted)
 	return n;
 }
 
-void cluster_range_lock_lu_free(struct cluster_range_lock_lu *st)
+void cluster_range_lock_lu_cleanup(struct lu *lu)
 {
+	struct cluster_range_lock_lu *st = lu->range_locks;
 	struct range_entry *e;
 
 	if (!st)
@@ -325,13 +324,14 @@ void cluster_range_lock_lu_free(struct cluster_range_lock_lu *st)
 		free(e);
 	}
 	free(st);
+	lu->range_locks = NULL;
 }
 
 /* --- state transfer --------------------------------------------------- */
 
 int cluster_range_lock_snapshot_lu(const struct lu *lu, struct json_object *lu_obj)
 {
-	struct cluster_range_lock_lu *st = sbc_cluster_locks(lu);
+	const struct cluster_range_lock_lu *st = lu->range_locks;
 	json_object *arr = json_object_new_array();
 	struct range_entry *e;
 

@@ -103,8 +103,9 @@ int cluster_range_lock_restore_lu(struct lu *lu, const struct json_object *lu_ob
  * as usual. */
 void cluster_range_lock_lu_removed(struct lu *lu);
 
-/* Free an LU's queue (sbc_lu_cleanup, when no command is left). */
-void cluster_range_lock_lu_free(struct cluster_range_lock_lu *st);
+/* Free lu->range_locks, the LU's queue (scsi_lu_cleanup(), when no command
+ * is left). */
+void cluster_range_lock_lu_cleanup(struct lu *lu);
 
 /* For tests and the management view: entries in the LU's queue, and how
  * many of them are granted. */

@@ -1,7 +1,9 @@
 /* SBC-3 block commands: READ/WRITE, VERIFY, WRITE AND VERIFY, WRITE SAME,
  * UNMAP, COMPARE AND WRITE, ORWRITE, WRITE ATOMIC, PRE-FETCH, SYNCHRONIZE
- * CACHE, READ CAPACITY, GET LBA STATUS, READ DEFECT DATA, START STOP UNIT,
- * PREVENT ALLOW MEDIUM REMOVAL and SANITIZE.
+ * CACHE, READ CAPACITY, GET LBA STATUS, READ DEFECT DATA, START STOP UNIT
+ * and PREVENT ALLOW MEDIUM REMOVAL. The opcode table also lists the copy
+ * manager's commands (xcopy.c). SANITIZE is in sanitize.c; it takes its
+ * exclusive claim on the whole LU from the LBA range locks here.
  *
  * The dispatcher has already resolved the LU, reported unit attentions,
  * checked reservations, write protection (OPF_WRITES_MEDIUM), the medium
@@ -60,35 +62,15 @@
  * flight, i.e. one that holds a shared claim on its LBA range. */
 #define SBC_STEP_IN_FLIGHT 0x5bc10001u
 
-/* Chunk size for WRITE SAME patterns and sanitize overwrites. */
+/* Chunk size for WRITE SAME patterns. */
 #define SBC_CHUNK_BYTES (1u << 20)
-
-/* A sanitize overwrite is a background operation that must not starve the
- * other LUs of the backing store: it writes at most this many bytes per
- * second. (It also keeps it observable: libiscsi's Sanitize.Reset expects
- * a sanitize of its LU to be still running after about five seconds.) */
-#define SBC_SANITIZE_BYTES_PER_SEC (128ull << 20)
 
 /* GET LBA STATUS: at most this many descriptors per answer. */
 #define SBC_LBA_STATUS_MAX_DESCRIPTORS 64u
 
-/* --- per-LU state: LBA range locks and sanitize ------------------------ */
+/* --- per-LU state: LBA range locks and PREVENT ALLOW MEDIUM REMOVAL ----- */
 
-struct range_waiter {
-	uint64_t lba;
-	uint64_t count;
-	bool exclusive;
-	bool granted;
-	struct scsi_cmd *cmd;             /* shared waiters: the command */
-	void (*resume)(void *arg);        /* run once granted */
-	void *arg;
-	TAILQ_ENTRY(range_waiter) link;   /* in sbc_lu_state.waiters */
-	TAILQ_ENTRY(range_waiter) ready;  /* granted, resume pending */
-};
-
-TAILQ_HEAD(range_waiter_list, range_waiter);
-
-struct sanitize_op;
+TAILQ_HEAD(sbc_range_waiter_list, sbc_range_waiter);
 
 /* An I_T nexus with PREVENT ALLOW MEDIUM REMOVAL (PREVENT = 1) in force. */
 struct prevent_holder {
@@ -99,14 +81,9 @@ struct prevent_holder {
 struct sbc_lu_state {
 	/* Exclusive holders and waiters and the shared commands waiting
 	 * behind them, in arrival order. */
-	struct range_waiter_list waiters;
+	struct sbc_range_waiter_list waiters;
 	/* lu->prevent_removal is true while this is not empty. */
 	TAILQ_HEAD(, prevent_holder) prevent_holders;
-	struct sanitize_op *sanitize;     /* running sanitize, or NULL */
-	bool sanitize_failed;             /* SBC-3 4.11.4 failure mode */
-	bool sanitize_failed_ause;        /* the failed one allowed EXIT FAILURE MODE */
-	struct xcopy_lu_state *xcopy;     /* the copy manager's (xcopy.c) */
-	struct cluster_range_lock_lu *cluster_locks;  /* COMPARE AND WRITE across nodes */
 	/* A worker's read or write ended while claims wait (workers.h). */
 	struct ev_deferred wake_on_control;
 };
@@ -169,9 +146,9 @@ static bool in_flight_overlaps(struct lu *lu, uint64_t lba, uint64_t count)
 /* May waiter w be granted now? Earlier entries win: an exclusive one
  * blocks everything overlapping it, and an exclusive waiter also waits
  * for every overlapping entry ahead of it and for in-flight commands. */
-static bool range_grantable(struct lu *lu, struct range_waiter *w)
+static bool range_grantable(struct lu *lu, struct sbc_range_waiter *w)
 {
-	struct range_waiter *e;
+	struct sbc_range_waiter *e;
 
 	TAILQ_FOREACH(e, &lu->sbc->waiters, link) {
 		if (e == w)
@@ -187,8 +164,8 @@ static bool range_grantable(struct lu *lu, struct range_waiter *w)
  * after the walk: a resume may complete its command and come back here. */
 static void range_wake(struct lu *lu)
 {
-	struct range_waiter_list ready = TAILQ_HEAD_INITIALIZER(ready);
-	struct range_waiter *w, *next;
+	struct sbc_range_waiter_list ready = TAILQ_HEAD_INITIALIZER(ready);
+	struct sbc_range_waiter *w, *next;
 
 	if (!lu->sbc)
 		return;
@@ -221,7 +198,7 @@ static int range_lock_shared(struct scsi_cmd *cmd, uint64_t lba, uint64_t count,
 			     void (*resume)(void *arg))
 {
 	struct sbc_lu_state *st = cmd->lu->sbc;
-	struct range_waiter *e, *w;
+	struct sbc_range_waiter *e, *w;
 	bool blocked = false;
 
 	if (st) {
@@ -274,7 +251,7 @@ bool sbc_range_locks_idle(const struct lu *lu)
 /* Queue an exclusive claim described by w (lba, count, resume, arg set).
  * Returns 1 when granted at once, 0 when w->resume will run later,
  * -ENOMEM. */
-static int range_lock_exclusive(struct lu *lu, struct range_waiter *w)
+int sbc_range_lock_exclusive(struct lu *lu, struct sbc_range_waiter *w)
 {
 	struct sbc_lu_state *st = lu_state(lu);
 
@@ -290,7 +267,7 @@ static int range_lock_exclusive(struct lu *lu, struct range_waiter *w)
 	return 0;
 }
 
-static void range_unlock_exclusive(struct lu *lu, struct range_waiter *w)
+void sbc_range_unlock_exclusive(struct lu *lu, struct sbc_range_waiter *w)
 {
 	TAILQ_REMOVE(&lu->sbc->waiters, w, link);
 	w->granted = false;
@@ -399,7 +376,7 @@ static uint64_t data_out_blocks(const struct scsi_cmd *cmd, uint64_t cdb_blocks)
 /* Per-command context of the multi-step commands, in cmd->core_priv. */
 struct sbc_ctx {
 	struct cdb_rw rw;
-	struct range_waiter lock;     /* exclusive claim, when taken */
+	struct sbc_range_waiter lock;     /* exclusive claim, when taken */
 	bool locked;
 	struct cluster_range_lock cluster_lock;  /* COMPARE AND WRITE in a cluster */
 	bool cluster_locked;
@@ -443,7 +420,7 @@ static void ctx_end(struct scsi_cmd *cmd)
 	}
 	cmd->core_priv = NULL;
 	if (ctx->locked)
-		range_unlock_exclusive(cmd->lu, &ctx->lock);
+		sbc_range_unlock_exclusive(cmd->lu, &ctx->lock);
 	if (ctx->cluster_locked)
 		cluster_range_unlock(&ctx->cluster_lock);
 	if (cmd->core_step == SBC_STEP_IN_FLIGHT)
@@ -489,7 +466,7 @@ static void lock_exclusive_then(struct scsi_cmd *cmd, uint64_t lba, uint64_t cou
 	ctx->lock.count = count;
 	ctx->lock.resume = start;
 	ctx->lock.arg = cmd;
-	rc = range_lock_exclusive(cmd->lu, &ctx->lock);
+	rc = sbc_range_lock_exclusive(cmd->lu, &ctx->lock);
 	if (rc < 0) {
 		ctx_fail_no_memory(cmd);
 		return;
@@ -1081,14 +1058,6 @@ static void sbc_write_atomic(struct scsi_cmd *cmd)
 
 /* --- WRITE SAME(10/16) (SBC-3 5.43, 5.44) -------------------------------- */
 
-static bool all_zero(const uint8_t *buf, uint64_t len)
-{
-	for (uint64_t i = 0; i < len; i++)
-		if (buf[i])
-			return false;
-	return true;
-}
-
 static void chunks_next(struct scsi_cmd *cmd);
 
 static void chunks_done(struct scsi_cmd *cmd, int result)
@@ -1192,7 +1161,7 @@ static void sbc_write_same(struct scsi_cmd *cmd)
 		fail_no_memory(cmd);
 		return;
 	}
-	zeros = rw.ndob || all_zero(cmd->buf, lu->block_size);
+	zeros = rw.ndob || mem_all_zero(cmd->buf, lu->block_size);
 	ctx->next_lba = rw.lba;
 	ctx->end_lba = rw.lba + blocks;
 	ctx->chunk_blocks = SBC_CHUNK_BYTES >> lu->block_shift;
@@ -1690,7 +1659,6 @@ static void sbc_prevent_allow(struct scsi_cmd *cmd)
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus)
 {
 	prevent_holder_remove(lu, nexus->id);
-	xcopy_nexus_lost(lu, nexus);
 }
 
 static void prevent_holders_clear(struct lu *lu)
@@ -1707,365 +1675,6 @@ static void prevent_holders_clear(struct lu *lu)
 void sbc_lu_reset(struct lu *lu)
 {
 	prevent_holders_clear(lu);
-	xcopy_lu_reset(lu);
-}
-
-struct xcopy_lu_state **sbc_xcopy_slot(struct lu *lu, bool create)
-{
-	struct sbc_lu_state *st = create ? lu_state(lu) : lu->sbc;
-
-	return st ? &st->xcopy : NULL;
-}
-
-struct cluster_range_lock_lu **sbc_cluster_lock_slot(struct lu *lu, bool create)
-{
-	struct sbc_lu_state *st = create ? lu_state(lu) : lu->sbc;
-
-	return st ? &st->cluster_locks : NULL;
-}
-
-struct cluster_range_lock_lu *sbc_cluster_locks(const struct lu *lu)
-{
-	return lu->sbc ? lu->sbc->cluster_locks : NULL;
-}
-
-/* --- SANITIZE (SBC-3 5.24, 4.11) ---------------------------------------------
- * The operation runs on its own (it is not a command): it survives an
- * abort of the SANITIZE command, task management and I_T nexus loss. It
- * holds an exclusive claim on the whole LU so that no write admitted
- * before it lands afterwards; sbc_check_sanitize() turns new commands
- * away until it ends. */
-
-enum sanitize_phase {
-	SANITIZE_WAITING,            /* for the exclusive claim */
-	SANITIZE_OVERWRITING,        /* pattern chunks, paced */
-	SANITIZE_ERASING,            /* one deallocate / zero request */
-	SANITIZE_FLUSHING,
-};
-
-struct sanitize_op {
-	struct lu *lu;
-	struct scsi_cmd *cmd;        /* IMMED = 0: completed at the end */
-	struct range_waiter lock;
-	struct bs_io io;
-	bool io_in_flight;
-	struct ev_timer pace_timer;
-	enum sanitize_phase phase;
-	uint8_t service_action;
-	bool ause;
-	bool zero_pattern;
-	bool abandoned;              /* the LU is being destroyed */
-	uint8_t *chunk;              /* OVERWRITE: the pattern over a chunk */
-	uint64_t next_offset;        /* bytes done, for progress */
-	uint64_t end_offset;
-	uint64_t start_ns;
-};
-
-static struct event_loop *lu_loop(const struct lu *lu)
-{
-	return lu->target->gw->loop;
-}
-
-static void sanitize_io_done(struct bs_io *io);
-
-static void sanitize_free(struct sanitize_op *op)
-{
-	free(op->chunk);
-	free(op);
-}
-
-static void sanitize_finish(struct sanitize_op *op, int result)
-{
-	struct lu *lu = op->lu;
-	struct sbc_lu_state *st = lu->sbc;
-	struct scsi_cmd *cmd = op->cmd;
-
-	ev_timer_cancel(lu_loop(lu), &op->pace_timer);
-	st->sanitize = NULL;
-	/* SBC-3 4.11.4: a failed sanitize leaves the LU in failure mode. */
-	st->sanitize_failed = result < 0;
-	st->sanitize_failed_ause = op->ause;
-	if (result < 0)
-		log_error("%s LUN %llu: SANITIZE failed: %s", lu->target->iqn,
-			  (unsigned long long)lu->lun, strerror(-result));
-	else
-		log_info("%s LUN %llu: SANITIZE complete", lu->target->iqn,
-			 (unsigned long long)lu->lun);
-	range_unlock_exclusive(lu, &op->lock);
-	sanitize_free(op);
-	if (cmd) {
-		if (result < 0)
-			scsi_check_condition(cmd, SK_MEDIUM_ERROR, ASC_SANITIZE_COMMAND_FAILED);
-		else
-			scsi_cmd_good(cmd);
-	}
-}
-
-static void sanitize_submit(struct sanitize_op *op, enum bs_op bs_op, uint64_t offset,
-			    uint64_t length, void *buf)
-{
-	memset(&op->io, 0, sizeof(op->io));
-	op->io.op = bs_op;
-	op->io.offset = offset;
-	op->io.length = length;
-	op->io.buf = buf;
-	op->io.done = sanitize_io_done;
-	op->io.arg = op;
-	op->io_in_flight = true;
-	op->lu->bs_ops->submit(op->lu, &op->io);
-}
-
-static void sanitize_flush(struct sanitize_op *op)
-{
-	op->phase = SANITIZE_FLUSHING;
-	op->next_offset = op->end_offset;
-	sanitize_submit(op, BS_OP_FLUSH, 0, 0, NULL);
-}
-
-/* An aborted SANITIZE command ends; the operation goes on (SBC-3 4.11). */
-static void sanitize_release_aborted_cmd(struct sanitize_op *op)
-{
-	struct scsi_cmd *cmd = op->cmd;
-
-	if (cmd && cmd->aborted) {
-		op->cmd = NULL;
-		scsi_check_condition(cmd, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
-	}
-}
-
-/* OVERWRITE: the next chunk, no faster than SBC_SANITIZE_BYTES_PER_SEC. */
-static void sanitize_overwrite_next(struct sanitize_op *op)
-{
-	uint64_t elapsed_us = (now_ns() - op->start_ns) / 1000;
-	uint64_t allowed = elapsed_us * (SBC_SANITIZE_BYTES_PER_SEC / 1000) / 1000;
-	uint64_t length;
-
-	sanitize_release_aborted_cmd(op);
-	if (op->next_offset >= op->end_offset) {
-		sanitize_flush(op);
-		return;
-	}
-	if (op->next_offset > allowed) {
-		uint64_t wait_ms = (op->next_offset - allowed) * 1000 / SBC_SANITIZE_BYTES_PER_SEC;
-
-		ev_timer_arm(lu_loop(op->lu), &op->pace_timer, MAX(wait_ms, (uint64_t)1));
-		return;
-	}
-	length = MIN(op->end_offset - op->next_offset, (uint64_t)SBC_CHUNK_BYTES);
-	if (op->zero_pattern)
-		sanitize_submit(op, BS_OP_WRITE_ZEROES, op->next_offset, length, NULL);
-	else
-		sanitize_submit(op, BS_OP_WRITE, op->next_offset, length, op->chunk);
-}
-
-static void sanitize_pace_timer(struct event_loop *loop, void *arg)
-{
-	(void)loop;
-	sanitize_overwrite_next(arg);
-}
-
-static void sanitize_io_done(struct bs_io *io)
-{
-	struct sanitize_op *op = io->arg;
-
-	op->io_in_flight = false;
-	if (op->abandoned) {
-		sanitize_free(op);
-		return;
-	}
-	if (io->result < 0) {
-		sanitize_finish(op, io->result);
-		return;
-	}
-	switch (op->phase) {
-	case SANITIZE_OVERWRITING:
-		op->next_offset += io->length;
-		sanitize_overwrite_next(op);
-		break;
-	case SANITIZE_ERASING:
-		sanitize_release_aborted_cmd(op);
-		sanitize_flush(op);
-		break;
-	default:
-		sanitize_finish(op, 0);
-		break;
-	}
-}
-
-/* The exclusive claim on the whole LU is granted: begin. */
-static void sanitize_begin(void *arg)
-{
-	struct sanitize_op *op = arg;
-	struct lu *lu = op->lu;
-
-	log_info("%s LUN %llu: SANITIZE service action 0x%02x started", lu->target->iqn,
-		 (unsigned long long)lu->lun, op->service_action);
-	op->start_ns = now_ns();
-	op->end_offset = blocks_to_bytes(lu, lu->num_blocks);
-	switch (op->service_action) {
-	case CDB_SA_SANITIZE_OVERWRITE:
-		op->phase = SANITIZE_OVERWRITING;
-		sanitize_overwrite_next(op);
-		break;
-	case CDB_SA_SANITIZE_BLOCK_ERASE:
-		/* Every block deallocated; they read as zeros (WABEREQ 1). */
-		op->phase = SANITIZE_ERASING;
-		sanitize_submit(op, BS_OP_UNMAP, 0, op->end_offset, NULL);
-		break;
-	default:
-		/* CRYPTO ERASE: there is no key to change; the data goes the
-		 * way a block erase sends it (WACEREQ 1). */
-		op->phase = SANITIZE_ERASING;
-		sanitize_submit(op, lu->spec.thin ? BS_OP_UNMAP : BS_OP_WRITE_ZEROES, 0,
-				op->end_offset, NULL);
-		break;
-	}
-}
-
-/* OVERWRITE parameter list (SBC-3 5.24.3): checks and the pattern chunk. */
-static bool sanitize_overwrite_params(struct scsi_cmd *cmd, struct sanitize_op *op)
-{
-	struct lu *lu = cmd->lu;
-	uint32_t param_len = get_be16(cmd->cdb + 7);
-	const uint8_t *p = cmd->buf;
-	uint32_t pattern_len;
-
-	/* More than the 4-byte header, at most one block of pattern. */
-	if (param_len <= 4 || param_len > lu->block_size + 4) {
-		scsi_invalid_cdb_field(cmd, 7, -1);
-		return false;
-	}
-	if (cmd->data_out_len < param_len) {
-		scsi_check_condition(cmd, SK_ILLEGAL_REQUEST, ASC_PARAMETER_LIST_LENGTH_ERROR);
-		return false;
-	}
-	if (p[0] & 0x60) {          /* TEST: vendor-specific, not supported */
-		scsi_invalid_param_field(cmd, 0, 6);
-		return false;
-	}
-	if ((p[0] & 0x1f) == 0) {   /* OVERWRITE COUNT 0 */
-		scsi_invalid_param_field(cmd, 0, 4);
-		return false;
-	}
-	pattern_len = get_be16(p + 2);
-	if (pattern_len == 0 || pattern_len > lu->block_size || pattern_len != param_len - 4) {
-		scsi_invalid_param_field(cmd, 2, -1);
-		return false;
-	}
-	/* With INVERT, passes alternate between the inverted and the plain
-	 * pattern so that the last pass is always the plain one; one pass
-	 * of it leaves the medium in the same state. */
-	op->zero_pattern = all_zero(p + 4, pattern_len);
-	if (!op->zero_pattern) {
-		op->chunk = alloc_io_buffer(SBC_CHUNK_BYTES);
-		if (!op->chunk) {
-			fail_no_memory(cmd);
-			return false;
-		}
-		for (uint32_t i = 0; i < SBC_CHUNK_BYTES; i++)
-			op->chunk[i] = p[4 + i % pattern_len];
-	}
-	return true;
-}
-
-static void sbc_sanitize(struct scsi_cmd *cmd)
-{
-	struct lu *lu = cmd->lu;
-	uint8_t sa = cdb_service_action(cmd->cdb);
-	bool immed = cmd->cdb[1] & 0x80;
-	uint32_t param_len = get_be16(cmd->cdb + 7);
-	struct sbc_lu_state *st = lu_state(lu);
-	struct sanitize_op *op;
-	int rc;
-
-	if (!st) {
-		fail_no_memory(cmd);
-		return;
-	}
-	if (st->sanitize) {
-		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS);
-		return;
-	}
-	cmd->transfer_len = param_len;
-	switch (sa) {
-	case CDB_SA_SANITIZE_OVERWRITE:
-		break;
-	case CDB_SA_SANITIZE_BLOCK_ERASE:
-		/* Block erase deallocates: only with logical block provisioning. */
-		if (!lu->spec.thin) {
-			scsi_invalid_cdb_field(cmd, 1, 4);
-			return;
-		}
-		/* fall through */
-	case CDB_SA_SANITIZE_CRYPTO_ERASE:
-	case CDB_SA_SANITIZE_EXIT_FAILURE_MODE:
-		if (param_len != 0) {
-			scsi_invalid_cdb_field(cmd, 7, -1);
-			return;
-		}
-		break;
-	default:
-		scsi_invalid_cdb_field(cmd, 1, 4);
-		return;
-	}
-	if (sa == CDB_SA_SANITIZE_EXIT_FAILURE_MODE) {
-		/* SBC-3 4.11.4: only a failure with AUSE set may be left this way. */
-		if (st->sanitize_failed && !st->sanitize_failed_ause) {
-			scsi_invalid_cdb_field(cmd, 1, 4);
-			return;
-		}
-		st->sanitize_failed = false;
-		scsi_cmd_good(cmd);
-		return;
-	}
-	/* A failure with AUSE = 0 is left only by a sanitize with AUSE = 0. */
-	if (st->sanitize_failed && !st->sanitize_failed_ause && (cmd->cdb[1] & 0x20)) {
-		scsi_invalid_cdb_field(cmd, 1, 5);
-		return;
-	}
-
-	op = calloc(1, sizeof(*op));
-	if (!op) {
-		fail_no_memory(cmd);
-		return;
-	}
-	op->lu = lu;
-	op->service_action = sa;
-	op->ause = cmd->cdb[1] & 0x20;
-	ev_timer_init(&op->pace_timer, sanitize_pace_timer, op);
-	if (sa == CDB_SA_SANITIZE_OVERWRITE && !sanitize_overwrite_params(cmd, op)) {
-		sanitize_free(op);
-		return;
-	}
-	st->sanitize = op;
-	op->lock.lba = 0;
-	op->lock.count = lu->num_blocks;
-	op->lock.resume = sanitize_begin;
-	op->lock.arg = op;
-	rc = range_lock_exclusive(lu, &op->lock);
-	if (rc < 0) {
-		st->sanitize = NULL;
-		sanitize_free(op);
-		fail_no_memory(cmd);
-		return;
-	}
-	/* IMMED: status once the CDB and parameters are validated. */
-	if (immed)
-		scsi_cmd_good(cmd);
-	else
-		op->cmd = cmd;
-	if (rc == 1)
-		sanitize_begin(op);
-}
-
-bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress)
-{
-	const struct sanitize_op *op = lu->sbc ? lu->sbc->sanitize : NULL;
-
-	if (!op)
-		return false;
-	*progress = op->end_offset ? (uint16_t)(op->next_offset * 65535 / op->end_offset) : 0;
-	return true;
 }
 
 /* --- the opcode table -------------------------------------------------------- */
@@ -2128,27 +1737,6 @@ static const struct scsi_opcode_desc sbc_ops[] = {
 	  .cdb_usage = { 0x42, 0x01, 0x00, 0x00, 0x00, 0x00, 0x1f, 0xff, 0xff, 0x00 },
 	  .flags = OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
 	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_unmap },
-	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_OVERWRITE, .cdb_len = 10,
-	  .name = "SANITIZE (OVERWRITE)",
-	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
-	  .flags = OPF_SA_IN_BYTE1 | OPF_DATA_OUT | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
-	  .pr_access = PR_ACCESS_WRITE, .nominal_timeout_s = 60, .recommended_timeout_s = 86400,
-	  .execute = sbc_sanitize },
-	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_BLOCK_ERASE, .cdb_len = 10,
-	  .name = "SANITIZE (BLOCK ERASE)",
-	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
-	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
-	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_sanitize },
-	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_CRYPTO_ERASE, .cdb_len = 10,
-	  .name = "SANITIZE (CRYPTOGRAPHIC ERASE)",
-	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
-	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
-	  .pr_access = PR_ACCESS_WRITE, LONG_TIMEOUTS, .execute = sbc_sanitize },
-	{ .opcode = CDB_OP_SANITIZE, .service_action = CDB_SA_SANITIZE_EXIT_FAILURE_MODE,
-	  .cdb_len = 10, .name = "SANITIZE (EXIT FAILURE MODE)",
-	  .cdb_usage = { 0x48, 0xbf, 0x00, 0x00, 0x00, 0x00, 0x00, 0xff, 0xff, 0x00 },
-	  .flags = OPF_SA_IN_BYTE1 | OPF_NEEDS_MEDIUM | OPF_WRITES_MEDIUM,
-	  .pr_access = PR_ACCESS_WRITE, IO_TIMEOUTS, .execute = sbc_sanitize },
 	/* The copy manager (xcopy.c): EXTENDED COPY (LID1) and the two
 	 * RECEIVE COPY RESULTS service actions it implements. */
 	{ .opcode = CDB_OP_EXTENDED_COPY, .service_action = 0x00, .cdb_len = 16,
@@ -2272,67 +1860,19 @@ bool sbc_lu_supports(const struct lu *lu, uint8_t opcode, uint16_t service_actio
 		return false;
 	if (opcode == CDB_OP_UNMAP)
 		return lu->spec.thin;
-	if (opcode == CDB_OP_SANITIZE && service_action == CDB_SA_SANITIZE_BLOCK_ERASE)
-		return lu->spec.thin;
 	return true;
 }
 
-/* --- dispatcher hooks -------------------------------------------------------- */
-
-/* Medium access commands refused in sanitize failure mode: ours that need
- * the medium, but SANITIZE itself (it is how the mode is left). */
-static bool medium_access_command(const struct scsi_cmd *cmd)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(sbc_ops); i++)
-		if (sbc_ops[i].opcode == cmd->cdb[0])
-			return cmd->cdb[0] != CDB_OP_SANITIZE &&
-			       (sbc_ops[i].flags & OPF_NEEDS_MEDIUM);
-	return false;
-}
-
-uint16_t sbc_sanitize_asc(const struct lu *lu)
-{
-	if (!lu->sbc)
-		return 0;
-	if (lu->sbc->sanitize)
-		return ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS;
-	if (lu->sbc->sanitize_failed)
-		return ASC_SANITIZE_COMMAND_FAILED;
-	return 0;
-}
-
-bool sbc_check_sanitize(struct scsi_cmd *cmd)
-{
-	struct lu *lu = cmd->lu;
-
-	if (!lu || !lu->sbc)
-		return false;
-	/* SBC-3 4.11.2: these are served during a sanitize. */
-	if (cmd->cdb[0] == 0x12 /* INQUIRY */ || cmd->cdb[0] == 0xa0 /* REPORT LUNS */ ||
-	    cmd->cdb[0] == 0x03 /* REQUEST SENSE */)
-		return false;
-	if (lu->sbc->sanitize) {
-		scsi_check_condition(cmd, SK_NOT_READY, ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS);
-		return true;
-	}
-	if (lu->sbc->sanitize_failed && medium_access_command(cmd)) {
-		scsi_check_condition(cmd, SK_MEDIUM_ERROR, ASC_SANITIZE_COMMAND_FAILED);
-		return true;
-	}
-	return false;
-}
+/* --- per-LU state ------------------------------------------------------------ */
 
 void sbc_lu_cleanup(struct lu *lu)
 {
 	struct sbc_lu_state *st = lu->sbc;
-	struct range_waiter *w;
+	struct sbc_range_waiter *w;
 
 	if (!st)
 		return;
 	workers_cancel_on_control(&st->wake_on_control);
-	xcopy_lu_cleanup(lu);
-	cluster_range_lock_lu_free(st->cluster_locks);
-	st->cluster_locks = NULL;
 	/* Commands are gone by now; free what waited on their behalf. The
 	 * exclusive entries live in their owners (contexts, the sanitize). */
 	while ((w = TAILQ_FIRST(&st->waiters))) {
@@ -2341,21 +1881,6 @@ void sbc_lu_cleanup(struct lu *lu)
 			free(w);
 	}
 	prevent_holders_clear(lu);
-	if (st->sanitize) {
-		struct sanitize_op *op = st->sanitize;
-		struct scsi_cmd *cmd = op->cmd;
-
-		ev_timer_cancel(lu_loop(lu), &op->pace_timer);
-		op->cmd = NULL;
-		/* A request still out completes while the backstore closes;
-		 * sanitize_io_done() frees the operation then. */
-		if (op->io_in_flight)
-			op->abandoned = true;
-		else
-			sanitize_free(op);
-		if (cmd)
-			scsi_check_condition(cmd, SK_ABORTED_COMMAND, ASC_NO_ADDITIONAL_SENSE);
-	}
 	free(st);
 	lu->sbc = NULL;
 }

@@ -1,12 +1,14 @@
 /* SBC-3 block commands (sbc.c): the limits the handlers enforce, which the
  * Block Limits, Block Device Characteristics and Logical Block Provisioning
- * VPD pages (spc.c) must report, and the hooks the dispatcher, REQUEST
- * SENSE, REPORT SUPPORTED OPERATION CODES and model.c call. */
+ * VPD pages (spc.c) must report, the hooks the dispatcher, REPORT
+ * SUPPORTED OPERATION CODES and scsi_lu.c call, and the LBA range locks
+ * SANITIZE (sanitize.c) takes. */
 #ifndef SANGW_SBC_H
 #define SANGW_SBC_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 #include "../model.h"
 
@@ -54,7 +56,7 @@ static inline uint32_t sbc_max_transfer_blocks(const struct lu *lu)
  * Block Device Characteristics page 0xB1: MEDIUM ROTATION RATE 1
  *   (non-rotating), WACEREQ = 1 (reads succeed after a CRYPTO ERASE
  *   sanitize: the blocks read as zeros), WABEREQ = 1 when BLOCK ERASE is
- *   supported (thin LUs, sbc_lu_supports()) and 0 otherwise (SBC-3 6.6.2;
+ *   supported (thin LUs, sanitize_lu_supports()) and 0 otherwise (SBC-3 6.6.2;
  *   libiscsi's Sanitize.BlockErase fails a nonzero WABEREQ without it).
  * MODE SENSE device-specific parameter: DPOFUA = 1 (SBC-3 6.4.1). */
 
@@ -63,28 +65,18 @@ static inline uint32_t sbc_max_transfer_blocks(const struct lu *lu)
 uint8_t sbc_lbppb_exponent(const struct lu *lu);
 
 /* REPORT SUPPORTED OPERATION CODES: is this command (opcode, service
- * action) supported on this LU? UNMAP and SANITIZE BLOCK ERASE need a thin
- * LU; everything in sbc_opcode_table otherwise. */
+ * action) supported on this LU? UNMAP needs a thin LU; everything else in
+ * sbc_opcode_table is. */
 bool sbc_lu_supports(const struct lu *lu, uint8_t opcode, uint16_t service_action);
 
-/* --- hooks for the dispatcher and REQUEST SENSE ------------------------ */
-
-/* SBC-3 4.11: while a sanitize operation runs on cmd->lu, every command
- * but INQUIRY, REPORT LUNS and REQUEST SENSE gets NOT READY, SANITIZE IN
- * PROGRESS; after a failed one, medium access commands get MEDIUM ERROR,
- * SANITIZE COMMAND FAILED. Completes cmd with that CHECK CONDITION and
- * returns true, or returns false to let it run. Call it after LU
- * resolution and the unit attention check, before reservations. */
-bool sbc_check_sanitize(struct scsi_cmd *cmd);
-/* REQUEST SENSE during a sanitize: true and the progress indication
- * (SPC-4 4.5.2.4.4, 0-65535) when one runs on lu. */
-bool sbc_sanitize_progress(const struct lu *lu, uint16_t *progress);
+/* --- hooks for the dispatcher and scsi_lu.c ---------------------------- */
 
 /* PREVENT ALLOW MEDIUM REMOVAL is kept per I_T nexus (lu->prevent_removal
  * is true while any nexus prevents); it ends for a nexus on its loss, and
  * for all on a logical unit reset or hard reset (SBC-3 5.13). Call
  * sbc_nexus_lost() for every LU of a lost nexus' target, sbc_lu_reset() on
- * LOGICAL UNIT RESET and, for every LU, on TARGET WARM/COLD RESET. */
+ * LOGICAL UNIT RESET and, for every LU, on TARGET WARM/COLD RESET (both
+ * through scsi_lu_nexus_lost() / scsi_lu_reset()). */
 void sbc_nexus_lost(struct lu *lu, const struct it_nexus *nexus);
 void sbc_lu_reset(struct lu *lu);
 
@@ -92,31 +84,32 @@ void sbc_lu_reset(struct lu *lu);
  * may run on their worker (scsi_dispatch.c). */
 bool sbc_range_locks_idle(const struct lu *lu);
 
-/* Release lu->sbc (LBA range locks, sanitize state, copy manager state).
- * model.c calls it in lu_destroy() before closing the backstore. */
+/* Release lu->sbc (LBA range locks, PREVENT ALLOW MEDIUM REMOVAL holders).
+ * scsi_lu_cleanup() calls it once the LU's commands are gone. */
 void sbc_lu_cleanup(struct lu *lu);
 
-/* --- for the copy manager (xcopy.c) -------------------------------------- */
+/* --- exclusive LBA range claims, for SANITIZE (sanitize.c) ----------------
+ * SBC-3 5.2, SBC-4 4.29: an exclusive claim waits for the in-flight
+ * commands that touch its range, and every later command touching the
+ * range waits for it; claims are granted in arrival order. */
 
-struct xcopy_lu_state;
+struct sbc_range_waiter {
+	uint64_t lba;
+	uint64_t count;
+	bool exclusive;
+	bool granted;
+	struct scsi_cmd *cmd;             /* shared waiters: the command */
+	void (*resume)(void *arg);        /* run once granted */
+	void *arg;
+	TAILQ_ENTRY(sbc_range_waiter) link;   /* in the LU's waiters (sbc.c) */
+	TAILQ_ENTRY(sbc_range_waiter) ready;  /* granted, resume pending */
+};
 
-/* Where xcopy.c keeps its per-LU state, beside the block command state
- * (NULL until it stores something). NULL when create is false and the LU
- * has no block command state yet, or when it cannot be allocated. */
-struct xcopy_lu_state **sbc_xcopy_slot(struct lu *lu, bool create);
-
-/* --- for the cluster-wide COMPARE AND WRITE locks (cluster_range_lock.c) -- */
-
-struct cluster_range_lock_lu;
-
-/* Where the LU's cluster lock queue lives, beside the block command state;
- * NULL as for sbc_xcopy_slot(). The second form only reads it. */
-struct cluster_range_lock_lu **sbc_cluster_lock_slot(struct lu *lu, bool create);
-struct cluster_range_lock_lu *sbc_cluster_locks(const struct lu *lu);
-
-/* What a medium access to lu would get from its sanitize state (SBC-3
- * 4.11): SANITIZE IN PROGRESS or SANITIZE COMMAND FAILED, or 0. For a copy
- * that reads or writes an LU other than the one it was sent to. */
-uint16_t sbc_sanitize_asc(const struct lu *lu);
+/* Queue an exclusive claim described by w (lba, count, resume, arg set;
+ * owned by the caller until released). Returns 1 when granted at once, 0
+ * when w->resume(w->arg) will run later, -ENOMEM. */
+int sbc_range_lock_exclusive(struct lu *lu, struct sbc_range_waiter *w);
+/* Release a granted exclusive claim; waiters it blocked may start. */
+void sbc_range_unlock_exclusive(struct lu *lu, struct sbc_range_waiter *w);
 
 #endif

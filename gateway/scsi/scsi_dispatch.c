@@ -10,6 +10,7 @@
 #include "alua.h"
 #include "../log.h"
 #include "pr.h"
+#include "sanitize.h"
 #include "sbc.h"
 #include "scsi_internal.h"
 #include "sense.h"
@@ -19,12 +20,13 @@
 #include "../util.h"
 #include "../workers.h"
 
-/* Block commands come first: they are the data path. */
+/* Block commands come first: they are the data path. SANITIZE is rare. */
 static const struct scsi_opcode_table *const opcode_tables[] = {
 	&sbc_opcode_table,
 	&spc_opcode_table,
 	&pr_opcode_table,
 	&alua_opcode_table,
+	&sanitize_opcode_table,
 };
 
 /* ---------------------------------------------------------------------
@@ -259,7 +261,7 @@ static void submit_now(struct scsi_cmd *cmd)
 	if (alua_check(cmd))
 		return;
 	/* SBC-3 4.11: a sanitize in progress (or failed) answers first. */
-	if (sbc_check_sanitize(cmd))
+	if (sanitize_check(cmd))
 		return;
 	/* SPC-4 5.13.1: RESERVATION CONFLICT status carries no sense data. */
 	if (pr_conflict(cmd)) {

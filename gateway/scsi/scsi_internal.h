@@ -1,5 +1,5 @@
 /* Internals shared by the SCSI core's files. Each command-set file (spc.c,
- * sbc.c, pr.c) exports an ops table of the commands it implements; the
+ * sbc.c, pr.c, alua.c, sanitize.c) exports an ops table of the commands it implements; the
  * dispatcher (scsi_dispatch.c) looks commands up there, applies the checks
  * every command goes through (LU present, unit attentions, reservations,
  * ALUA state, write protection, CDB length and reserved bits) and calls
@@ -57,6 +57,7 @@ struct scsi_opcode_table {
 extern const struct scsi_opcode_table spc_opcode_table;
 extern const struct scsi_opcode_table sbc_opcode_table;
 extern const struct scsi_opcode_table pr_opcode_table;
+extern const struct scsi_opcode_table sanitize_opcode_table;
 
 /* The descriptor for cmd's opcode (and service action), NULL if unsupported. */
 const struct scsi_opcode_desc *scsi_opcode_lookup(uint8_t opcode, uint16_t service_action);

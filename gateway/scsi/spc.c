@@ -7,9 +7,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdb.h"
 #include "../log.h"
+#include "sanitize.h"
 #include "sbc.h"
 #include "scsi_internal.h"
+#include "scsi_lu.h"
 #include "sense.h"
 #include "../shared_state.h"
 #include "ua.h"
@@ -233,7 +236,8 @@ static unsigned vpd_block_device_characteristics(const struct lu *lu, uint8_t *d
 	/* WABEREQ = 01b (SBC-3 6.6.2): reads after a block erase succeed (the
 	 * blocks read as zeros) -- only where BLOCK ERASE exists at all (thin
 	 * LUs), else 00b. WACEREQ = 01b likewise for crypto erase. */
-	d[7] = (uint8_t)((sbc_lu_supports(lu, 0x48, 0x02) ? 0x40 : 0x00) | 0x10);
+	d[7] = (uint8_t)((sanitize_lu_supports(lu, CDB_SA_SANITIZE_BLOCK_ERASE) ? 0x40 : 0x00) |
+			 0x10);
 	return 4 + 0x3c;
 }
 
@@ -377,7 +381,7 @@ static void spc_request_sense(struct scsi_cmd *cmd)
 		asc_ascq = ASC_LU_NOT_SUPPORTED;
 	} else if (ua_take(cmd->nexus, lu_key(cmd->lu), &asc_ascq)) {
 		key = SK_UNIT_ATTENTION;
-	} else if (sbc_sanitize_progress(cmd->lu, &progress)) {
+	} else if (sanitize_progress(cmd->lu, &progress)) {
 		/* SPC-4 4.5.2.4.4 progress indication: SKSV, then 16 bits,
 		 * the same layout as a field pointer with C/D and BPV zero. */
 		key = SK_NOT_READY;
@@ -706,7 +710,7 @@ int mode_select_apply(struct gateway *gw, const void *payload, uint32_t len)
 		return 0;       /* not exported by this node */
 	if (p.reset) {
 		lu->mode = lu->mode_saved;
-		sbc_lu_reset(lu);
+		scsi_lu_reset(lu);
 		return 0;
 	}
 	lu->mode.wce = p.wce;
@@ -750,17 +754,21 @@ static bool opcode_has_service_actions(uint8_t opcode)
 	return false;
 }
 
-/* A command the tables list may still be unavailable on this LU (UNMAP on
- * a fully provisioned one): sbc.c decides for its own commands. */
+/* A command the tables list may still be unavailable on this LU (UNMAP,
+ * SANITIZE BLOCK ERASE on a fully provisioned one): sbc.c and sanitize.c
+ * decide for their own commands. */
 static bool desc_supported_on(const struct lu *lu, const struct scsi_opcode_desc *desc)
 {
 	const struct scsi_opcode_desc *sbc = sbc_opcode_table.ops;
+	const struct scsi_opcode_desc *sanitize = sanitize_opcode_table.ops;
 
 	if (!desc)
 		return false;
 	if (lu && desc >= sbc && desc < sbc + sbc_opcode_table.count)
 		return sbc_lu_supports(lu, desc->opcode,
 				       desc->flags & OPF_SA_IN_BYTE1 ? desc->service_action : 0);
+	if (lu && desc >= sanitize && desc < sanitize + sanitize_opcode_table.count)
+		return sanitize_lu_supports(lu, desc->service_action);
 	return true;
 }
 

@@ -14,8 +14,8 @@
 #include "../workers.h"
 #include "../log.h"
 #include "pr.h"
-#include "sbc.h"
 #include "scsi_internal.h"
+#include "scsi_lu.h"
 #include "sense.h"
 #include "spc.h"
 #include "ua.h"
@@ -344,8 +344,9 @@ void scsi_nexus_unregister(struct it_nexus *nexus)
 	 * nexus alive until then. */
 	TAILQ_FOREACH(lu, &nexus->target->lus, link) {
 		abort_lu_tasks(lu, nexus, nexus, false);
-		/* SBC-3 5.13: nexus loss ends its medium removal prevention. */
-		sbc_nexus_lost(lu, nexus);
+		/* SBC-3 5.13, SPC-4 6.18.1: nexus loss ends its medium
+		 * removal prevention and drops its held copy results. */
+		scsi_lu_nexus_lost(lu, nexus);
 	}
 	pr_nexus_lost(nexus);
 	ua_clear_nexus(nexus);

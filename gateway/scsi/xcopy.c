@@ -34,7 +34,7 @@
 #include "cdb.h"
 #include "../log.h"
 #include "pr.h"
-#include "sbc.h"
+#include "sanitize.h"
 #include "scsi_internal.h"
 #include "sense.h"
 #include "../util.h"
@@ -207,18 +207,16 @@ struct xcopy_lu_state {
 	unsigned held;
 };
 
+/* lu->xcopy, created by the first EXTENDED COPY sent to the LU (NULL when
+ * create is false and there is none yet, or when it cannot be allocated). */
 static struct xcopy_lu_state *lu_xcopy(struct lu *lu, bool create)
 {
-	struct xcopy_lu_state **slot = sbc_xcopy_slot(lu, create);
-
-	if (!slot)
-		return NULL;
-	if (!*slot && create) {
-		*slot = calloc(1, sizeof(**slot));
-		if (*slot)
-			TAILQ_INIT(&(*slot)->jobs);
+	if (!lu->xcopy && create) {
+		lu->xcopy = calloc(1, sizeof(*lu->xcopy));
+		if (lu->xcopy)
+			TAILQ_INIT(&lu->xcopy->jobs);
 	}
-	return *slot;
+	return lu->xcopy;
 }
 
 static struct xcopy_job *job_find(struct xcopy_lu_state *st, uint64_t nexus_id, uint8_t list_id)
@@ -288,18 +286,18 @@ void xcopy_lu_reset(struct lu *lu)
 
 void xcopy_lu_cleanup(struct lu *lu)
 {
-	struct xcopy_lu_state **slot = sbc_xcopy_slot(lu, false);
+	struct xcopy_lu_state *st = lu->xcopy;
 	struct xcopy_job *job;
 
-	if (!slot || !*slot)
+	if (!st)
 		return;
 	/* The LU is released once its commands are gone: nothing runs. */
-	while ((job = TAILQ_FIRST(&(*slot)->jobs))) {
-		TAILQ_REMOVE(&(*slot)->jobs, job, link);
+	while ((job = TAILQ_FIRST(&st->jobs))) {
+		TAILQ_REMOVE(&st->jobs, job, link);
 		free(job);
 	}
-	free(*slot);
-	*slot = NULL;
+	free(st);
+	lu->xcopy = NULL;
 }
 
 /* --- finding the LUs the CSCDs name ----------------------------------------- */
@@ -432,7 +430,7 @@ static bool beyond_end(uint64_t lba, uint64_t bytes, const struct lu *lu)
  * additional sense code that makes the copy abort (SBC-3 4.11, SPC-4). */
 static uint16_t lu_unusable(const struct lu *lu)
 {
-	uint16_t asc = sbc_sanitize_asc(lu);
+	uint16_t asc = sanitize_asc(lu);
 
 	if (asc)
 		return asc;
@@ -642,9 +640,9 @@ static void copy_next(struct xcopy_op *op)
 		return;
 	}
 	/* A sanitize started on either LU meanwhile ends the copy. */
-	asc = sbc_sanitize_asc(src);
+	asc = sanitize_asc(src);
 	if (!asc)
-		asc = sbc_sanitize_asc(dst);
+		asc = sanitize_asc(dst);
 	if (asc) {
 		op_finish(op, SK_COPY_ABORTED, asc);
 		return;

@@ -7,8 +7,9 @@
  * backstores, in chunks; the EXTENDED COPY command completes when it ends.
  *
  * The opcode table entries live in sbc.c (sbc_opcode_table) and point at
- * the two handlers below; sbc.c also keeps the per-LU state and calls the
- * hooks on nexus loss, LU reset and LU release. */
+ * the two handlers below. The per-LU state (running copies, held results)
+ * is lu->xcopy, kept here; scsi_lu.c calls the hooks on nexus loss, LU
+ * reset and LU release. */
 #ifndef SANGW_XCOPY_H
 #define SANGW_XCOPY_H
 
@@ -100,7 +101,7 @@ bool xcopy_parse_params(const uint8_t *p, uint32_t len, struct xcopy_params *out
 void xcopy_extended_copy(struct scsi_cmd *cmd);         /* 83h, LID1 */
 void xcopy_receive_copy_results(struct scsi_cmd *cmd);  /* 84h */
 
-/* --- hooks, called from sbc.c --------------------------------------------- */
+/* --- hooks, called from scsi_lu.c ----------------------------------------- */
 
 /* SPC-4 6.18.1: held results end with the I_T nexus and on a logical unit
  * reset; xcopy_lu_cleanup() frees what is left when the LU goes. */

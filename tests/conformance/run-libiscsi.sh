@@ -107,7 +107,7 @@ stop_tgtd() {
 # skips because its LU is not removable / not write-protected / reports
 # one logical block per physical block; "sanitize-1path" runs the SANITIZE
 # tests with one URL (see known-test-defects.txt for why).
-# SANITIZE OVERWRITE is paced (sbc.c) and Sanitize.Reset expects it still
+# SANITIZE OVERWRITE is paced (sanitize.c) and Sanitize.Reset expects it still
 # running seconds later: that profile uses a 1 GiB LU.
 #   name|LU size|extra LU options|iscsi-test-cu flags|URLs|tests (space separated)
 PROFILES=(

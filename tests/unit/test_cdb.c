@@ -12,8 +12,10 @@
 
 #include "../../gateway/scsi/cdb.h"
 #include "../../gateway/event_loop.h"
+#include "../../gateway/scsi/sanitize.h"
 #include "../../gateway/scsi/sbc.h"
 #include "../../gateway/scsi/scsi.h"
+#include "../../gateway/scsi/scsi_lu.h"
 #include "../../gateway/scsi/sense.h"
 #include "../../gateway/scsi/ua.h"
 #include "../../gateway/util.h"
@@ -1449,9 +1451,9 @@ static void wait_sanitize_done(struct fixture *f, struct lu *lu)
 {
 	uint16_t progress;
 
-	for (int i = 0; i < 10000 && sbc_sanitize_progress(lu, &progress); i++)
+	for (int i = 0; i < 10000 && sanitize_progress(lu, &progress); i++)
 		event_loop_run_once(f->h.gw.loop, 10);
-	assert_false(sbc_sanitize_progress(lu, &progress));
+	assert_false(sanitize_progress(lu, &progress));
 }
 
 static void test_sanitize_overwrite(void **state)
@@ -1480,7 +1482,7 @@ static void test_sanitize_overwrite(void **state)
 	put_be16(params + 2, 512);
 	memset(params + 4, 0xaa, 512);
 	assert_int_equal(sanitize(f, LUN_THICK, 0x81, params, 4 + 512, &res), SAM_STAT_GOOD);
-	assert_true(sbc_sanitize_progress(f->thick, &progress));
+	assert_true(sanitize_progress(f->thick, &progress));
 	cdb_rw10(rd, 0x28, 0, 1);
 	run(f, LUN_THICK, rd, 10, SCSI_DIR_IN, NULL, 0, 512, &res);
 	expect_sense(&res, SK_NOT_READY, ASC_LU_NOT_READY_SANITIZE_IN_PROGRESS);
@@ -1540,8 +1542,8 @@ static void test_sanitize_erase(void **state)
 	 * unknown service actions are invalid; EXIT FAILURE MODE is GOOD. */
 	sanitize(f, LUN_THICK, 0x02, NULL, 0, &res);
 	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
-	assert_false(sbc_lu_supports(f->thick, 0x48, 0x02));
-	assert_true(sbc_lu_supports(f->thin, 0x48, 0x02));
+	assert_false(sanitize_lu_supports(f->thick, 0x02));
+	assert_true(sanitize_lu_supports(f->thin, 0x02));
 	sanitize(f, LUN_THIN, 0x02, params, 8, &res);
 	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	sanitize(f, LUN_THIN, 0x1f, params, 8, &res);
@@ -1573,7 +1575,7 @@ static void test_sanitize_survives_abort(void **state)
 	assert_false(san.done);
 	san.cmd.aborted = true;   /* what ABORT TASK does */
 	async_wait(f, all, 1);
-	assert_true(sbc_sanitize_progress(big, &progress));
+	assert_true(sanitize_progress(big, &progress));
 	scsi_cmd_free_buf(&san.cmd);
 	lu_destroy(big);          /* with the sanitize still running */
 	async_nexus_free(f, nx);
@@ -1958,11 +1960,11 @@ static void test_receive_copy_results(void **state)
 	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	p[1] = 0;
 	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
-	sbc_nexus_lost(f->thin, f->nx);
+	scsi_lu_nexus_lost(f->thin, f->nx);
 	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
 	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	assert_int_equal(xcopy(f, LUN_THIN, p, len, &res), SAM_STAT_GOOD);
-	sbc_lu_reset(f->thin);
+	scsi_lu_reset(f->thin);
 	copy_results(f, XCOPY_SA_COPY_STATUS, 5, &res);
 	expect_sense(&res, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 	/* A failed copy (past the end) holds nothing either. */
