@@ -56,6 +56,7 @@ SGWC_LAST_PID=
 COROSYNC_PIDS=()       # indexed by node number
 NODE_SANGWD_PIDS=()    # indexed by node number
 SGWC_SPAWNED_PIDS=()   # node_spawn / client_spawn
+SGWC_DOWN_HOOKS=()     # functions cluster_down calls (tests/ceph/lib.sh adds one)
 
 # --- names -------------------------------------------------------------------
 
@@ -597,7 +598,7 @@ node_kill() {
 # namespaces, veths and bridge, remove the node folders. Safe to call
 # twice and after a half-finished cluster_up; runs on exit anyway.
 cluster_down() {
-	local i pid link ns
+	local i pid link ns hook
 	[ -n "$SGWC_OWNED" ] || return 0
 	# sangwd first (it may want to leave its group while corosync still
 	# runs), then corosync and whatever else was spawned.
@@ -619,6 +620,11 @@ cluster_down() {
 	NODE_SANGWD_PIDS=()
 	COROSYNC_PIDS=()
 	SGWC_SPAWNED_PIDS=()
+	# Other harnesses' hosts on the bridge (a Ceph namespace) go after the
+	# nodes' processes, their clients, and before the bridge.
+	for hook in "${SGWC_DOWN_HOOKS[@]}"; do
+		"$hook"
+	done
 	# Deleting a veth end deletes its peer; the namespaces go last.
 	for link in sgwc-bc $(for ((i = 1; i <= SGWC_MAX_NODES; i++)); do node_bridge_veth "$i"; done) "$SGWC_BRIDGE"; do
 		ip -n "$SGWC_SWITCH_NS" link show "$link" >/dev/null 2>&1 &&
