@@ -15,7 +15,6 @@ per_client=${CAW_PER_CLIENT:-200}
 counter_lba=16
 
 cluster_up_shared_lu 2
-lu=$SHARED_LU
 # Both nodes serve (a node takes I/O once it has the cluster's state).
 for i in 1 2; do
 	deadline=$((SECONDS + CLUSTER_TIMEOUT))

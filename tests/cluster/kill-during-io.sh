@@ -22,7 +22,6 @@ max_gap_ms=${MAX_GAP_MS:-10000}
 failover_max_gap_ms=${FAILOVER_MAX_GAP_MS:-30000}
 
 cluster_up_shared_lu 3
-lu=$SHARED_LU
 session_start
 
 # Registrations through each node, a reservation through node 1.
@@ -123,7 +122,8 @@ compare_pr "$key1,$key2,$key3" P1 P2
 sess close P3
 node_start_corosync 3
 wait_nodes_quorate 3 1 2 3
-node_start_sangwd 3 --target "$TARGET_IQN" --lun "file:$lu"
+node_start_sangwd 3 --target "$TARGET_IQN" --lun "$SHARED_LU_SPEC"
+node_wait_lus_ready 3
 sess_expect '^ok' open P3 "$(node_url 3)" "$INIT3_IQN"
 t0=$SECONDS
 while sess clear-ua P3; [ "${SESS_REPLY%% *}" != ok ]; do

@@ -473,16 +473,54 @@ cluster_up() {
 	wait_nodes_quorate "$n" $(seq 1 "$n")
 }
 
-# cluster_up_shared_lu N: N corosync nodes and, on each, sangwd exporting
-# one 64 MiB file ($SHARED_LU) as LUN 0 of $TARGET_IQN: one disk, N paths.
+# cluster_up_shared_lu N [SANGWD ARGS...]: N corosync nodes and, on each,
+# sangwd exporting one 64 MiB LU ($SHARED_LU_SPEC) as LUN 0 of
+# $TARGET_IQN: one disk, N paths. The LU is a file ($SHARED_LU), or with
+# SGWC_BACKING=rbd one RBD image on a Ceph cluster in namespace sgwc-ceph
+# on the bridge (tests/ceph/lib.sh), which every node reaches over the
+# network as gateways do; each node's LU is open before this returns.
 cluster_up_shared_lu() {
-	local i
-	cluster_up "$1"
-	SHARED_LU=$TEST_DIR/shared-lu.img
-	make_sparse_file "$SHARED_LU" 64M
-	for ((i = 1; i <= $1; i++)); do
-		node_start_sangwd "$i" --target "$TARGET_IQN" --lun "file:$SHARED_LU"
+	local n=$1 i
+	shift
+	cluster_up "$n"
+	shared_lu_make
+	for ((i = 1; i <= n; i++)); do
+		node_start_sangwd "$i" --target "$TARGET_IQN" --lun "$SHARED_LU_SPEC" "$@"
 	done
+	for ((i = 1; i <= n; i++)); do
+		node_wait_lus_ready "$i"
+	done
+}
+
+# shared_lu_make: the shared LU's backing (see cluster_up_shared_lu), after
+# cluster_up; sets SHARED_LU_SPEC.
+shared_lu_make() {
+	if [ "${SGWC_BACKING:-file}" = rbd ]; then
+		ceph_need_tools
+		cluster_ceph_up
+		rbd_image_create shared 64M || fail "cannot create the shared rbd image"
+		SHARED_LU=
+		SHARED_LU_SPEC="rbd:rbd/shared,conf=$CEPH_CONF"
+	else
+		SHARED_LU=$TEST_DIR/shared-lu.img
+		make_sparse_file "$SHARED_LU" 64M
+		SHARED_LU_SPEC="file:$SHARED_LU"
+	fi
+}
+
+# node_wait_lus_ready I: node I's LUs are open (rbd LUs open in the
+# background and answer NOT READY until then).
+node_wait_lus_ready() {
+	local n out
+	for ((n = 0; n < START_TIMEOUT * 10; n++)); do
+		out=$(node_gwcli "$1" --json ls 2>/dev/null) || { sleep 0.1; continue; }
+		case $out in
+		*'"backing":"opening"'* | *'"backing":"failed"'*) ;;
+		*) return 0 ;;
+		esac
+		sleep 0.1
+	done
+	fail "node $1: an LU did not open within $START_TIMEOUT s: $(node_gwcli "$1" ls 2>&1 | grep -A1 backing | head -3)"
 }
 
 # node_start_sangwd I ARGS...: sangwd -f in node I, listening on
@@ -707,3 +745,7 @@ _sgwc_exit() {
 	cleanup
 }
 trap _sgwc_exit EXIT
+
+# RBD-backed scenarios (SGWC_BACKING=rbd, cluster_ceph_up).
+# shellcheck source=../ceph/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../ceph/lib.sh"

@@ -22,7 +22,6 @@ heal_timeout=${HEAL_TIMEOUT:-90}
 refused='^check 2/04/0[ac]$'
 
 cluster_up_shared_lu 3
-lu=$SHARED_LU
 session_start
 
 # P1 through node 1 holds a Registrants Only reservation; P3 through node

@@ -3,17 +3,13 @@
 # reported through nodes 2 and 3 (READ KEYS / READ RESERVATION) and enforced
 # there, because every PR change is one operation delivered to all nodes in
 # corosync's agreed order. Three nodes in network namespaces (lib.sh), one
-# LU file shared by all, sangwd --cluster corosync on each.
+# LU shared by all (a file, or one RBD image with SGWC_BACKING=rbd),
+# sangwd --cluster corosync on each.
 TEST_NAME=cluster-pr-across-nodes
 . "$(dirname "$0")/lib.sh"
 need_program "$TESTCLIENT"
 
-cluster_up 3
-lu=$TEST_DIR/shared-lu.img
-make_sparse_file "$lu" 64M
-for i in 1 2 3; do
-	node_start_sangwd "$i" --cluster corosync --target "$TARGET_IQN" --lun "file:$lu"
-done
+cluster_up_shared_lu 3 --cluster corosync
 
 # Register and reserve (Write Exclusive) through node 1.
 client_exec "$TESTCLIENT" pr-register-reserve "$(node_url 1)" 0x5a6e77 1 ||

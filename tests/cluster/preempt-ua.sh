@@ -30,7 +30,6 @@ type_we=1
 rounds=${PREEMPT_ROUNDS:-5}
 
 cluster_up_shared_lu 3
-lu=$SHARED_LU
 session_start
 
 # Several rounds: a race between B's PREEMPT completing on node 2 and node

@@ -12,6 +12,10 @@
  *   read-loop URL[,URL...]     read until SIGTERM/SIGINT (or --seconds);
  *                              report I/O gaps, failovers and UAs
  *   pr-latency URL N           time N rounds of PR operations
+ *   write-log URL BLOCKS       write generation-stamped blocks until the
+ *                              target is lost; log every acknowledged one
+ *   check-log URL LOG          every block the log says was acknowledged
+ *                              holds that generation or a newer one
  *
  * Run with --help for the details. Exit status: 0 done, 1 failed, 2 usage. */
 #include <errno.h>
@@ -748,6 +752,186 @@ out:
 
 /* --- main ------------------------------------------------------------- */
 
+
+/* --- write-log / check-log: no acknowledged write is lost ----------------- */
+
+/* A stamped block: the LBA, the generation, then bytes derived from both,
+ * so a torn or stale block is told apart from the one acknowledged. */
+static void stamp_block(unsigned char *b, uint32_t bs, uint64_t lba, uint64_t gen)
+{
+	for (int i = 0; i < 8; i++) {
+		b[i] = (unsigned char)(lba >> (56 - 8 * i));
+		b[8 + i] = (unsigned char)(gen >> (56 - 8 * i));
+	}
+	for (uint32_t i = 16; i < bs; i++)
+		b[i] = (unsigned char)(lba * 131 + gen * 29 + i);
+}
+
+/* The generation a block holds, or 0 when it is not a whole stamped block
+ * of this LBA (never written: zeros). */
+static uint64_t stamp_of(const unsigned char *b, uint32_t bs, uint64_t lba)
+{
+	unsigned char want[4096];
+	uint64_t gen = be64(b + 8);
+
+	if (be64(b) != lba || gen == 0 || bs > sizeof(want))
+		return 0;
+	stamp_block(want, bs, lba, gen);
+	return memcmp(want, b, bs) == 0 ? gen : 0;
+}
+
+/* Log in and learn the block size, past the unit attentions a new nexus
+ * gets (power on, and whatever the cluster raised). */
+static bool open_for_io(struct session *s, const char *url, char *why, size_t len)
+{
+	s->iscsi = open_session(url, DEFAULT_INITIATOR, &s->lun, why, len);
+	if (s->iscsi == NULL)
+		return false;
+	for (int i = 0; i < CLEAR_UA_TRIES; i++) {
+		struct scsi_task *task = iscsi_testunitready_sync(s->iscsi, s->lun);
+		bool ua = is_unit_attention(task);
+
+		if (task)
+			scsi_free_scsi_task(task);
+		if (!ua)
+			break;
+	}
+	return block_size_of(s, why, len);
+}
+
+/* Write one block at a time, scattered over BLOCKS blocks, each with the
+ * next generation; print "acked LBA GEN" once the target said GOOD. Ends
+ * (status 0) when the target is lost or after --seconds. */
+static int cmd_write_log(const char *url, uint64_t blocks, double seconds)
+{
+	struct session s = { 0 };
+	unsigned char data[4096];
+	char why[256];
+	double start = now_s();
+	uint64_t gen;
+
+	if (!open_for_io(&s, url, why, sizeof(why)) || s.block_size > sizeof(data)) {
+		fprintf(stderr, "%s: %s\n", url, why);
+		close_session(s.iscsi);
+		return 1;
+	}
+	printf("READY\n");
+	fflush(stdout);
+	for (gen = 1; seconds <= 0 || now_s() - start < seconds; gen++) {
+		/* 7919 is prime: consecutive generations land far apart. */
+		uint64_t lba = (gen * 7919) % blocks;
+		struct scsi_task *task;
+
+		stamp_block(data, s.block_size, lba, gen);
+		task = iscsi_write16_sync(s.iscsi, s.lun, lba, data, s.block_size,
+					  (int)s.block_size, 0, 0, 0, 0, 0);
+		outcome(task, s.iscsi, why, sizeof(why));
+		if (task == NULL || task->status != SCSI_STATUS_GOOD) {
+			printf("stopped at generation %" PRIu64 ": %s\n", gen, why);
+			if (task)
+				scsi_free_scsi_task(task);
+			break;
+		}
+		scsi_free_scsi_task(task);
+		printf("acked %" PRIu64 " %" PRIu64 "\n", lba, gen);
+		fflush(stdout);
+	}
+	fflush(stdout);
+	close_session(s.iscsi);
+	return 0;
+}
+
+struct acked { uint64_t lba, gen; };
+
+static int cmp_acked(const void *a, const void *b)
+{
+	const struct acked *x = a, *y = b;
+
+	if (x->lba != y->lba)
+		return x->lba < y->lba ? -1 : 1;
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+/* Read back every block the log acknowledged: it must hold its last
+ * acknowledged generation or a newer one (a write in flight when the
+ * node died may have landed). Prints "checked N lost M". */
+static int cmd_check_log(const char *url, const char *log_path)
+{
+	struct session s = { 0 };
+	struct acked *acked = NULL;
+	size_t n = 0, cap = 0, checked = 0, lost = 0;
+	char line[256], why[256];
+	FILE *f = fopen(log_path, "r");
+
+	if (f == NULL) {
+		fprintf(stderr, "%s: %s\n", log_path, strerror(errno));
+		return 1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct acked a;
+
+		if (sscanf(line, "acked %" SCNu64 " %" SCNu64, &a.lba, &a.gen) != 2)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 1024;
+			acked = realloc(acked, cap * sizeof(*acked));
+			if (acked == NULL) {
+				fclose(f);
+				return 1;
+			}
+		}
+		acked[n++] = a;
+	}
+	fclose(f);
+	qsort(acked, n, sizeof(*acked), cmp_acked);
+	if (!open_for_io(&s, url, why, sizeof(why))) {
+		fprintf(stderr, "%s: %s\n", url, why);
+		close_session(s.iscsi);
+		free(acked);
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct scsi_task *task;
+		uint64_t got;
+
+		if (i + 1 < n && acked[i + 1].lba == acked[i].lba)
+			continue;       /* only the last acknowledged generation */
+		/* A unit attention or NOT READY while the group settles after a
+		 * node's death is retried, as an initiator would (10 s). */
+		for (int tries = 0;; tries++) {
+			task = iscsi_read16_sync(s.iscsi, s.lun, acked[i].lba, s.block_size,
+						 (int)s.block_size, 0, 0, 0, 0, 0);
+			if (tries >= 50 || task == NULL || task->status != SCSI_STATUS_CHECK_CONDITION ||
+			    (task->sense.key != SCSI_SENSE_UNIT_ATTENTION &&
+			     task->sense.key != SCSI_SENSE_NOT_READY))
+				break;
+			scsi_free_scsi_task(task);
+			sleep_ms(200);
+		}
+		outcome(task, s.iscsi, why, sizeof(why));
+		if (task == NULL || task->status != SCSI_STATUS_GOOD ||
+		    task->datain.size != (int)s.block_size) {
+			fprintf(stderr, "read of LBA %" PRIu64 ": %s\n", acked[i].lba, why);
+			if (task)
+				scsi_free_scsi_task(task);
+			close_session(s.iscsi);
+			free(acked);
+			return 1;
+		}
+		got = stamp_of(task->datain.data, s.block_size, acked[i].lba);
+		checked++;
+		if (got < acked[i].gen && ++lost <= 10) {
+			fprintf(stderr, "LBA %" PRIu64 ": acknowledged generation %" PRIu64
+				", found %" PRIu64 "\n", acked[i].lba, acked[i].gen, got);
+		}
+		scsi_free_scsi_task(task);
+	}
+	close_session(s.iscsi);
+	free(acked);
+	printf("checked %zu lost %zu\n", checked, lost);
+	return lost == 0 && checked > 0 ? 0 : 1;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -770,6 +954,11 @@ static void usage(FILE *f)
 		"                          prints 'mark ... max_gap_ms' and starts a new phase\n"
 		"  pr-latency URL N        N rounds of REGISTER, RESERVE, READ KEYS:\n"
 		"                          median and p99 of each\n"
+		"  write-log URL BLOCKS    write generation-stamped blocks over BLOCKS blocks\n"
+		"                          until the target is lost (or --seconds); print\n"
+		"                          'acked LBA GEN' for each acknowledged write\n"
+		"  check-log URL LOG       read back every block LOG acknowledged: each must\n"
+		"                          hold that generation or newer ('checked N lost M')\n"
 		"  --timeout S             per-command timeout [10]\n");
 }
 
@@ -804,6 +993,10 @@ int main(int argc, char **argv)
 		return cmd_session();
 	if (strcmp(argv[optind], "read-loop") == 0 && argc - optind == 2)
 		return cmd_read_loop(argv[optind + 1], seconds);
+	if (strcmp(argv[optind], "write-log") == 0 && argc - optind == 3 && atoll(argv[optind + 2]) > 0)
+		return cmd_write_log(argv[optind + 1], (uint64_t)atoll(argv[optind + 2]), seconds);
+	if (strcmp(argv[optind], "check-log") == 0 && argc - optind == 3)
+		return cmd_check_log(argv[optind + 1], argv[optind + 2]);
 	if (strcmp(argv[optind], "pr-latency") == 0 && argc - optind == 3 && atoi(argv[optind + 2]) > 0)
 		return cmd_pr_latency(argv[optind + 1], atoi(argv[optind + 2]));
 	usage(stderr);
