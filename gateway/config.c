@@ -820,6 +820,9 @@ static int validate_lu_spec(struct lu_spec *spec, const char *path, char *err, s
 			return failf(-EINVAL, err, errlen, q, "\"%s\" is not an absolute path", spec->path);
 	} else if (strcmp(spec->backstore, "null") == 0 && spec->path[0]) {
 		return failf(-EINVAL, err, errlen, q, "the null backstore takes no path");
+	} else if (strcmp(spec->backstore, "rbd") == 0) {
+		/* RBD images are thin by nature: UNMAP frees objects. */
+		spec->thin = true;
 	}
 	{
 		const struct backstore_ops *ops = backstore_find(spec->backstore);

@@ -448,6 +448,8 @@ static int start_io(struct rbd_lu *rl, struct bs_io *io, rbd_completion_t c)
 		return rbd_aio_write_zeroes(img, io->offset, io->length, c, 0, 0);
 	case BS_OP_WRITE_SAME:
 		return rbd_aio_writesame(img, io->offset, io->length, io->buf, io->pattern_len, c, 0);
+	case BS_OP_MAP_STATUS:
+		break;          /* rbd_submit() hands it to the admin thread */
 	case BS_OP_COMPARE_AND_WRITE: {
 		ssize_t rc = rbd_aio_compare_and_write(img, io->offset, io->length, io->cmp_buf,
 						       io->buf, c, &io->miscompare_offset, 0);
@@ -456,6 +458,8 @@ static int start_io(struct rbd_lu *rl, struct bs_io *io, rbd_completion_t c)
 	}
 	return -EINVAL;
 }
+
+static int start_map_status(struct rbd_queue *q, struct bs_io *io);
 
 static void rbd_submit(struct lu *lu, struct bs_io *io)
 {
@@ -476,6 +480,12 @@ static void rbd_submit(struct lu *lu, struct bs_io *io)
 		finish_later(q, io, -EINVAL);
 		return;
 	}
+	if (io->op == BS_OP_MAP_STATUS) {
+		rc = start_map_status(q, io);
+		if (rc < 0)
+			finish_later(q, io, rc);
+		return;
+	}
 	rc = rbd_aio_create_completion(io, io_finished, &c);
 	if (rc < 0) {
 		finish_later(q, io, rc);
@@ -493,6 +503,7 @@ static bool rbd_supports(const struct lu *lu, enum bs_op op, uint64_t offset, ui
 	(void)lu;
 	switch (op) {
 	case BS_OP_WRITE_SAME:
+	case BS_OP_MAP_STATUS:
 		return true;
 	case BS_OP_COMPARE_AND_WRITE:
 		return length > 0 && offset / RBD_CAW_SECTOR == (offset + length - 1) / RBD_CAW_SECTOR;
@@ -651,9 +662,11 @@ static int rbd_resize_lu(struct lu *lu, uint64_t new_size)
 	return 0;
 }
 
-/* GET LBA STATUS (SBC-3 5.16): allocated objects are mapped; an image
- * without the object map is listed object by object, so look ahead only
- * a bounded span. */
+/* GET LBA STATUS (SBC-3 5.16): allocated objects are mapped. Listing them
+ * (rbd_diff_iterate2) blocks, so it runs on the admin thread and the
+ * answer comes back through the submitting thread's queue. An image
+ * without the object map is listed object by object: look ahead only a
+ * bounded span. */
 #define RBD_MAP_LOOKAHEAD (256ull << 20)
 
 struct map_walk {
@@ -676,16 +689,12 @@ static int first_extent(uint64_t off, size_t len, int exists, void *arg)
 	return -ECANCELED;        /* stop: only the first one matters */
 }
 
-static int rbd_map_status(struct lu *lu, uint64_t offset, bool *mapped, uint64_t *len)
+static int map_run(struct rbd_lu *rl, uint64_t offset, uint64_t length, bool *mapped, uint64_t *len)
 {
-	struct rbd_lu *rl = rl_of(lu);
 	struct map_walk w = { .offset = offset };
-	uint64_t end;
+	uint64_t end = offset + MIN(length, RBD_MAP_LOOKAHEAD);
 	int rc;
 
-	if (offset >= lu->size_bytes || !rl->image)
-		return -EINVAL;
-	end = offset + MIN(lu->size_bytes - offset, RBD_MAP_LOOKAHEAD);
 	rc = rbd_diff_iterate2(rl->image, NULL, offset, end - offset, 1, 1, first_extent, &w);
 	if (rc < 0 && rc != -ECANCELED)
 		return rc;
@@ -702,13 +711,47 @@ static int rbd_map_status(struct lu *lu, uint64_t offset, bool *mapped, uint64_t
 	return 0;
 }
 
+struct map_job {
+	struct rbd_admin_job job;
+	struct rbd_queue *q;
+	struct bs_io *io;
+};
+
+static void run_map_status(struct rbd_admin_job *job)
+{
+	struct map_job *mj = container_of(job, struct map_job, job);
+	struct rbd_queue *q = mj->q;
+	struct bs_io *io = mj->io;
+	int rc;
+
+	free(mj);
+	rc = map_run(q->rl, io->offset, io->length, &io->mapped, &io->map_length);
+	finish_later(q, io, rc);
+}
+
+static int start_map_status(struct rbd_queue *q, struct bs_io *io)
+{
+	struct map_job *mj = calloc(1, sizeof(*mj));
+
+	if (!mj)
+		return -ENOMEM;
+	mj->q = q;
+	mj->io = io;
+	mj->job.run = run_map_status;
+	if (rbd_admin_queue(&mj->job) < 0) {
+		free(mj);
+		return -EAGAIN;
+	}
+	return 0;
+}
+
 const struct backstore_ops backstore_rbd_ops = {
 	.name = "rbd",
 	.open = rbd_open_lu,
 	.close = rbd_close_lu,
 	.submit = rbd_submit,
 	.resize = rbd_resize_lu,
-	.map_status = rbd_map_status,
+	.map_status = NULL,             /* BS_OP_MAP_STATUS instead */
 	.supports = rbd_supports,
 	.configure = rbd_configure,
 	.check_spec = rbd_check_spec,

@@ -31,6 +31,9 @@ enum bs_op {
 	BS_OP_WRITE_SAME,   /* buf holds pattern_len bytes, repeated over the range */
 	BS_OP_COMPARE_AND_WRITE, /* atomically: if the range equals cmp_buf, write
 				  * buf; else -EILSEQ with miscompare_offset */
+	BS_OP_MAP_STATUS,   /* thin provisioning, asynchronously: the run from
+			     * offset (at most length bytes) that is all mapped
+			     * or all deallocated: mapped and map_length */
 };
 
 #define BS_OPEN_PENDING 1
@@ -45,6 +48,8 @@ struct bs_io {
 	uint32_t pattern_len; /* WRITE_SAME: bytes in buf (one logical block) */
 	uint64_t miscompare_offset; /* COMPARE_AND_WRITE -EILSEQ: first differing
 				     * byte, counted from offset */
+	bool mapped;        /* MAP_STATUS results */
+	uint64_t map_length;
 	int result;         /* 0 or -errno, set before done() */
 	void (*done)(struct bs_io *io);
 	void *arg;          /* owner's context */

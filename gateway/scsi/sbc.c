@@ -1462,12 +1462,96 @@ static void sbc_read_capacity_16(struct scsi_cmd *cmd)
 
 enum { LBA_MAPPED = 0, LBA_DEALLOCATED = 1 };
 
+/* One run of blocks from lba: mapped or not for run_bytes (from the
+ * backstore), or everything mapped to the end when the backstore cannot
+ * tell (known false). Appended to the descriptors in data (n of them),
+ * merged with the previous one when the state is the same (a partly
+ * mapped block split a run). Returns the blocks it covered. */
+static uint64_t lba_status_add(const struct lu *lu, uint8_t *data, unsigned *n, uint64_t lba,
+			       bool known, bool mapped, uint64_t run_bytes)
+{
+	uint64_t run_blocks = lu->num_blocks - lba;
+	uint8_t status = LBA_MAPPED;
+	uint8_t *d = data + 8 + 16 * *n;
+
+	if (known) {
+		/* A block partly mapped counts as mapped. */
+		if (mapped)
+			run_blocks = (run_bytes + lu->block_size - 1) >> lu->block_shift;
+		else
+			run_blocks = run_bytes >> lu->block_shift;
+		if (run_blocks == 0) {
+			mapped = true;
+			run_blocks = 1;
+		}
+		run_blocks = MIN(run_blocks, lu->num_blocks - lba);
+		status = mapped ? LBA_MAPPED : LBA_DEALLOCATED;
+	}
+	run_blocks = MIN(run_blocks, (uint64_t)UINT32_MAX);
+	if (*n > 0 && (data[8 + 16 * (*n - 1) + 12] & 0x0f) == status &&
+	    (uint64_t)get_be32(data + 8 + 16 * (*n - 1) + 8) + run_blocks <= UINT32_MAX) {
+		uint8_t *prev = data + 8 + 16 * (*n - 1);
+
+		put_be32(prev + 8, get_be32(prev + 8) + (uint32_t)run_blocks);
+	} else {
+		put_be64(d, lba);
+		put_be32(d + 8, (uint32_t)run_blocks);
+		d[12] = status;
+		(*n)++;
+	}
+	return run_blocks;
+}
+
+#define LBA_STATUS_DATA_MAX (8 + 16 * SBC_LBA_STATUS_MAX_DESCRIPTORS)
+
+/* Asking the backstore run by run (a network store answers off-loop):
+ * ctx->scratch holds the parameter data, next_lba the next LBA to ask
+ * about, next_desc the descriptors so far, desc_count the most wanted,
+ * chunk_blocks the allocation length. */
+static void lba_status_next(struct scsi_cmd *cmd);
+
+static void lba_status_run_done(struct scsi_cmd *cmd, int result)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+
+	if (result < 0) {
+		ctx_fail_io(cmd, result, true);
+		return;
+	}
+	ctx->next_lba += lba_status_add(cmd->lu, ctx->scratch, &ctx->next_desc, ctx->next_lba, true,
+					cmd->io.mapped, cmd->io.map_length);
+	lba_status_next(cmd);
+}
+
+static void lba_status_next(struct scsi_cmd *cmd)
+{
+	struct sbc_ctx *ctx = ctx_of(cmd);
+	struct lu *lu = cmd->lu;
+	uint8_t data[LBA_STATUS_DATA_MAX];
+	unsigned n = ctx->next_desc;
+
+	if (cmd->aborted) {
+		ctx_aborted(cmd);
+		return;
+	}
+	if (n < ctx->desc_count && ctx->next_lba < lu->num_blocks) {
+		scsi_cmd_io(cmd, BS_OP_MAP_STATUS, blocks_to_bytes(lu, ctx->next_lba),
+			    blocks_to_bytes(lu, lu->num_blocks - ctx->next_lba), NULL, false,
+			    lba_status_run_done);
+		return;
+	}
+	memcpy(data, ctx->scratch, sizeof(data));
+	ctx_end(cmd);
+	put_be32(data, 4 + 16 * n);    /* PARAMETER DATA LENGTH */
+	data_in_or_fail(cmd, data, 8 + 16 * n, get_be32(cmd->cdb + 10));
+}
+
 static void sbc_get_lba_status(struct scsi_cmd *cmd)
 {
 	struct lu *lu = cmd->lu;
 	uint64_t lba = get_be64(cmd->cdb + 2);
 	uint32_t alloc_len = get_be32(cmd->cdb + 10);
-	uint8_t data[8 + 16 * SBC_LBA_STATUS_MAX_DESCRIPTORS];
+	uint8_t data[LBA_STATUS_DATA_MAX];
 	unsigned max_desc, n = 0;
 
 	if (lba >= lu->num_blocks) {
@@ -1480,42 +1564,29 @@ static void sbc_get_lba_status(struct scsi_cmd *cmd)
 	max_desc = MAX(1u, MIN(max_desc, SBC_LBA_STATUS_MAX_DESCRIPTORS));
 	memset(data, 0, sizeof(data));
 
+	if (lu->spec.thin && backstore_supports(lu, BS_OP_MAP_STATUS, 0, 0)) {
+		struct sbc_ctx *ctx = ctx_new(cmd);
+
+		if (ctx)
+			ctx->scratch = calloc(1, LBA_STATUS_DATA_MAX);
+		if (!ctx || !ctx->scratch) {
+			if (ctx)
+				ctx_end(cmd);
+			fail_no_memory(cmd);
+			return;
+		}
+		ctx->next_lba = lba;
+		ctx->desc_count = max_desc;
+		lba_status_next(cmd);
+		return;
+	}
 	while (n < max_desc && lba < lu->num_blocks) {
-		uint64_t run_blocks = lu->num_blocks - lba;
-		uint8_t status = LBA_MAPPED;
-		uint8_t *d = data + 8 + 16 * n;
-		bool mapped = true;
-		uint64_t run_bytes;
+		bool mapped = true, known;
+		uint64_t run_bytes = 0;
 
-		if (lu->spec.thin && lu->bs_ops->map_status &&
-		    lu->bs_ops->map_status(lu, blocks_to_bytes(lu, lba), &mapped, &run_bytes) == 0) {
-			/* A block partly mapped counts as mapped. */
-			if (mapped)
-				run_blocks = (run_bytes + lu->block_size - 1) >> lu->block_shift;
-			else
-				run_blocks = run_bytes >> lu->block_shift;
-			if (run_blocks == 0) {
-				mapped = true;
-				run_blocks = 1;
-			}
-			run_blocks = MIN(run_blocks, lu->num_blocks - lba);
-			status = mapped ? LBA_MAPPED : LBA_DEALLOCATED;
-		}
-		run_blocks = MIN(run_blocks, (uint64_t)UINT32_MAX);
-		/* Merge with the previous descriptor when the state is the
-		 * same (a partly mapped block split a run). */
-		if (n > 0 && (data[8 + 16 * (n - 1) + 12] & 0x0f) == status &&
-		    (uint64_t)get_be32(data + 8 + 16 * (n - 1) + 8) + run_blocks <= UINT32_MAX) {
-			uint8_t *prev = data + 8 + 16 * (n - 1);
-
-			put_be32(prev + 8, get_be32(prev + 8) + (uint32_t)run_blocks);
-		} else {
-			put_be64(d, lba);
-			put_be32(d + 8, (uint32_t)run_blocks);
-			d[12] = status;
-			n++;
-		}
-		lba += run_blocks;
+		known = lu->spec.thin && lu->bs_ops->map_status &&
+			lu->bs_ops->map_status(lu, blocks_to_bytes(lu, lba), &mapped, &run_bytes) == 0;
+		lba += lba_status_add(lu, data, &n, lba, known, mapped, run_bytes);
 	}
 	put_be32(data, 4 + 16 * n);    /* PARAMETER DATA LENGTH */
 	data_in_or_fail(cmd, data, 8 + 16 * n, alloc_len);
