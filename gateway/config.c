@@ -1795,14 +1795,18 @@ static int update_target(struct gateway *gw, struct target *t, const struct cfg_
 		if (spec_equal(&lu->spec, &cl->spec, true)) {
 			char why[256] = "";
 
-			if (lu_resize(lu, cl->spec.size, why, sizeof(why)) < 0) {
+			int rr = lu_resize(lu, cl->spec.size, why, sizeof(why));
+
+			if (rr < 0) {
 				snprintf(msg, sizeof(msg), "%s: cannot resize LUN %llu: %s", q,
 					 (unsigned long long)lun, why);
 				note_error(&first, -EIO, err, errlen, msg);
 				continue;
 			}
 			lu->spec.size = cl->spec.size;
-			ua_establish_lu(gw, lu, 0, ASC_CAPACITY_DATA_HAS_CHANGED);
+			/* A pending resize raises it when it ends. */
+			if (rr == 0)
+				ua_establish_lu(gw, lu, 0, ASC_CAPACITY_DATA_HAS_CHANGED);
 			continue;
 		}
 		/* Any other change replaces the LU: a new identity or backing. */
@@ -2535,9 +2539,15 @@ static int req_lun_resize(struct gateway *gw, json_object *req, enum req_mode mo
 			     (unsigned long long)size, (unsigned long long)lu->size_bytes);
 	if (mode == REQ_CHECK)
 		return 0;
-	if (lu_resize(lu, size, why, sizeof(why)) < 0)
+	if ((r = lu_resize(lu, size, why, sizeof(why))) < 0)
 		return failf(-EIO, err, errlen, "size", "cannot resize: %s", why);
 	lu->spec.size = size;
+	if (r == 1) {
+		/* The backstore resizes off-loop and raises the UA itself. */
+		log_info("config: resizing LUN %llu of %s to %llu bytes", (unsigned long long)lu->lun,
+			 t->iqn, (unsigned long long)size);
+		return 0;
+	}
 	log_info("config: resized LUN %llu of %s to %llu bytes", (unsigned long long)lu->lun, t->iqn,
 		 (unsigned long long)size);
 	/* SBC-3 4.6: a changed capacity is reported as a unit attention. */

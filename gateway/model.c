@@ -340,8 +340,25 @@ int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen)
 		return rc;
 	}
 	lu->spec.size = new_size;
+	if (rc == BS_RESIZE_PENDING)
+		return 1;
 	lu_set_geometry(lu);
 	return 0;
+}
+
+void lu_backing_resized(struct lu *lu, int result, uint64_t size_bytes)
+{
+	if (result < 0) {
+		log_error("%s LUN %llu: resize of %s to %llu bytes failed: %s", lu->target->iqn,
+			  (unsigned long long)lu->lun, lu->spec.path, (unsigned long long)lu->spec.size,
+			  strerror(-result));
+		return;
+	}
+	lu->size_bytes = size_bytes;
+	lu_set_geometry(lu);
+	log_info("%s LUN %llu: resized to %llu blocks", lu->target->iqn, (unsigned long long)lu->lun,
+		 (unsigned long long)lu->num_blocks);
+	scsi_lu_capacity_changed(lu);
 }
 
 void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why)

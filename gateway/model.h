@@ -288,7 +288,12 @@ struct lu *lu_create(struct target *t, uint64_t lun, const struct lu_spec *spec,
 void lu_destroy(struct lu *lu);
 /* Called by the core after a command of lu completed. */
 void lu_release_if_retired(struct lu *lu);
+/* 0 when done, 1 (BS_RESIZE_PENDING) when the backstore finishes it later
+ * (the LU keeps its old size until then; lu_backing_resized() raises the
+ * CAPACITY DATA HAS CHANGED unit attention), -errno with err on failure. */
 int lu_resize(struct lu *lu, uint64_t new_size, char *err, size_t errlen);
+/* A pending resize ended (control thread, world stopped). */
+void lu_backing_resized(struct lu *lu, int result, uint64_t size_bytes);
 /* A backstore's pending open ended (control thread, world stopped):
  * result 0 with the backing's size in bytes, or -errno and why. */
 void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why);

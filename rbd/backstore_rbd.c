@@ -80,9 +80,9 @@ struct rbd_lu {
 	struct ev_timer retry_timer;
 	pthread_mutex_t lock;            /* closing, between control and admin */
 	bool closing;
-	/* resize, waited for by the control thread */
-	pthread_cond_t resized;
-	bool resize_done;
+	/* resize: admin thread -> control thread */
+	struct ev_deferred resized_defer;
+	bool resizing;                   /* under lock */
 	uint64_t resize_to;
 	int resize_result;
 
@@ -315,20 +315,7 @@ static void run_close(struct rbd_admin_job *job)
 		free(rl->queues[s]);
 	}
 	pthread_mutex_destroy(&rl->lock);
-	pthread_cond_destroy(&rl->resized);
 	free(rl);
-}
-
-static void run_resize(struct rbd_admin_job *job)
-{
-	struct rbd_lu *rl = container_of(job, struct rbd_lu, resize_job);
-	int rc = rbd_resize(rl->image, rl->resize_to);
-
-	pthread_mutex_lock(&rl->lock);
-	rl->resize_result = rc;
-	rl->resize_done = true;
-	pthread_cond_signal(&rl->resized);
-	pthread_mutex_unlock(&rl->lock);
 }
 
 static void queue_job(struct rbd_lu *rl, struct rbd_admin_job *job, void (*run)(struct rbd_admin_job *))
@@ -547,7 +534,6 @@ static int rbd_open_lu(struct lu *lu, char *err, size_t errlen)
 	rl->create_size = lu->spec.size;
 	rl->readonly = lu->spec.readonly;
 	pthread_mutex_init(&rl->lock, NULL);
-	pthread_cond_init(&rl->resized, NULL);
 	ev_timer_init(&rl->retry_timer, retry_open, rl);
 	rl->n_queues = worker_slots();
 	for (unsigned s = 0; s < rl->n_queues; s++) {
@@ -589,7 +575,6 @@ fail:
 			free(rl->queues[s]);
 		}
 	pthread_mutex_destroy(&rl->lock);
-	pthread_cond_destroy(&rl->resized);
 	free(rl);
 	return rc;
 }
@@ -608,6 +593,7 @@ static void rbd_close_lu(struct lu *lu)
 	pthread_mutex_unlock(&rl->lock);
 	rl->lu = NULL;
 	workers_cancel_on_control(&rl->opened_defer);
+	workers_cancel_on_control(&rl->resized_defer);
 	ev_timer_cancel(lu->target->gw->loop, &rl->retry_timer);
 	/* A completion may submit again, on this thread's queue. */
 	while (again) {
@@ -630,36 +616,55 @@ static void rbd_close_lu(struct lu *lu)
 	queue_job(rl, &rl->close_job, run_close);
 }
 
-/* The admin thread resizes; the control thread waits for it (bounded by
- * the operation timeout): resizing is rare and the model expects the new
- * size on return. */
+/* The admin thread resizes and posts the end to the control thread; the
+ * LU keeps its size until then (lu_backing_resized). */
+static void resized_on_control(void *arg)
+{
+	struct rbd_lu *rl = arg;
+
+	if (!rl->lu)
+		return;
+	if (rl->resize_result == 0)
+		rl->size = rl->resize_to;
+	lu_backing_resized(rl->lu, rl->resize_result, rl->resize_to);
+}
+
+static void run_resize(struct rbd_admin_job *job)
+{
+	struct rbd_lu *rl = container_of(job, struct rbd_lu, resize_job);
+	int rc = rbd_resize(rl->image, rl->resize_to);
+
+	if (rc < 0)
+		log_error("rbd %s/%s: resize to %llu bytes failed: %s", rl->pool, rl->image_name,
+			  (unsigned long long)rl->resize_to, strerror(-rc));
+	pthread_mutex_lock(&rl->lock);
+	rl->resize_result = rc;
+	rl->resizing = false;
+	if (!rl->closing)
+		workers_run_on_control(&rl->resized_defer, resized_on_control, rl);
+	pthread_mutex_unlock(&rl->lock);
+}
+
 static int rbd_resize_lu(struct lu *lu, uint64_t new_size)
 {
 	struct rbd_lu *rl = rl_of(lu);
-	int rc;
+	bool busy;
 
 	if (!rl->image)
 		return -ENXIO;
 	if (rl->readonly)
 		return -EROFS;
 	pthread_mutex_lock(&rl->lock);
-	rl->resize_to = new_size;
-	rl->resize_done = false;
-	pthread_mutex_unlock(&rl->lock);
-	queue_job(rl, &rl->resize_job, run_resize);
-	pthread_mutex_lock(&rl->lock);
-	while (!rl->resize_done)
-		pthread_cond_wait(&rl->resized, &rl->lock);
-	rc = rl->resize_result;
-	pthread_mutex_unlock(&rl->lock);
-	if (rc < 0) {
-		log_error("rbd %s/%s: resize to %llu bytes failed: %s", rl->pool, rl->image_name,
-			  (unsigned long long)new_size, strerror(-rc));
-		return rc;
+	busy = rl->resizing;
+	if (!busy) {
+		rl->resizing = true;
+		rl->resize_to = new_size;
 	}
-	rl->size = new_size;
-	lu->size_bytes = new_size;
-	return 0;
+	pthread_mutex_unlock(&rl->lock);
+	if (busy)
+		return -EBUSY;
+	queue_job(rl, &rl->resize_job, run_resize);
+	return BS_RESIZE_PENDING;
 }
 
 /* GET LBA STATUS (SBC-3 5.16): allocated objects are mapped. Listing them

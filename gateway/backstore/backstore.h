@@ -37,6 +37,7 @@ enum bs_op {
 };
 
 #define BS_OPEN_PENDING 1
+#define BS_RESIZE_PENDING 1
 
 struct bs_io {
 	enum bs_op op;
@@ -67,7 +68,9 @@ struct backstore_ops {
 	/* Finish outstanding I/O (their done() still runs) and release. */
 	void (*close)(struct lu *lu);
 	void (*submit)(struct lu *lu, struct bs_io *io);
-	/* Grow or shrink the backing to new_size bytes; updates lu->size_bytes. */
+	/* Grow or shrink the backing to new_size bytes; updates lu->size_bytes.
+	 * May return BS_RESIZE_PENDING and report the end with
+	 * lu_backing_resized() (model.h) on the control thread. */
 	int (*resize)(struct lu *lu, uint64_t new_size);
 	/* Thin provisioning: is the block range starting at offset mapped?
 	 * Sets *len to the length of the run with the same state. May be NULL. */

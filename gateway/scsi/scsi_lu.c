@@ -11,6 +11,8 @@
 #include "pr.h"
 #include "sanitize.h"
 #include "sbc.h"
+#include "sense.h"
+#include "ua.h"
 #include "xcopy.h"
 
 int scsi_lu_init(struct lu *lu, char *err, size_t errlen)
@@ -60,4 +62,9 @@ void scsi_lu_reset(struct lu *lu)
 {
 	sbc_lu_reset(lu);
 	xcopy_lu_reset(lu);
+}
+
+void scsi_lu_capacity_changed(struct lu *lu)
+{
+	ua_establish_lu(lu->target->gw, lu, 0, ASC_CAPACITY_DATA_HAS_CHANGED);
 }

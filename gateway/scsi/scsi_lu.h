@@ -28,6 +28,11 @@ void scsi_lu_removed(struct lu *lu);
  * closes: free everything the hooks and the command sets created. */
 void scsi_lu_cleanup(struct lu *lu);
 
+/* lu_backing_resized(): the LU's capacity changed after the command that
+ * asked for it completed (a backstore that resizes off-loop): every nexus
+ * gets CAPACITY DATA HAS CHANGED (SBC-3 4.6). */
+void scsi_lu_capacity_changed(struct lu *lu);
+
 /* The core, on I_T nexus loss (tmf.c), for every LU of the nexus' target:
  * PREVENT ALLOW MEDIUM REMOVAL ends for it (SBC-3 5.13) and the copy
  * results held for it are dropped (SPC-4 6.18.1). */

@@ -88,6 +88,11 @@ note "verified random I/O through gateway A"
 grep -q " 0 errors" "$TEST_DIR/bench" && grep -q " 0 mismatches" "$TEST_DIR/bench" ||
 	fail "sangw-bench reported errors: $(tail -3 "$TEST_DIR/bench")"
 
+note "gwcli lun resize: the image grows and the initiator gets CAPACITY DATA HAS CHANGED"
+testclient capacity-changed "$(url 2)" --expect-blocks 131072 \
+	--exec "$GWCLI --socket $MGMT_SOCK lun resize $TARGET_IQN 2 64M" || fail "resize of LUN 2"
+rbd_cmd info rbd/made | grep -q "size 64 MiB" || fail "rbd/made was not resized: $(rbd_cmd info rbd/made)"
+
 note "the OSD stops: a write ends with ABORTED COMMAND (retryable) after timeout=3"
 "$MICRO_CLUSTER" stop-osd "$CEPH_DIR" >&2 || fail "cannot stop the OSD"
 out=$(testclient write "$(url 0)" 3000 8 --seed 3 --timeout 30 2>&1) && fail "a write succeeded with the OSD down"
