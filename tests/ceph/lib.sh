@@ -34,6 +34,10 @@
 #                          not 6800-7300, the OSDs' range)
 #   CEPH_CLI_TIMEOUT       seconds for one rbd_cmd (60)
 
+# Sourced once only: tests/cluster/lib.sh sources it too, and a second
+# copy would chain its exit handler to itself.
+[ -n "${CEPH_LIB_LOADED:-}" ] && return 0
+CEPH_LIB_LOADED=1
 CEPH_LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 if [ -z "${TEST_DIR:-}" ]; then
 	# shellcheck source=../lib.sh
