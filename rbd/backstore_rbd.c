@@ -350,16 +350,30 @@ static void opened_on_control(void *arg)
 
 /* --- data path ----------------------------------------------------------- */
 
+/* Any thread: hand io, finished with result, to its submitting thread's
+ * queue (librbd's threads, the admin thread, and errors found before
+ * librbd saw the request, which still complete later). */
+static void finish_later(struct rbd_queue *q, struct bs_io *io, int result)
+{
+	bool was_empty;
+
+	io->result = result;
+	pthread_mutex_lock(&q->lock);
+	was_empty = TAILQ_EMPTY(&q->finished);
+	TAILQ_INSERT_TAIL(&q->finished, io, link);
+	pthread_mutex_unlock(&q->lock);
+	if (was_empty)
+		eventfd_write(q->efd, 1);
+}
+
 /* librbd's thread: hand the request to its thread's queue. */
 static void io_finished(rbd_completion_t c, void *arg)
 {
 	struct bs_io *io = arg;
 	struct rbd_queue *q = io->bs_queue;
 	ssize_t r = rbd_aio_get_return_value(c);
-	bool was_empty;
 
 	rbd_aio_release(c);
-	io->result = r < 0 ? (int)r : 0;
 	if (r == -EILSEQ && io->op == BS_OP_COMPARE_AND_WRITE) {
 		/* librbd 16.2 reports the mismatch as the containing
 		 * object's start plus the offset in the buffer. */
@@ -367,12 +381,7 @@ static void io_finished(rbd_completion_t c, void *arg)
 
 		io->miscompare_offset -= object_start;
 	}
-	pthread_mutex_lock(&q->lock);
-	was_empty = TAILQ_EMPTY(&q->finished);
-	TAILQ_INSERT_TAIL(&q->finished, io, link);
-	pthread_mutex_unlock(&q->lock);
-	if (was_empty)
-		eventfd_write(q->efd, 1);
+	finish_later(q, io, r < 0 ? (int)r : 0);
 }
 
 /* The queue's thread: complete what librbd finished. */
@@ -399,20 +408,6 @@ static void queue_event(struct event_loop *loop, uint32_t events, void *arg)
 	(void)loop;
 	(void)events;
 	reap(arg);
-}
-
-/* An error found before librbd saw the request still completes later. */
-static void finish_later(struct rbd_queue *q, struct bs_io *io, int result)
-{
-	bool was_empty;
-
-	io->result = result;
-	pthread_mutex_lock(&q->lock);
-	was_empty = TAILQ_EMPTY(&q->finished);
-	TAILQ_INSERT_TAIL(&q->finished, io, link);
-	pthread_mutex_unlock(&q->lock);
-	if (was_empty)
-		eventfd_write(q->efd, 1);
 }
 
 static int start_io(struct rbd_lu *rl, struct bs_io *io, rbd_completion_t c)
