@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for tests that need a Ceph cluster: a throw-away micro cluster
 # (tests/ceph/micro-cluster: one monitor, one memstore OSD, pool rbd, no
 # authentication) under $TEST_DIR, stopped on exit however the test ends.
@@ -23,8 +24,12 @@
 #
 # Variables after ceph_up / cluster_ceph_up (the last cluster started):
 #   CEPH_CONF   the cluster's ceph.conf, exported: every ceph tool and
-#               librados started by the test finds the cluster (and its
-#               "auth none") through it, in any namespace
+#               librados started by the test finds the cluster through it,
+#               in any namespace (with -m too: without a conf they work
+#               but warn about the missing conf and keyring). Beware: a
+#               ceph tool run in the root namespace for a cluster_ceph_up
+#               cluster would try 192.0.2.250 through the machine's eth0;
+#               use rbd_cmd/ceph_cmd, which run in the cluster's namespace
 #   CEPH_MON    ADDR:PORT of the monitor (for -m and librados mon_host)
 #   CEPH_DIR    the cluster's folder (logs in $CEPH_DIR/log)
 #   CEPH_NETNS  the namespace the daemons run in (empty for ceph_up)
@@ -104,16 +109,19 @@ _ceph_pick_port() {
 }
 
 # _ceph_start DIR ARGS...: micro-cluster start DIR ARGS, remembered for
-# ceph_down, its variables loaded.
+# ceph_down, its variables loaded. Returns 2 when the monitor's port was
+# taken (by a concurrent test: pick another), fails the test otherwise.
 _ceph_start() {
-	local dir=$1 t0=$SECONDS out rc
+	local dir=$1 t0=$SECONDS out rc err=$TEST_DIR/ceph-start.err
 	shift
-	CEPH_CLUSTER_DIRS+=("$dir")
-	out=$("$MICRO_CLUSTER" start "$dir" "$@" 2>"$TEST_DIR/ceph-start.err")
+	[[ " ${CEPH_CLUSTER_DIRS[*]} " == *" $dir "* ]] || CEPH_CLUSTER_DIRS+=("$dir")
+	out=$("$MICRO_CLUSTER" start "$dir" "$@" 2>"$err")
 	rc=$?
-	cat "$TEST_DIR/ceph-start.err" >&2
-	[ $rc -eq 0 ] && [ -f "$dir/env" ] ||
-		fail "no Ceph cluster: $(grep -m1 'no cluster after' "$TEST_DIR/ceph-start.err" || tail -n 1 "$TEST_DIR/ceph-start.err")"
+	cat "$err" >&2
+	if [ $rc -ne 0 ] || [ ! -f "$dir/env" ]; then
+		grep -q 'something listens on' "$err" && return 2
+		fail "no Ceph cluster: $(grep -m1 'no cluster after' "$err" || tail -n 1 "$err")"
+	fi
 	_ceph_load_env "$dir"
 	CEPH_START_SECONDS=$((SECONDS - t0))
 	[ "$out" = "$CEPH_CONF" ] || fail "micro-cluster printed '$out', expected $CEPH_CONF"
@@ -130,11 +138,15 @@ ceph_up() {
 		[ "$a" = --port ] && have_port=1
 	done
 	if [ -n "$have_port" ]; then
-		_ceph_start "$TEST_DIR/ceph" "$@"
-	else
-		port=$(_ceph_pick_port) || fail "no free port in ${SANGW_CEPH_PORT_RANGE:-6700-6789}"
-		_ceph_start "$TEST_DIR/ceph" --port "$port" "$@"
+		_ceph_start "$TEST_DIR/ceph" "$@" || fail "no Ceph cluster: its port is taken"
+		return 0
 	fi
+	for _ in 1 2 3; do
+		port=$(_ceph_pick_port) || fail "no free port in ${SANGW_CEPH_PORT_RANGE:-6700-6789}"
+		_ceph_start "$TEST_DIR/ceph" --port "$port" "$@" && return 0
+		note "port $port was taken meanwhile: another one"
+	done
+	fail "no Ceph cluster: 3 ports taken under us"
 }
 
 # _ceph_stop DIR: stop one cluster (micro-cluster stop, which ends the
@@ -168,7 +180,7 @@ ceph_down() {
 		_ceph_stop "$dir"
 	done
 	CEPH_CLUSTER_DIRS=()
-	CEPH_DIR= CEPH_CONF= CEPH_MON= CEPH_NETNS=
+	CEPH_DIR='' CEPH_CONF='' CEPH_MON='' CEPH_NETNS=''
 	return 0
 }
 
@@ -235,7 +247,7 @@ cluster_ceph_up() {
 	CEPH_NS_OWNED=1
 	_sgwc_add_host "$CEPH_NS" "$CEPH_NS_BRIDGE_VETH" "$CEPH_NS_INNER_VETH" "$CEPH_NS_ADDR"
 	_ceph_start "$TEST_DIR/cluster-ceph" --netns "$CEPH_NS" --addr "$CEPH_NS_ADDR" \
-		--port 6789 "$@"
+		--port 6789 "$@" || fail "no Ceph cluster: 6789 is taken in $CEPH_NS"
 }
 
 # cluster_ceph_down: that cluster and its namespace go. A hook of
@@ -249,9 +261,9 @@ cluster_ceph_down() {
 		[ "$d" = "$dir" ] || keep+=("$d")
 	done
 	CEPH_CLUSTER_DIRS=("${keep[@]}")
-	[ "$CEPH_DIR" = "$dir" ] && CEPH_DIR= CEPH_CONF= CEPH_MON= CEPH_NETNS=
-	# The namespace is deleted only once it is empty: processes of ours
-	# still in it would lose their network but keep running.
+	[ "$CEPH_DIR" = "$dir" ] && CEPH_DIR='' CEPH_CONF='' CEPH_MON='' CEPH_NETNS=''
+	# Processes still in the namespace (not ours to end) keep it alive
+	# after its name goes: say so, then remove the name anyway.
 	if [ -n "$(ip netns pids "$CEPH_NS" 2>/dev/null)" ]; then
 		note "warning: $CEPH_NS still holds processes $(ip netns pids "$CEPH_NS" | tr '\n' ' ')"
 	fi
