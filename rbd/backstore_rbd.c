@@ -80,6 +80,14 @@ struct rbd_lu {
 	struct ev_timer retry_timer;
 	pthread_mutex_t lock;            /* closing, between control and admin */
 	bool closing;
+	/* The image's header changed (a resize made elsewhere): librbd's
+	 * watch -> the admin thread reads the size -> the control thread. */
+	uint64_t watch_handle;
+	bool watching;                   /* admin thread */
+	bool stat_queued;                /* under lock */
+	struct rbd_admin_job stat_job;
+	struct ev_deferred stat_defer;
+	uint64_t watched_size;           /* under lock */
 	/* resize: admin thread -> control thread */
 	struct ev_deferred resized_defer;
 	bool resizing;                   /* under lock */
@@ -192,6 +200,11 @@ static int rbd_configure(const char *key, const char *value, char *err, size_t e
 
 static void release_image(struct rbd_lu *rl)
 {
+	if (rl->watching) {
+		/* Waits for a watch callback still running. */
+		rbd_update_unwatch(rl->image, rl->watch_handle);
+		rl->watching = false;
+	}
 	if (rl->image) {
 		int rc = rbd_close(rl->image);
 
@@ -224,6 +237,8 @@ static int create_image(struct rbd_lu *rl)
 			 (unsigned long long)rl->create_size);
 	return rc == -EEXIST ? 0 : rc;
 }
+
+static void image_updated(void *arg);
 
 static int open_image(struct rbd_lu *rl, char *err, size_t errlen)
 {
@@ -280,6 +295,13 @@ static int open_image(struct rbd_lu *rl, char *err, size_t errlen)
 	}
 	rl->size = info.size;
 	rl->object_size = info.obj_size;
+	/* Resizes made elsewhere (rbd resize, another gateway): every node
+	 * reports the new capacity (SBC-3 4.6). */
+	rc = rbd_update_watch(rl->image, &rl->watch_handle, image_updated, rl);
+	if (rc == 0)
+		rl->watching = true;
+	else
+		log_warn("rbd %s/%s: cannot watch the image for resizes: %s", p, i, strerror(-rc));
 	if (rl->create_size && rl->create_size != info.size)
 		log_info("rbd %s/%s: the image has %llu bytes; size=%llu only applies to creation", p, i,
 			 (unsigned long long)info.size, (unsigned long long)rl->create_size);
@@ -589,6 +611,7 @@ static void rbd_close_lu(struct lu *lu)
 	rl->lu = NULL;
 	workers_cancel_on_control(&rl->opened_defer);
 	workers_cancel_on_control(&rl->resized_defer);
+	workers_cancel_on_control(&rl->stat_defer);
 	ev_timer_cancel(lu->target->gw->loop, &rl->retry_timer);
 	/* A completion may submit again, on this thread's queue. */
 	while (again) {
@@ -609,6 +632,58 @@ static void rbd_close_lu(struct lu *lu)
 	free_queues(rl);
 	lu->bs_priv = NULL;
 	queue_job(rl, &rl->close_job, run_close);
+}
+
+/* Control thread: the size librbd now reports differs from the LU's and
+ * no resize of ours is under way: the capacity changed under us. */
+static void stat_on_control(void *arg)
+{
+	struct rbd_lu *rl = arg;
+	uint64_t size;
+	bool resizing;
+
+	if (!rl->lu || rl->lu->backing_state != LU_BACKING_READY)
+		return;
+	pthread_mutex_lock(&rl->lock);
+	size = rl->watched_size;
+	resizing = rl->resizing;
+	pthread_mutex_unlock(&rl->lock);
+	if (resizing || size == rl->lu->size_bytes)
+		return;
+	log_info("rbd %s/%s: resized outside this gateway, %llu -> %llu bytes", rl->pool,
+		 rl->image_name, (unsigned long long)rl->lu->size_bytes, (unsigned long long)size);
+	rl->size = size;
+	lu_backing_resized(rl->lu, 0, size);
+}
+
+static void run_stat(struct rbd_admin_job *job)
+{
+	struct rbd_lu *rl = container_of(job, struct rbd_lu, stat_job);
+	uint64_t size = 0;
+	int rc = rl->image ? rbd_get_size(rl->image, &size) : -ENXIO;
+
+	pthread_mutex_lock(&rl->lock);
+	rl->stat_queued = false;
+	if (rc == 0) {
+		rl->watched_size = size;
+		if (!rl->closing)
+			workers_run_on_control(&rl->stat_defer, stat_on_control, rl);
+	}
+	pthread_mutex_unlock(&rl->lock);
+}
+
+/* librbd's thread: the image's header changed. Reading the size may block
+ * (a header refresh), so the admin thread does it. */
+static void image_updated(void *arg)
+{
+	struct rbd_lu *rl = arg;
+
+	pthread_mutex_lock(&rl->lock);
+	if (!rl->closing && !rl->stat_queued) {
+		rl->stat_queued = true;
+		queue_job(rl, &rl->stat_job, run_stat);
+	}
+	pthread_mutex_unlock(&rl->lock);
 }
 
 /* The admin thread resizes and posts the end to the control thread; the

@@ -93,6 +93,19 @@ testclient capacity-changed "$(url 2)" --expect-blocks 131072 \
 	--exec "$GWCLI --socket $MGMT_SOCK lun resize $TARGET_IQN 2 64M" || fail "resize of LUN 2"
 rbd_cmd info rbd/made | grep -q "size 64 MiB" || fail "rbd/made was not resized: $(rbd_cmd info rbd/made)"
 
+note "rbd resize outside sangw: both gateways report CAPACITY DATA HAS CHANGED and the new size"
+"$TESTCLIENT" capacity-changed "$(url 0)" --expect-blocks 196608 --timeout 10 >"$TEST_DIR/cap-a" 2>&1 &
+cap_a=$!
+"$TESTCLIENT" capacity-changed "$url_b" --expect-blocks 196608 --timeout 10 >"$TEST_DIR/cap-b" 2>&1 &
+cap_b=$!
+wait_for_line "$TEST_DIR/cap-a" '^READY' 20 && wait_for_line "$TEST_DIR/cap-b" '^READY' 20 ||
+	fail "capacity-changed clients did not start: $(cat "$TEST_DIR/cap-a" "$TEST_DIR/cap-b")"
+t0=$(date +%s.%N)
+rbd_cmd resize --size 96M rbd/disk1 >/dev/null 2>&1 || fail "rbd resize failed"
+wait "$cap_a" || fail "gateway A missed the resize: $(cat "$TEST_DIR/cap-a")"
+wait "$cap_b" || fail "gateway B missed the resize: $(cat "$TEST_DIR/cap-b")"
+note "both gateways reported 96 MiB $(awk -v t0="$t0" -v t1="$(date +%s.%N)" 'BEGIN { printf "%.2f", t1 - t0 }') s after rbd resize returned"
+
 note "the OSD stops: a write ends with ABORTED COMMAND (retryable) after timeout=3"
 "$MICRO_CLUSTER" stop-osd "$CEPH_DIR" >&2 || fail "cannot stop the OSD"
 out=$(testclient write "$(url 0)" 3000 8 --seed 3 --timeout 30 2>&1) && fail "a write succeeded with the OSD down"
