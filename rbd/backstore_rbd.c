@@ -10,10 +10,14 @@
  * when the queue was empty. The thread's event loop then completes the
  * requests with io->done(), as backstore.h asks.
  *
- * Everything that blocks (connect, open, create, close, resize) runs on the
+ * Everything that blocks (connect, open, create, close, resize, the size
+ * after a header change, GET LBA STATUS's object listing) runs on the
  * admin thread (rbd_cluster.h): open() returns BS_OPEN_PENDING and the LU
  * answers NOT READY until the image is open; a failed open is retried every
- * few seconds, so an LU comes up by itself once Ceph is reachable.
+ * few seconds, so an LU comes up by itself once Ceph is reachable. resize()
+ * returns BS_RESIZE_PENDING; a resize made elsewhere reaches us through
+ * librbd's update watch. Results go back to the control thread
+ * (workers_run_on_control) or to the submitting thread's queue.
  *
  * Several gateways write one image at once, so images with the
  * exclusive-lock feature are refused (the lock would move between gateways
