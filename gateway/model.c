@@ -399,15 +399,13 @@ static int parse_bool_option(const char *value, bool *out)
 	return 0;
 }
 
-/* The rbd backstore's own options (docs/rbd.md). */
-static bool is_rbd_option(const char *key)
+/* Backstores with options of their own (rbd: conf=, id=, ...) check them
+ * themselves (backstore_ops.check_spec); the model keeps them as text. */
+static bool backstore_has_options(const char *name)
 {
-	static const char *const keys[] = { "conf", "id", "create", "timeout", NULL };
+	const struct backstore_ops *ops = backstore_find(name);
 
-	for (const char *const *k = keys; *k; k++)
-		if (!strcmp(key, *k))
-			return true;
-	return false;
+	return ops && ops->check_spec;
 }
 
 int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errlen)
@@ -473,8 +471,8 @@ int lu_spec_parse(const char *text, struct lu_spec *spec, char *err, size_t errl
 			if (ok)
 				str_copy(spec->wwn, value[0] == '0' && (value[1] | 0x20) == 'x' ? value + 2 : value,
 					 sizeof(spec->wwn));
-		} else if (!strcmp(spec->backstore, "rbd") && is_rbd_option(opt)) {
-			/* Kept as text; the rbd backstore checks them. */
+		} else if (backstore_has_options(spec->backstore)) {
+			/* Kept as text; the backstore checks them. */
 			size_t used = strlen(spec->options);
 
 			if (used + strlen(opt) + strlen(value) + 3 > sizeof(spec->options)) {

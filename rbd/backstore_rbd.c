@@ -192,8 +192,8 @@ static int rbd_configure(const char *key, const char *value, char *err, size_t e
 		return -EINVAL;
 	}
 	n = strtoul(value, &end, 10);
-	if (*value < '0' || *value > '9' || *end || rbd_cluster_set_handles((unsigned)n) < 0 ||
-	    n > RBD_HANDLES_MAX) {
+	if (*value < '0' || *value > '9' || *end || n > RBD_HANDLES_MAX ||
+	    rbd_cluster_set_handles((unsigned)n) < 0) {
 		snprintf(err, errlen, "%s: a number from 1 to %d", value, RBD_HANDLES_MAX);
 		return -EINVAL;
 	}
