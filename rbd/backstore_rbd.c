@@ -331,17 +331,25 @@ static void run_open(struct rbd_admin_job *job)
 /* The loops are done with rl (close() drained and removed the queues);
  * only librbd's handle is left to let go. Jobs run in order, so any open
  * queued before has ended. */
-static void run_close(struct rbd_admin_job *job)
+/* The memory of rl and its queues (detached from their loops already). */
+static void free_rl(struct rbd_lu *rl)
 {
-	struct rbd_lu *rl = container_of(job, struct rbd_lu, close_job);
-
-	release_image(rl);
 	for (unsigned s = 0; s < rl->n_queues; s++) {
+		if (!rl->queues[s])
+			continue;
 		pthread_mutex_destroy(&rl->queues[s]->lock);
 		free(rl->queues[s]);
 	}
 	pthread_mutex_destroy(&rl->lock);
 	free(rl);
+}
+
+static void run_close(struct rbd_admin_job *job)
+{
+	struct rbd_lu *rl = container_of(job, struct rbd_lu, close_job);
+
+	release_image(rl);
+	free_rl(rl);
 }
 
 static void queue_job(struct rbd_lu *rl, struct rbd_admin_job *job, void (*run)(struct rbd_admin_job *))
@@ -522,7 +530,8 @@ static bool rbd_supports(const struct lu *lu, enum bs_op op, uint64_t offset, ui
 
 /* --- open, close, resize ------------------------------------------------- */
 
-static void free_queues(struct rbd_lu *rl)
+/* Off their loops: no completion reaches them any more. */
+static void detach_queues(struct rbd_lu *rl)
 {
 	for (unsigned s = 0; s < rl->n_queues; s++) {
 		struct rbd_queue *q = rl->queues[s];
@@ -589,14 +598,8 @@ static int rbd_open_lu(struct lu *lu, char *err, size_t errlen)
 	return BS_OPEN_PENDING;
 
 fail:
-	free_queues(rl);
-	for (unsigned s = 0; s < rl->n_queues; s++)
-		if (rl->queues[s]) {
-			pthread_mutex_destroy(&rl->queues[s]->lock);
-			free(rl->queues[s]);
-		}
-	pthread_mutex_destroy(&rl->lock);
-	free(rl);
+	detach_queues(rl);
+	free_rl(rl);
 	return rc;
 }
 
@@ -633,7 +636,7 @@ static void rbd_close_lu(struct lu *lu)
 			}
 		}
 	}
-	free_queues(rl);
+	detach_queues(rl);
 	lu->bs_priv = NULL;
 	queue_job(rl, &rl->close_job, run_close);
 }

@@ -141,8 +141,11 @@ track_pid() {
 	BACKGROUND_PIDS+=("$1")
 }
 
-cleanup() {
-	local rc=$? pid
+# End the test's background processes, then its sangwd (SIGTERM, SIGKILL
+# after STOP_TIMEOUT). Also called early by tests/ceph/lib.sh's exit
+# handler: the daemon must end before the Ceph cluster it uses.
+end_test_processes() {
+	local pid
 	for pid in "${BACKGROUND_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null
 	done
@@ -154,6 +157,11 @@ cleanup() {
 		wait_pid_exit "$SANGWD_PID" "$STOP_TIMEOUT" || kill -KILL "$SANGWD_PID" 2>/dev/null
 		wait "$SANGWD_PID" 2>/dev/null
 	fi
+}
+
+cleanup() {
+	local rc=$? pid
+	end_test_processes
 	for pid in "${BACKGROUND_PIDS[@]}"; do
 		wait "$pid" 2>/dev/null
 	done
@@ -349,16 +357,23 @@ reload_sangwd() {
 # background and answer NOT READY until then); fails with the reason
 # gwcli shows when one is not ready in time (default START_TIMEOUT).
 wait_lus_ready() {
-	local limit=$((${1:-$START_TIMEOUT} * 10)) n out
+	wait_lus_ready_via "${1:-$START_TIMEOUT}" gwcli
+}
+
+# wait_lus_ready_via SECONDS GWCLI...: the same through a gwcli command of
+# the caller's (tests/cluster/lib.sh: node_gwcli I).
+wait_lus_ready_via() {
+	local limit=$(($1 * 10)) n out
+	shift
 	for ((n = 0; n < limit; n++)); do
-		out=$(gwcli --json ls 2>/dev/null) || { sleep 0.1; continue; }
+		out=$("$@" --json ls 2>/dev/null) || { sleep 0.1; continue; }
 		case $out in
-		*'"backing":"opening"'* | *'"backing":"failed"'* | *'"backing": "opening"'* | *'"backing": "failed"'*) ;;
+		*'"backing":"opening"'* | *'"backing":"failed"'*) ;;
 		*) return 0 ;;
 		esac
 		sleep 0.1
 	done
-	fail "an LU did not become ready within ${1:-$START_TIMEOUT} s: $(gwcli ls 2>&1 | grep -A1 backing | tr -s ' ' | head -4)"
+	fail "an LU did not become ready within $((limit / 10)) s: $("$@" ls 2>&1 | grep -A1 backing | tr -s ' ' | head -4)"
 }
 
 # --- clients -----------------------------------------------------------------

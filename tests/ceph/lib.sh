@@ -198,29 +198,23 @@ ceph_pids() {
 
 # --- clients -----------------------------------------------------------------------
 
-# rbd_cmd ARGS...: rbd on the last cluster started, bounded in time. With
-# a cluster in a namespace it runs in that namespace: from the root
-# namespace, 192.0.2.x would go out through the machine's own eth0.
-rbd_cmd() {
-	[ -n "$CEPH_CONF" ] || fail "rbd_cmd: no cluster (ceph_up first)"
+# rbd_cmd ARGS... / ceph_cmd ARGS...: rbd or ceph on the last cluster
+# started, bounded in time. With a cluster in a namespace they run in that
+# namespace: from the root namespace, 192.0.2.x would go out through the
+# machine's own eth0.
+_ceph_tool() {
+	local tool=$1
+	shift
+	[ -n "$CEPH_CONF" ] || fail "$tool: no cluster (ceph_up first)"
 	if [ -n "$CEPH_NETNS" ]; then
 		ip netns exec "$CEPH_NETNS" timeout -k 5 "${CEPH_CLI_TIMEOUT:-60}" \
-			rbd -c "$CEPH_CONF" -m "$CEPH_MON" "$@"
+			"$tool" -c "$CEPH_CONF" -m "$CEPH_MON" "$@"
 	else
-		timeout -k 5 "${CEPH_CLI_TIMEOUT:-60}" rbd -c "$CEPH_CONF" -m "$CEPH_MON" "$@"
+		timeout -k 5 "${CEPH_CLI_TIMEOUT:-60}" "$tool" -c "$CEPH_CONF" -m "$CEPH_MON" "$@"
 	fi
 }
-
-# ceph_cmd ARGS...: the same for the ceph tool.
-ceph_cmd() {
-	[ -n "$CEPH_CONF" ] || fail "ceph_cmd: no cluster (ceph_up first)"
-	if [ -n "$CEPH_NETNS" ]; then
-		ip netns exec "$CEPH_NETNS" timeout -k 5 "${CEPH_CLI_TIMEOUT:-60}" \
-			ceph -c "$CEPH_CONF" -m "$CEPH_MON" "$@"
-	else
-		timeout -k 5 "${CEPH_CLI_TIMEOUT:-60}" ceph -c "$CEPH_CONF" -m "$CEPH_MON" "$@"
-	fi
-}
+rbd_cmd() { _ceph_tool rbd "$@"; }
+ceph_cmd() { _ceph_tool ceph "$@"; }
 
 # rbd_image_create NAME SIZE: an image in pool rbd (NAME may be POOL/NAME)
 # that several clients may open at once: --image-shared (layering and
@@ -291,24 +285,11 @@ fi
 # was there before (tests/lib.sh's or tests/cluster/lib.sh's), with the
 # original exit status.
 _ceph_prev_exit=$(trap -p EXIT | sed -n "s/^trap -- '\(.*\)' EXIT\$/\1/p")
-_ceph_end_users() {
-	local pid
-	for pid in "${BACKGROUND_PIDS[@]}"; do
-		kill "$pid" 2>/dev/null
-	done
-	for pid in "${BACKGROUND_PIDS[@]}"; do
-		wait_pid_exit "$pid" 10 || kill -KILL "$pid" 2>/dev/null
-	done
-	if [ -n "${SANGWD_PID:-}" ] && kill -0 "$SANGWD_PID" 2>/dev/null; then
-		kill -TERM "$SANGWD_PID" 2>/dev/null
-		wait_pid_exit "$SANGWD_PID" "${STOP_TIMEOUT:-30}" || kill -KILL "$SANGWD_PID" 2>/dev/null
-	fi
-}
 _ceph_exit() {
 	local rc=$?
 	if [ ${#CEPH_CLUSTER_DIRS[@]} -gt 0 ] || [ -n "$CEPH_NS_OWNED" ]; then
 		declare -F cluster_down >/dev/null && cluster_down
-		_ceph_end_users
+		declare -F end_test_processes >/dev/null && end_test_processes
 		ceph_down
 	fi
 	(exit "$rc")

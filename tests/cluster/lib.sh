@@ -511,16 +511,7 @@ shared_lu_make() {
 # node_wait_lus_ready I: node I's LUs are open (rbd LUs open in the
 # background and answer NOT READY until then).
 node_wait_lus_ready() {
-	local n out
-	for ((n = 0; n < START_TIMEOUT * 10; n++)); do
-		out=$(node_gwcli "$1" --json ls 2>/dev/null) || { sleep 0.1; continue; }
-		case $out in
-		*'"backing":"opening"'* | *'"backing":"failed"'*) ;;
-		*) return 0 ;;
-		esac
-		sleep 0.1
-	done
-	fail "node $1: an LU did not open within $START_TIMEOUT s: $(node_gwcli "$1" ls 2>&1 | grep -A1 backing | head -3)"
+	wait_lus_ready_via "$START_TIMEOUT" node_gwcli "$1"
 }
 
 # node_start_sangwd I ARGS...: sangwd -f in node I, listening on
