@@ -42,6 +42,13 @@ struct cluster_callbacks {
 	 * member elects the newest saved state on offer. May be NULL; asked
 	 * once, from the event loop, before the first delivery. */
 	bool (*saved_state)(void *owner, uint64_t *version);
+	/* A member's sangwd has not been heard from for longer than the
+	 * serving lease plus a totem token (silent = true), although corosync
+	 * still lists it (stopped, frozen, or its control thread stuck), or
+	 * is heard again (false). Local to this node and not in delivery
+	 * order: the gateway acts on it only through an operation it submits
+	 * (fencing.c). May be NULL. */
+	void (*member_silent)(void *owner, uint32_t node, bool silent);
 };
 
 struct cluster_service_ops {

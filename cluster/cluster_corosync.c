@@ -41,6 +41,12 @@
  * which corosync can deliver an operation later on one node than on
  * another without a membership change).
  *
+ * Heartbeat. A synced member sends an ACK at least every HEARTBEAT_MS,
+ * so a member that corosync still lists but whose sangwd has sent nothing
+ * for SILENT_WAIT is noticed without any operation waiting for it: the
+ * gateway hears of it through cb->member_silent and may fence it (a node
+ * frozen with writes queued to shared storage, gateway/fencing.c).
+ *
  * State transfer. A member is "synced" when its state equals that of the
  * group at the current point of the delivery stream. A member that is not
  * synced (it just joined, or its partition lost quorum) multicasts a
@@ -95,7 +101,8 @@
  *  24 op type (u16) 26 reserved    28 body length (u32)
  *  32 state version (u64)          40 body
  * OP: body = payload; sequence = per-process operation number.
- * ACK: no body; state version = the version the sender has applied.
+ * ACK: no body; state version = the version the sender has applied (after
+ *   each dispatch that applied something, and every HEARTBEAT_MS).
  * REQUEST: no body; sequence = request number; flags bit 0 = sender quorate,
  *   bit 1 = FORCE (elect now), bit 2 = SAVED (started from saved state);
  *   op type = nodes in the sender's nodelist.
@@ -152,6 +159,10 @@ enum msg_kind {
  * dispatch of its corosync queue, refreshed every LEASE_REFRESH_MS. */
 #define LEASE_MS 2000
 #define LEASE_REFRESH_MS 250
+/* Every synced member says it is alive at least this often (an ACK), so
+ * the others notice a member that is stopped while corosync still lists it
+ * (cb->member_silent) within SILENT_WAIT even when no operation waits. */
+#define HEARTBEAT_MS 500
 /* corosync's default totem token timeout, when cmap does not say. */
 #define TOKEN_DEFAULT_MS 3000
 /* A group with no synchronised member waits this long for every node of
@@ -182,6 +193,8 @@ struct member {
 	bool saved;           /* it started from saved state */
 	uint64_t acked;       /* state version it last acknowledged (MSG_ACK) */
 	bool silent;          /* an operation completed without its ACK (ours) */
+	uint64_t heard_ms;    /* when a message of it was last delivered here */
+	bool unresponsive;    /* reported through cb->member_silent */
 };
 
 /* An operation submitted here, waiting for its own delivery, then (once
@@ -257,6 +270,7 @@ struct corosync_state {
 	bool saved;               /* our gateway started from saved state */
 	uint64_t ack_sent;        /* the version our latest MSG_ACK announced */
 	bool ack_due;             /* send an ACK even if the version is unchanged */
+	uint64_t ack_sent_ms;     /* when (monotonic), for the heartbeat */
 
 	struct member members[CPG_MEMBERS_MAX];
 	size_t n_members;
@@ -356,6 +370,7 @@ static void member_mark_synced(struct member *m)
 	m->synced = true;
 	m->acked = 0;
 	m->silent = false;
+	m->heard_ms = now_ms();
 }
 
 static void set_self_synced(struct corosync_state *s, bool synced)
@@ -660,6 +675,7 @@ static void send_ack_if_due(struct corosync_state *s)
 	}
 	s->ack_sent = s->version;
 	s->ack_due = false;
+	s->ack_sent_ms = now_ms();
 }
 
 /* A REQUEST carries our state version and how many nodes corosync's
@@ -1137,6 +1153,55 @@ static void deliver_ack(struct corosync_state *s, const struct msg_header *h, ui
 	complete_acked(s);
 }
 
+/* Any message of m shows its sangwd runs (the heartbeat, top of file). */
+static void member_heard(struct corosync_state *s, struct member *m)
+{
+	if (!m)
+		return;
+	m->heard_ms = now_ms();
+	if (m->unresponsive) {
+		m->unresponsive = false;
+		log_warn("cluster: node %" PRIu32 " (pid %" PRIu32 ") is heard from again", m->node,
+			 m->pid);
+		if (s->c->cb->member_silent)
+			s->c->cb->member_silent(s->c->owner, m->node, false);
+	}
+}
+
+/* Synced members not heard from for SILENT_WAIT while corosync still
+ * lists them: their sangwd is stopped or stuck. By then, had it been
+ * running, it would have lost its lease (top of the file). */
+static void check_unresponsive(struct corosync_state *s)
+{
+	uint64_t now = now_ms();
+	size_t heard = 0;
+
+	if (!member_ready(s))
+		return;
+	/* A node cut off from the others hears nobody until corosync notices
+	 * the partition: it accuses no one unless it hears from a majority
+	 * of the group (itself included). */
+	for (size_t i = 0; i < s->n_members; i++)
+		if (is_me(s, s->members[i].node, s->members[i].pid) ||
+		    now < s->members[i].heard_ms + s->silent_wait_ms)
+			heard++;
+	if (heard * 2 <= s->n_members)
+		return;
+	for (size_t i = 0; i < s->n_members; i++) {
+		struct member *m = &s->members[i];
+
+		if (is_me(s, m->node, m->pid) || !m->synced || m->unresponsive ||
+		    now < m->heard_ms + s->silent_wait_ms)
+			continue;
+		m->unresponsive = true;
+		log_warn("cluster: node %" PRIu32 " (pid %" PRIu32 ") has sent nothing for %" PRIu64
+			 " ms although corosync lists it: stopped or stuck", m->node, m->pid,
+			 now - m->heard_ms);
+		if (s->c->cb->member_silent)
+			s->c->cb->member_silent(s->c->owner, m->node, true);
+	}
+}
+
 static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32_t node,
 			uint32_t pid, void *msg, size_t len)
 {
@@ -1151,6 +1216,7 @@ static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint3
 			 node);
 		return;
 	}
+	member_heard(s, member_find(s, node, pid));
 	switch (h.kind) {
 	case MSG_OP:
 		deliver_op(s, &h, node, pid, (const uint8_t *)msg + MSG_HEADER_LEN);
@@ -1245,7 +1311,8 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 		if (old)
 			*m = *old;
 		else
-			*m = (struct member){ .node = member_list[i].nodeid, .pid = member_list[i].pid };
+			*m = (struct member){ .node = member_list[i].nodeid, .pid = member_list[i].pid,
+					      .heard_ms = now_ms() };
 		m->synced = old ? old->synced : false;
 		/* An election counts only requests made in this configuration. */
 		m->requested = false;
@@ -1315,6 +1382,7 @@ static void quorum_changed(struct corosync_state *s, bool quorate, const char *h
 			s->members[i].synced = false;
 			s->members[i].acked = 0;
 			s->members[i].silent = false;
+			s->members[i].unresponsive = false;
 		}
 		set_self_synced(s, false);
 		fail_all_pending(s);
@@ -1401,6 +1469,11 @@ static void tick(struct event_loop *loop, void *arg)
 	struct corosync_state *s = arg;
 
 	dispatch_all(s);
+	if (s->synced && now_ms() >= s->ack_sent_ms + HEARTBEAT_MS) {
+		s->ack_due = true;
+		send_ack_if_due(s);
+	}
+	check_unresponsive(s);
 	complete_acked(s);
 	ev_timer_arm(loop, &s->tick, LEASE_REFRESH_MS);
 }

@@ -19,6 +19,7 @@
 #include "backstore/backstore.h"
 #include "config.h"
 #include "event_loop.h"
+#include "fencing.h"
 #include "log.h"
 #include "mgmt.h"
 #include "model.h"
@@ -46,6 +47,7 @@ struct options {
 	const char *pid_file;
 	const char *cluster;
 	unsigned workers;        /* 0: one per online CPU */
+	bool fencing_off;        /* --fencing off */
 	int log_level;
 };
 
@@ -55,7 +57,7 @@ static void usage(FILE *out)
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
-"              [--workers N] [--rbd-handles N]\n"
+"              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -82,6 +84,9 @@ static void usage(FILE *out)
 "                        (default: one per online CPU)\n"
 "      --rbd-handles N   RADOS cluster handles per Ceph cluster and client id,\n"
 "                        rbd LUs spread over them (1-32, default 2)\n"
+"      --fencing on|off  with --cluster corosync: blocklist a departed or frozen\n"
+"                        node's Ceph clients before the others take over\n"
+"                        (default on; off only to show what it prevents)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version and the backstores built in\n"
 "\n"
@@ -119,6 +124,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "cluster", required_argument, NULL, 'C' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "rbd-handles", required_argument, NULL, 'R' },
+		{ "fencing", required_argument, NULL, 'F' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -160,6 +166,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 'p': o->pid_file = optarg; break;
 		case 'C': o->cluster = optarg; break;
+		case 'F':
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				fprintf(stderr, "sangwd: --fencing takes on or off, not '%s'\n", optarg);
+				return -1;
+			}
+			o->fencing_off = strcmp(optarg, "off") == 0;
+			break;
 		case 'w': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -514,6 +527,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	gw.node_id = gw.cluster->node_id;
+	/* Fencing protects shared storage from nodes a cluster gave up on. */
+	if (strcmp(o.cluster, "none") != 0 && fencing_init(&gw, !o.fencing_off) < 0) {
+		fprintf(stderr, "sangwd: out of memory\n");
+		return 1;
+	}
 	if (gw.cluster->ops->start(gw.cluster) < 0) {
 		fprintf(stderr, "sangwd: cannot start the %s cluster service\n", o.cluster);
 		return 1;
@@ -573,6 +591,7 @@ int main(int argc, char **argv)
 	/* Every connection is gone: what is left runs on this thread. */
 	workers_stop();
 	flush_all_lus(&gw);
+	fencing_free(&gw);
 	cluster_destroy(gw.cluster);
 	while (!TAILQ_EMPTY(&gw.targets))
 		target_destroy(TAILQ_FIRST(&gw.targets));

@@ -20,6 +20,7 @@
 #include "scsi/alua.h"
 #include "config.h"
 #include "event_loop.h"
+#include "fencing.h"
 #include "log.h"
 #include "shared_state.h"
 #include "util.h"
@@ -429,7 +430,8 @@ static void handle_alua_set(struct mgmt_client *c, json_object *req, json_object
  * Request lines.
  * ---------------------------------------------------------------------- */
 
-static const char *const readonly_requests[] = { "list", "sessions", "stats", "version", "reload", NULL };
+static const char *const readonly_requests[] = { "list", "sessions", "stats", "version", "fencing",
+						 "reload", NULL };
 
 static json_object *parse_line(const char *line, size_t len, char *err, size_t errlen)
 {
@@ -521,6 +523,8 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		json_object_put(tree);
 	} else if (strcmp(name, "sessions") == 0) {
 		json_object_object_add(resp, "sessions", sessions_json(gw));
+	} else if (strcmp(name, "fencing") == 0) {
+		json_object_object_add(resp, "fencing", fencing_json(gw));
 	} else if (strcmp(name, "stats") == 0) {
 		json_object_object_add(resp, "luns", stats_json(gw));
 	} else if (strcmp(name, "version") == 0) {

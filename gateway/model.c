@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "fencing.h"
 #include "scsi/scsi_lu.h"
 #include "util.h"
 
@@ -361,6 +362,20 @@ void lu_backing_resized(struct lu *lu, int result, uint64_t size_bytes)
 	scsi_lu_capacity_changed(lu);
 }
 
+void lu_backing_reopen(struct lu *lu)
+{
+	char err[512];
+	int rc;
+
+	lu->bs_ops->close(lu);
+	lu->backing_state = LU_BACKING_OPENING;
+	rc = lu->bs_ops->open(lu, err, sizeof(err));
+	if (rc == 0)
+		lu->backing_state = LU_BACKING_READY;
+	else if (rc < 0)
+		lu_backing_opened(lu, rc, 0, err);
+}
+
 void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why)
 {
 	const char *iqn = lu->target->iqn;
@@ -371,6 +386,7 @@ void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const cha
 			log_error("%s LUN %llu: %s (NOT READY until it can be opened)", iqn, lun, why);
 		str_copy(lu->backing_error, why, sizeof(lu->backing_error));
 		lu->backing_state = LU_BACKING_FAILED;
+		fencing_kick(lu->target->gw);
 		return;
 	}
 	if (size_bytes < lu->block_size) {
@@ -378,6 +394,7 @@ void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const cha
 			 sizeof(lu->backing_error));
 		log_error("%s LUN %llu: %s", iqn, lun, lu->backing_error);
 		lu->backing_state = LU_BACKING_FAILED;
+		fencing_kick(lu->target->gw);
 		return;
 	}
 	lu->size_bytes = size_bytes;
@@ -386,6 +403,8 @@ void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const cha
 	lu->backing_state = LU_BACKING_READY;
 	log_info("%s LUN %llu: %s %s ready, %llu blocks of %u bytes", iqn, lun, lu->spec.backstore,
 		 lu->spec.path, (unsigned long long)lu->num_blocks, lu->block_size);
+	/* New clients of shared storage are published before they serve. */
+	fencing_kick(lu->target->gw);
 }
 
 static int parse_bool_option(const char *value, bool *out)

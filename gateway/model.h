@@ -257,6 +257,7 @@ struct gateway {
 	uint64_t aptpl_file_changes;     /* APTPL files written or removed (pr.c) */
 	struct mgmt_server *mgmt;        /* the management API (mgmt.c) */
 	bool cluster_ready;              /* quorate and synchronised: serve I/O */
+	struct fencing *fencing;         /* fencing.c; NULL: no fencing (unit tests) */
 	/* Set by main(): rebind the fabric listeners after gw->portals changed. */
 	int (*portals_changed)(struct gateway *gw, char *err, size_t errlen);
 };
@@ -297,6 +298,10 @@ void lu_backing_resized(struct lu *lu, int result, uint64_t size_bytes);
 /* A backstore's pending open ended (control thread, world stopped):
  * result 0 with the backing's size in bytes, or -errno and why. */
 void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why);
+/* Close the backing and open it again (control thread, world stopped):
+ * a fenced node reconnecting to shared storage (fencing.c). The LU answers
+ * NOT READY until the open ends. */
+void lu_backing_reopen(struct lu *lu);
 void target_params_defaults(struct target_params *p);
 /* Parse a --lun SPEC ("file:PATH[,size=SIZE][,thin=1]", "null[,size=SIZE]" or
  * "rbd:POOL/IMAGE[,conf=PATH][,id=CLIENT][,size=SIZE][,create=1]"). */

@@ -8,6 +8,7 @@
 #include "scsi/alua.h"
 #include "scsi/cluster_range_lock.h"
 #include "config.h"
+#include "fencing.h"
 #include "log.h"
 #include "scsi/pr.h"
 #include "scsi/spc.h"
@@ -42,6 +43,7 @@ void shared_state_ready_changed(void *owner, bool ready)
 		log_warn("cluster: this node %s", ready ? "is ready: serving I/O" :
 			 "is not quorate or not synchronised: I/O and shared-state changes stop");
 	gw->cluster_ready = ready;
+	fencing_kick(gw);
 }
 
 void shared_state_membership_changed(void *owner, const uint32_t *members, size_t n_members,
@@ -49,7 +51,7 @@ void shared_state_membership_changed(void *owner, const uint32_t *members, size_
 {
 	struct gateway *gw = owner;
 
-	alua_set_members(gw, members, n_members);
+	fencing_membership_changed(gw, members, n_members, left, n_left);
 	cluster_range_lock_members_changed(gw, members, n_members);
 	if (n_left)
 		pr_nodes_departed(gw, left, n_left);
@@ -62,6 +64,7 @@ const struct cluster_callbacks shared_state_callbacks = {
 	.membership = shared_state_membership_changed,
 	.quorum = shared_state_ready_changed,
 	.saved_state = state_snapshot_saved_state,
+	.member_silent = fencing_member_silent,
 };
 
 static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t type,
@@ -122,6 +125,10 @@ static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t ty
 	case SOP_RANGE_LOCK:
 	case SOP_RANGE_UNLOCK:
 		return cluster_range_lock_apply(gw, origin_node, type, payload, len);
+	case SOP_FENCE_IDENTITY:
+	case SOP_FENCE_BEGIN:
+	case SOP_FENCE_DONE:
+		return fencing_apply(gw, origin_node, type, payload, len);
 	default:
 		log_error("shared state: unknown operation type %u (%u bytes) ignored", type, len);
 		return -EINVAL;

@@ -26,6 +26,9 @@ enum shared_op_type {
 	SOP_ALUA_SET = 9,        /* alua.c: target port group states of an LU */
 	SOP_RANGE_LOCK = 16,     /* cluster_range_lock.c: COMPARE AND WRITE claims an LBA range */
 	SOP_RANGE_UNLOCK = 17,   /* cluster_range_lock.c: ... and releases it */
+	SOP_FENCE_IDENTITY = 18, /* fencing.c: the origin's clients of shared storage */
+	SOP_FENCE_BEGIN = 19,    /* fencing.c: a silent member is being fenced */
+	SOP_FENCE_DONE = 20,     /* fencing.c: its clients are blocklisted */
 };
 
 /* Return codes of apply functions travel to the origin's done callback.
@@ -53,10 +56,10 @@ int shared_state_apply(void *gw, uint32_t origin_node, uint16_t type,
 /* cluster_callbacks.quorum: whether this node may serve I/O and change
  * shared state (quorate and synchronised); alua_check() enforces it. */
 void shared_state_ready_changed(void *gw, bool ready);
-/* cluster_callbacks.membership: the members now present (ALUA port groups
- * follow, alua_set_members) and the nodes that left (their I_T nexuses are
- * gone: pr_nodes_departed). Runs at the same point of the delivery stream
- * on every node. */
+/* cluster_callbacks.membership: the members now present (fencing, then
+ * ALUA port groups follow: fencing_membership_changed) and the nodes that
+ * left (their I_T nexuses are gone: pr_nodes_departed). Runs at the same
+ * point of the delivery stream on every node. */
 void shared_state_membership_changed(void *gw, const uint32_t *members, size_t n_members,
 				     const uint32_t *left, size_t n_left);
 

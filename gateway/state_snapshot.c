@@ -15,6 +15,7 @@
 #include "scsi/alua.h"
 #include "scsi/cluster_range_lock.h"
 #include "config.h"
+#include "fencing.h"
 #include "log.h"
 #include "scsi/pr.h"
 #include "util.h"
@@ -84,7 +85,7 @@ int state_snapshot_take(struct gateway *gw, char **text, size_t *len)
 			json_object_array_add(lus, o);
 		}
 	}
-	if (alua_snapshot_members(gw, root) < 0) {
+	if (alua_snapshot_members(gw, root) < 0 || fencing_snapshot(gw, root) < 0) {
 		json_object_put(root);
 		return -ENOMEM;
 	}
@@ -283,6 +284,11 @@ int state_snapshot_load(struct gateway *gw, const char *text, size_t len, char *
 
 	/* Replace: the membership ALUA states were derived from, then the
 	 * configuration (it decides which LUs exist), then each LU's state. */
+	if (fencing_restore(gw, root) < 0) {
+		snprintf(err, errlen, "state snapshot has a malformed \"fencing\"");
+		r = -EINVAL;
+		goto out;
+	}
 	if (alua_restore_members(gw, root) < 0) {
 		snprintf(err, errlen, "state snapshot has a malformed \"alua_members\"");
 		r = -EINVAL;

@@ -838,4 +838,5 @@ const struct backstore_ops backstore_rbd_ops = {
 	.configure = rbd_configure,
 	.check_spec = rbd_check_spec,
 	.shutdown = rbd_admin_stop,
+	.fencing = &rbd_fencing_ops,
 };

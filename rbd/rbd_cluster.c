@@ -15,6 +15,8 @@ struct rbd_cluster {
 	struct rbd_cluster_key key;
 	rados_t rados;
 	unsigned users;              /* LUs holding it */
+	bool retired;                /* handed out no more (fencing) */
+	char addr[128];              /* client address (rados_getaddrs) */
 	struct rbd_cluster *next;
 };
 
@@ -22,7 +24,10 @@ struct rbd_cluster {
  * admin thread (handles) and by whoever queues a job (queue, under lock). */
 static struct {
 	unsigned handles_per_key;
-	struct rbd_cluster *clusters;     /* admin thread only */
+	/* Changed by the admin thread under identity_lock; read there
+	 * without it, elsewhere only through rbd_cluster_identity(). */
+	struct rbd_cluster *clusters;
+	pthread_mutex_t identity_lock;
 	unsigned next_pick;               /* admin thread only: round robin */
 
 	pthread_mutex_t lock;
@@ -33,6 +38,7 @@ static struct {
 	struct rbd_admin_job *head, *tail;
 } rbd_admin = {
 	.handles_per_key = RBD_HANDLES_DEFAULT,
+	.identity_lock = PTHREAD_MUTEX_INITIALIZER,
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.wake = PTHREAD_COND_INITIALIZER,
 };
@@ -114,7 +120,17 @@ static int cluster_connect(struct rbd_cluster *c, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot connect to the Ceph cluster as %s: %s", name, strerror(-rc));
 		goto fail;
 	}
-	log_info("rbd: connected to Ceph as %s (%s)", name, c->key.conf[0] ? c->key.conf : "default ceph.conf");
+	{
+		char *addrs = NULL;
+
+		/* The identity a survivor blocklists if this node is fenced. */
+		if (rados_getaddrs(c->rados, &addrs) == 0 && addrs) {
+			str_copy(c->addr, addrs, sizeof(c->addr));
+			rados_buffer_free(addrs);
+		}
+	}
+	log_info("rbd: connected to Ceph as %s (%s), client address %s", name,
+		 c->key.conf[0] ? c->key.conf : "default ceph.conf", c->addr[0] ? c->addr : "unknown");
 	return 0;
 fail:
 	rados_shutdown(c->rados);
@@ -130,7 +146,7 @@ int rbd_cluster_get(const struct rbd_cluster_key *key, struct rbd_cluster **out,
 	int rc;
 
 	for (c = rbd_admin.clusters; c; c = c->next) {
-		if (!same_key(&c->key, key))
+		if (c->retired || !same_key(&c->key, key))
 			continue;
 		count++;
 		if (!least || c->users < least->users)
@@ -154,8 +170,10 @@ int rbd_cluster_get(const struct rbd_cluster_key *key, struct rbd_cluster **out,
 		return rc;
 	}
 	c->users = 1;
+	pthread_mutex_lock(&rbd_admin.identity_lock);
 	c->next = rbd_admin.clusters;
 	rbd_admin.clusters = c;
+	pthread_mutex_unlock(&rbd_admin.identity_lock);
 	*out = c;
 	return 0;
 }
@@ -171,14 +189,59 @@ void rbd_cluster_put(struct rbd_cluster *c)
 
 	if (--c->users > 0)
 		return;
+	/* Out of the identity only once shut down: until then it may send. */
+	rados_shutdown(c->rados);
+	pthread_mutex_lock(&rbd_admin.identity_lock);
 	for (pp = &rbd_admin.clusters; *pp; pp = &(*pp)->next) {
 		if (*pp == c) {
 			*pp = c->next;
 			break;
 		}
 	}
-	rados_shutdown(c->rados);
+	pthread_mutex_unlock(&rbd_admin.identity_lock);
 	free(c);
+}
+
+void rbd_cluster_identity(char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	pthread_mutex_lock(&rbd_admin.identity_lock);
+	for (struct rbd_cluster *c = rbd_admin.clusters; c && used < len; c = c->next)
+		if (c->addr[0])
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? " " : "", c->addr);
+	pthread_mutex_unlock(&rbd_admin.identity_lock);
+}
+
+rados_t rbd_cluster_any(void)
+{
+	for (struct rbd_cluster *c = rbd_admin.clusters; c; c = c->next)
+		if (!c->retired)
+			return c->rados;
+	return rbd_admin.clusters ? rbd_admin.clusters->rados : NULL;
+}
+
+int rbd_cluster_each(int (*fn)(rados_t r, void *arg), void *arg)
+{
+	int first_error = 0;
+
+	for (struct rbd_cluster *c = rbd_admin.clusters; c; c = c->next) {
+		int rc;
+
+		if (c->retired)
+			continue;
+		rc = fn(c->rados, arg);
+		if (rc < 0 && first_error == 0)
+			first_error = rc;
+	}
+	return first_error;
+}
+
+void rbd_cluster_retire_all(void)
+{
+	for (struct rbd_cluster *c = rbd_admin.clusters; c; c = c->next)
+		c->retired = true;
 }
 
 /* --- the admin thread ----------------------------------------------------- */
@@ -248,8 +311,10 @@ void rbd_admin_stop(void)
 	while (rbd_admin.clusters) {
 		struct rbd_cluster *c = rbd_admin.clusters;
 
-		rbd_admin.clusters = c->next;
 		rados_shutdown(c->rados);
+		pthread_mutex_lock(&rbd_admin.identity_lock);
+		rbd_admin.clusters = c->next;
+		pthread_mutex_unlock(&rbd_admin.identity_lock);
 		free(c);
 	}
 }

@@ -36,6 +36,23 @@ rados_t rbd_cluster_rados(struct rbd_cluster *c);
 /* Admin thread only: drop the reference; the last one shuts the handle down. */
 void rbd_cluster_put(struct rbd_cluster *c);
 
+/* Fencing (rbd_fence.c). Any thread: the client address of every live
+ * handle, space separated ("" for none), as `ceph osd blocklist` takes
+ * them. */
+void rbd_cluster_identity(char *buf, size_t len);
+/* Admin thread: a live handle to send monitor commands through (NULL
+ * when this process has none). */
+rados_t rbd_cluster_any(void);
+/* Admin thread: call fn for every live handle not yet retired. */
+int rbd_cluster_each(int (*fn)(rados_t r, void *arg), void *arg);
+/* Admin thread: retire every current handle; rbd_cluster_get() connects
+ * new ones (new client addresses) and the old go with their last user. */
+void rbd_cluster_retire_all(void);
+
+/* The rbd backstore's fencing ops (rbd_fence.c, backstore.h). */
+struct backstore_fencing_ops;
+extern const struct backstore_fencing_ops rbd_fencing_ops;
+
 /* A blocking call to run on the admin thread. run() executes there; the
  * owner learns of the end its own way (rbd posts to the control loop). */
 struct rbd_admin_job {

@@ -353,9 +353,10 @@ reload_sangwd() {
 	assert_alive
 }
 
-# wait_lus_ready [SECONDS]: every LU's backing is open (rbd LUs open in the
-# background and answer NOT READY until then); fails with the reason
-# gwcli shows when one is not ready in time (default START_TIMEOUT).
+# wait_lus_ready [SECONDS]: every LU's backing is open and none of its port
+# groups is Transitioning (rbd LUs open in the background and answer NOT
+# READY until then); fails with the reason gwcli shows when one is not
+# ready in time (default START_TIMEOUT).
 wait_lus_ready() {
 	wait_lus_ready_via "${1:-$START_TIMEOUT}" gwcli
 }
@@ -367,8 +368,10 @@ wait_lus_ready_via() {
 	shift
 	for ((n = 0; n < limit; n++)); do
 		out=$("$@" --json ls 2>/dev/null) || { sleep 0.1; continue; }
+		# Transitioning: e.g. a cluster node publishing its new Ceph
+		# clients before it serves them (fencing, docs/cluster.md).
 		case $out in
-		*'"backing":"opening"'* | *'"backing":"failed"'*) ;;
+		*'"backing":"opening"'* | *'"backing":"failed"'* | *'"state":"transitioning"'*) ;;
 		*) return 0 ;;
 		esac
 		sleep 0.1

@@ -68,6 +68,7 @@ static const struct command_help help_table[] = {
 	{ "stats",    "stats                                  per-LU I/O statistics" },
 	{ "reload",   "reload                                 re-read the configuration file (as SIGHUP)" },
 	{ "version",  "version                                daemon version and configuration version" },
+	{ "fencing",  "fencing                                each node's fencing state and Ceph clients (cluster)" },
 	{ "help",     "help [COMMAND]                         this text, or one command's usage" },
 };
 
@@ -511,6 +512,25 @@ static void print_version(json_object *resp, void *arg)
 	printf("sangwd %s (management API %lld), node %lld, cluster %s, configuration version %lld\n",
 	       str_of(resp, "version"), (long long)int_of(resp, "api"), (long long)int_of(resp, "node_id"),
 	       str_of(resp, "cluster"), (long long)int_of(resp, "config_version"));
+}
+
+static void print_fencing(json_object *resp, void *arg)
+{
+	json_object *f = NULL, *nodes;
+
+	(void)arg;
+	json_object_object_get_ex(resp, "fencing", &f);
+	nodes = f ? array_of(f, "nodes") : NULL;
+	printf("fencing %s%s\n", f && bool_of(f, "enabled") ? "on" : "off",
+	       f && bool_of(f, "this_node_blocked") ? "; this node's shared LUs are held (Transitioning)" : "");
+	printf("%-6s %-13s %s\n", "NODE", "STATE", "CLIENTS");
+	for (size_t i = 0; nodes && i < json_object_array_length(nodes); i++) {
+		json_object *n = json_object_array_get_idx(nodes, i);
+		const char *fenced = str_of(n, "fenced_clients");
+
+		printf("%-6lld %-13s %s%s%s\n", (long long)int_of(n, "node"), str_of(n, "state"),
+		       str_of(n, "identity"), fenced[0] ? "  refused: " : "", fenced);
+	}
 }
 
 static void print_lun_created(json_object *resp, void *arg)
@@ -959,6 +979,8 @@ int main(int argc, char **argv)
 		return cmd_simple(&cli, cmd, "version", print_version, argc, argv);
 	if (strcmp(cmd, "reload") == 0)
 		return cmd_simple(&cli, cmd, "reload", NULL, argc, argv);
+	if (strcmp(cmd, "fencing") == 0)
+		return cmd_simple(&cli, cmd, "fencing", print_fencing, argc, argv);
 	if (strcmp(cmd, "target") == 0)
 		return cmd_target(&cli, argc, argv);
 	if (strcmp(cmd, "lun") == 0)

@@ -47,6 +47,14 @@ void backstore_shutdown_all(void)
 			backstores[i]->shutdown();
 }
 
+const struct backstore_fencing_ops *backstore_fencing(void)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(backstores); i++)
+		if (backstores[i]->fencing)
+			return backstores[i]->fencing;
+	return NULL;
+}
+
 void backstore_names(char *buf, size_t len)
 {
 	size_t used = 0;

@@ -60,6 +60,31 @@ struct bs_io {
 	TAILQ_ENTRY(bs_io) link;
 };
 
+/* Fencing (gateway/fencing.c, docs/cluster.md "Fencing"): a store that
+ * several nodes write at once (rbd) can refuse a node's clients, so a node
+ * that stopped or was cut off cannot land writes it still had queued once
+ * the others moved on. Process-wide calls, made on the control thread;
+ * results come back on the control thread through done(ctx, result, msg)
+ * (msg says what went wrong, for the admin). */
+typedef void (*bs_fence_done_fn)(void *ctx, int result, const char *msg);
+struct backstore_fencing_ops {
+	/* This process's live clients of the store, space separated (RADOS:
+	 * each cluster handle's client address); "" when it has none. Any
+	 * thread. */
+	void (*identity)(char *buf, size_t len);
+	/* Refuse (add) or admit again (!add) every client of identity, store
+	 * wide, for expire_s seconds (add only). */
+	int (*exclude)(const char *identity, bool add, unsigned expire_s, bs_fence_done_fn done,
+		       void *ctx);
+	/* This process's clients have learnt every exclusion made so far, so
+	 * what they write from now on is ordered after any refused client's
+	 * last write. */
+	int (*sync)(bs_fence_done_fn done, void *ctx);
+	/* Hand out no current client again: LUs opened from now on connect
+	 * anew (a fenced node reconnecting with new clients). */
+	void (*renew)(void);
+};
+
 struct backstore_ops {
 	const char *name;
 	/* Open the backing for lu->spec; set lu->size_bytes. err gets a message
@@ -86,6 +111,8 @@ struct backstore_ops {
 	/* The process ends and every LU is closed: finish background work
 	 * (threads, connections) now. NULL: nothing to do. */
 	void (*shutdown)(void);
+	/* NULL for storage only this node writes (file, null). */
+	const struct backstore_fencing_ops *fencing;
 };
 
 extern const struct backstore_ops backstore_file_ops;
@@ -103,6 +130,8 @@ int backstore_configure(const char *name, const char *key, const char *value,
 void backstore_names(char *buf, size_t len);
 /* Every backstore's shutdown(), once every LU is gone (sangwd's exit). */
 void backstore_shutdown_all(void);
+/* The fencing ops of the built-in backstore that has them (rbd), or NULL. */
+const struct backstore_fencing_ops *backstore_fencing(void);
 
 /* Does the backstore of an LU with these ops take the optional op over
  * this range? */

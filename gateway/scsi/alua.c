@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fencing.h"
 #include "../log.h"
 #include "sense.h"
 #include "../shared_state.h"
@@ -491,10 +492,21 @@ static bool alua_node_serving(struct gateway *gw)
 	return gw->cluster_ready && (!gw->cluster || cluster_ready(gw->cluster));
 }
 
+/* The state a group reports and enforces: its own, or Transitioning while
+ * fencing holds shared storage (fencing.h). */
+static uint8_t group_state(const struct lu *lu, const struct lu_alua_group *g)
+{
+	if (g->state != ALUA_UNAVAILABLE && g->state != ALUA_OFFLINE &&
+	    fencing_group_transitioning(lu->target->gw, lu, g->id))
+		return ALUA_TRANSITIONING;
+	return g->state;
+}
+
 bool alua_check(struct scsi_cmd *cmd)
 {
 	const struct lu_alua_group *g;
 	uint16_t asc_ascq;
+	uint8_t state;
 
 	if (!cmd->lu)
 		return false;
@@ -507,10 +519,11 @@ bool alua_check(struct scsi_cmd *cmd)
 		return true;
 	}
 	g = group_find(&cmd->lu->alua, cmd->nexus->tpg_id);
-	if (g && g->state == ALUA_ACTIVE_OPTIMIZED)
+	state = g ? group_state(cmd->lu, g) : ALUA_UNAVAILABLE;
+	if (state == ALUA_ACTIVE_OPTIMIZED)
 		return false;
 	/* A port outside every group of the LU has no access to it. */
-	if (alua_command_allowed(g ? g->state : ALUA_UNAVAILABLE, cmd->cdb, &asc_ascq))
+	if (alua_command_allowed(state, cmd->cdb, &asc_ascq))
 		return false;
 	scsi_check_condition(cmd, SK_NOT_READY, asc_ascq);
 	return true;
@@ -543,7 +556,7 @@ static void alua_report_target_port_groups(struct scsi_cmd *cmd)
 	for (unsigned i = 0; i < a->n_groups; i++) {
 		const struct lu_alua_group *g = &a->groups[i];
 		uint8_t *p = d + len;
-		uint8_t state = g->state;
+		uint8_t state = group_state(cmd->lu, g);
 
 		/* Out of a quorate, synchronised cluster this node's group is
 		 * in transition (SPC-4 5.16.2.6), as alua_check() answers. */
@@ -872,7 +885,8 @@ json_object *alua_groups_json(const struct lu *lu)
 
 		json_object_array_add(ports, json_object_new_int(g->rel_port_id));
 		json_object_object_add(o, "id", json_object_new_int(g->id));
-		json_object_object_add(o, "state", json_object_new_string(alua_state_name(g->state)));
+		json_object_object_add(o, "state",
+				       json_object_new_string(alua_state_name(group_state(lu, g))));
 		json_object_object_add(o, "preferred", json_object_new_boolean(g->preferred));
 		json_object_object_add(o, "status", json_object_new_string(status_name(g->status)));
 		json_object_object_add(o, "relative_target_ports", ports);

@@ -800,9 +800,11 @@ static bool open_for_io(struct session *s, const char *url, char *why, size_t le
 }
 
 /* Write one block at a time, scattered over BLOCKS blocks, each with the
- * next generation; print "acked LBA GEN" once the target said GOOD. Ends
- * (status 0) when the target is lost or after --seconds. */
-static int cmd_write_log(const char *url, uint64_t blocks, double seconds)
+ * next generation from first_gen; print "sent LBA GEN" before and "acked
+ * LBA GEN" once the target said GOOD. Ends (status 0) when the target is
+ * lost, after --seconds or after max_writes acknowledged writes. */
+static int cmd_write_log(const char *url, uint64_t blocks, double seconds, uint64_t first_gen,
+			 uint64_t max_writes)
 {
 	struct session s = { 0 };
 	unsigned char data[4096];
@@ -817,12 +819,17 @@ static int cmd_write_log(const char *url, uint64_t blocks, double seconds)
 	}
 	printf("READY\n");
 	fflush(stdout);
-	for (gen = 1; seconds <= 0 || now_s() - start < seconds; gen++) {
-		/* 7919 is prime: consecutive generations land far apart. */
+	for (gen = first_gen; (seconds <= 0 || now_s() - start < seconds) &&
+			      (max_writes == 0 || gen - first_gen < max_writes); gen++) {
+		/* 7919 is prime: consecutive generations land far apart (and
+		 * any BLOCKS consecutive ones cover every block if BLOCKS is
+		 * not a multiple of 7919). */
 		uint64_t lba = (gen * 7919) % blocks;
 		struct scsi_task *task;
 
 		stamp_block(data, s.block_size, lba, gen);
+		printf("sent %" PRIu64 " %" PRIu64 "\n", lba, gen);
+		fflush(stdout);
 		task = iscsi_write16_sync(s.iscsi, s.lun, lba, data, s.block_size,
 					  (int)s.block_size, 0, 0, 0, 0, 0);
 		outcome(task, s.iscsi, why, sizeof(why));
@@ -956,7 +963,9 @@ static void usage(FILE *f)
 		"                          median and p99 of each\n"
 		"  write-log URL BLOCKS    write generation-stamped blocks over BLOCKS blocks\n"
 		"                          until the target is lost (or --seconds); print\n"
-		"                          'acked LBA GEN' for each acknowledged write\n"
+		"                          'acked LBA GEN' for each acknowledged write ('sent\n"
+		"                          LBA GEN' before it); --first-gen G [1], --writes N\n"
+		"                          (stop after N acknowledged writes)\n"
 		"  check-log URL LOG       read back every block LOG acknowledged: each must\n"
 		"                          hold that generation or newer ('checked N lost M')\n"
 		"  --timeout S             per-command timeout [10]\n");
@@ -967,16 +976,21 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "timeout", required_argument, NULL, 't' },
 		{ "seconds", required_argument, NULL, 's' },
+		{ "first-gen", required_argument, NULL, 'g' },
+		{ "writes", required_argument, NULL, 'n' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	double seconds = 0;
+	uint64_t first_gen = 1, max_writes = 0;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
 		switch (c) {
 		case 't': timeout_s = atoi(optarg); break;
 		case 's': seconds = strtod(optarg, NULL); break;
+		case 'g': first_gen = strtoull(optarg, NULL, 10); break;
+		case 'n': max_writes = strtoull(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -994,7 +1008,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[optind], "read-loop") == 0 && argc - optind == 2)
 		return cmd_read_loop(argv[optind + 1], seconds);
 	if (strcmp(argv[optind], "write-log") == 0 && argc - optind == 3 && atoll(argv[optind + 2]) > 0)
-		return cmd_write_log(argv[optind + 1], (uint64_t)atoll(argv[optind + 2]), seconds);
+		return cmd_write_log(argv[optind + 1], (uint64_t)atoll(argv[optind + 2]), seconds,
+				     first_gen ? first_gen : 1, max_writes);
 	if (strcmp(argv[optind], "check-log") == 0 && argc - optind == 3)
 		return cmd_check_log(argv[optind + 1], argv[optind + 2]);
 	if (strcmp(argv[optind], "pr-latency") == 0 && argc - optind == 3 && atoi(argv[optind + 2]) > 0)
