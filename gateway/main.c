@@ -23,6 +23,7 @@
 #include "mgmt.h"
 #include "model.h"
 #include "shared_state.h"
+#include "state_store.h"
 #include "util.h"
 #include "workers.h"
 #include "buffer_pool.h"
@@ -55,7 +56,7 @@ static void usage(FILE *out)
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
-"              [--workers N] [--rbd-handles N]\n"
+"              [--workers N] [--rbd-handles N] [--state-store rados:POOL[,...]]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -82,6 +83,10 @@ static void usage(FILE *out)
 "                        (default: one per online CPU)\n"
 "      --rbd-handles N   RADOS cluster handles per Ceph cluster and client id,\n"
 "                        rbd LUs spread over them (1-32, default 2)\n"
+"      --state-store rados:POOL[,conf=PATH][,id=CLIENT][,object=NAME][,timeout=S]\n"
+"                        also keep the configuration and APTPL reservations in\n"
+"                        the RADOS object NAME (default sangw.state) of POOL;\n"
+"                        the newest of it and STATE_DIR wins at start (docs/rbd.md)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version and the backstores built in\n"
 "\n"
@@ -119,6 +124,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "cluster", required_argument, NULL, 'C' },
 		{ "workers", required_argument, NULL, 'w' },
 		{ "rbd-handles", required_argument, NULL, 'R' },
+		{ "state-store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -176,6 +182,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 			if (backstore_configure("rbd", "handles", optarg, why, sizeof(why)) < 0) {
 				fprintf(stderr, "sangwd: --rbd-handles: %s\n", why);
+				return -1;
+			}
+			break;
+		}
+		case 'S': {
+			char why[512];
+
+			if (state_store_configure(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "sangwd: --state-store %s\n", why);
 				return -1;
 			}
 			break;
@@ -525,8 +540,11 @@ int main(int argc, char **argv)
 	}
 	gw.portals_changed = iscsi_portals_changed;
 
-	if (o.config) {
+	if (o.config)
 		str_copy(gw.config_path, o.config, sizeof(gw.config_path));
+	/* A newer stored state replaces the local files before they load. */
+	state_store_recover(&gw);
+	if (o.config) {
 		if (config_load(&gw, o.config, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sangwd: %s\n", err);
 			return 1;
@@ -534,6 +552,7 @@ int main(int argc, char **argv)
 	}
 	if (build_cli_model(&gw, &o) < 0)
 		return 1;
+	state_store_started(&gw);
 
 	ss.gw = &gw;
 	ss.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -576,6 +595,7 @@ int main(int argc, char **argv)
 	cluster_destroy(gw.cluster);
 	while (!TAILQ_EMPTY(&gw.targets))
 		target_destroy(TAILQ_FIRST(&gw.targets));
+	state_store_shutdown();    /* queued before the rbd admin thread ends */
 	backstore_shutdown_all();
 	while (!TAILQ_EMPTY(&gw.portals)) {
 		struct portal *p = TAILQ_FIRST(&gw.portals);
