@@ -214,6 +214,7 @@ static int restore_config(struct gateway *gw, struct json_object *config)
 {
 	struct json_object *doc = json_object_new_object(), *local, *portals;
 	const char *text;
+	char *file = NULL;
 	int r;
 
 	local = access(gw->config_path, F_OK) == 0 ? json_object_from_file(gw->config_path) : NULL;
@@ -224,9 +225,12 @@ static int restore_config(struct gateway *gw, struct json_object *config)
 			json_object_object_add(doc, key, json_object_get(val));
 	text = json_object_to_json_string_ext(doc, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 					      JSON_C_TO_STRING_NOSLASHESCAPE);
-	r = write_file_atomic(gw->config_path, text, strlen(text));
+	r = text && asprintf(&file, "%s\n", text) >= 0 ? 0 : -ENOMEM;
+	if (r == 0)
+		r = write_file_atomic(gw->config_path, file, strlen(file));
 	if (r < 0)
 		log_error("state store: cannot write %s: %s", gw->config_path, strerror(-r));
+	free(file);
 	json_object_put(local);
 	json_object_put(doc);
 	return r;
