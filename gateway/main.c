@@ -24,6 +24,7 @@
 #include "mgmt.h"
 #include "model.h"
 #include "shared_state.h"
+#include "state_store.h"
 #include "util.h"
 #include "workers.h"
 #include "buffer_pool.h"
@@ -58,6 +59,7 @@ static void usage(FILE *out)
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
+"              [--state-store rados:POOL[,...]]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -87,6 +89,10 @@ static void usage(FILE *out)
 "      --fencing on|off  with --cluster corosync: blocklist a departed or frozen\n"
 "                        node's Ceph clients before the others take over\n"
 "                        (default on; off only to show what it prevents)\n"
+"      --state-store rados:POOL[,conf=PATH][,id=CLIENT][,object=NAME][,timeout=S]\n"
+"                        also keep the configuration and APTPL reservations in\n"
+"                        the RADOS object NAME (default sangw.state) of POOL;\n"
+"                        the newest of it and STATE_DIR wins at start (docs/rbd.md)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version and the backstores built in\n"
 "\n"
@@ -125,6 +131,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "workers", required_argument, NULL, 'w' },
 		{ "rbd-handles", required_argument, NULL, 'R' },
 		{ "fencing", required_argument, NULL, 'F' },
+		{ "state-store", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -189,6 +196,15 @@ static int parse_options(int argc, char **argv, struct options *o)
 
 			if (backstore_configure("rbd", "handles", optarg, why, sizeof(why)) < 0) {
 				fprintf(stderr, "sangwd: --rbd-handles: %s\n", why);
+				return -1;
+			}
+			break;
+		}
+		case 'S': {
+			char why[512];
+
+			if (state_store_configure(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "sangwd: --state-store %s\n", why);
 				return -1;
 			}
 			break;
@@ -543,8 +559,11 @@ int main(int argc, char **argv)
 	}
 	gw.portals_changed = iscsi_portals_changed;
 
-	if (o.config) {
+	if (o.config)
 		str_copy(gw.config_path, o.config, sizeof(gw.config_path));
+	/* A newer stored state replaces the local files before they load. */
+	state_store_recover(&gw);
+	if (o.config) {
 		if (config_load(&gw, o.config, err, sizeof(err)) < 0) {
 			fprintf(stderr, "sangwd: %s\n", err);
 			return 1;
@@ -552,6 +571,7 @@ int main(int argc, char **argv)
 	}
 	if (build_cli_model(&gw, &o) < 0)
 		return 1;
+	state_store_started(&gw);
 
 	ss.gw = &gw;
 	ss.fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
@@ -595,6 +615,7 @@ int main(int argc, char **argv)
 	cluster_destroy(gw.cluster);
 	while (!TAILQ_EMPTY(&gw.targets))
 		target_destroy(TAILQ_FIRST(&gw.targets));
+	state_store_shutdown();    /* queued before the rbd admin thread ends */
 	backstore_shutdown_all();
 	while (!TAILQ_EMPTY(&gw.portals)) {
 		struct portal *p = TAILQ_FIRST(&gw.portals);

@@ -23,6 +23,7 @@
 #include "fencing.h"
 #include "log.h"
 #include "shared_state.h"
+#include "state_store.h"
 #include "util.h"
 
 #ifndef PACKAGE_VERSION
@@ -534,6 +535,10 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		json_object_object_add(resp, "config_version", json_object_new_int64(gw->config_version));
 		json_object_object_add(resp, "cluster", json_object_new_string(
 			gw->cluster && gw->cluster->ops ? gw->cluster->ops->name : "none"));
+		if (gw->cluster)
+			json_object_object_add(resp, "state_version",
+					       json_object_new_int64((int64_t)gw->cluster->state_version));
+		state_store_status_json(resp);   /* only with --state-store */
 	} else {
 		char known[512] = "";
 		size_t used = 0;

@@ -18,6 +18,7 @@
 #include "fencing.h"
 #include "log.h"
 #include "scsi/pr.h"
+#include "state_store.h"
 #include "util.h"
 
 /* Upper bound of LUs in one snapshot: 256 LUNs per target (model.h) times
@@ -361,18 +362,28 @@ static int version_file_path(const struct gateway *gw, char *path, size_t size)
 	return 0;
 }
 
-void state_snapshot_save_version(struct gateway *gw)
+int state_snapshot_write_version(const struct gateway *gw, uint64_t version)
 {
 	char path[PATH_MAX], text[128];
 	int r;
 
-	if (!gw->cluster || version_file_path(gw, path, sizeof(path)) < 0)
-		return;
+	if (version_file_path(gw, path, sizeof(path)) < 0)
+		return -ENOENT;
 	snprintf(text, sizeof(text), "{\"format\":\"%s\",\"state_version\":%" PRIu64 "}\n",
-		 VERSION_FILE_FORMAT, gw->cluster->state_version);
+		 VERSION_FILE_FORMAT, version);
 	r = write_file_atomic(path, text, strlen(text));
 	if (r < 0)
 		log_error("%s: %s", path, strerror(-r));
+	return r;
+}
+
+void state_snapshot_save_version(struct gateway *gw)
+{
+	if (!gw->cluster)
+		return;
+	state_snapshot_write_version(gw, gw->cluster->state_version);
+	/* The same state, kept outside the node too (state_store.h). */
+	state_store_publish(gw, gw->cluster->state_version);
 }
 
 bool state_snapshot_aptpl_saved(const struct gateway *gw)

@@ -66,8 +66,12 @@ int state_snapshot_cluster_restore(void *gw, const void *buf, size_t len);
  * the same operations, so a node whose last such change is newer has seen
  * more of the stream, and equal versions mean equal persistent state.
  * state_snapshot_save_version() writes gw->cluster->state_version there,
- * atomically (fsync); errors are logged. */
+ * atomically (fsync); errors are logged. With a state store
+ * (--state-store) the persistent state is also queued for it at that
+ * version (state_store.h). */
 void state_snapshot_save_version(struct gateway *gw);
+/* Write version to STATE_DIR/state-version.json (no store); 0 or -errno. */
+int state_snapshot_write_version(const struct gateway *gw, uint64_t version);
 /* Is there an APTPL state file under STATE_DIR/pr? (One directory scan.) */
 bool state_snapshot_aptpl_saved(const struct gateway *gw);
 /* cluster_callbacks.saved_state: true when this node started from saved

@@ -13,6 +13,7 @@
 #include "../gateway/log.h"
 #include "../gateway/util.h"
 #include "../gateway/workers.h"
+#include "rados_state.h"
 #include "rbd_cluster.h"
 
 struct fence_job {
@@ -168,6 +169,7 @@ static int rbd_fence_sync(bs_fence_done_fn done, void *ctx)
 static void run_renew(struct rbd_admin_job *job)
 {
 	rbd_cluster_retire_all();
+	rados_state_renew();
 	free(job);
 }
 

@@ -508,10 +508,21 @@ static void print_stats(json_object *resp, void *arg)
 
 static void print_version(json_object *resp, void *arg)
 {
+	json_object *store;
+
 	(void)arg;
 	printf("sangwd %s (management API %lld), node %lld, cluster %s, configuration version %lld\n",
 	       str_of(resp, "version"), (long long)int_of(resp, "api"), (long long)int_of(resp, "node_id"),
 	       str_of(resp, "cluster"), (long long)int_of(resp, "config_version"));
+	if (json_object_object_get_ex(resp, "state_store", &store)) {
+		const char *error = str_of(store, "last_error");
+
+		printf("state store %s: version %lld written by this node, %lld stored, %lld queued%s%s\n",
+		       str_of(store, "where"), (long long)int_of(store, "version_written"),
+		       (long long)int_of(store, "version_stored"),
+		       (long long)int_of(store, "version_queued"), error && *error ? "; last error: " : "",
+		       error && *error ? error : "");
+	}
 }
 
 static void print_fencing(json_object *resp, void *arg)
