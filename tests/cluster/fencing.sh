@@ -37,7 +37,7 @@ fence_state() {
 		python3 -c 'import json,sys
 n=int(sys.argv[1])
 for e in json.load(sys.stdin)["fencing"]["nodes"]:
-    if e["node"]==n: print(e["state"], e.get("fenced_clients",""))' "$2"
+    if e["node"]==n: print(e["state"], e.get("fenced_clients",""))' "$2" 2>/dev/null
 }
 node_fenced() { case $(fence_state "$1" "$2") in fenced*) return 0 ;; esac; return 1; }
 node_back() { case $(fence_state "$1" "$2") in none*) return 0 ;; esac; return 1; }
