@@ -1179,11 +1179,12 @@ static void check_unresponsive(struct corosync_state *s)
 	if (!member_ready(s))
 		return;
 	/* A node cut off from the others hears nobody until corosync notices
-	 * the partition: it accuses no one unless it hears from a majority
-	 * of the group (itself included). */
+	 * the partition, and while corosync forms a new membership nobody
+	 * hears anybody: accuse no one unless a majority of the group (this
+	 * node included) was heard within the last few heartbeats. */
 	for (size_t i = 0; i < s->n_members; i++)
 		if (is_me(s, s->members[i].node, s->members[i].pid) ||
-		    now < s->members[i].heard_ms + s->silent_wait_ms)
+		    now < s->members[i].heard_ms + 3 * HEARTBEAT_MS)
 			heard++;
 	if (heard * 2 <= s->n_members)
 		return;
@@ -1319,6 +1320,10 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 	}
 	memcpy(s->members, next, n_next * sizeof(next[0]));
 	s->n_members = n_next;
+	/* Nothing was delivered while corosync formed this configuration:
+	 * every member gets a whole SILENT_WAIT from now to be heard. */
+	for (size_t i = 0; i < s->n_members; i++)
+		s->members[i].heard_ms = now_ms();
 	/* corosync decides quorum before it delivers this change, but its
 	 * notification comes on another connection, possibly after messages
 	 * delivered in the new configuration: ask now, so that our own

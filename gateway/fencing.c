@@ -12,7 +12,6 @@
 #include "event_loop.h"
 #include "log.h"
 #include "scsi/alua.h"
-#include "scsi/scsi.h"
 #include "shared_state.h"
 #include "util.h"
 
@@ -23,6 +22,12 @@ struct fence_record {
 	uint8_t state;                          /* enum fence_state */
 	char identity[FENCE_IDENTITY_MAX];      /* as it last published it */
 	char fenced[FENCE_IDENTITY_MAX];        /* DONE: what the store refuses */
+};
+
+struct exclude_ctx {
+	struct gateway *gw;
+	uint32_t node;
+	char identity[FENCE_IDENTITY_MAX];
 };
 
 struct fencing {
@@ -39,6 +44,7 @@ struct fencing {
 	bool gate_closed;          /* our groups of shared LUs: Transitioning */
 	bool publishing;           /* our SOP_FENCE_IDENTITY in flight */
 	bool excluding;            /* fencer: a blocklist request in flight */
+	struct exclude_ctx exclude;       /* ... its node and addresses */
 	uint32_t done_sent;        /* fencer: SOP_FENCE_DONE submitted for it */
 	unsigned sync_wanted;      /* SOP_FENCE_DONE of others applied */
 	unsigned sync_asked;       /* sync_wanted when the sync in flight began */
@@ -320,11 +326,6 @@ static bool i_am_fencer(const struct gateway *gw)
 	return false;
 }
 
-struct exclude_ctx {
-	struct gateway *gw;
-	uint32_t node;
-	char identity[FENCE_IDENTITY_MAX];
-};
 
 static void fence_done_applied(void *ctx, int result)
 {
@@ -354,7 +355,6 @@ static void excluded(void *arg, int result, const char *msg)
 		else
 			gw->fencing->done_sent = x->node;
 	}
-	free(x);
 	fencing_kick(gw);
 }
 
@@ -379,11 +379,7 @@ static void fence_next(struct gateway *gw)
 			f->done_sent = r->node;
 		return;
 	}
-	x = calloc(1, sizeof(*x));
-	if (!x) {
-		arm_retry(gw);
-		return;
-	}
+	x = &f->exclude;
 	x->gw = gw;
 	x->node = r->node;
 	str_copy(x->identity, r->identity, sizeof(x->identity));
@@ -391,7 +387,6 @@ static void fence_next(struct gateway *gw)
 	log_warn("fencing: blocklisting node %u's clients: %s", r->node, r->identity);
 	if (store()->exclude(x->identity, true, FENCE_BLOCKLIST_EXPIRE_S, excluded, x) < 0) {
 		f->excluding = false;
-		free(x);
 		arm_retry(gw);
 	}
 }
@@ -451,17 +446,12 @@ static void renew(struct gateway *gw, const char *me_fenced)
 	struct fencing *f = gw->fencing;
 	struct target *t;
 	struct lu *lu;
-	struct it_nexus *nx;
 
 	f->renewing = true;
 	str_copy(f->renewed_for, me_fenced, sizeof(f->renewed_for));
-	log_warn("fencing: ending every session and reconnecting to shared storage with new "
-		 "clients");
-	/* Commands still on their way to us were sent before the others took
-	 * over: the initiators log in again and learn the new states. */
-	TAILQ_FOREACH(nx, &gw->nexuses, link)
-		if (nx->fabric && nx->fabric->drop)
-			nx->fabric->drop(nx);
+	/* Sessions stay: our port groups are Unavailable until we are back,
+	 * and a command that reaches us after that is a new one. */
+	log_warn("fencing: reconnecting to shared storage with new clients");
 	store()->renew();
 	TAILQ_FOREACH(t, &gw->targets, link)
 		TAILQ_FOREACH(lu, &t->lus, link)

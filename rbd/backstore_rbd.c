@@ -827,6 +827,13 @@ static int start_map_status(struct rbd_queue *q, struct bs_io *io)
 	return 0;
 }
 
+/* sangwd's exit: the admin thread's last jobs, then what they left. */
+static void rbd_shutdown(void)
+{
+	rbd_admin_stop();
+	rbd_fence_shutdown();
+}
+
 const struct backstore_ops backstore_rbd_ops = {
 	.name = "rbd",
 	.open = rbd_open_lu,
@@ -837,6 +844,6 @@ const struct backstore_ops backstore_rbd_ops = {
 	.supports = rbd_supports,
 	.configure = rbd_configure,
 	.check_spec = rbd_check_spec,
-	.shutdown = rbd_admin_stop,
+	.shutdown = rbd_shutdown,
 	.fencing = &rbd_fencing_ops,
 };

@@ -52,6 +52,9 @@ void rbd_cluster_retire_all(void);
 /* The rbd backstore's fencing ops (rbd_fence.c, backstore.h). */
 struct backstore_fencing_ops;
 extern const struct backstore_fencing_ops rbd_fencing_ops;
+/* sangwd's exit, after rbd_admin_stop(): free fencing requests whose
+ * answer the stopped control loop will never take. */
+void rbd_fence_shutdown(void);
 
 /* A blocking call to run on the admin thread. run() executes there; the
  * owner learns of the end its own way (rbd posts to the control loop). */

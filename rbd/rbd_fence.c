@@ -5,6 +5,7 @@
  * retires its handles and connects anew. Every call is a job for the admin
  * thread (rbd_cluster.h), whose end is posted back to the control thread. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 
 struct fence_job {
 	struct rbd_admin_job job;
+	struct fence_job *next;        /* jobs not yet done (shutdown frees them) */
 	struct ev_deferred defer;      /* admin thread -> control thread */
 	bs_fence_done_fn done;
 	void *ctx;
@@ -28,12 +30,45 @@ struct fence_job {
 	char identity[];               /* exclude: the addresses */
 };
 
+/* Jobs queued and not yet done on the control thread: sangwd may stop
+ * with one in flight (rbd_fence_shutdown). */
+static struct {
+	pthread_mutex_t lock;
+	struct fence_job *jobs;
+} fence_jobs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void forget(struct fence_job *fj)
+{
+	pthread_mutex_lock(&fence_jobs.lock);
+	for (struct fence_job **pp = &fence_jobs.jobs; *pp; pp = &(*pp)->next) {
+		if (*pp == fj) {
+			*pp = fj->next;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&fence_jobs.lock);
+}
+
 static void fence_job_done_on_control(void *arg)
 {
 	struct fence_job *fj = arg;
 
+	forget(fj);
 	fj->done(fj->ctx, fj->result, fj->message);
 	free(fj);
+}
+
+void rbd_fence_shutdown(void)
+{
+	pthread_mutex_lock(&fence_jobs.lock);
+	while (fence_jobs.jobs) {
+		struct fence_job *fj = fence_jobs.jobs;
+
+		fence_jobs.jobs = fj->next;
+		workers_cancel_on_control(&fj->defer);
+		free(fj);
+	}
+	pthread_mutex_unlock(&fence_jobs.lock);
 }
 
 static void post_back(struct fence_job *fj)
@@ -60,9 +95,15 @@ static int queue(struct fence_job *fj, void (*run)(struct rbd_admin_job *))
 	int rc;
 
 	fj->job.run = run;
+	pthread_mutex_lock(&fence_jobs.lock);
+	fj->next = fence_jobs.jobs;
+	fence_jobs.jobs = fj;
+	pthread_mutex_unlock(&fence_jobs.lock);
 	rc = rbd_admin_queue(&fj->job);
-	if (rc < 0)
+	if (rc < 0) {
+		forget(fj);
 		free(fj);
+	}
 	return rc;
 }
 
