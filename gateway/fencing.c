@@ -216,9 +216,10 @@ int fencing_apply(struct gateway *gw, uint32_t origin_node, uint16_t type, const
 	op.identity[sizeof(op.identity) - 1] = '\0';
 	if (!f)
 		return 0;      /* a node without fencing keeps no table */
-	r = record_get(f, type == SOP_FENCE_IDENTITY ? origin_node : op.node);
+	/* Only a node that published clients has a record to fence. */
+	r = type == SOP_FENCE_IDENTITY ? record_get(f, origin_node) : record_find(f, op.node);
 	if (!r)
-		return -ENOSPC;
+		return type == SOP_FENCE_IDENTITY ? -ENOSPC : 0;
 	switch (type) {
 	case SOP_FENCE_IDENTITY:
 		str_copy(r->identity, op.identity, sizeof(r->identity));

@@ -29,12 +29,7 @@ key_b=0xb2b2
 type_we=1
 rounds=${PREEMPT_ROUNDS:-5}
 
-# Node 1 is stopped on purpose below, longer than a silent member is
-# tolerated: on an RBD image the others would fence it and end its sessions
-# (fencing.sh is about that); here the subject is PR and UA, so no fencing.
-fencing_args=()
-[ "${SGWC_BACKING:-file}" = rbd ] && fencing_args=(--fencing off)
-cluster_up_shared_lu 3 "${fencing_args[@]}"
+cluster_up_shared_lu 3
 session_start
 
 # Several rounds: a race between B's PREEMPT completing on node 2 and node
