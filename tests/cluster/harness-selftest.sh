@@ -3,8 +3,10 @@
 # corosync nodes in namespaces form a quorate ring; a partitioned node loses
 # quorum while the majority keeps it; the ring heals; a killed corosync
 # leaves a quorate pair and rejoins when restarted; sangwd runs in every
-# node and the client namespace reaches each one; cluster_down and
-# cluster_cleanup_stale leave no sgwc* namespace, link, process or folder.
+# node and the client namespace reaches each one; the largest group
+# (SGWC_MAX_NODES, 7) forms a quorate ring and survives a killed node;
+# cluster_down and cluster_cleanup_stale leave no sgwc* namespace, link,
+# process or folder.
 . "$(dirname "$0")/lib.sh"
 
 no_leftovers() {
@@ -104,6 +106,18 @@ for p in $pids; do
 done
 [ ! -e "$CLUSTER_DIR" ] || [ "${SANGW_KEEP_TMP:-0}" = 1 ] || fail "$CLUSTER_DIR is still there"
 no_leftovers "after cluster_down"
+
+note "the largest group: $SGWC_MAX_NODES nodes"
+cluster_up "$SGWC_MAX_NODES"
+for ((i = 1; i <= SGWC_MAX_NODES; i++)); do
+	addrs=$(ip -n "$(node_ns "$i")" -o addr show | awk '{ print $2, $4 }' | tr '\n' ' ')
+	[ "$addrs" = "lo 127.0.0.1/8 $(node_inner_veth "$i") $(node_addr "$i")/24 " ] ||
+		fail "node $i has addresses: $addrs"
+done
+node_kill "$SGWC_MAX_NODES"
+wait_nodes_quorate $((SGWC_MAX_NODES - 1)) $(seq 1 $((SGWC_MAX_NODES - 1)))
+cluster_down
+no_leftovers "after the $SGWC_MAX_NODES-node cluster"
 
 note "stale objects of a crashed run are removed"
 ip netns add sgwc-n2 || fail "cannot make a stale namespace"

@@ -20,8 +20,9 @@
 #     machine's own eth0 may have an address in 192.0.2.0/24 (it has
 #     192.0.2.2 here), and the root namespace would answer ARP for it on a
 #     bridge of its own, stealing node 2's traffic.
-#   node I (1..3): namespace sgwc-nI, veth sgwc-bI (on the bridge) /
-#     sgwc-vI (in the node) with 192.0.2.I/24, lo up, no other route
+#   node I (1..SGWC_MAX_NODES, 7): namespace sgwc-nI, veth sgwc-bI (on the
+#     bridge) / sgwc-vI (in the node) with 192.0.2.I/24, lo up, no other
+#     route
 #   the test client: namespace sgwc-client, veth sgwc-bc / sgwc-vc with
 #     192.0.2.254/24; iSCSI clients run there (client_exec, client_spawn)
 #   $TEST_DIR/cluster/nI: corosync.conf, corosync.log, run/ and lib/ (the
@@ -42,7 +43,10 @@ SGWC_BRIDGE=sgwcbr0
 SGWC_SUBNET=192.0.2
 SGWC_CLIENT_NS=sgwc-client
 SGWC_CLIENT_ADDR=$SGWC_SUBNET.254
-SGWC_MAX_NODES=3
+# Node I is 192.0.2.I and sgwc-nI; the cleanup loops cover 1..MAX. Seven
+# nodes fit this machine (tools/cluster-bench --nodes 3,5,7); node numbers
+# are one digit in the names and checks below.
+SGWC_MAX_NODES=7
 # Each node has its own network namespace, so every node can use the iSCSI
 # port; nothing listens on it in the root namespace.
 CLUSTER_PORT=${SGWC_PORT:-3260}
