@@ -117,6 +117,14 @@ scenario() { # HOW: freeze | cut
 	node_wait_lus_ready 1
 	grep -q "this node was fenced" "$(node_dir 1)/sangwd.log" ||
 		fail "node 1 never learnt that it was fenced"
+	# Its old clients are gone: node 1 takes them off Ceph's blocklist.
+	if [ "${SGWC_FENCING:-on}" = on ]; then
+		unlisted() { ! ceph_cmd osd blocklist ls 2>/dev/null | grep -qF "$1"; }
+		for addr in $fenced; do
+			wait_until 30 unlisted "$addr" || fail "node 1's old client $addr stays blocklisted"
+		done
+		note "node 1's old clients are off the blocklist"
+	fi
 	for i in 1 2 3; do
 		out=$(client_exec "$CLUSTER_CLIENT" check-log "$(node_url "$i")" "$log2" 2>&1) ||
 			fail "a block written through node 2 was overwritten by node 1's held write (read through node $i): $out"
