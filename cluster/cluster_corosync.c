@@ -1329,10 +1329,17 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 	 * delivered in the new configuration: ask now, so that our own
 	 * operations delivered in a minority are refused, not applied. */
 	if (n_left_entries && s->quorate && s->quorum_open) {
+		uint64_t asked = now_ms();
 		int quorate = 1;
 
 		if (quorum_getquorate(s->quorum, &quorate) == CS_OK && !quorate)
 			quorum_changed(s, false, "members left");
+		/* A synchronous call with every worker paused (docs/cluster.md,
+		 * Open: survivors' writes stalled up to 2 s in a slow corosync
+		 * service sync): say when it is the culprit. */
+		if (now_ms() - asked > 100)
+			log_warn("cluster: corosync took %" PRIu64 " ms to say whether it is quorate "
+				 "(I/O on this node waited)", now_ms() - asked);
 	}
 
 	n_nodes = present_nodes(s, nodes);
