@@ -80,31 +80,38 @@ static bool identity_has(const char *identity, const char *addr, size_t len)
 	return false;
 }
 
-/* Does every address of a appear in b? */
-static bool identity_within(const char *a, const char *b)
+/* How many addresses of a appear in b (*total: how many a has). */
+static unsigned identity_shared(const char *a, const char *b, unsigned *total)
 {
+	unsigned shared = 0;
+
+	*total = 0;
 	for (const char *p = a; *p;) {
 		size_t n = strcspn(p, " ");
 
-		if (n && !identity_has(b, p, n))
-			return false;
+		if (n) {
+			(*total)++;
+			shared += identity_has(b, p, n);
+		}
 		p += n;
 		p += strspn(p, " ");
 	}
-	return true;
+	return shared;
+}
+
+/* Does every address of a appear in b? */
+static bool identity_within(const char *a, const char *b)
+{
+	unsigned total, shared = identity_shared(a, b, &total);
+
+	return shared == total;
 }
 
 static bool identity_overlaps(const char *a, const char *b)
 {
-	for (const char *p = a; *p;) {
-		size_t n = strcspn(p, " ");
+	unsigned total;
 
-		if (n && identity_has(b, p, n))
-			return true;
-		p += n;
-		p += strspn(p, " ");
-	}
-	return false;
+	return identity_shared(a, b, &total) > 0;
 }
 
 static void current_identity(char *buf, size_t len)
@@ -116,12 +123,17 @@ static void current_identity(char *buf, size_t len)
 
 /* ---- the shared table ---- */
 
-static struct fence_record *record_find(struct fencing *f, uint32_t node)
+static const struct fence_record *record_of(const struct fencing *f, uint32_t node)
 {
 	for (unsigned i = 0; i < f->n_nodes; i++)
 		if (f->nodes[i].node == node)
 			return &f->nodes[i];
 	return NULL;
+}
+
+static struct fence_record *record_find(struct fencing *f, uint32_t node)
+{
+	return (struct fence_record *)record_of(f, node);
 }
 
 static struct fence_record *record_get(struct fencing *f, uint32_t node)
@@ -138,10 +150,9 @@ static struct fence_record *record_get(struct fencing *f, uint32_t node)
 
 static uint8_t state_of(const struct fencing *f, uint32_t node)
 {
-	for (unsigned i = 0; i < f->n_nodes; i++)
-		if (f->nodes[i].node == node)
-			return f->nodes[i].state;
-	return FENCE_NONE;
+	const struct fence_record *r = record_of(f, node);
+
+	return r ? r->state : FENCE_NONE;
 }
 
 static const char *state_name(uint8_t state)
@@ -209,6 +220,7 @@ int fencing_apply(struct gateway *gw, uint32_t origin_node, uint16_t type, const
 	struct fencing *f = gw->fencing;
 	struct sop_fence op;
 	struct fence_record *r;
+	uint8_t before;
 
 	if (len != sizeof(op))
 		return -EINVAL;
@@ -220,6 +232,7 @@ int fencing_apply(struct gateway *gw, uint32_t origin_node, uint16_t type, const
 	r = type == SOP_FENCE_IDENTITY ? record_get(f, origin_node) : record_find(f, op.node);
 	if (!r)
 		return type == SOP_FENCE_IDENTITY ? -ENOSPC : 0;
+	before = r->state;
 	switch (type) {
 	case SOP_FENCE_IDENTITY:
 		str_copy(r->identity, op.identity, sizeof(r->identity));
@@ -257,7 +270,8 @@ int fencing_apply(struct gateway *gw, uint32_t origin_node, uint16_t type, const
 	default:
 		return -EINVAL;
 	}
-	publish_members(gw);
+	if (r->state != before)
+		publish_members(gw);     /* ALUA follows who may serve */
 	fencing_kick(gw);
 	return 0;
 }
@@ -316,11 +330,8 @@ static bool i_am_fencer(const struct gateway *gw)
 	const struct fencing *f = gw->fencing;
 
 	for (unsigned i = 0; i < f->n_present; i++) {
-		const struct fence_record *r = NULL;
+		const struct fence_record *r = record_of(f, f->present[i]);
 
-		for (unsigned j = 0; j < f->n_nodes; j++)
-			if (f->nodes[j].node == f->present[i])
-				r = &f->nodes[j];
 		if (r && r->state == FENCE_NONE && r->identity[0])
 			return r->node == gw->node_id;
 	}

@@ -370,10 +370,8 @@ void lu_backing_reopen(struct lu *lu)
 	lu->bs_ops->close(lu);
 	lu->backing_state = LU_BACKING_OPENING;
 	rc = lu->bs_ops->open(lu, err, sizeof(err));
-	if (rc == 0)
-		lu->backing_state = LU_BACKING_READY;
-	else if (rc < 0)
-		lu_backing_opened(lu, rc, 0, err);
+	if (rc != BS_OPEN_PENDING)
+		lu_backing_opened(lu, rc, lu->size_bytes, err);
 }
 
 void lu_backing_opened(struct lu *lu, int result, uint64_t size_bytes, const char *why)

@@ -269,6 +269,28 @@ static int rs_read(char **text, size_t *len, char *err, size_t errlen)
 	return r;
 }
 
+/* Admin thread: write the whole object and its version in one atomic op,
+ * guarded by "stored version older than ours" or, for a missing object,
+ * by "nobody created it meanwhile". */
+static int write_guarded(const char *text, size_t len, const char *vtext, bool create)
+{
+	rados_write_op_t op = rados_create_write_op();
+	int r;
+
+	if (!op)
+		return -ENOMEM;
+	if (create)
+		rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
+	else    /* the OSD checks ours > stored before it writes anything */
+		rados_write_op_cmpxattr(op, RADOS_STATE_VERSION_XATTR, LIBRADOS_CMPXATTR_OP_GT,
+					vtext, strlen(vtext));
+	rados_write_op_write_full(op, text, len);
+	rados_write_op_setxattr(op, RADOS_STATE_VERSION_XATTR, vtext, strlen(vtext));
+	r = rados_write_op_operate(op, rs.ioctx, rs.spec.object, NULL, 0);
+	rados_release_write_op(op);
+	return r;
+}
+
 /* Admin thread: one compare-and-set write of text at version. */
 static int write_object(const char *text, size_t len, uint64_t version, char *err, size_t errlen)
 {
@@ -279,33 +301,11 @@ static int write_object(const char *text, size_t len, uint64_t version, char *er
 		return r;
 	rados_state_version_text(version, vtext, sizeof(vtext));
 	for (int attempt = 0; attempt < 3; attempt++) {
-		rados_write_op_t op = rados_create_write_op();
-
-		if (!op) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		/* Compare first: the OSD checks ours > stored before it writes
-		 * anything of this op (all or nothing). */
-		rados_write_op_cmpxattr(op, RADOS_STATE_VERSION_XATTR, LIBRADOS_CMPXATTR_OP_GT, vtext,
-					strlen(vtext));
-		rados_write_op_write_full(op, text, len);
-		rados_write_op_setxattr(op, RADOS_STATE_VERSION_XATTR, vtext, strlen(vtext));
-		r = rados_write_op_operate(op, rs.ioctx, rs.spec.object, NULL, 0);
-		rados_release_write_op(op);
+		r = write_guarded(text, len, vtext, false);
 		if (r != -ENOENT)
 			break;
 		/* No object yet: create it, unless another node just did. */
-		op = rados_create_write_op();
-		if (!op) {
-			snprintf(err, errlen, "out of memory");
-			return -ENOMEM;
-		}
-		rados_write_op_create(op, LIBRADOS_CREATE_EXCLUSIVE, NULL);
-		rados_write_op_write_full(op, text, len);
-		rados_write_op_setxattr(op, RADOS_STATE_VERSION_XATTR, vtext, strlen(vtext));
-		r = rados_write_op_operate(op, rs.ioctx, rs.spec.object, NULL, 0);
-		rados_release_write_op(op);
+		r = write_guarded(text, len, vtext, true);
 		if (r != -EEXIST)
 			break;
 	}

@@ -353,6 +353,13 @@ reload_sangwd() {
 	assert_alive
 }
 
+# bench_verified LOG WHAT: a sangw-bench --verify log reports no I/O error
+# and no verify mismatch; fails naming WHAT otherwise.
+bench_verified() {
+	grep -q " 0 errors" "$1" || fail "$2: I/O errors: $(tail -4 "$1")"
+	grep -q " 0 mismatches" "$1" || fail "$2: data lost (verify mismatches): $(tail -4 "$1")"
+}
+
 # wait_lus_ready [SECONDS]: every LU's backing is open and none of its port
 # groups is Transitioning (rbd LUs open in the background and answer NOT
 # READY until then); fails with the reason gwcli shows when one is not

@@ -228,6 +228,17 @@ rbd_image_create() {
 
 # --- a cluster on the test bridge of tests/cluster/lib.sh --------------------------
 
+# ceph_fault_cycle [COMMAND...]: the last cluster's monitor restarts, then
+# its OSD stops (COMMAND runs while it is down) and comes back.
+ceph_fault_cycle() {
+	note "the monitor restarts under load"
+	"$MICRO_CLUSTER" restart-mon "$CEPH_DIR" >&2 || fail "cannot restart the monitor"
+	note "the OSD stops under load, then comes back"
+	"$MICRO_CLUSTER" stop-osd "$CEPH_DIR" >&2 || fail "cannot stop the OSD"
+	[ $# -eq 0 ] || "$@"
+	"$MICRO_CLUSTER" start-osd "$CEPH_DIR" >&2 || fail "cannot start the OSD again"
+}
+
 # cluster_ceph_up [micro-cluster start options]: after cluster_up, the
 # namespace sgwc-ceph on the bridge (veth sgwc-bceph / sgwc-vceph,
 # 192.0.2.250/24, lo up, no IPv6) with a micro cluster on
