@@ -23,6 +23,7 @@
 #include "log.h"
 #include "mgmt.h"
 #include "model.h"
+#include "service_notify.h"
 #include "shared_state.h"
 #include "state_store.h"
 #include "util.h"
@@ -364,8 +365,10 @@ static void on_signal(struct event_loop *loop, uint32_t events, void *arg)
 				break;
 			}
 			log_info("SIGHUP: reloading %s", ss->gw->config_path);
+			service_notify_reloading();
 			if (config_reload(ss->gw, err, sizeof(err)) < 0)
 				log_error("reload failed, running configuration kept: %s", err);
+			service_notify_reloaded();
 			break;
 		case SIGTERM:
 		case SIGINT:
@@ -601,8 +604,10 @@ int main(int argc, char **argv)
 		return 1;
 	log_info("sangwd %s ready (node %u, management socket %s, %u workers)", PACKAGE_VERSION,
 		 gw.node_id, gw.mgmt_socket, workers_count());
+	service_notify_start(&gw);
 
 	event_loop_run(gw.loop);
+	service_notify_stopping();
 
 	/* Orderly stop: no new logins, ask initiators to log out, abort what
 	 * is left, flush the backstores, release everything. */

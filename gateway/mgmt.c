@@ -18,6 +18,7 @@
 
 #include "../cluster/cluster.h"
 #include "scsi/alua.h"
+#include "node_role.h"
 #include "config.h"
 #include "event_loop.h"
 #include "fencing.h"
@@ -427,6 +428,32 @@ static void handle_alua_set(struct mgmt_client *c, json_object *req, json_object
 	/* On success p belongs to change_done(), which may already have run. */
 }
 
+/* node_role: this node's role under pacemaker (node_role.c); a change
+ * goes through SOP_NODE_ROLE, a query is answered at once. */
+static void handle_node_role(struct mgmt_client *c, json_object *req, json_object *id)
+{
+	struct mgmt_pending *p = pending_new(c, "node_role", id);
+	char err[1024];
+	int r;
+
+	if (!p) {
+		send_error(c, id, "out of memory");
+		return;
+	}
+	c->pending = p;
+	r = node_role_request(c->srv->gw, req, p->response, change_done, p, err, sizeof(err));
+	if (r != 0) {
+		c->pending = NULL;
+		if (r > 0)
+			client_send(c, p->response);
+		else
+			send_error(c, id, "%s", err);
+		json_object_put(p->response);
+		free(p);
+	}
+	/* r == 0: p belongs to change_done(), which may already have run. */
+}
+
 /* ------------------------------------------------------------------------
  * Request lines.
  * ---------------------------------------------------------------------- */
@@ -501,6 +528,10 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		handle_alua_set(c, req, id);
 		goto out;
 	}
+	if (strcmp(name, "node_role") == 0) {
+		handle_node_role(c, req, id);
+		goto out;
+	}
 	if (strcmp(name, "reload") == 0 || strcmp(name, "list") == 0 || strcmp(name, "sessions") == 0 ||
 	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0) {
 		json_object_object_foreach(req, key, val) {
@@ -545,7 +576,7 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		static const char *const changes[] = {
 			"target_add", "target_del", "lun_add", "lun_del", "lun_resize", "acl_add",
 			"acl_del", "chap_set", "chap_clear", "portal_add", "portal_del", "param_set",
-			"config_replace", "alua_set", NULL,
+			"config_replace", "alua_set", "node_role", NULL,
 		};
 
 		for (const char *const *k = readonly_requests; *k; k++)

@@ -243,6 +243,9 @@ struct gateway {
 	 * them; none yet means this node alone. One port group each. */
 	uint32_t members[ALUA_MAX_GROUPS];
 	unsigned n_members;
+	/* The member pacemaker promoted (node_role.c), 0: none. It holds the
+	 * preferred role of every "preferred" LU (alua.c); shared state. */
+	uint32_t promoted_node;
 	char state_dir[PATH_MAX];
 	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
 	char mgmt_socket[PATH_MAX];

@@ -10,6 +10,7 @@
 #include "config.h"
 #include "fencing.h"
 #include "log.h"
+#include "node_role.h"
 #include "scsi/pr.h"
 #include "scsi/spc.h"
 #include "state_snapshot.h"
@@ -129,6 +130,8 @@ static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t ty
 	case SOP_FENCE_BEGIN:
 	case SOP_FENCE_DONE:
 		return fencing_apply(gw, origin_node, type, payload, len);
+	case SOP_NODE_ROLE:
+		return node_role_apply(gw, payload, len);
 	default:
 		log_error("shared state: unknown operation type %u (%u bytes) ignored", type, len);
 		return -EINVAL;

@@ -29,6 +29,7 @@ enum shared_op_type {
 	SOP_FENCE_IDENTITY = 18, /* fencing.c: the origin's clients of shared storage */
 	SOP_FENCE_BEGIN = 19,    /* fencing.c: a silent member is being fenced */
 	SOP_FENCE_DONE = 20,     /* fencing.c: its clients are blocklisted */
+	SOP_NODE_ROLE = 21,      /* node_role.c: pacemaker promoted or demoted a node */
 };
 
 /* Return codes of apply functions travel to the origin's done callback.

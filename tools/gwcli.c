@@ -69,6 +69,10 @@ static const struct command_help help_table[] = {
 	{ "reload",   "reload                                 re-read the configuration file (as SIGHUP)" },
 	{ "version",  "version                                daemon version and configuration version" },
 	{ "fencing",  "fencing                                each node's fencing state and Ceph clients (cluster)" },
+	{ "role",     "role                                   this node's role under pacemaker (promoted or unpromoted),\n"
+		      "                                       the promoted node and whether this node serves\n"
+		      "role promote|demote                    make this node the promoted one (its group takes the\n"
+		      "                                       preferred role of \"preferred\" LUs), or not (tools/ocf/sangwd)" },
 	{ "help",     "help [COMMAND]                         this text, or one command's usage" },
 };
 
@@ -544,6 +548,14 @@ static void print_fencing(json_object *resp, void *arg)
 	}
 }
 
+static void print_role(json_object *resp, void *arg)
+{
+	(void)arg;
+	printf("node %lld %s; promoted node: %lld (0: none); %s\n", (long long)int_of(resp, "node_id"),
+	       str_of(resp, "role"), (long long)int_of(resp, "promoted_node"),
+	       bool_of(resp, "ready") ? "serving" : "not serving (not quorate or not synchronised)");
+}
+
 static void print_lun_created(json_object *resp, void *arg)
 {
 	printf("LUN %lld created in %s\n", (long long)int_of(resp, "lun"), (const char *)arg);
@@ -906,6 +918,24 @@ static int cmd_param(const struct cli *cli, int argc, char **argv)
 	return call_change(cli, req, msg);
 }
 
+/* role [promote|demote]: the node_role request (node_role.h). */
+static int cmd_role(const struct cli *cli, int argc, char **argv)
+{
+	json_object *req;
+	int r;
+
+	if (argc > 1 || (argc == 1 && strcmp(argv[0], "promote") && strcmp(argv[0], "demote")))
+		return command_usage("role", "expected 'role', 'role promote' or 'role demote'");
+	req = request_new("node_role");
+	if (argc == 1)
+		add_string(req, "role", strcmp(argv[0], "promote") == 0 ? "promoted" : "unpromoted");
+	r = call(cli, req, argc ? NULL : print_role, NULL);
+	if (r == 0 && argc && !cli->json)
+		printf("%s\n", strcmp(argv[0], "promote") == 0 ? "promoted" : "demoted");
+	json_object_put(req);
+	return r;
+}
+
 /* ls, sessions, stats, version, reload: no arguments. */
 static int cmd_simple(const struct cli *cli, const char *cmd, const char *request, print_fn print,
 		      int argc, char **argv)
@@ -992,6 +1022,8 @@ int main(int argc, char **argv)
 		return cmd_simple(&cli, cmd, "reload", NULL, argc, argv);
 	if (strcmp(cmd, "fencing") == 0)
 		return cmd_simple(&cli, cmd, "fencing", print_fencing, argc, argv);
+	if (strcmp(cmd, "role") == 0)
+		return cmd_role(&cli, argc, argv);
 	if (strcmp(cmd, "target") == 0)
 		return cmd_target(&cli, argc, argv);
 	if (strcmp(cmd, "lun") == 0)

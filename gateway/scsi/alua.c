@@ -238,6 +238,20 @@ static uint8_t policy_state(const struct lu_alua_policy *policy, uint32_t id)
 	return policy->others;
 }
 
+/* The policy the groups follow: the configured one, except that while a
+ * member is promoted (pacemaker's promotable clone, node_role.c) that node
+ * holds the preferred role of every "preferred" LU. The same on every node:
+ * gw->promoted_node changes only through SOP_NODE_ROLE and membership. */
+static struct lu_alua_policy effective_policy(const struct gateway *gw,
+					      const struct lu_alua_policy *policy)
+{
+	struct lu_alua_policy e = *policy;
+
+	if (e.kind == ALUA_POLICY_PREFERRED && gw->promoted_node)
+		e.preferred_node = gw->promoted_node;
+	return e;
+}
+
 static int group_cmp(const void *a, const void *b)
 {
 	const struct lu_alua_group *x = a, *y = b;
@@ -349,8 +363,9 @@ void alua_lu_init(struct lu *lu)
 {
 	uint32_t members[ALUA_MAX_GROUPS];
 	unsigned n = current_members(lu->target->gw, members);
+	struct lu_alua_policy policy = effective_policy(lu->target->gw, &lu->spec.alua);
 
-	establish_from_policy(&lu->spec.alua, members, n, &lu->alua);
+	establish_from_policy(&policy, members, n, &lu->alua);
 }
 
 /* Make next the LU's groups. Groups whose state changed report STATUS
@@ -443,17 +458,25 @@ void alua_set_members(struct gateway *gw, const uint32_t *members, size_t n)
 	for (unsigned i = 0; i < count; i++)
 		if (gw->n_members == 0 || sorted[i] != gw->members[gw->n_members - 1])
 			gw->members[gw->n_members++] = sorted[i];
+	/* A promoted node that left is promoted no more: when it returns,
+	 * pacemaker decides again (node_role.h). */
+	if (gw->promoted_node && !is_member(gw->members, gw->n_members, gw->promoted_node)) {
+		log_info("alua: promoted node %u left; the preferred role follows the policy",
+			 gw->promoted_node);
+		gw->promoted_node = 0;
+	}
 	TAILQ_FOREACH(t, &gw->targets, link) {
 		TAILQ_FOREACH(lu, &t->lus, link) {
 			struct lu_alua next = lu->alua;
+			struct lu_alua_policy policy = effective_policy(gw, &lu->spec.alua);
 
 			/* Before its first membership a node's groups are its own
 			 * guess (itself alone); start from the policy, as every
 			 * other member did. */
 			if (first)
-				establish_from_policy(&lu->spec.alua, gw->members, gw->n_members, &next);
+				establish_from_policy(&policy, gw->members, gw->n_members, &next);
 			else
-				alua_membership_transition(&lu->spec.alua, old, n_old, gw->members,
+				alua_membership_transition(&policy, old, n_old, gw->members,
 							   gw->n_members, &next);
 			lu_commit(gw, lu, &next, first);
 		}
@@ -473,10 +496,42 @@ void alua_lu_set_policy(struct lu *lu, const struct lu_alua_policy *policy)
 	uint32_t members[ALUA_MAX_GROUPS];
 	unsigned n = current_members(lu->target->gw, members);
 	struct lu_alua next;
+	struct lu_alua_policy effective;
 
 	lu->spec.alua = *policy;
-	establish_from_policy(policy, members, n, &next);
+	effective = effective_policy(lu->target->gw, policy);
+	establish_from_policy(&effective, members, n, &next);
 	lu_commit(lu->target->gw, lu, &next, false);
+}
+
+void alua_promoted_changed(struct gateway *gw)
+{
+	uint32_t members[ALUA_MAX_GROUPS];
+	unsigned n = current_members(gw, members);
+	struct target *t;
+	struct lu *lu;
+
+	TAILQ_FOREACH(t, &gw->targets, link) {
+		TAILQ_FOREACH(lu, &t->lus, link) {
+			struct lu_alua_policy policy = effective_policy(gw, &lu->spec.alua);
+			struct lu_alua next = lu->alua;
+
+			if (policy.kind != ALUA_POLICY_PREFERRED)
+				continue;
+			/* As a failback (alua_membership_transition): every
+			 * member's group to the policy's state, departed groups
+			 * stay Unavailable. */
+			for (unsigned i = 0; i < next.n_groups; i++) {
+				struct lu_alua_group *g = &next.groups[i];
+
+				g->preferred = g->id == policy.preferred_node;
+				if (is_member(members, n, g->id))
+					g->state = policy_state(&policy, g->id);
+			}
+			ensure_optimized(&policy, members, n, &next);
+			lu_commit(gw, lu, &next, false);
+		}
+	}
 }
 
 /* ---------------------------------------------------------------------
@@ -908,6 +963,7 @@ int alua_snapshot_members(const struct gateway *gw, struct json_object *obj)
 	for (unsigned i = 0; i < gw->n_members; i++)
 		json_object_array_add(arr, json_object_new_int64(gw->members[i]));
 	json_object_object_add(obj, "alua_members", arr);
+	json_object_object_add(obj, "alua_promoted_node", json_object_new_int64(gw->promoted_node));
 	return 0;
 }
 
@@ -934,6 +990,15 @@ int alua_restore_members(struct gateway *gw, const struct json_object *obj)
 	}
 	memcpy(gw->members, members, n * sizeof(*members));
 	gw->n_members = (unsigned)n;
+	/* Older snapshots have no promoted node: none. */
+	gw->promoted_node = 0;
+	if (json_object_object_get_ex(obj, "alua_promoted_node", &arr)) {
+		int64_t id = json_object_get_int64(arr);
+
+		if (json_object_get_type(arr) != json_type_int || id < 0 || id > UINT16_MAX)
+			return -EINVAL;
+		gw->promoted_node = (uint32_t)id;
+	}
 	return 0;
 }
 

@@ -82,6 +82,12 @@ int alua_restore_lu(struct lu *lu, const struct json_object *lu_obj);
 /* A new policy for an LU (configuration change, applied on every node):
  * stored in lu->spec.alua and established as an implicit transition. */
 void alua_lu_set_policy(struct lu *lu, const struct lu_alua_policy *policy);
+/* gw->promoted_node changed (SOP_NODE_ROLE, node_role.c, on every node in
+ * the same order): every "preferred" LU's member groups take the states
+ * the policy gives them with the promoted node in the preferred role (or
+ * the configured preferred node when none is promoted), as an implicit
+ * transition with ASYMMETRIC ACCESS STATE CHANGED to every nexus. */
+void alua_promoted_changed(struct gateway *gw);
 bool alua_policy_equal(const struct lu_alua_policy *a, const struct lu_alua_policy *b);
 
 /* SPC-4 5.16.2.4: may a command (its CDB) run through a target port group
