@@ -359,6 +359,23 @@ void alua_membership_transition(const struct lu_alua_policy *policy, const uint3
 	*a = next;
 }
 
+/* Every member's group to the state the policy gives it, departed groups
+ * stay Unavailable, the PREF bit follows the (effective) preferred node:
+ * as a failback (alua_membership_transition), for a change of the
+ * promoted node. */
+static void promoted_failback(const struct lu_alua_policy *policy, const uint32_t *members,
+			      unsigned n, struct lu_alua *a)
+{
+	for (unsigned i = 0; i < a->n_groups; i++) {
+		struct lu_alua_group *g = &a->groups[i];
+
+		g->preferred = g->id == policy->preferred_node;
+		if (is_member(members, n, g->id))
+			g->state = policy_state(policy, g->id);
+	}
+	ensure_optimized(policy, members, n, a);
+}
+
 void alua_lu_init(struct lu *lu)
 {
 	uint32_t members[ALUA_MAX_GROUPS];
@@ -434,7 +451,7 @@ void alua_set_members(struct gateway *gw, const uint32_t *members, size_t n)
 {
 	uint32_t sorted[ALUA_MAX_GROUPS], old[ALUA_MAX_GROUPS];
 	unsigned count = 0, n_old;
-	bool first = gw->n_members == 0;
+	bool first = gw->n_members == 0, promoted_left = false;
 	struct target *t;
 	struct lu *lu;
 
@@ -464,6 +481,7 @@ void alua_set_members(struct gateway *gw, const uint32_t *members, size_t n)
 		log_info("alua: promoted node %u left; the preferred role follows the policy",
 			 gw->promoted_node);
 		gw->promoted_node = 0;
+		promoted_left = true;
 	}
 	TAILQ_FOREACH(t, &gw->targets, link) {
 		TAILQ_FOREACH(lu, &t->lus, link) {
@@ -478,6 +496,9 @@ void alua_set_members(struct gateway *gw, const uint32_t *members, size_t n)
 			else
 				alua_membership_transition(&policy, old, n_old, gw->members,
 							   gw->n_members, &next);
+			/* The promoted node's role goes back to the policy. */
+			if (promoted_left && policy.kind == ALUA_POLICY_PREFERRED)
+				promoted_failback(&policy, gw->members, gw->n_members, &next);
 			lu_commit(gw, lu, &next, first);
 		}
 	}
@@ -518,17 +539,7 @@ void alua_promoted_changed(struct gateway *gw)
 
 			if (policy.kind != ALUA_POLICY_PREFERRED)
 				continue;
-			/* As a failback (alua_membership_transition): every
-			 * member's group to the policy's state, departed groups
-			 * stay Unavailable. */
-			for (unsigned i = 0; i < next.n_groups; i++) {
-				struct lu_alua_group *g = &next.groups[i];
-
-				g->preferred = g->id == policy.preferred_node;
-				if (is_member(members, n, g->id))
-					g->state = policy_state(&policy, g->id);
-			}
-			ensure_optimized(&policy, members, n, &next);
+			promoted_failback(&policy, members, n, &next);
 			lu_commit(gw, lu, &next, false);
 		}
 	}

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../gateway/node_role.h"
 #include "../../gateway/scsi/alua.h"
 #include "../../gateway/scsi/sense.h"
 #include "../../gateway/util.h"
@@ -414,6 +415,88 @@ static void test_snapshot_restore(void **state)
 	json_object_put(lu_obj);
 }
 
+/* SOP_NODE_ROLE's payload, as node_role.c lays it out. */
+static int role(struct fixture *f, uint32_t node, bool promoted)
+{
+	struct { uint32_t node; uint8_t promoted; uint8_t reserved[3]; } p = { node, promoted, { 0 } };
+
+	return node_role_apply(&f->h.gw, &p, sizeof(p));
+}
+
+static void expect_groups(struct fixture *f, const uint8_t want[3], uint16_t pref, bool ua)
+{
+	for (uint16_t id = 1; id <= 3; id++) {
+		const struct lu_alua_group *g = group(f->lu, id);
+
+		assert_non_null(g);
+		if (g->state != want[id - 1])
+			fail_msg("group %u is %s, expected %s", id, alua_state_name(g->state),
+				 alua_state_name(want[id - 1]));
+		assert_int_equal(g->preferred, id == pref);
+	}
+	if (take_alua_ua(f) != ua)
+		fail_msg("UA %s", ua ? "missing" : "not expected");
+}
+
+/* Pacemaker's promoted node (node_role.c) holds the preferred role of a
+ * "preferred" LU; a demote gives it back to preferred_node; a promoted
+ * node that leaves is promoted no more, also when it returns; the role
+ * survives a state transfer. */
+static void test_promoted_node(void **state)
+{
+	struct fixture *f = *state;
+	const struct lu_alua_policy policy = {
+		.kind = ALUA_POLICY_PREFERRED, .others = SB, .preferred_node = 1,
+	};
+	uint32_t three[] = { 1, 2, 3 }, two[] = { 1, 2 };
+	json_object *top = json_object_new_object();
+	struct fixture g;
+
+	alua_lu_set_policy(f->lu, &policy);
+	alua_set_members(&f->h.gw, three, 3);
+	take_alua_ua(f);
+	expect_groups(f, (const uint8_t[]){ AO, SB, SB }, 1, false);
+	assert_int_equal(role(f, 3, true), 0);
+	assert_int_equal(f->h.gw.promoted_node, 3);
+	expect_groups(f, (const uint8_t[]){ SB, SB, AO }, 3, true);
+	assert_int_equal(role(f, 3, true), 0);                 /* again: nothing */
+	assert_int_equal(role(f, 2, false), 0);                /* not promoted: nothing */
+	expect_groups(f, (const uint8_t[]){ SB, SB, AO }, 3, false);
+	assert_int_equal(role(f, 2, true), 0);                 /* promoting 2 demotes 3 */
+	expect_groups(f, (const uint8_t[]){ SB, AO, SB }, 2, true);
+	assert_int_equal(role(f, 2, false), 0);                /* demote: preferred_node again */
+	assert_int_equal(f->h.gw.promoted_node, 0);
+	expect_groups(f, (const uint8_t[]){ AO, SB, SB }, 1, true);
+
+	assert_int_equal(role(f, 3, true), 0);
+	take_alua_ua(f);
+	alua_set_members(&f->h.gw, two, 2);                    /* promoted node 3 leaves */
+	assert_int_equal(f->h.gw.promoted_node, 0);
+	expect_groups(f, (const uint8_t[]){ AO, SB, UN }, 1, true);
+	alua_set_members(&f->h.gw, three, 3);                  /* and returns unpromoted */
+	expect_groups(f, (const uint8_t[]){ AO, SB, SB }, 1, true);
+
+	/* Malformed payloads change nothing. */
+	{
+		uint8_t shorter[4] = { 2, 0, 0, 0 };
+		struct { uint32_t node; uint8_t promoted; uint8_t reserved[3]; } bad = { 0, 1, { 0 } };
+
+		assert_int_equal(node_role_apply(&f->h.gw, shorter, sizeof(shorter)), -EINVAL);
+		assert_int_equal(node_role_apply(&f->h.gw, &bad, sizeof(bad)), -EINVAL);
+		assert_int_equal(f->h.gw.promoted_node, 0);
+	}
+
+	/* State transfer: a joining node learns who is promoted. */
+	assert_int_equal(role(f, 2, true), 0);
+	assert_int_equal(alua_snapshot_members(&f->h.gw, top), 0);
+	fixture_init(&g, 3);
+	assert_int_equal(alua_restore_members(&g.h.gw, top), 0);
+	assert_int_equal(g.h.gw.promoted_node, 2);
+	fixture_fini(&g);
+	the_gateway = &f->h.gw;
+	json_object_put(top);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +510,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_rtpg_not_ready, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stpg_departed_group_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_snapshot_restore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_promoted_node, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
