@@ -69,7 +69,7 @@ cat >"$TEST_DIR/overlay/inside.sh" <<'INSIDE'
 set -u
 cd /tmp/debs
 export DEBIAN_FRONTEND=noninteractive
-apt-get install -y --no-download ./sangwd_*.deb ./gwcli_*.deb ./sangw-resource-agents_*.deb \
+apt-get install -y /tmp/debs/sangwd_*.deb /tmp/debs/gwcli_*.deb /tmp/debs/sangw-resource-agents_*.deb \
 	>/tmp/debs/apt.log 2>&1 || { echo "apt-get install failed"; tail -20 /tmp/debs/apt.log; exit 1; }
 dpkg-query -W -f='${Status}\n' sangwd gwcli sangw-resource-agents | grep -vc "install ok installed" | grep -qx 0 ||
 	{ echo "not every package is installed"; exit 1; }
