@@ -7,7 +7,8 @@
  * Layout: main.c (global options, one-shot or shell), commands.c (the one
  * table of commands and their usage), client.c (talking to sangwd),
  * args.c (argument parsing), show.c (read-only commands and their output),
- * change.c (commands that change the configuration). */
+ * change.c (commands that change the configuration); with libedit the
+ * interactive shell: shell.c, tree.c, complete.c (shell.h). */
 #ifndef SANGW_GWCLI_H
 #define SANGW_GWCLI_H
 
@@ -101,6 +102,8 @@ int64_t int_of(json_object *obj, const char *key);
 bool bool_of(json_object *obj, const char *key);
 json_object *array_of(json_object *obj, const char *key);
 void human_size(uint64_t bytes, char *buf, size_t len);
+/* "no chap", "chap USER" or "chap USER, mutual USER" of a target or ACL. */
+void describe_chap(json_object *obj, char *buf, size_t len);
 
 /* The command implementations, one function per command word. */
 int cmd_ls(const struct cli *cli, int argc, char **argv);
@@ -116,5 +119,10 @@ int cmd_alua(const struct cli *cli, int argc, char **argv);
 int cmd_chap(const struct cli *cli, int argc, char **argv);
 int cmd_portal(const struct cli *cli, int argc, char **argv);
 int cmd_param(const struct cli *cli, int argc, char **argv);
+
+/* ---- shell.c: the interactive shell (built with libedit) ---- */
+
+/* Read commands from the terminal until exit; the exit status. */
+int gwcli_shell(const struct cli *cli);
 
 #endif
