@@ -216,18 +216,22 @@ static bool run_line(struct shell *sh, int argc, char **argv)
 		char **x_argv;
 
 		if (relative_expand(rc, n, sh->tree.local_node, argc, argv, &x_argc, &x_argv) == 0) {
-			if (gwcli_run(sh->cli, x_argc, x_argv) == EXIT_USAGE) {
+			int status = gwcli_run(sh->cli, x_argc, x_argv);
+
+			if (status == EXIT_USAGE) {
 				fprintf(stderr, "here (%s):\n", sh->cwd);
 				relative_help(stderr, n, argv[0]);
 			}
 			argv_free(x_argc, x_argv);
 			fflush(stdout);
-			refresh(sh, 0);
+			if (status != EXIT_USAGE)       /* a usage error never reached sangwd */
+				refresh(sh, 0);
 		}
 	} else if (gwcli_find_command(argv[0])) {
-		gwcli_run(sh->cli, argc, argv);
+		int status = gwcli_run(sh->cli, argc, argv);
+
 		fflush(stdout);
-		if (!read_only(argv[0]))
+		if (!read_only(argv[0]) && status != EXIT_USAGE)
 			refresh(sh, 0);
 	} else {
 		fprintf(stderr, "gwcli: unknown command '%s' (help: what you can type here)\n", argv[0]);
