@@ -26,7 +26,15 @@ static int connect_daemon(const struct cli *cli)
 	strcpy(addr.sun_path, cli->socket_path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
-		fprintf(stderr, "gwcli: cannot connect to sangwd at %s: %s\n", cli->socket_path, strerror(errno));
+		int e = errno;
+
+		fprintf(stderr, "gwcli: cannot connect to sangwd at %s: %s\n", cli->socket_path, strerror(e));
+		/* What to do about it. */
+		if (e == ENOENT || e == ECONNREFUSED)
+			fprintf(stderr, "  Is sangwd running? Start it (systemctl start sangwd, or sangwd -f), or name "
+				"its socket with --socket PATH or $SANGW_SOCKET.\n");
+		else if (e == EACCES || e == EPERM)
+			fprintf(stderr, "  The management socket is for root only: run gwcli as root.\n");
 		if (fd >= 0)
 			close(fd);
 		return -1;

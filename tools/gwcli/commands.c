@@ -34,8 +34,13 @@ const struct gwcli_command gwcli_commands[] = {
 		      "portal delete ADDR:PORT                stop listening there", cmd_portal },
 	{ "param",    "param set IQN KEY VALUE                set a target parameter (MaxBurstLength, ImmediateData,\n"
 		      "                                       HeaderDigest, queue_depth, nop_interval, demo_mode, ...)", cmd_param },
-	{ "sessions", "sessions                               list the I_T nexuses (iSCSI sessions)", cmd_sessions },
-	{ "stats",    "stats                                  per-LU I/O statistics", cmd_stats },
+	{ "status",   "status                                 the cluster at a glance: every node (up, quorate, ready,\n"
+		      "                                       configuration version, sessions), the quorum, and per LU\n"
+		      "                                       the ALUA state each node reports", cmd_status },
+	{ "sessions", "sessions                               every node's I_T nexuses (iSCSI sessions), with a node column", cmd_sessions },
+	{ "stats",    "stats                                  per-LU I/O statistics of this node", cmd_stats },
+	{ "top",      "top [--interval SECONDS] [--count N]   live IOPS, MB/s and latency per node and per LU,\n"
+		      "                                       refreshed in place (q quits)", cmd_top },
 	{ "reload",   "reload                                 re-read the configuration file (as SIGHUP)", cmd_reload },
 	{ "version",  "version                                daemon version and configuration version", cmd_version },
 	{ "fencing",  "fencing                                each node's fencing state and Ceph clients (cluster)", cmd_fencing },

@@ -6,9 +6,10 @@
  *
  * Layout: main.c (global options, one-shot or shell), commands.c (the one
  * table of commands and their usage), client.c (talking to sangwd),
- * args.c (argument parsing), show.c (read-only commands and their output),
- * change.c (commands that change the configuration); with libedit the
- * interactive shell: shell.c, tree.c, complete.c (shell.h). */
+ * args.c (argument parsing), show.c (read-only commands of one node),
+ * cluster.c (status, sessions, top: every node), change.c (commands that
+ * change the configuration); with libedit the interactive shell: shell.c,
+ * tree.c, complete.c (shell.h). */
 #ifndef SANGW_GWCLI_H
 #define SANGW_GWCLI_H
 
@@ -107,7 +108,6 @@ void describe_chap(json_object *obj, char *buf, size_t len);
 
 /* The command implementations, one function per command word. */
 int cmd_ls(const struct cli *cli, int argc, char **argv);
-int cmd_sessions(const struct cli *cli, int argc, char **argv);
 int cmd_stats(const struct cli *cli, int argc, char **argv);
 int cmd_version(const struct cli *cli, int argc, char **argv);
 int cmd_fencing(const struct cli *cli, int argc, char **argv);
@@ -119,6 +119,10 @@ int cmd_alua(const struct cli *cli, int argc, char **argv);
 int cmd_chap(const struct cli *cli, int argc, char **argv);
 int cmd_portal(const struct cli *cli, int argc, char **argv);
 int cmd_param(const struct cli *cli, int argc, char **argv);
+/* cluster.c: every node's view */
+int cmd_status(const struct cli *cli, int argc, char **argv);
+int cmd_sessions(const struct cli *cli, int argc, char **argv);
+int cmd_top(const struct cli *cli, int argc, char **argv);
 
 /* ---- shell.c: the interactive shell (built with libedit) ---- */
 

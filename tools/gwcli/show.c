@@ -1,4 +1,4 @@
-/* The read-only commands (ls, sessions, stats, version, fencing) and the
+/* The read-only commands of one node (ls, stats, version, fencing) and the
  * helpers that read sangwd's answers for humans. */
 #include <stdio.h>
 #include <string.h>
@@ -161,36 +161,6 @@ static void print_tree(json_object *resp, void *arg)
 	}
 }
 
-static void print_details(json_object *details)
-{
-	json_object_object_foreach(details, key, val) {
-		if (json_object_get_type(val) == json_type_object || json_object_get_type(val) == json_type_array)
-			printf("    %s: %s\n", key, json_object_to_json_string_ext(val, JSON_C_TO_STRING_PLAIN));
-		else
-			printf("    %s: %s\n", key, json_object_get_string(val));
-	}
-}
-
-static void print_sessions(json_object *resp, void *arg)
-{
-	json_object *sessions = array_of(resp, "sessions");
-
-	(void)arg;
-	if (!sessions || json_object_array_length(sessions) == 0) {
-		printf("no sessions\n");
-		return;
-	}
-	for (size_t i = 0; i < json_object_array_length(sessions); i++) {
-		json_object *s = json_object_array_get_idx(sessions, i), *details;
-
-		printf("%s -> %s  [%s, id %s, %s]\n", str_of(s, "initiator_port"), str_of(s, "target"),
-		       str_of(s, "fabric"), str_of(s, "id"), str_of(s, "acl")[0] ? "ACL" : "demo mode");
-		if (json_object_object_get_ex(s, "details", &details) &&
-		    json_object_get_type(details) == json_type_object)
-			print_details(details);
-	}
-}
-
 static void print_stats(json_object *resp, void *arg)
 {
 	json_object *luns = array_of(resp, "luns");
@@ -272,12 +242,6 @@ int cmd_ls(const struct cli *cli, int argc, char **argv)
 {
 	(void)argv;
 	return call_simple(cli, "ls", "list", print_tree, argc);
-}
-
-int cmd_sessions(const struct cli *cli, int argc, char **argv)
-{
-	(void)argv;
-	return call_simple(cli, "sessions", "sessions", print_sessions, argc);
 }
 
 int cmd_stats(const struct cli *cli, int argc, char **argv)
