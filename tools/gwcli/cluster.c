@@ -23,7 +23,7 @@ static int64_t gather_ms(const struct cli *cli)
 	return ms < 2000 ? ms : 2000;
 }
 
-static json_object *cluster_request(const struct cli *cli, const char *name)
+json_object *cluster_request(const struct cli *cli, const char *name)
 {
 	json_object *req = request_new(name);
 

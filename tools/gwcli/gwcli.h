@@ -120,6 +120,9 @@ int cmd_chap(const struct cli *cli, int argc, char **argv);
 int cmd_portal(const struct cli *cli, int argc, char **argv);
 int cmd_param(const struct cli *cli, int argc, char **argv);
 /* cluster.c: every node's view */
+/* Request name ("status", "sessions", "stats") of every node, with the
+ * time sangwd may wait for the others (part of --timeout). */
+json_object *cluster_request(const struct cli *cli, const char *name);
 int cmd_status(const struct cli *cli, int argc, char **argv);
 int cmd_sessions(const struct cli *cli, int argc, char **argv);
 int cmd_top(const struct cli *cli, int argc, char **argv);

@@ -241,6 +241,28 @@ static json_object *sessions_of(struct tree *t, int64_t node)
 	return mine;
 }
 
+/* "gw1 203.0.113.1, up, quorate, ready, version 0.1.0, config version 12" */
+static void describe_node(const struct tree *t, json_object *node, char *buf, size_t len)
+{
+	const char *state = str_of(node, "state");
+	size_t used;
+
+	if (!t->status) {
+		snprintf(buf, len, "[this node; sangwd has no status request, so other nodes are not shown]");
+		return;
+	}
+	used = (size_t)snprintf(buf, len, "[%s%s%s%s%s", str_of(node, "name"), str_of(node, "address")[0] ? " " : "",
+				str_of(node, "address"), str_of(node, "name")[0] || str_of(node, "address")[0] ? ", " : "",
+				state[0] ? state : bool_of(node, "up") ? "up" : "down");
+	if (bool_of(node, "up") && used < len)
+		used += (size_t)snprintf(buf + used, len - used, ", %s, %s, version %s, config version %lld",
+					 bool_of(node, "quorate") ? "quorate" : "not quorate",
+					 bool_of(node, "ready") ? "ready" : "not ready", str_of(node, "version"),
+					 (long long)int_of(node, "config_version"));
+	if (used < len)
+		snprintf(buf + used, len - used, "]%s", int_of(node, "id") == t->local_node ? "  (this node)" : "");
+}
+
 static void add_node(struct tree *t, struct tnode *dir, json_object *node)
 {
 	int64_t id = int_of(node, "id");
@@ -250,14 +272,7 @@ static void add_node(struct tree *t, struct tnode *dir, json_object *node)
 	char name[24], what[512];
 
 	snprintf(name, sizeof(name), "%lld", (long long)id);
-	if (t->status)
-		snprintf(what, sizeof(what), "[%s%s%s, %s, %s, %s, version %s, config version %lld]%s",
-			 str_of(node, "name"), str_of(node, "address")[0] ? " " : "", str_of(node, "address"),
-			 bool_of(node, "up") ? "up" : "DOWN", bool_of(node, "quorate") ? "quorate" : "not quorate",
-			 bool_of(node, "ready") ? "ready" : "not ready", str_of(node, "version"),
-			 (long long)int_of(node, "config_version"), id == t->local_node ? "  (this node)" : "");
-	else
-		snprintf(what, sizeof(what), "[this node; sangwd has no status request, so other nodes are not shown]");
+	describe_node(t, node, what, sizeof(what));
 	n = node_add(dir, TN_NODE, name, node, "%s", what);
 	sub = node_add(n, TN_NODE_PORTALS, "portals", portals ? portals : made(t, json_object_new_array()), "[%zu %s]",
 		       n_portals, plural((int64_t)n_portals, "portal", "portals"));
@@ -266,9 +281,10 @@ static void add_node(struct tree *t, struct tnode *dir, json_object *node)
 
 		node_add(sub, TN_NODE_PORTAL, json_object_get_string(p), p, "%s", "");
 	}
-	/* A node that is down has no sessions to count: say so rather than 0. */
+	/* A node that did not answer has sessions nobody can count: say so rather than 0. */
 	if (t->status && !bool_of(node, "up"))
-		sub = node_add(n, TN_SESSIONS, "sessions", sessions, "[unknown: node down]");
+		sub = node_add(n, TN_SESSIONS, "sessions", sessions, "[unknown: node %s]",
+			       str_of(node, "state")[0] ? str_of(node, "state") : "down");
 	else
 		sub = node_add(n, TN_SESSIONS, "sessions", sessions, "[%zu %s]", n_sessions,
 			       plural((int64_t)n_sessions, "session", "sessions"));
@@ -281,10 +297,35 @@ static void add_node(struct tree *t, struct tnode *dir, json_object *node)
 	}
 }
 
+/* "quorate: nodes 1, 2 present, 3 missing, 2 of 3 needed" */
+static void describe_quorum(const struct tree *t, char *buf, size_t len)
+{
+	json_object *quorum = NULL, *present, *missing;
+	size_t used;
+
+	if (!t->status || !json_object_object_get_ex(t->status, "quorum", &quorum) || !quorum) {
+		snprintf(buf, len, "%s", t->status ? "" : ", this one only");
+		return;
+	}
+	present = array_of(quorum, "present");
+	missing = array_of(quorum, "missing");
+	used = (size_t)snprintf(buf, len, "; %s", bool_of(quorum, "quorate") ? "quorate" : "NOT QUORATE");
+	for (size_t i = 0; present && i < json_object_array_length(present) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : ": present ",
+					 (long long)json_object_get_int64(json_object_array_get_idx(present, i)));
+	for (size_t i = 0; missing && i < json_object_array_length(missing) && used < len; i++)
+		used += (size_t)snprintf(buf + used, len - used, "%s%lld", i ? ", " : "; missing ",
+					 (long long)json_object_get_int64(json_object_array_get_idx(missing, i)));
+	if (used < len)
+		snprintf(buf + used, len - used, "; %lld of %lld needed", (long long)int_of(quorum, "needed"),
+			 (long long)int_of(quorum, "configured"));
+}
+
 static void build(struct tree *t)
 {
 	json_object *nodes = t->status ? array_of(t->status, "nodes") : NULL;
 	struct tnode *dir;
+	char quorum[512];
 
 	if (!nodes) {
 		/* This node only: list's node id and portals. */
@@ -297,9 +338,9 @@ static void build(struct tree *t)
 	}
 	t->root = node_add(NULL, TN_ROOT, "", t->list, "%s", "");
 	add_targets(t, nodes);
+	describe_quorum(t, quorum, sizeof(quorum));
 	dir = node_add(t->root, TN_NODES, "nodes", nodes, "[%zu %s%s]", json_object_array_length(nodes),
-		       plural((int64_t)json_object_array_length(nodes), "node", "nodes"),
-		       t->status ? "" : ", this one only");
+		       plural((int64_t)json_object_array_length(nodes), "node", "nodes"), quorum);
 	for (size_t i = 0; i < json_object_array_length(nodes); i++)
 		add_node(t, dir, json_object_array_get_idx(nodes, i));
 }
@@ -329,11 +370,10 @@ int tree_refresh(struct tree *t, const struct cli *cli)
 	}
 	/* status and cluster-wide sessions: a sangwd that refuses them
 	 * (unknown request or key) is shown as this node alone. */
-	req = request_new("status");
+	req = cluster_request(cli, "status");
 	status = ok_or_null(request(cli, req));
 	json_object_put(req);
-	req = request_new("sessions");
-	json_object_object_add(req, "cluster", json_object_new_boolean(true));
+	req = cluster_request(cli, "sessions");
 	sessions = ok_or_null(request(cli, req));
 	json_object_put(req);
 	if (!sessions) {
