@@ -437,6 +437,7 @@ int cmd_top(const struct cli *cli, int argc, char **argv)
 	if ((r = take_sample(cli, &prev, &resp)))
 		return r;
 	json_object_put(resp);
+	top_stop = 0;           /* the shell may run top again after a Ctrl-C */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
