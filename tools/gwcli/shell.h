@@ -49,6 +49,9 @@ struct tree {
 /* Ask sangwd and rebuild the tree; on failure (reason printed) the old
  * tree stays. Returns 0 when refreshed. */
 int tree_refresh(struct tree *t, const struct cli *cli);
+/* Build the tree from sangwd's answers (list; status and sessions may be
+ * NULL: this node only, no sessions); takes them over. */
+void tree_build(struct tree *t, json_object *list, json_object *status, json_object *sessions);
 /* Refresh when older than max_age_ms (or never loaded). */
 int tree_refresh_if_older(struct tree *t, const struct cli *cli, int64_t max_age_ms);
 void tree_free(struct tree *t);

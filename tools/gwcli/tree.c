@@ -382,6 +382,12 @@ int tree_refresh(struct tree *t, const struct cli *cli)
 		json_object_put(req);
 	}
 
+	tree_build(t, list, status, sessions);
+	return 0;
+}
+
+void tree_build(struct tree *t, json_object *list, json_object *status, json_object *sessions)
+{
 	tree_free(t);
 	t->list = list;
 	t->status = status;
@@ -390,7 +396,6 @@ int tree_refresh(struct tree *t, const struct cli *cli)
 	t->local_node = status ? int_of(status, "node_id") : int_of(list, "node_id");
 	build(t);
 	t->fetched_ms = monotonic_ms();
-	return 0;
 }
 
 int tree_refresh_if_older(struct tree *t, const struct cli *cli, int64_t max_age_ms)
