@@ -147,9 +147,14 @@ for shown in ('/targets/' + target, 'luns/  [2 LUNs]', '0  null,size=64M  64 MiB
     sh.expect(shown)
 sh.prompt('/targets/' + target)
 sh.type('ls /nodes\n')
-sh.expect('/nodes  [1 node')
-sh.expect('1/  [')
+sh.expect('/nodes  [1 node; quorate')
+sh.expect(', up, quorate, ready, version ')
+sh.expect('(this node)')
 sh.expect(portal)
+sh.expect('sessions/  [0 sessions]')
+sh.prompt('/targets/' + target)
+sh.type('status\n')     # a one-shot command as it is
+sh.expect('NODE  NAME')
 sh.prompt('/targets/' + target)
 
 note('a relative create in /targets/IQN/luns')
