@@ -7,6 +7,7 @@
 # prints its error and the shell goes on; exit; the history file holds the
 # commands and a second shell recalls them with the Up arrow. Without a
 # terminal, gwcli without a command still prints its usage and exits 2.
+# (The pty driver: tests/gwcli_pty.py.)
 #
 # (The shell: tools/gwcli/shell.c, docs/gwcli.8 SHELL.)
 . "$(dirname "$0")/../lib.sh"
@@ -29,87 +30,13 @@ grep -q 'interactive shell' <<<"$("$GWCLI" --help)" || fail "gwcli --help does n
 HOME_DIR=$TEST_DIR/home
 mkdir -p "$HOME_DIR"
 cat >"$TEST_DIR/drive.py" <<'EOF'
-# Drive gwcli's shell through a pseudo-terminal; assert on the screen.
-import fcntl, json, os, pty, re, select, struct, subprocess, sys, termios, time
+# The steps; the pty driver is tests/gwcli_pty.py.
+import json, os, subprocess, sys
+from gwcli_pty import Shell, fail, note
 
-gwcli, sock, home, target, other, init1, portal, testdir = sys.argv[1:9]
-env = dict(os.environ, HOME=home, TERM='xterm')
-# Escape sequences, carriage returns and bells are how libedit draws;
-# what is left is the text the user reads.
-DRAWING = re.compile(r'\x1b\[[0-9;?]*[A-Za-z]|\x1b[()][0-9A-Za-z]|\x1b[=>]|\r|\x07|\x08')
+gwcli, sock, home, target, other, init1, portal = sys.argv[1:8]
 
-
-def fail(why):
-    print('FAIL: ' + why)
-    sys.exit(1)
-
-
-def note(what):
-    print('[20-gwcli-shell] ' + what, file=sys.stderr)
-
-
-class Shell:
-    def __init__(self):
-        self.pid, self.fd = pty.fork()
-        if self.pid == 0:
-            os.execve(gwcli, [gwcli, '--socket', sock], env)
-        # Wide enough that long prompts do not wrap.
-        fcntl.ioctl(self.fd, termios.TIOCSWINSZ, struct.pack('HHHH', 50, 250, 0, 0))
-        self.raw, self.pos = b'', 0
-
-    def pump(self, seconds):
-        end = time.time() + seconds
-        while time.time() < end:
-            ready, _, _ = select.select([self.fd], [], [], max(0, end - time.time()))
-            if not ready:
-                return
-            try:
-                data = os.read(self.fd, 65536)
-            except OSError:
-                return
-            if not data:
-                return
-            self.raw += data
-
-    def screen(self):
-        return DRAWING.sub('', self.raw.decode('utf-8', 'replace'))
-
-    def type(self, keys):
-        os.write(self.fd, keys.encode())
-
-    def expect(self, text, seconds=20):
-        """Wait until text (literal) appears after what was matched before."""
-        end = time.time() + seconds
-        while True:
-            at = self.screen().find(text, self.pos)
-            if at >= 0:
-                self.pos = at + len(text)
-                return
-            if time.time() >= end:
-                fail('the shell did not show %r; the screen ends with:\n%s' %
-                     (text, self.screen()[-1500:]))
-            self.pump(0.1)
-
-    def prompt(self, path):
-        self.expect('gwcli %s> ' % path)
-
-    def settle(self):
-        """Let the shell draw what it has to draw, then check the rest from there."""
-        self.pump(0.3)
-        self.pos = len(self.screen())
-
-    def finish(self, seconds=20):
-        end = time.time() + seconds
-        while time.time() < end:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                return os.waitstatus_to_exitcode(status)
-            self.pump(0.1)
-        os.kill(self.pid, 9)
-        fail('the shell did not end; the screen ends with:\n' + self.screen()[-1500:])
-
-
-sh = Shell()
+sh = Shell([gwcli, '--socket', sock], home)
 sh.expect("gwcli shell: 'help' lists")
 sh.prompt('/')
 
@@ -217,7 +144,7 @@ for command in ('version', 'cd /targets/' + target + '/', 'create null,size=8M -
         fail('the history file does not hold %r: %s' % (command, entries))
 
 note('a second shell recalls the previous commands with the Up arrow')
-sh = Shell()
+sh = Shell([gwcli, '--socket', sock], home)
 sh.prompt('/')
 sh.settle()
 sh.type('\x1b[A')
@@ -239,8 +166,8 @@ print('ok')
 EOF
 
 note "the shell through a pseudo-terminal"
-out=$(timeout 180 python3 "$TEST_DIR/drive.py" "$GWCLI" "$MGMT_SOCK" "$HOME_DIR" "$TARGET_IQN" "$OTHER" \
-	"$INIT1_IQN" "$PORTAL" "$TEST_DIR")
+out=$(PYTHONPATH=$TESTS_DIR TEST_NAME=$TEST_NAME timeout 180 python3 "$TEST_DIR/drive.py" "$GWCLI" "$MGMT_SOCK" \
+	"$HOME_DIR" "$TARGET_IQN" "$OTHER" "$INIT1_IQN" "$PORTAL")
 rc=$?
 [ $rc -eq 0 ] && [ "$out" = ok ] || fail "${out#FAIL: } (driver exit status $rc)"
 assert_alive
