@@ -97,8 +97,8 @@ bool relative_help(FILE *out, const struct tnode *here, const char *only_word)
 		if (!out)
 			continue;
 		/* What it runs, with this place's names filled in. */
-		tokens = strdup(rc->expands);
-		for (tok = tokens ? strtok_r(tokens, " ", &save) : NULL; tok && used < sizeof(full);
+		tokens = xstrdup(rc->expands);
+		for (tok = strtok_r(tokens, " ", &save); tok && used < sizeof(full);
 		     tok = strtok_r(NULL, " ", &save)) {
 			const char *value = strcmp(tok, "$target") == 0 ? tnode_part(here, TN_TARGET)
 				: strcmp(tok, "$lun") == 0 ? tnode_part(here, TN_LUN)
@@ -111,17 +111,6 @@ bool relative_help(FILE *out, const struct tnode *here, const char *only_word)
 		fprintf(out, "  %-44s %s\n  %-44s   (gwcli %s%s)\n", left, rc->what, "", full, rc->synopsis);
 	}
 	return any;
-}
-
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d) {
-		fprintf(stderr, "gwcli: out of memory\n");
-		exit(EXIT_REFUSED);
-	}
-	return d;
 }
 
 void argv_free(int argc, char **argv)
@@ -137,12 +126,8 @@ static int expand(const struct relative_command *rc, const struct tnode *here, i
 {
 	int n_words = relative_n_words(rc), n = 0;
 	char *tokens = xstrdup(rc->expands), *tok, *save = NULL;
-	char **out = calloc((size_t)argc + 8, sizeof(*out));
+	char **out = xcalloc((size_t)argc + 8, sizeof(*out));
 
-	if (!out) {
-		fprintf(stderr, "gwcli: out of memory\n");
-		exit(EXIT_REFUSED);
-	}
 	if (rc->this_node_only) {
 		const char *node = tnode_part(here, TN_NODE);
 
@@ -238,20 +223,10 @@ static void add(struct completion *c, const char *word, const char *shown, bool 
 		if (strcmp(c->word[i], word) == 0)
 			return;
 	if (c->n == c->cap) {
-		size_t cap = c->cap ? c->cap * 2 : 16;
-		char **w = realloc(c->word, cap * sizeof(*w)), **s = w ? realloc(c->shown, cap * sizeof(*s)) : NULL;
-		bool *ns = s ? realloc(c->no_space, cap * sizeof(*ns)) : NULL;
-
-		if (w)
-			c->word = w;
-		if (s)
-			c->shown = s;
-		if (!ns) {
-			fprintf(stderr, "gwcli: out of memory\n");
-			exit(EXIT_REFUSED);
-		}
-		c->no_space = ns;
-		c->cap = cap;
+		c->cap = c->cap ? c->cap * 2 : 16;
+		c->word = xrealloc(c->word, c->cap * sizeof(*c->word));
+		c->shown = xrealloc(c->shown, c->cap * sizeof(*c->shown));
+		c->no_space = xrealloc(c->no_space, c->cap * sizeof(*c->no_space));
 	}
 	c->word[c->n] = xstrdup(word);
 	c->shown[c->n] = xstrdup(shown);
@@ -289,28 +264,20 @@ static void complete_path(struct completion *c, const struct tree *t, const char
 		dir_part = xstrdup("");
 		dir = tree_resolve(t, NULL, cwd);
 	} else {
-		dir_part = strndup(typed, (size_t)(slash - typed) + 1);
-		if (!dir_part) {
-			fprintf(stderr, "gwcli: out of memory\n");
-			exit(EXIT_REFUSED);
-		}
+		dir_part = xstrndup(typed, (size_t)(slash - typed) + 1);
 		dir = tree_resolve(t, cwd, dir_part);
 	}
 	for (size_t i = 0; dir && i < dir->n_child; i++) {
 		const struct tnode *n = dir->child[i];
 		bool container = tnode_is_container(n);
-		char *word, *shown;
+		char *word;
 
 		if (!starts(n->name, slash ? slash + 1 : typed))
 			continue;
-		if (asprintf(&word, "%s%s%s", dir_part, n->name, container ? "/" : "") < 0 ||
-		    asprintf(&shown, "%s%s", n->name, container ? "/" : "") < 0) {
-			fprintf(stderr, "gwcli: out of memory\n");
-			exit(EXIT_REFUSED);
-		}
-		add(c, word, shown, container);
+		word = xcalloc(strlen(dir_part) + strlen(n->name) + 2, 1);
+		sprintf(word, "%s%s%s", dir_part, n->name, container ? "/" : "");
+		add(c, word, word + strlen(dir_part), container);
 		free(word);
-		free(shown);
 	}
 	free(dir_part);
 }
@@ -520,5 +487,5 @@ char *completion_common_prefix(const struct completion *c)
 			k++;
 		len = k;
 	}
-	return strndup(c->word[0], len);
+	return xstrndup(c->word[0], len);
 }

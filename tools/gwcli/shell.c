@@ -41,17 +41,6 @@ static void on_sigint(int signo)
 	interrupted_at_prompt = 1;
 }
 
-static char *xstrdup(const char *s)
-{
-	char *d = strdup(s);
-
-	if (!d) {
-		fprintf(stderr, "gwcli: out of memory\n");
-		exit(EXIT_REFUSED);
-	}
-	return d;
-}
-
 static void set_cwd(struct shell *sh, const char *path)
 {
 	free(sh->previous);
@@ -299,9 +288,7 @@ static unsigned char complete_key(EditLine *el, int ch)
 		tree_refresh(&sh->tree, &quick);
 		result = CC_REDISPLAY;
 	}
-	line = strndup(li->buffer, (size_t)(li->cursor - li->buffer));
-	if (!line)
-		return CC_ERROR;
+	line = xstrndup(li->buffer, (size_t)(li->cursor - li->buffer));
 	complete_line(&sh->tree, sh->cwd, line, &c);
 	free(line);
 	if (c.n == 0) {
@@ -429,15 +416,12 @@ int gwcli_shell(const struct cli *cli)
 		}
 		if (argc == 0)
 			continue;
-		entry = strndup(line, strlen(line));
-		if (entry) {    /* kept without its newline and trailing blanks */
-			size_t len = strlen(entry);
-
-			while (len && strchr(" \t\r\n", entry[len - 1]))
-				entry[--len] = '\0';
-			history(sh.hist, &ev, H_ENTER, entry);
-			free(entry);
-		}
+		/* kept without its newline and trailing blanks */
+		entry = xstrdup(line);
+		for (size_t len = strlen(entry); len && strchr(" \t\r\n", entry[len - 1]); len--)
+			entry[len - 1] = '\0';
+		history(sh.hist, &ev, H_ENTER, entry);
+		free(entry);
 		save_history(&sh);
 		go_on = run_line(&sh, argc, (char **)argv);
 	}

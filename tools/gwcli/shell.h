@@ -20,6 +20,12 @@
 
 /* ---- tree.c: the object tree ---- */
 
+/* Allocation that ends gwcli when memory runs out. */
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+
 enum tnode_kind {
 	TN_ROOT,
 	TN_TARGETS, TN_TARGET, TN_LUNS, TN_LUN, TN_ACLS, TN_ACL, TN_TARGET_PORTALS, TN_TARGET_PORTAL,

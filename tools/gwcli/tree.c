@@ -25,33 +25,48 @@ int64_t monotonic_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void *xalloc(size_t size)
+/* The shell's allocations: running out of memory ends gwcli. */
+static void out_of_memory(void)
 {
-	void *p = calloc(1, size);
+	fprintf(stderr, "gwcli: out of memory\n");
+	exit(EXIT_REFUSED);
+}
 
-	if (!p) {
-		fprintf(stderr, "gwcli: out of memory\n");
-		exit(EXIT_REFUSED);
-	}
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		out_of_memory();
 	return p;
 }
 
-static char *xstrdup(const char *s)
+void *xrealloc(void *p, size_t size)
 {
-	char *d = strdup(s);
+	if (!(p = realloc(p, size ? size : 1)))
+		out_of_memory();
+	return p;
+}
 
-	if (!d) {
-		fprintf(stderr, "gwcli: out of memory\n");
-		exit(EXIT_REFUSED);
-	}
+char *xstrndup(const char *s, size_t n)
+{
+	char *d = strndup(s, n);
+
+	if (!d)
+		out_of_memory();
 	return d;
+}
+
+char *xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
 }
 
 __attribute__((format(printf, 5, 6)))
 static struct tnode *node_add(struct tnode *parent, enum tnode_kind kind, const char *name, json_object *json,
 			      const char *fmt, ...)
 {
-	struct tnode *n = xalloc(sizeof(*n));
+	struct tnode *n = xcalloc(1, sizeof(*n));
 	va_list ap;
 
 	n->kind = kind;
@@ -63,15 +78,8 @@ static struct tnode *node_add(struct tnode *parent, enum tnode_kind kind, const 
 	va_end(ap);
 	if (parent) {
 		if (parent->n_child == parent->cap_child) {
-			size_t cap = parent->cap_child ? parent->cap_child * 2 : 8;
-			struct tnode **bigger = realloc(parent->child, cap * sizeof(*bigger));
-
-			if (!bigger) {
-				fprintf(stderr, "gwcli: out of memory\n");
-				exit(EXIT_REFUSED);
-			}
-			parent->child = bigger;
-			parent->cap_child = cap;
+			parent->cap_child = parent->cap_child ? parent->cap_child * 2 : 8;
+			parent->child = xrealloc(parent->child, parent->cap_child * sizeof(*parent->child));
 		}
 		parent->child[parent->n_child++] = n;
 		n->parent = parent;
@@ -459,7 +467,7 @@ char *tnode_path(const struct tnode *n)
 
 	for (const struct tnode *p = n; p->parent; p = p->parent)
 		len += strlen(p->name) + 1;
-	path = xalloc(len + 1);
+	path = xcalloc(len + 1, 1);
 	path[0] = '/';
 	path[len] = '\0';
 	if (!n->parent)
