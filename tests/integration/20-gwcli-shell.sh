@@ -5,8 +5,9 @@
 # and ls show the tree; a relative "create" in /targets/IQN/luns adds an LU
 # that the one-shot "gwcli --json ls" then shows; a command sangwd refuses
 # prints its error and the shell goes on; exit; the history file holds the
-# commands and a second shell recalls them with the Up arrow. Without a
-# terminal, gwcli without a command still prints its usage and exits 2.
+# commands and a second shell recalls them with the Up arrow; Ctrl-C drops
+# the line being typed, Ctrl-D leaves. Without a terminal, gwcli without a
+# command still prints its usage and exits 2.
 # (The pty driver: tests/gwcli_pty.py.)
 #
 # (The shell: tools/gwcli/shell.c, docs/gwcli.8 SHELL.)
@@ -158,6 +159,12 @@ sh.prompt('/targets')
 sh.type('\x1b[A\x1b[A\x1b[A\n')   # cd /targets, exit, ls ...: run it again
 sh.expect('7  null,size=32M  32 MiB')
 sh.prompt('/targets')
+sh.settle()
+sh.type('target delete ' + target + '\x03')   # Ctrl-C drops the line
+sh.prompt('/targets')
+sh.type('pwd\n')
+sh.expect('\n/targets\n')
+sh.prompt('/targets')
 sh.type('\x04')         # Ctrl-D
 status = sh.finish()
 if status != 0:
@@ -170,6 +177,7 @@ out=$(PYTHONPATH=$TESTS_DIR TEST_NAME=$TEST_NAME timeout 180 python3 "$TEST_DIR/
 	"$HOME_DIR" "$TARGET_IQN" "$OTHER" "$INIT1_IQN" "$PORTAL")
 rc=$?
 [ $rc -eq 0 ] && [ "$out" = ok ] || fail "${out#FAIL: } (driver exit status $rc)"
+grep -qF "$TARGET_IQN" <<<"$(gwcli ls)" || fail "$TARGET_IQN is gone: the line dropped with Ctrl-C ran"
 assert_alive
 stop_sangwd
 pass
