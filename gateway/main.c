@@ -21,6 +21,7 @@
 #include "event_loop.h"
 #include "fencing.h"
 #include "log.h"
+#include "metrics.h"
 #include "mgmt.h"
 #include "model.h"
 #include "shared_state.h"
@@ -49,6 +50,7 @@ struct options {
 	const char *cluster;
 	unsigned workers;        /* 0: one per online CPU */
 	bool fencing_off;        /* --fencing off */
+	const char *metrics;     /* --metrics ADDR:PORT; NULL: no endpoint */
 	int log_level;
 };
 
@@ -59,7 +61,7 @@ static void usage(FILE *out)
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
-"              [--state-store rados:POOL[,...]]\n"
+"              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -93,6 +95,8 @@ static void usage(FILE *out)
 "                        also keep the configuration and APTPL reservations in\n"
 "                        the RADOS object NAME (default sangw.state) of POOL;\n"
 "                        the newest of it and STATE_DIR wins at start (docs/rbd.md)\n"
+"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                        ([IPV6ADDR]:PORT for IPv6; default off; docs/metrics.md)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version and the backstores built in\n"
 "\n"
@@ -132,6 +136,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "rbd-handles", required_argument, NULL, 'R' },
 		{ "fencing", required_argument, NULL, 'F' },
 		{ "state-store", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -209,12 +214,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
+		case 'M': o->metrics = optarg; break;
 		case 'h': usage(stdout); exit(0);
 		case 'V': {
 			char names[128];
 
 			backstore_names(names, sizeof(names));
-			printf("sangwd %s\nbackstores: %s\n", PACKAGE_VERSION, names);
+			printf("sangwd %s\nbackstores: %s\nmetrics: %s\n", PACKAGE_VERSION, names,
+			       metrics_available() ? "yes" : "no (built without libmicrohttpd)");
 			exit(0);
 		}
 		default: usage(stderr); return -1;
@@ -587,6 +594,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
 	}
+	if (o.metrics && metrics_start(&gw, o.metrics, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
 	if (!o.foreground) {
 		if (!o.pid_file && snprintf(path, sizeof(path), "%s/sangwd.pid", gw.state_dir) >= (int)sizeof(path)) {
 			fprintf(stderr, "sangwd: state dir path too long\n");
@@ -606,6 +617,7 @@ int main(int argc, char **argv)
 
 	/* Orderly stop: no new logins, ask initiators to log out, abort what
 	 * is left, flush the backstores, release everything. */
+	metrics_stop();
 	mgmt_stop(&gw);
 	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
 	/* Every connection is gone: what is left runs on this thread. */
