@@ -214,7 +214,16 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
-		case 'M': o->metrics = optarg; break;
+		case 'M': {
+			char why[256];
+
+			if (metrics_check_address(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "sangwd: %s\n", why);
+				return -1;
+			}
+			o->metrics = optarg;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': {
 			char names[128];

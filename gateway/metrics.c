@@ -43,19 +43,6 @@ bool metrics_available(void)
 #endif
 }
 
-#ifdef HAVE_MICROHTTPD
-
-struct metrics_server {
-	struct gateway *gw;
-	struct MHD_Daemon *mhd;
-	struct ev_source src;            /* MHD's epoll fd */
-	struct ev_timer timer;           /* MHD's next timeout */
-	char where[80];                  /* ADDR:PORT as given, for the log */
-};
-
-/* The one endpoint of this process (see metrics_start). */
-static struct metrics_server *running_server;
-
 /* "ADDR:PORT" or "[V6ADDR]:PORT", numeric, port 1-65535. */
 static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t *len)
 {
@@ -108,6 +95,37 @@ static int parse_listen(const char *text, struct sockaddr_storage *ss, socklen_t
 	return 0;
 }
 
+int metrics_check_address(const char *addr_port, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+
+	if (!metrics_available()) {
+		snprintf(err, errlen, "--metrics: this sangwd was built without libmicrohttpd "
+			 "(apt-get install libmicrohttpd-dev, then configure and build again)");
+		return -1;
+	}
+	if (parse_listen(addr_port, &ss, &len) < 0) {
+		snprintf(err, errlen, "--metrics '%s': expected ADDR:PORT or [IPV6ADDR]:PORT "
+			 "(numeric address, port 1-65535)", addr_port);
+		return -1;
+	}
+	return 0;
+}
+
+#ifdef HAVE_MICROHTTPD
+
+struct metrics_server {
+	struct gateway *gw;
+	struct MHD_Daemon *mhd;
+	struct ev_source src;            /* MHD's epoll fd */
+	struct ev_timer timer;           /* MHD's next timeout */
+	char where[80];                  /* ADDR:PORT as given, for the log */
+};
+
+/* The one endpoint of this process (see metrics_start). */
+static struct metrics_server *running_server;
+
 /* Bound here rather than by MHD, so a port in use is reported as such. */
 static int open_listener(const char *text, char *err, size_t errlen)
 {
@@ -115,11 +133,8 @@ static int open_listener(const char *text, char *err, size_t errlen)
 	socklen_t len;
 	int fd, one = 1;
 
-	if (parse_listen(text, &ss, &len) < 0) {
-		snprintf(err, errlen, "--metrics '%s': expected ADDR:PORT or [IPV6ADDR]:PORT "
-			 "(numeric address, port 1-65535)", text);
+	if (metrics_check_address(text, err, errlen) < 0 || parse_listen(text, &ss, &len) < 0)
 		return -1;
-	}
 	fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
 	    bind(fd, (struct sockaddr *)&ss, len) < 0 || listen(fd, 16) < 0) {
@@ -277,6 +292,7 @@ void metrics_stop(void)
 	ev_timer_cancel(m->gw->loop, &m->timer);
 	ev_remove(m->gw->loop, &m->src);
 	MHD_stop_daemon(m->mhd);   /* closes the connections and the listener */
+	log_info("metrics: stopped serving on %s", m->where);
 	free(m);
 	running_server = NULL;
 }
@@ -286,9 +302,8 @@ void metrics_stop(void)
 int metrics_start(struct gateway *gw, const char *addr_port, char *err, size_t errlen)
 {
 	(void)gw;
-	(void)addr_port;
-	snprintf(err, errlen, "--metrics: this sangwd was built without libmicrohttpd "
-		 "(apt-get install libmicrohttpd-dev, then configure and build again)");
+	/* Refuses with "built without libmicrohttpd" in this build. */
+	metrics_check_address(addr_port, err, errlen);
 	return -1;
 }
 

@@ -32,6 +32,10 @@ void metrics_buf_free(struct metrics_buf *buf);
 /* Was sangwd built with libmicrohttpd (i.e. can --metrics work)? */
 bool metrics_available(void);
 
+/* Is addr_port something metrics_start() can listen on (and was sangwd
+ * built with libmicrohttpd)? 0, or -1 with a message in err. */
+int metrics_check_address(const char *addr_port, char *err, size_t errlen);
+
 /* Listen on ADDR:PORT ([V6]:PORT for IPv6) and serve from gw's control
  * loop. Returns 0, or -1 with a message for the operator in err (bad
  * address, port in use, built without libmicrohttpd). */
