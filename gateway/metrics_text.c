@@ -343,45 +343,52 @@ static int render_sessions(struct metrics_buf *b, struct gateway *gw)
 
 /* --- cluster ------------------------------------------------------------- */
 
+#define KNOWN_NODES_MAX (CLUSTER_NODES_MAX + ALUA_MAX_GROUPS)
+
 static void add_node(uint32_t *nodes, unsigned *n, uint32_t node)
 {
 	unsigned i = 0;
 
 	while (i < *n && nodes[i] < node)
 		i++;
-	if ((i < *n && nodes[i] == node) || *n == ALUA_MAX_GROUPS * 2)
+	if ((i < *n && nodes[i] == node) || *n == KNOWN_NODES_MAX)
 		return;
 	memmove(nodes + i + 1, nodes + i, (*n - i) * sizeof(*nodes));
 	nodes[i] = node;
 	(*n)++;
 }
 
-static bool is_member(const struct gateway *gw, uint32_t node)
+static bool in_view(const struct cluster_view *v, uint32_t node)
 {
-	if (gw->n_members == 0)
-		return node == gw->node_id;    /* no membership yet: this node alone */
-	for (unsigned i = 0; i < gw->n_members; i++)
-		if (gw->members[i] == node)
-			return true;
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].id == node)
+			return v->nodes[i].present;
 	return false;
 }
 
 static void render_cluster(struct metrics_buf *b, struct gateway *gw)
 {
-	uint32_t nodes[ALUA_MAX_GROUPS * 2];
-	unsigned n_nodes = 0;
+	struct cluster_view view;          /* ~9 KiB, on the control thread's stack */
+	uint32_t nodes[KNOWN_NODES_MAX];
+	unsigned n_nodes = 0, present = 0;
 	json_object *fencing = gw->fencing ? fencing_json(gw) : NULL;
 	json_object *fnodes = NULL, *field;
 	const struct target *t;
 	const struct lu *lu;
 
+	memset(&view, 0, sizeof(view));
+	if (gw->cluster)
+		cluster_view(gw->cluster, &view);
 	if (fencing && !json_object_object_get_ex(fencing, "nodes", &fnodes))
 		fnodes = NULL;
-	/* Known nodes: this one, the members, every port group an LU still
-	 * lists (a departed member's stays, Unavailable), fencing's table. */
+	/* Known nodes: the configured ones (corosync's nodelist) and those
+	 * present, this one, every node that still has a port group on an
+	 * LU (a departed member's stays, Unavailable), fencing's table. */
 	add_node(nodes, &n_nodes, gw->node_id);
-	for (unsigned i = 0; i < gw->n_members; i++)
-		add_node(nodes, &n_nodes, gw->members[i]);
+	for (size_t i = 0; i < view.n_nodes; i++) {
+		add_node(nodes, &n_nodes, view.nodes[i].id);
+		present += view.nodes[i].present;
+	}
 	TAILQ_FOREACH(t, &gw->targets, link)
 		TAILQ_FOREACH(lu, &t->lus, link)
 			for (unsigned g = 0; g < lu->alua.n_groups; g++)
@@ -392,12 +399,24 @@ static void render_cluster(struct metrics_buf *b, struct gateway *gw)
 
 	family(b, "sangw_cluster_node_id", "gauge", "This node's cluster node id (1 in single-node mode).");
 	put(b, "sangw_cluster_node_id %u\n", gw->node_id);
-	family(b, "sangw_cluster_members", "gauge", "Cluster members present in this node's current membership.");
-	put(b, "sangw_cluster_members %u\n", gw->n_members ? gw->n_members : 1);
+	family(b, "sangw_cluster_node_info", "gauge",
+	       "Always 1 for each node the cluster configuration names (corosync's nodelist): its name and address.");
+	for (size_t i = 0; i < view.n_nodes; i++) {
+		put(b, "sangw_cluster_node_info{node=\"%u\",name=\"", view.nodes[i].id);
+		put_value(b, view.nodes[i].name);
+		put(b, "\",address=\"");
+		put_value(b, view.nodes[i].address);
+		put(b, "\"} 1\n");
+	}
+	family(b, "sangw_cluster_members", "gauge",
+	       "Nodes whose sangwd is in this node's current group, this one included.");
+	put(b, "sangw_cluster_members %u\n", present);
 	family(b, "sangw_cluster_node_up", "gauge",
-	       "1 when the node is in this node's current membership, 0 for a known node that is not.");
+	       "1 when the node's sangwd is in this node's current group, 0 for a configured or known node that is not.");
 	for (unsigned i = 0; i < n_nodes; i++)
-		put(b, "sangw_cluster_node_up{node=\"%u\"} %d\n", nodes[i], is_member(gw, nodes[i]));
+		put(b, "sangw_cluster_node_up{node=\"%u\"} %d\n", nodes[i], in_view(&view, nodes[i]));
+	family(b, "sangw_cluster_quorate", "gauge", "1 while the membership layer (corosync votequorum) grants this node's partition quorum.");
+	put(b, "sangw_cluster_quorate %d\n", view.quorate);
 	family(b, "sangw_cluster_ready", "gauge",
 	       "1 while this node is quorate and synchronised and so serves I/O and accepts changes.");
 	put(b, "sangw_cluster_ready %d\n", gw->cluster_ready);

@@ -1,12 +1,13 @@
 #!/bin/bash
 # The metrics endpoint across a cluster (docs/metrics.md): three nodes,
 # each with sangwd --metrics on its own address, scraped from the client
-# namespace. Every node reports itself, three members, every node up,
-# ready, the same configuration and state versions and one port group per
-# node on the shared LU. Node 3 is killed (sangwd and corosync): nodes 1
-# and 2 report two members, node 3 down, still ready, and node 3's port
-# group Unavailable; a configuration change through node 2 shows the same
-# new version on both; every page passes promtool.
+# namespace. Every node reports itself, the configured nodes (names and
+# addresses), three members, every node up, quorate and ready, the same
+# configuration and state versions and one port group per node on the
+# shared LU. Node 3 is killed (sangwd and corosync): nodes 1 and 2 report
+# two members, node 3 down, still quorate and ready, node 3's port group
+# Unavailable; a configuration change through node 2 shows the same new
+# version on both; every page passes promtool.
 TEST_NAME=cluster-metrics
 . "$(dirname "$0")/lib.sh"
 need_program curl promtool
@@ -60,7 +61,9 @@ for i in 1 2 3; do
 	expect "up-$i" sangw_cluster_node_id "$i"
 	expect "up-$i" sangw_cluster_members 3
 	expect "up-$i" sangw_cluster_ready 1
+	expect "up-$i" sangw_cluster_quorate 1
 	for n in 1 2 3; do
+		expect "up-$i" "sangw_cluster_node_info{node=\"$n\",name=\"sgwc-n$n\",address=\"$(node_addr "$n")\"}" 1
 		expect "up-$i" "sangw_cluster_node_up{node=\"$n\"}" 1
 		expect "up-$i" "sangw_alua_port_group_state{$L,tpg=\"$n\",state=\"active-optimized\"}" 1
 	done
@@ -85,6 +88,7 @@ all_see down 1 2
 for i in 1 2; do
 	expect "down-$i" sangw_cluster_members 2
 	expect "down-$i" sangw_cluster_ready 1
+	expect "down-$i" sangw_cluster_quorate 1
 	expect "down-$i" 'sangw_cluster_node_up{node="1"}' 1
 	expect "down-$i" 'sangw_cluster_node_up{node="2"}' 1
 	expect "down-$i" "sangw_alua_port_group_state{$L,tpg=\"3\",state=\"unavailable\"}" 1

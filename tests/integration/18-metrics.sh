@@ -83,6 +83,9 @@ expect start sangw_cluster_node_id 1
 expect start sangw_cluster_members 1
 expect start 'sangw_cluster_node_up{node="1"}' 1
 expect start sangw_cluster_ready 1
+expect start sangw_cluster_quorate 1
+grep -q '^sangw_cluster_node_info{node="1",name="[^"]*",address="[^"]*"} 1$' "$TEST_DIR/start.prom" ||
+	fail "no sangw_cluster_node_info for node 1"
 expect start "sangw_lu_size_bytes{$L0}" $((64 * 1024 * 1024))
 expect start "sangw_lu_size_bytes{$L1}" $((32 * 1024 * 1024))
 expect start "sangw_lu_backing_ready{$L0}" 1
