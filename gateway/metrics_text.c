@@ -323,6 +323,8 @@ static int render_sessions(struct metrics_buf *b, struct gateway *gw)
 	TAILQ_FOREACH(nx, &gw->nexuses, link) {
 		size_t i;
 
+		if (!nx->portal[0])
+			continue;              /* a fabric without portals */
 		for (i = 0; i < n_portals && strcmp(portals[i], nx->portal) != 0; i++)
 			;
 		if (i == n_portals)
