@@ -23,7 +23,7 @@ static int64_t gather_ms(const struct cli *cli)
 	return ms < 2000 ? ms : 2000;
 }
 
-static json_object *cluster_request(const struct cli *cli, const char *name)
+json_object *cluster_request(const struct cli *cli, const char *name)
 {
 	json_object *req = request_new(name);
 
@@ -449,6 +449,7 @@ int cmd_top(const struct cli *cli, int argc, char **argv)
 	if ((r = take_sample(cli, &prev, &resp)))
 		return r;
 	json_object_put(resp);
+	top_stop = 0;           /* the shell may run top again after a Ctrl-C */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {
