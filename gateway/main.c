@@ -21,6 +21,7 @@
 #include "event_loop.h"
 #include "fencing.h"
 #include "log.h"
+#include "metrics.h"
 #include "mgmt.h"
 #include "model.h"
 #include "service_notify.h"
@@ -50,6 +51,7 @@ struct options {
 	const char *cluster;
 	unsigned workers;        /* 0: one per online CPU */
 	bool fencing_off;        /* --fencing off */
+	const char *metrics;     /* --metrics ADDR:PORT; NULL: no endpoint */
 	int log_level;
 };
 
@@ -60,7 +62,7 @@ static void usage(FILE *out)
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
-"              [--state-store rados:POOL[,...]]\n"
+"              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI.\n"
 "\n"
@@ -94,6 +96,8 @@ static void usage(FILE *out)
 "                        also keep the configuration and APTPL reservations in\n"
 "                        the RADOS object NAME (default sangw.state) of POOL;\n"
 "                        the newest of it and STATE_DIR wins at start (docs/rbd.md)\n"
+"      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
+"                        ([IPV6ADDR]:PORT for IPv6; default off; docs/metrics.md)\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version and the backstores built in\n"
 "\n"
@@ -133,6 +137,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "rbd-handles", required_argument, NULL, 'R' },
 		{ "fencing", required_argument, NULL, 'F' },
 		{ "state-store", required_argument, NULL, 'S' },
+		{ "metrics", required_argument, NULL, 'M' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -210,12 +215,23 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		}
+		case 'M': {
+			char why[256];
+
+			if (metrics_check_address(optarg, why, sizeof(why)) < 0) {
+				fprintf(stderr, "sangwd: %s\n", why);
+				return -1;
+			}
+			o->metrics = optarg;
+			break;
+		}
 		case 'h': usage(stdout); exit(0);
 		case 'V': {
 			char names[128];
 
 			backstore_names(names, sizeof(names));
-			printf("sangwd %s\nbackstores: %s\n", PACKAGE_VERSION, names);
+			printf("sangwd %s\nbackstores: %s\nmetrics: %s\n", PACKAGE_VERSION, names,
+			       metrics_available() ? "yes" : "no (built without libmicrohttpd)");
 			exit(0);
 		}
 		default: usage(stderr); return -1;
@@ -590,6 +606,10 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
 	}
+	if (o.metrics && metrics_start(&gw, o.metrics, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
 	if (!o.foreground) {
 		if (!o.pid_file && snprintf(path, sizeof(path), "%s/sangwd.pid", gw.state_dir) >= (int)sizeof(path)) {
 			fprintf(stderr, "sangwd: state dir path too long\n");
@@ -611,6 +631,7 @@ int main(int argc, char **argv)
 
 	/* Orderly stop: no new logins, ask initiators to log out, abort what
 	 * is left, flush the backstores, release everything. */
+	metrics_stop();
 	mgmt_stop(&gw);
 	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
 	/* Every connection is gone: what is left runs on this thread. */

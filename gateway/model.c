@@ -14,6 +14,25 @@
 
 struct gateway *the_gateway;
 
+/* 1-2.5-5 steps from 25 us to 10 s: a null LU's commands land in the first
+ * buckets, a stalled cluster change or backstore in the last ones. */
+const uint64_t lu_latency_bounds_ns[LU_LATENCY_BUCKETS - 1] = {
+	25000, 50000, 100000, 250000, 500000,
+	1000000, 2500000, 5000000, 10000000, 25000000, 50000000,
+	100000000, 250000000, 500000000,
+	1000000000, 2500000000, 5000000000, 10000000000,
+};
+
+unsigned lu_latency_bucket(uint64_t ns)
+{
+	unsigned i = 0;
+
+	/* Most commands are fast: the search is short where it matters. */
+	while (i < LU_LATENCY_BUCKETS - 1 && ns > lu_latency_bounds_ns[i])
+		i++;
+	return i;
+}
+
 /* NAA 6 (IEEE Registered Extended, SPC-4 7.8.6.6.5) needs a company id.
  * sangw has none registered: this one spells "SGW" and is documented as
  * such; sites that need their own set wwn= per LU. */

@@ -113,15 +113,40 @@ struct lu_mode {
 	uint8_t qerr;
 };
 
-/* One per thread slot (workers.h), each on its own cache line: a worker
+/* The operations a service-time histogram is kept for. */
+enum lu_stat_op { LU_OP_READ = 0, LU_OP_WRITE, LU_OP_OTHER, LU_STAT_OPS };
+/* Service-time histogram buckets: upper bounds in lu_latency_bounds_ns
+ * (25 us .. 10 s), the last bucket takes everything slower. */
+#define LU_LATENCY_BUCKETS 19
+extern const uint64_t lu_latency_bounds_ns[LU_LATENCY_BUCKETS - 1];
+
+/* One per thread slot (workers.h), each on its own cache lines: a worker
  * counts its own commands without sharing a line with another; the
- * management API sums them with the world stopped. */
+ * management API sums them with the world stopped, the metrics endpoint
+ * while the workers run (docs/metrics.md), so every counter is written
+ * with lu_stat_add() and read with lu_stat_read(): one writer per slot,
+ * relaxed atomics, no lock and no locked instruction. */
 struct lu_stats {
 	uint64_t read_cmds, write_cmds, other_cmds;
 	uint64_t read_bytes, write_bytes;
 	uint64_t errors;
 	uint64_t read_ns, write_ns;  /* summed service time */
+	uint64_t other_ns;
+	uint64_t latency[LU_STAT_OPS][LU_LATENCY_BUCKETS];  /* commands per bucket */
 } __attribute__((aligned(64)));
+
+static inline void lu_stat_add(uint64_t *counter, uint64_t n)
+{
+	__atomic_store_n(counter, __atomic_load_n(counter, __ATOMIC_RELAXED) + n, __ATOMIC_RELAXED);
+}
+
+static inline uint64_t lu_stat_read(const uint64_t *counter)
+{
+	return __atomic_load_n(counter, __ATOMIC_RELAXED);
+}
+
+/* The histogram bucket of a service time (index into lu_stats.latency[op]). */
+unsigned lu_latency_bucket(uint64_t ns);
 
 /* = WORKER_SLOTS (workers.h): the control thread and up to 64 workers. */
 #define LU_TASK_SETS 65

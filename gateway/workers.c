@@ -97,6 +97,19 @@ static void resume_world(void *arg)
 			event_loop_unlock(pool.workers[i].loop);
 }
 
+void workers_run_unstopped(void (*fn)(void *arg), void *arg)
+{
+	/* Only the outermost stop can be lifted: a nested one belongs to a
+	 * caller that relies on it. */
+	bool release = pool.stopped_depth == 1;
+
+	if (release)
+		resume_world(NULL);
+	fn(arg);
+	if (release)
+		stop_world(NULL);
+}
+
 /* Worker loop hooks: its own lock only. */
 static void worker_enter(void *arg)
 {

@@ -58,6 +58,14 @@ bool on_control_thread(void);
 unsigned workers_pick(void);
 void workers_release(unsigned slot);
 
+/* Run fn(arg) now, on the control thread, with the world running: the
+ * workers' locks are let go around it (when held) and taken back after.
+ * For readers that must never hold up the data path (the metrics
+ * endpoint): fn may read what only the control thread changes (the
+ * model, the shared state) and per-slot counters through atomics, and
+ * must not change anything or touch a worker's objects. */
+void workers_run_unstopped(void (*fn)(void *arg), void *arg);
+
 /* Run fn(arg) on the control thread with the world stopped, after the
  * current batch (directly deferred when already on it). d must stay valid
  * until it ran or was cancelled with workers_cancel_on_control(). */

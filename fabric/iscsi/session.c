@@ -4,6 +4,7 @@
  * for the SCSI core. */
 #include "iscsi.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <json-c/json.h>
 #include <stdio.h>
@@ -110,6 +111,26 @@ void session_logged_out(struct iscsi_session *sess)
 		workers_run_on_control(&sess->logout_deferred, session_logout_deferred, sess);
 }
 
+/* "ADDR:PORT" or "[V6]:PORT" of a socket address. */
+static void portal_text(const struct sockaddr_storage *ss, char *out, size_t len)
+{
+	char host[INET6_ADDRSTRLEN] = "";
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *sin = (const struct sockaddr_in *)ss;
+
+		inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
+		snprintf(out, len, "%s:%u", host, ntohs(sin->sin_port));
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)ss;
+
+		inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
+		snprintf(out, len, "[%s]:%u", host, ntohs(sin6->sin6_port));
+	} else {
+		out[0] = '\0';
+	}
+}
+
 static void session_setup_nexus(struct iscsi_session *sess)
 {
 	struct it_nexus *nx = &sess->nexus;
@@ -126,6 +147,7 @@ static void session_setup_nexus(struct iscsi_session *sess)
 		 sess->target->tpgt);
 	nx->rel_tgt_port_id = (uint16_t)gw->node_id;
 	nx->tpg_id = (uint16_t)gw->node_id;
+	portal_text(&sess->conn->local_addr, nx->portal, sizeof(nx->portal));
 	nx->target = sess->target;
 	nx->acl = sess->acl;
 	nx->fabric = &iscsi_fabric_ops;

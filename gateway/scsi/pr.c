@@ -652,6 +652,19 @@ out:
 
 /* --- state transfer (state_snapshot.c) ---------------------------------- */
 
+void pr_summarize(const struct lu *lu, struct pr_summary *out)
+{
+	const struct pr_state *pr = lu->pr;
+
+	memset(out, 0, sizeof(*out));
+	if (!pr)
+		return;
+	out->registrations = pr->reg_count;
+	out->reserved = pr->reserved;
+	out->type = pr->reserved ? pr->type : 0;
+	out->spc2_reserved = pr->spc2_reserved;
+}
+
 struct json_object *pr_state_to_json(const struct lu *lu)
 {
 	return pr_json(lu, true);

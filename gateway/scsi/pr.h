@@ -43,6 +43,15 @@ int pr_apply(struct gateway *gw, uint16_t type, const void *payload, uint32_t le
  * gw->state_dir at LU creation; it is saved on every change while APTPL. */
 int pr_load(struct lu *lu);
 
+/* What the metrics endpoint shows of lu's reservations (control thread). */
+struct pr_summary {
+	unsigned registrations;        /* registered I_T nexuses (keys) */
+	bool reserved;                 /* a persistent reservation is held */
+	uint8_t type;                  /* its TYPE (SPC-4 6.16.3) when reserved */
+	bool spc2_reserved;            /* RESERVE(6/10) holds the LU */
+};
+void pr_summarize(const struct lu *lu, struct pr_summary *out);
+
 /* State transfer to a joining cluster node (state_snapshot.c). */
 struct json_object;
 /* lu's registrations, reservation, generation (the APTPL file's "sangw-pr"

@@ -96,6 +96,8 @@ struct it_nexus {
 	char target_port[256];
 	uint16_t rel_tgt_port_id;        /* SPC-4 relative target port identifier */
 	uint16_t tpg_id;                 /* ALUA target port group */
+	char portal[72];                 /* local ADDR:PORT ([V6]:PORT) it logged in
+					  * through, "" if none (metrics.c) */
 	struct target *target;
 	struct acl *acl;                 /* NULL in demo mode */
 	const struct fabric_ops *fabric;

@@ -367,26 +367,34 @@ static bool opcode_is_write(uint8_t opcode)
 	}
 }
 
+/* Counted by the thread that owns the slot (or the control thread with
+ * the world stopped); read by mgmt and metrics (model.h lu_stat_add). */
 static void update_stats(struct lu *lu, const struct scsi_cmd *cmd)
 {
 	struct lu_stats *s = &lu->stats[cmd->nexus->slot];
 	uint64_t now = ev_now_ns();
 	/* Start and end may be stamped by two threads' loop clocks. */
 	uint64_t ns = now > cmd->start_ns ? now - cmd->start_ns : 0;
+	enum lu_stat_op op;
 
 	if (cmd->status != SAM_STAT_GOOD && cmd->status != SAM_STAT_CONDITION_MET)
-		s->errors++;
+		lu_stat_add(&s->errors, 1);
 	if (opcode_is_read(cmd->cdb[0])) {
-		s->read_cmds++;
-		s->read_bytes += cmd->data_in_len;
-		s->read_ns += ns;
+		op = LU_OP_READ;
+		lu_stat_add(&s->read_cmds, 1);
+		lu_stat_add(&s->read_bytes, cmd->data_in_len);
+		lu_stat_add(&s->read_ns, ns);
 	} else if (opcode_is_write(cmd->cdb[0])) {
-		s->write_cmds++;
-		s->write_bytes += cmd->status == SAM_STAT_GOOD ? cmd->transfer_len : 0;
-		s->write_ns += ns;
+		op = LU_OP_WRITE;
+		lu_stat_add(&s->write_cmds, 1);
+		lu_stat_add(&s->write_bytes, cmd->status == SAM_STAT_GOOD ? cmd->transfer_len : 0);
+		lu_stat_add(&s->write_ns, ns);
 	} else {
-		s->other_cmds++;
+		op = LU_OP_OTHER;
+		lu_stat_add(&s->other_cmds, 1);
+		lu_stat_add(&s->other_ns, ns);
 	}
+	lu_stat_add(&s->latency[op][lu_latency_bucket(ns)], 1);
 }
 
 static void release_check_on_control(void *arg)

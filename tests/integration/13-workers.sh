@@ -39,7 +39,7 @@ start_sangwd --workers 2 "${ARGS[@]}"
 grep -q "2 worker threads started" "$SANGWD_LOG" || fail "sangwd did not start 2 workers"
 
 note "4 sessions of verified random mix, 2 client threads, while sessions are listed"
-bench --json --verify --rw mix --sessions 4 --threads 2 --qd 16 --time 4 "$FILE_LU" \
+bench --json --verify --rw mix --sessions 4 --threads 2 --qd 16 --time 8 "$FILE_LU" \
 	>"$TEST_DIR/mix.json" 2>"$TEST_DIR/mix.err" &
 BENCH_PID=$!
 workers_seen=
@@ -68,10 +68,12 @@ after=$(gwcli --json stats | py "sum(l['read_cmds'] + l['write_cmds'] for l in j
 [ $((after - before)) = 20000 ] || fail "stats counted $((after - before)) reads+writes for 20000 I/Os"
 
 note "a reservation made through one worker stops writes of a live session on the other"
-# init1 writes for a while (its session lands on the emptier worker), then
+# init1 writes for a while (8 s: long enough for the listing below on a
+# loaded machine, where each gwcli + python round takes seconds; its
+# session lands on the emptier worker), then
 # init2 registers and takes Write Exclusive through a new session, which
 # goes to the other worker: init1's later writes get RESERVATION CONFLICT.
-bench --json --initiator "$INIT1_IQN" --rw write --qd 4 --time 4 "$PR_LU" \
+bench --json --initiator "$INIT1_IQN" --rw write --qd 4 --time 8 "$PR_LU" \
 	>"$TEST_DIR/pr.json" 2>"$TEST_DIR/pr.err" &
 BENCH_PID=$!
 for ((i = 0; i < 100; i++)); do
