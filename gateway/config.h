@@ -1,8 +1,9 @@
 /* The declarative configuration (docs/configuration.md): a JSON document
  * holding portals, discovery CHAP, targets with their parameters, LUs and
- * ACLs. config.c validates it (every error names the JSON path of the bad
- * field), builds the model from it at startup, writes the model back after
- * every applied change, and turns a reload into the minimal set of changes.
+ * ACLs. gateway/config*.c validate it (every error names the JSON path of
+ * the bad field), build the model from it at startup, write the model back
+ * after every applied change, and turn a reload into the minimal set of
+ * changes (config.c lists the pieces; config_internal.h is what they share).
  *
  * Every change after startup is a management request (JSON, see
  * docs/management-api.md) travelling as a SOP_CONFIG operation through the
@@ -11,7 +12,7 @@
  * order. A reload is the request {"request":"config_replace","config":DOC}
  * carrying the file's content, so every node diffs the same document.
  *
- * Ownership: config.c allocates struct portal and struct acl with calloc();
+ * Ownership: config_*.c allocate struct portal and struct acl with calloc();
  * targets and LUs come from model.c (target_create, lu_create). Everything
  * runs on the main event loop thread. */
 #ifndef SANGW_CONFIG_H

@@ -1,4 +1,4 @@
-/* Unit tests for gateway/config.c: loading builds the model, every kind of
+/* Unit tests for gateway/config*.c: loading builds the model, every kind of
  * invalid document is refused with an error naming the JSON path, the
  * file round-trips, management requests edit the model, a reload changes
  * only what differs and keeps unaffected sessions. */
