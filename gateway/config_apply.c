@@ -16,30 +16,6 @@
 #include "scsi/ua.h"
 #include "util.h"
 
-static bool spec_equal(const struct lu_spec *a, const struct lu_spec *b, bool ignore_size)
-{
-	uint32_t ba = a->block_size ? a->block_size : DEFAULT_BLOCK;
-	uint32_t bb = b->block_size ? b->block_size : DEFAULT_BLOCK;
-
-	return strcmp(a->backstore, b->backstore) == 0 && strcmp(a->path, b->path) == 0 &&
-	       strcmp(a->options, b->options) == 0 &&
-	       (ignore_size || a->size == b->size) && a->thin == b->thin &&
-	       a->removable == b->removable && a->readonly == b->readonly && ba == bb &&
-	       a->phys_block_size == b->phys_block_size &&
-	       strcasecmp(a->wwn, b->wwn) == 0;
-}
-
-static bool acl_map_equal(const struct acl *a, const struct acl *b)
-{
-	if (a->map_count != b->map_count)
-		return false;
-	for (unsigned i = 0; i < a->map_count; i++)
-		if (a->map[i].mapped_lun != b->map[i].mapped_lun ||
-		    a->map[i].target_lun != b->map[i].target_lun)
-			return false;
-	return true;
-}
-
 /* Keep the first error's message; later ones are only logged. */
 static void note_error(int *first, int r, char *err, size_t errlen, const char *msg)
 {
@@ -51,131 +27,131 @@ static void note_error(int *first, int r, char *err, size_t errlen, const char *
 	}
 }
 
-static int build_target(struct gateway *gw, const struct cfg_target *ct, unsigned index,
-			bool stop_on_error, char *err, size_t errlen)
+static int add_target(struct gateway *gw, const struct cfg_change *c, struct target **added,
+		      char *err, size_t errlen)
 {
+	const struct cfg_target *ct = c->ct;
 	struct target *t = target_create(gw, ct->iqn);
-	char path[JPATH_MAX], msg[768];
-	int first = 0;
+	char path[JPATH_MAX];
 
-	cfg_path_index(path, "targets", index);
+	cfg_path_index(path, "targets", c->ct_index);
 	if (!t)
 		return cfg_failf(-ENOMEM, err, errlen, path, "cannot create target %s", ct->iqn);
 	t->demo_mode = ct->demo_mode;
 	t->chap = ct->chap;
 	t->mutual_chap = ct->mutual_chap;
 	t->params = ct->params;
-	for (unsigned i = 0; i < ct->n_lus; i++) {
-		char q[JPATH_MAX];
-
-		snprintf(q, sizeof(q), "targets[%u].luns[%u]", index, i);
-		if (!cfg_create_lu(t, ct->lus[i].lun, &ct->lus[i].spec, q, msg, sizeof(msg))) {
-			note_error(&first, -EIO, err, errlen, msg);
-			if (stop_on_error)
-				return first;
-		}
-	}
-	for (unsigned i = 0; i < ct->n_acls; i++)
-		if (!cfg_acl_insert(t, &ct->acls[i]))
-			return cfg_failf(-ENOMEM, err, errlen, path, "out of memory");
-	return first;
+	*added = t;
+	return 0;
 }
 
-/* Bring target t to what ct describes, touching only what differs. */
-static int update_target(struct gateway *gw, struct target *t, const struct cfg_target *ct,
-			 unsigned index, char *err, size_t errlen)
+/* Parameters and CHAP only matter to logins still to come. */
+static void change_target(struct gateway *gw, const struct cfg_change *c)
 {
-	struct lu *lu, *next_lu;
-	struct acl *acl, *next_acl;
-	bool luns_changed = false;
-	char path[JPATH_MAX], msg[768];
-	int first = 0;
+	if (c->changed & CFG_CHG_CHAP)
+		c->t->chap = c->ct->chap;
+	if (c->changed & CFG_CHG_MUTUAL)
+		c->t->mutual_chap = c->ct->mutual_chap;
+	if (c->changed & CFG_CHG_DEMO)
+		cfg_set_demo_mode(gw, c->t, c->ct->demo_mode);
+}
 
-	cfg_path_index(path, "targets", index);
-	/* Parameters and CHAP only matter to logins still to come. */
-	t->params = ct->params;
-	t->chap = ct->chap;
-	t->mutual_chap = ct->mutual_chap;
-	cfg_set_demo_mode(gw, t, ct->demo_mode);
+/* An LU of an existing target in place (ALUA policy, size) or replaced. */
+static int change_lu(struct gateway *gw, struct target *t, const struct cfg_change *c,
+		     const char *path, char *err, size_t errlen)
+{
+	struct lu *lu = c->lu;
+	const struct cfg_lu *cl = c->cl;
 
-	for (acl = TAILQ_FIRST(&t->acls); acl; acl = next_acl) {
-		next_acl = TAILQ_NEXT(acl, link);
-		if (!cfg_find_acl(ct, acl->initiator))
-			cfg_acl_remove(gw, t, acl);
-	}
-
-	for (lu = TAILQ_FIRST(&t->lus); lu; lu = next_lu) {
-		const struct cfg_lu *cl = cfg_find_lu(ct, lu->lun);
-		uint64_t lun = lu->lun;
-		char q[JPATH_MAX];
-
-		next_lu = TAILQ_NEXT(lu, link);
-		if (!cl) {
-			cfg_lu_remove(lu);
-			luns_changed = true;
-			continue;
-		}
-		/* A new ALUA policy applies in place: an implicit transition. */
-		if (!alua_policy_equal(&lu->spec.alua, &cl->spec.alua))
-			alua_lu_set_policy(lu, &cl->spec.alua);
-		/* size 0 means "the backing's own size": not a change. */
-		if (spec_equal(&lu->spec, &cl->spec, cl->spec.size == 0))
-			continue;
-		snprintf(q, sizeof(q), "targets[%u].luns", index);
-		if (spec_equal(&lu->spec, &cl->spec, true)) {
-			char why[256] = "";
-
-			int rr = lu_resize(lu, cl->spec.size, why, sizeof(why));
-
-			if (rr < 0) {
-				snprintf(msg, sizeof(msg), "%s: cannot resize LUN %llu: %s", q,
-					 (unsigned long long)lun, why);
-				note_error(&first, -EIO, err, errlen, msg);
-				continue;
-			}
-			lu->spec.size = cl->spec.size;
-			/* A pending resize raises it when it ends. */
-			if (rr == 0)
-				ua_establish_lu(gw, lu, 0, ASC_CAPACITY_DATA_HAS_CHANGED);
-			continue;
-		}
-		/* Any other change replaces the LU: a new identity or backing. */
+	if (c->changed & CFG_CHG_REPLACE) {
+		/* Any change but size and ALUA policy: a new identity or backing. */
 		cfg_lu_remove(lu);
-		luns_changed = true;
-		if (!cfg_create_lu(t, lun, &cl->spec, q, msg, sizeof(msg)))
-			note_error(&first, -EIO, err, errlen, msg);
+		return cfg_create_lu(t, cl->lun, &cl->spec, path, err, errlen) ? 0 : -EIO;
 	}
-	for (unsigned i = 0; i < ct->n_lus; i++) {
-		char q[JPATH_MAX];
+	/* A new ALUA policy applies in place: an implicit transition. */
+	if (c->changed & CFG_CHG_ALUA)
+		alua_lu_set_policy(lu, &cl->spec.alua);
+	if (c->changed & CFG_CHG_RESIZE) {
+		char why[256] = "";
+		int r = lu_resize(lu, cl->spec.size, why, sizeof(why));
 
-		if (target_find_lu(t, ct->lus[i].lun))
-			continue;
-		snprintf(q, sizeof(q), "targets[%u].luns[%u]", index, i);
-		luns_changed = true;
-		if (!cfg_create_lu(t, ct->lus[i].lun, &ct->lus[i].spec, q, msg, sizeof(msg)))
-			note_error(&first, -EIO, err, errlen, msg);
+		if (r < 0)
+			return cfg_failf(-EIO, err, errlen, path, "cannot resize LUN %llu: %s",
+					 (unsigned long long)lu->lun, why);
+		lu->spec.size = cl->spec.size;
+		/* A pending resize raises it when it ends. */
+		if (r == 0)
+			ua_establish_lu(gw, lu, 0, ASC_CAPACITY_DATA_HAS_CHANGED);
 	}
+	return 0;
+}
 
-	for (unsigned i = 0; i < ct->n_acls; i++) {
-		const struct acl *want = &ct->acls[i];
+static void change_acl(struct gateway *gw, struct target *t, const struct cfg_change *c)
+{
+	struct acl *acl = c->acl;
 
-		acl = target_find_acl(t, want->initiator);
-		if (!acl) {
-			if (!cfg_acl_insert(t, want))
-				note_error(&first, -ENOMEM, err, errlen, "out of memory");
-			continue;
+	if (c->changed & CFG_CHG_CHAP)
+		acl->chap = c->ca->chap;
+	if (c->changed & CFG_CHG_MUTUAL)
+		acl->mutual_chap = c->ca->mutual_chap;
+	if (c->changed & CFG_CHG_MAP) {
+		acl->map_count = c->ca->map_count;
+		memcpy(acl->map, c->ca->map, sizeof(acl->map));
+		cfg_ua_acl_view_changed(gw, t, acl);
+	}
+}
+
+/* Make one change. *added is the target the last CFG_ADD created: the
+ * LUs and ACLs that follow it in the list are its own. */
+static int apply_change(struct gateway *gw, const struct cfg_doc *doc, const struct cfg_change *c,
+			struct target **added, char *err, size_t errlen)
+{
+	struct target *t = c->t ? c->t : *added;
+	char path[JPATH_MAX];
+
+	if (c->object == CFG_LU)
+		snprintf(path, sizeof(path), "targets[%u].luns[%u]", c->ct_index, c->cl_index);
+	switch (c->object) {
+	case CFG_DISCOVERY:
+		gw->discovery_auth = doc->discovery_auth;
+		gw->discovery_chap = doc->discovery_chap;
+		gw->discovery_mutual_chap = doc->discovery_mutual_chap;
+		return 0;
+	case CFG_TARGET:
+		if (c->action == CFG_ADD)
+			return add_target(gw, c, added, err, errlen);
+		if (c->action == CFG_REMOVE)
+			cfg_target_remove(gw, c->t);
+		else
+			change_target(gw, c);
+		return 0;
+	case CFG_PARAM:
+		cfg_param_copy(&t->params, &c->ct->params, c->param);
+		return 0;
+	case CFG_LU:
+		if (!t)
+			return 0;   /* its target could not be created */
+		if (c->action == CFG_REMOVE) {
+			cfg_lu_remove(c->lu);
+			return 0;
 		}
-		acl->chap = want->chap;
-		acl->mutual_chap = want->mutual_chap;
-		if (!acl_map_equal(acl, want)) {
-			acl->map_count = want->map_count;
-			memcpy(acl->map, want->map, sizeof(acl->map));
-			cfg_ua_acl_view_changed(gw, t, acl);
+		if (c->action == CFG_ADD)
+			return cfg_create_lu(t, c->cl->lun, &c->cl->spec, path, err, errlen) ? 0 : -EIO;
+		return change_lu(gw, t, c, path, err, errlen);
+	case CFG_ACL:
+		if (!t)
+			return 0;
+		if (c->action == CFG_REMOVE) {
+			cfg_acl_remove(gw, t, c->acl);
+		} else if (c->action == CFG_ADD) {
+			if (!cfg_acl_insert(t, c->ca))
+				return cfg_failf(-ENOMEM, err, errlen, NULL, "out of memory");
+		} else {
+			change_acl(gw, t, c);
 		}
+		return 0;
 	}
-	if (luns_changed)
-		cfg_ua_luns_changed(gw, t);
-	return first;
+	return 0;
 }
 
 static bool portals_match(struct gateway *gw, const struct cfg_doc *doc)
@@ -238,39 +214,44 @@ restore:
 	return cfg_failf(r, err, errlen, "portals", "cannot listen on the new portals: %s", why);
 }
 
-/* Make the model match doc. At startup (stop_on_error) the first failure
- * ends it; a reload carries on and reports the first failure. */
+/* Make the model match doc: the changes cfg_diff_compute() lists, in its
+ * order. At startup (stop_on_error) the first failure ends it; a reload
+ * carries on and reports the first failure. */
 int cfg_apply_doc(struct gateway *gw, const struct cfg_doc *doc, bool stop_on_error,
 		  char *err, size_t errlen)
 {
-	struct target *t, *next;
+	struct cfg_diff diff;
+	struct target *added = NULL, *ua_target = NULL;
 	char msg[768];
 	int first = 0, r;
 
-	gw->discovery_auth = doc->discovery_auth;
-	gw->discovery_chap = doc->discovery_chap;
-	gw->discovery_mutual_chap = doc->discovery_mutual_chap;
+	if (cfg_diff_compute(gw, doc, &diff) < 0)
+		return cfg_failf(-ENOMEM, err, errlen, NULL, "out of memory");
+	for (size_t i = 0; i < diff.n; i++) {
+		const struct cfg_change *c = &diff.changes[i];
 
-	for (t = TAILQ_FIRST(&gw->targets); t; t = next) {
-		next = TAILQ_NEXT(t, link);
-		if (!cfg_find_target(doc, t->iqn))
-			cfg_target_remove(gw, t);
-	}
-	for (unsigned i = 0; i < doc->n_targets; i++) {
-		const struct cfg_target *ct = &doc->targets[i];
-
-		t = gw_find_target(gw, ct->iqn);
-		if (t)
-			r = update_target(gw, t, ct, i, msg, sizeof(msg));
-		else
-			r = build_target(gw, ct, i, stop_on_error, msg, sizeof(msg));
+		/* SPC-4 7.6: the sessions of a target whose LU inventory changed
+		 * learn it once its changes (listed together) are made. */
+		if (ua_target && c->t != ua_target) {
+			cfg_ua_luns_changed(gw, ua_target);
+			ua_target = NULL;
+		}
+		msg[0] = '\0';
+		r = apply_change(gw, doc, c, &added, msg, sizeof(msg));
+		if (c->t && c->object == CFG_LU &&
+		    (c->action != CFG_CHANGE || (c->changed & CFG_CHG_REPLACE)))
+			ua_target = c->t;
 		if (r < 0) {
 			note_error(&first, r, err, errlen, msg);
 			if (stop_on_error)
-				return first;
+				goto out;
 		}
 	}
+	if (ua_target)
+		cfg_ua_luns_changed(gw, ua_target);
 	if ((r = cfg_update_portals(gw, doc, msg, sizeof(msg))) < 0)
 		note_error(&first, r, err, errlen, msg);
+out:
+	cfg_diff_free(&diff);
 	return first;
 }

@@ -82,6 +82,17 @@ int cfg_parse_params(json_object *v, const char *path, struct target_params *p,
 		     char *err, size_t errlen);
 /* Every parameter, or only those that differ from the defaults. */
 json_object *cfg_dump_params(const struct target_params *p, bool only_changed);
+/* The table in order (NULL past its end), for walking every parameter. */
+const struct param_desc *cfg_param_at(size_t i);
+const char *cfg_param_key(const struct param_desc *d);
+bool cfg_param_equal(const struct target_params *a, const struct target_params *b,
+		     const struct param_desc *d);
+/* Parameter d of from into to. */
+void cfg_param_copy(struct target_params *to, const struct target_params *from,
+		    const struct param_desc *d);
+/* Its value as the document writes it: a number, or true/false. */
+void cfg_param_format(const struct target_params *p, const struct param_desc *d, char *buf,
+		      size_t len);
 
 /* --- config_parse.c: the document ---------------------------------------- */
 
@@ -166,10 +177,61 @@ struct portal *cfg_find_portal(struct gateway *gw, const char *addr, uint16_t po
 struct lu *cfg_find_backing_user(struct gateway *gw, const char *backstore, const char *path);
 int cfg_lowest_free_lun(struct target *t, uint64_t *lun);
 
+/* --- config_diff.c: what a document changes ------------------------------ */
+
+enum cfg_action { CFG_ADD, CFG_CHANGE, CFG_REMOVE };
+enum cfg_object { CFG_DISCOVERY, CFG_TARGET, CFG_PARAM, CFG_LU, CFG_ACL };
+
+/* What a CFG_CHANGE touches. */
+enum {
+	CFG_CHG_AUTH    = 1 << 0,    /* discovery: CHAP required or not */
+	CFG_CHG_DEMO    = 1 << 1,    /* target: demo mode */
+	CFG_CHG_CHAP    = 1 << 2,    /* discovery, target, ACL: one-way CHAP */
+	CFG_CHG_MUTUAL  = 1 << 3,    /* discovery, target, ACL: mutual CHAP */
+	CFG_CHG_ALUA    = 1 << 4,    /* LU: its ALUA policy, applied in place */
+	CFG_CHG_RESIZE  = 1 << 5,    /* LU: only its size, resized in place */
+	CFG_CHG_REPLACE = 1 << 6,    /* LU: anything else: a new LU at that LUN */
+	CFG_CHG_MAP     = 1 << 7,    /* ACL: its LUN map */
+};
+
+/* One change. The entries of a target follow each other: its own entry
+ * (CFG_ADD: the LUs and ACLs after it belong to it), its parameters, the
+ * ACLs that go, its LUs, then the ACLs that come or change. */
+struct cfg_change {
+	enum cfg_action action;
+	enum cfg_object object;
+	unsigned changed;                 /* CFG_CHANGE: CFG_CHG_* bits */
+	struct target *t;                 /* the model's; NULL while being added */
+	const struct cfg_target *ct;      /* the document's; NULL when removed */
+	unsigned ct_index;                /* targets[ct_index] of the document */
+	struct lu *lu;                    /* CFG_LU: the model's (change, remove) */
+	const struct cfg_lu *cl;          /* CFG_LU: the document's (add, change) */
+	unsigned cl_index;                /* ...luns[cl_index] of the document */
+	struct acl *acl;                  /* CFG_ACL: the model's (change, remove) */
+	const struct acl *ca;             /* CFG_ACL: the document's (add, change) */
+	const struct param_desc *param;   /* CFG_PARAM */
+};
+
+struct cfg_diff {
+	struct cfg_change *changes;
+	size_t n, cap;
+};
+
+/* Everything doc changes in the model but the portals, in the order
+ * cfg_apply_doc() makes the changes. The entries point into gw and doc:
+ * use them before either changes. Returns 0 or -ENOMEM (diff empty). */
+int cfg_diff_compute(struct gateway *gw, const struct cfg_doc *doc, struct cfg_diff *diff);
+void cfg_diff_free(struct cfg_diff *diff);
+/* {"action": "add"|"change"|"remove", "path": "/targets/IQN/luns/1",
+ * "what": "null,size=1G"}: a summary for people; never a secret. */
+json_object *cfg_change_json(const struct cfg_change *c, const struct gateway *gw,
+			     const struct cfg_doc *doc);
+
 /* --- config_apply.c: a whole document ------------------------------------ */
 
-/* Make the model match doc. At startup (stop_on_error) the first failure
- * ends it; a reload carries on and reports the first failure. */
+/* Make the model match doc: the changes of cfg_diff_compute(), then the
+ * portals. At startup (stop_on_error) the first failure ends it; a reload
+ * carries on and reports the first failure. */
 int cfg_apply_doc(struct gateway *gw, const struct cfg_doc *doc, bool stop_on_error,
 		  char *err, size_t errlen);
 /* Replace the portal list when doc has one; on a bind failure put the old

@@ -177,3 +177,37 @@ json_object *cfg_dump_params(const struct target_params *p, bool only_changed)
 	}
 	return o;
 }
+
+const struct param_desc *cfg_param_at(size_t i)
+{
+	return i < ARRAY_SIZE(param_table) ? &param_table[i] : NULL;
+}
+
+const char *cfg_param_key(const struct param_desc *d)
+{
+	return d->key;
+}
+
+bool cfg_param_equal(const struct target_params *a, const struct target_params *b,
+		     const struct param_desc *d)
+{
+	return param_get(a, d) == param_get(b, d);
+}
+
+void cfg_param_copy(struct target_params *to, const struct target_params *from,
+		    const struct param_desc *d)
+{
+	param_put(to, d, param_get(from, d));
+}
+
+/* As the document writes it: a number, or true/false. */
+void cfg_param_format(const struct target_params *p, const struct param_desc *d, char *buf,
+		      size_t len)
+{
+	uint32_t value = param_get(p, d);
+
+	if (param_is_bool(d))
+		snprintf(buf, len, "%s", value ? "true" : "false");
+	else
+		snprintf(buf, len, "%u", value);
+}
