@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "scsi/alua.h"
 #include "util.h"
@@ -160,6 +161,59 @@ static json_object *dump_acl(struct gateway *gw, const struct acl *acl, unsigned
 	return o;
 }
 
+/* Canonical order for CONFIG_DUMP_CLUSTER: names as they compare (without
+ * regard to case), then byte by byte. LUs are kept sorted by LUN and LUN
+ * maps by mapped LUN already. */
+static int name_cmp(const char *a, const char *b)
+{
+	int r = strcasecmp(a, b);
+
+	return r ? r : strcmp(a, b);
+}
+
+static int target_ptr_cmp(const void *a, const void *b)
+{
+	return name_cmp((*(struct target *const *)a)->iqn, (*(struct target *const *)b)->iqn);
+}
+
+static int acl_ptr_cmp(const void *a, const void *b)
+{
+	return name_cmp((*(struct acl *const *)a)->initiator, (*(struct acl *const *)b)->initiator);
+}
+
+/* The targets of gw sorted (malloc'd; *n = 0 and NULL when out of memory). */
+static struct target **sorted_targets(struct gateway *gw, size_t *n)
+{
+	struct target *t, **v;
+	size_t count = 0;
+
+	TAILQ_FOREACH(t, &gw->targets, link)
+		count++;
+	*n = 0;
+	if (!(v = calloc(count ? count : 1, sizeof(*v))))
+		return NULL;
+	TAILQ_FOREACH(t, &gw->targets, link)
+		v[(*n)++] = t;
+	qsort(v, *n, sizeof(*v), target_ptr_cmp);
+	return v;
+}
+
+static struct acl **sorted_acls(struct target *t, size_t *n)
+{
+	struct acl *acl, **v;
+	size_t count = 0;
+
+	TAILQ_FOREACH(acl, &t->acls, link)
+		count++;
+	*n = 0;
+	if (!(v = calloc(count ? count : 1, sizeof(*v))))
+		return NULL;
+	TAILQ_FOREACH(acl, &t->acls, link)
+		v[(*n)++] = acl;
+	qsort(v, *n, sizeof(*v), acl_ptr_cmp);
+	return v;
+}
+
 static json_object *dump_target(struct gateway *gw, struct target *t, unsigned flags)
 {
 	bool runtime = flags & CONFIG_DUMP_RUNTIME;
@@ -185,8 +239,17 @@ static json_object *dump_target(struct gateway *gw, struct target *t, unsigned f
 	}
 	if (runtime || !TAILQ_EMPTY(&t->acls)) {
 		arr = json_object_new_array();
-		TAILQ_FOREACH(acl, &t->acls, link)
-			json_object_array_add(arr, dump_acl(gw, acl, flags));
+		if (flags & CONFIG_DUMP_CLUSTER) {
+			size_t n = 0;
+			struct acl **sorted = sorted_acls(t, &n);
+
+			for (size_t i = 0; i < n; i++)
+				json_object_array_add(arr, dump_acl(gw, sorted[i], flags));
+			free(sorted);
+		} else {
+			TAILQ_FOREACH(acl, &t->acls, link)
+				json_object_array_add(arr, dump_acl(gw, acl, flags));
+		}
 		json_object_object_add(o, "acls", arr);
 	}
 	if (runtime) {
@@ -207,16 +270,19 @@ json_object *config_dump(struct gateway *gw, unsigned flags)
 		json_object_object_add(root, "config_version", json_object_new_int64(gw->config_version));
 		json_object_object_add(root, "config_file", json_object_new_string(gw->config_path));
 	}
-	arr = json_object_new_array();
-	TAILQ_FOREACH(p, &gw->portals, link) {
-		char text[128];
+	/* Portals are where this node listens: not the cluster's. */
+	if (!(flags & CONFIG_DUMP_CLUSTER)) {
+		arr = json_object_new_array();
+		TAILQ_FOREACH(p, &gw->portals, link) {
+			char text[128];
 
-		config_portal_format(p->addr, p->port, text, sizeof(text));
-		json_object_array_add(arr, json_object_new_string(text));
+			config_portal_format(p->addr, p->port, text, sizeof(text));
+			json_object_array_add(arr, json_object_new_string(text));
+		}
+		json_object_object_add(root, "portals", arr);
 	}
-	json_object_object_add(root, "portals", arr);
-	if ((flags & CONFIG_DUMP_RUNTIME) || gw->discovery_auth || gw->discovery_chap.set ||
-	    gw->discovery_mutual_chap.set) {
+	if ((flags & (CONFIG_DUMP_RUNTIME | CONFIG_DUMP_CLUSTER)) || gw->discovery_auth ||
+	    gw->discovery_chap.set || gw->discovery_mutual_chap.set) {
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "auth", json_object_new_boolean(gw->discovery_auth));
@@ -225,8 +291,17 @@ json_object *config_dump(struct gateway *gw, unsigned flags)
 		json_object_object_add(root, "discovery", d);
 	}
 	arr = json_object_new_array();
-	TAILQ_FOREACH(t, &gw->targets, link)
-		json_object_array_add(arr, dump_target(gw, t, flags));
+	if (flags & CONFIG_DUMP_CLUSTER) {
+		size_t n = 0;
+		struct target **sorted = sorted_targets(gw, &n);
+
+		for (size_t i = 0; i < n; i++)
+			json_object_array_add(arr, dump_target(gw, sorted[i], flags));
+		free(sorted);
+	} else {
+		TAILQ_FOREACH(t, &gw->targets, link)
+			json_object_array_add(arr, dump_target(gw, t, flags));
+	}
 	json_object_object_add(root, "targets", arr);
 	return root;
 }
