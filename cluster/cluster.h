@@ -49,6 +49,44 @@ struct cluster_callbacks {
 	 * order: the gateway acts on it only through an operation it submits
 	 * (fencing.c). May be NULL. */
 	void (*member_silent)(void *owner, uint32_t node, bool silent);
+	/* A question another member (or this one) asked with ops->ask: fill
+	 * *reply with a malloc'd answer (the service frees it). Not in
+	 * delivery order and not only while ready: a node in a minority
+	 * partition still answers its own side. Returns 0 or -errno (no
+	 * answer is then sent). May be NULL. */
+	int (*answer)(void *owner, const void *question, uint32_t len, void **reply, size_t *reply_len);
+};
+
+/* One member's answer to ops->ask. */
+struct cluster_answer {
+	uint32_t node;
+	const void *data;
+	size_t len;
+};
+
+/* Every answer that came (at most one per member), then the asker's
+ * callback; the answers live until it returns. */
+typedef void (*cluster_answers_fn)(void *ctx, const struct cluster_answer *answers, size_t n);
+
+#define CLUSTER_NODES_MAX 64
+#define CLUSTER_NODE_NAME_MAX 64
+
+/* A node as the cluster's configuration names it (corosync's nodelist),
+ * and whether its sangwd is in the group now. */
+struct cluster_node {
+	uint32_t id;
+	char name[CLUSTER_NODE_NAME_MAX];
+	char address[CLUSTER_NODE_NAME_MAX];
+	bool present;
+};
+
+/* The cluster as this node sees it now, for administrators (status,
+ * errors that name missing nodes). */
+struct cluster_view {
+	bool quorate;             /* the membership layer's quorum */
+	bool ready;               /* quorate and synchronised: ops->ready */
+	size_t n_nodes;           /* configured nodes, ascending by id, plus any present unlisted one */
+	struct cluster_node nodes[CLUSTER_NODES_MAX];
 };
 
 struct cluster_service_ops {
@@ -64,6 +102,15 @@ struct cluster_service_ops {
 		      cluster_done_fn done, void *ctx);
 	/* May this node serve I/O and change shared state now? */
 	bool (*ready)(struct cluster *c);
+	/* Ask every member present now (this one included) a question
+	 * (cb->answer answers it on each); done(ctx, answers) runs once all
+	 * have answered or members that left were given up on, or after
+	 * timeout_ms with the answers that came. done may run before ask
+	 * returns. Returns 0 or -errno (done will not run). */
+	int (*ask)(struct cluster *c, const void *question, uint32_t len, uint32_t timeout_ms,
+		   cluster_answers_fn done, void *ctx);
+	/* The nodes and quorum as this node sees them now. */
+	void (*view)(struct cluster *c, struct cluster_view *v);
 };
 
 struct cluster {
@@ -95,6 +142,17 @@ static inline int cluster_submit(struct cluster *c, uint16_t type, const void *p
 static inline bool cluster_ready(struct cluster *c)
 {
 	return c->ops->ready(c);
+}
+
+static inline int cluster_ask(struct cluster *c, const void *question, uint32_t len,
+			      uint32_t timeout_ms, cluster_answers_fn done, void *ctx)
+{
+	return c->ops->ask(c, question, len, timeout_ms, done, ctx);
+}
+
+static inline void cluster_view(struct cluster *c, struct cluster_view *v)
+{
+	c->ops->view(c, v);
 }
 
 extern const struct cluster_service_ops cluster_single_ops;

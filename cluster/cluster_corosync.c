@@ -109,7 +109,11 @@
  * SNAPSHOT: body = total length u32, offset u32, n_targets u16, n_synced u16,
  *   targets (node u32, pid u32, request u64) x n_targets,
  *   synced (node u32, pid u32) x n_synced, then the fragment bytes;
- *   sequence = snapshot number of the sender. */
+ *   sequence = snapshot number of the sender.
+ * QUESTION: body = the question (cluster ops->ask); sequence = question
+ *   number of the sender. Answered by every member, synced or not.
+ * ANSWER: body = the answer; sequence = the question's number; state
+ *   version = the asker's node << 32 | pid (everyone else ignores it). */
 #include "cluster.h"
 
 #include <errno.h>
@@ -138,6 +142,8 @@ enum msg_kind {
 	MSG_REQUEST = 2,
 	MSG_SNAPSHOT = 3,
 	MSG_ACK = 4,
+	MSG_QUESTION = 5,
+	MSG_ANSWER = 6,
 };
 
 #define REQUEST_FLAG_QUORATE 0x0001
@@ -208,6 +214,21 @@ struct pending_op {
 	cluster_done_fn done;
 	void *ctx;
 	TAILQ_ENTRY(pending_op) link;
+};
+
+/* A question this node asked (ops->ask), waiting for the members that
+ * were present when it was asked. */
+struct question {
+	uint64_t seq;
+	struct { uint32_t node, pid; bool answered; } from[CPG_MEMBERS_MAX];
+	size_t n_from;
+	struct cluster_answer answers[CPG_MEMBERS_MAX];
+	size_t n_answers;
+	cluster_answers_fn done;
+	void *ctx;
+	struct ev_timer timeout;
+	struct corosync_state *s;
+	TAILQ_ENTRY(question) link;
 };
 
 /* A message cpg_mcast_joined refused with CS_ERR_TRY_AGAIN. */
@@ -282,6 +303,11 @@ struct corosync_state {
 	TAILQ_HEAD(, pending_op) pending;
 	TAILQ_HEAD(, outgoing) outgoing;
 	TAILQ_HEAD(, backlog_entry) backlog;
+	TAILQ_HEAD(, question) questions;
+	uint64_t next_question;
+	/* corosync's nodelist (cmap), read at start, for ops->view. */
+	struct cluster_node nodelist[CLUSTER_NODES_MAX];
+	size_t n_nodelist;
 	struct ev_timer retry;
 	struct reassembly snap;
 
@@ -1203,6 +1229,214 @@ static void check_unresponsive(struct corosync_state *s)
 	}
 }
 
+/* ---- questions (ops->ask): not in the state, answered by every member ---- */
+
+#define ANSWER_MAX SNAPSHOT_CHUNK
+
+static void question_finish(struct question *q)
+{
+	struct corosync_state *s = q->s;
+
+	TAILQ_REMOVE(&s->questions, q, link);
+	ev_timer_cancel(s->c->loop, &q->timeout);
+	q->done(q->ctx, q->answers, q->n_answers);
+	for (size_t i = 0; i < q->n_answers; i++)
+		free((void *)q->answers[i].data);
+	free(q);
+}
+
+static bool question_complete(const struct question *q)
+{
+	for (size_t i = 0; i < q->n_from; i++)
+		if (!q->from[i].answered)
+			return false;
+	return true;
+}
+
+static void question_timed_out(struct event_loop *loop, void *arg)
+{
+	(void)loop;
+	question_finish(arg);
+}
+
+/* Answer a member's question on the group (the asker picks it out). */
+static void deliver_question(struct corosync_state *s, const struct msg_header *h,
+			     const uint8_t *body)
+{
+	void *reply = NULL;
+	size_t reply_len = 0;
+	uint8_t *msg;
+
+	if (is_me(s, h->node, h->pid))
+		return;   /* answered when asked (corosync_ask) */
+	if (!s->c->cb->answer || s->c->cb->answer(s->c->owner, body, h->len, &reply, &reply_len) < 0)
+		return;
+	if (reply_len > ANSWER_MAX) {
+		log_warn("cluster: answer of %zu bytes to node %" PRIu32 "'s question not sent (limit %u)",
+			 reply_len, h->node, ANSWER_MAX);
+		free(reply);
+		return;
+	}
+	msg = malloc(MSG_HEADER_LEN + reply_len);
+	if (msg) {
+		put_header(msg, &(struct msg_header){
+			.kind = MSG_ANSWER,
+			.node = s->c->node_id,
+			.pid = s->pid,
+			.seq = h->seq,
+			.len = (uint32_t)reply_len,
+			.version = (uint64_t)h->node << 32 | h->pid,
+		});
+		memcpy(msg + MSG_HEADER_LEN, reply, reply_len);
+		send_or_queue(s, msg, MSG_HEADER_LEN + reply_len, false, 0);
+		free(msg);
+	}
+	free(reply);
+}
+
+static void deliver_answer(struct corosync_state *s, const struct msg_header *h, uint32_t node,
+			   uint32_t pid, const uint8_t *body)
+{
+	struct question *q;
+
+	if (h->version != ((uint64_t)s->c->node_id << 32 | s->pid))
+		return;   /* someone else's */
+	TAILQ_FOREACH(q, &s->questions, link)
+		if (q->seq == h->seq)
+			break;
+	if (!q)
+		return;   /* answered after its timeout */
+	for (size_t i = 0; i < q->n_from; i++) {
+		void *copy;
+
+		if (q->from[i].node != node || q->from[i].pid != pid || q->from[i].answered)
+			continue;
+		if (!(copy = malloc(h->len ? h->len : 1)))
+			return;
+		memcpy(copy, body, h->len);
+		q->from[i].answered = true;
+		q->answers[q->n_answers++] = (struct cluster_answer){ .node = node, .data = copy,
+								      .len = h->len };
+		break;
+	}
+	if (question_complete(q))
+		question_finish(q);
+}
+
+/* Members that left will not answer: stop waiting for them. */
+static void questions_membership(struct corosync_state *s)
+{
+	struct question *q, *next;
+
+	for (q = TAILQ_FIRST(&s->questions); q; q = next) {
+		next = TAILQ_NEXT(q, link);
+		for (size_t i = 0; i < q->n_from; i++)
+			if (!member_find(s, q->from[i].node, q->from[i].pid))
+				q->from[i].answered = true;
+		if (question_complete(q))
+			question_finish(q);
+	}
+}
+
+static int corosync_ask(struct cluster *c, const void *question, uint32_t len, uint32_t timeout_ms,
+			cluster_answers_fn done, void *ctx)
+{
+	struct corosync_state *s = c->priv;
+	struct question *q;
+	uint8_t *msg;
+	int rc;
+
+	if (!s || !s->joined)
+		return -ENOTCONN;
+	if (len > CLUSTER_OP_MAX)
+		return -EMSGSIZE;
+	q = calloc(1, sizeof(*q));
+	msg = malloc(MSG_HEADER_LEN + len);
+	if (!q || !msg) {
+		free(q);
+		free(msg);
+		return -ENOMEM;
+	}
+	q->seq = ++s->next_question;
+	q->s = s;
+	q->done = done;
+	q->ctx = ctx;
+	for (size_t i = 0; i < s->n_members; i++) {
+		if (is_me(s, s->members[i].node, s->members[i].pid))
+			continue;
+		q->from[q->n_from].node = s->members[i].node;
+		q->from[q->n_from].pid = s->members[i].pid;
+		q->n_from++;
+	}
+	/* This node answers itself at once: while corosync forms a new
+	 * membership (a node just died) nothing is delivered, not even our
+	 * own question, and the asker must still see itself. */
+	if (c->cb->answer) {
+		void *reply = NULL;
+		size_t reply_len = 0;
+
+		if (c->cb->answer(c->owner, question, len, &reply, &reply_len) == 0)
+			q->answers[q->n_answers++] = (struct cluster_answer){ .node = c->node_id, .data = reply,
+									      .len = reply_len };
+	}
+	put_header(msg, &(struct msg_header){
+		.kind = MSG_QUESTION,
+		.node = c->node_id,
+		.pid = s->pid,
+		.seq = q->seq,
+		.len = len,
+	});
+	if (len)
+		memcpy(msg + MSG_HEADER_LEN, question, len);
+	rc = send_or_queue(s, msg, MSG_HEADER_LEN + len, false, 0);
+	free(msg);
+	if (rc < 0) {
+		for (size_t i = 0; i < q->n_answers; i++)
+			free((void *)q->answers[i].data);
+		free(q);
+		return rc;
+	}
+	ev_timer_init(&q->timeout, question_timed_out, q);
+	ev_timer_arm(c->loop, &q->timeout, timeout_ms);
+	TAILQ_INSERT_TAIL(&s->questions, q, link);
+	if (question_complete(q))   /* alone in the group */
+		question_finish(q);
+	return 0;
+}
+
+static void corosync_view(struct cluster *c, struct cluster_view *v)
+{
+	struct corosync_state *s = c->priv;
+
+	memset(v, 0, sizeof(*v));
+	if (!s)
+		return;
+	v->quorate = s->quorate;
+	v->ready = corosync_ready(c);
+	for (size_t i = 0; i < s->n_nodelist && v->n_nodes < CLUSTER_NODES_MAX; i++)
+		v->nodes[v->n_nodes++] = s->nodelist[i];
+	for (size_t i = 0; i < s->n_members; i++) {
+		size_t k;
+
+		for (k = 0; k < v->n_nodes && v->nodes[k].id != s->members[i].node; k++)
+			;
+		if (k == v->n_nodes) {   /* present but not in the nodelist */
+			if (v->n_nodes == CLUSTER_NODES_MAX)
+				continue;
+			v->nodes[v->n_nodes++] = (struct cluster_node){ .id = s->members[i].node };
+		}
+		v->nodes[k].present = true;
+	}
+	/* ascending by id, whatever order the nodelist had */
+	for (size_t i = 1; i < v->n_nodes; i++)
+		for (size_t k = i; k > 0 && v->nodes[k - 1].id > v->nodes[k].id; k--) {
+			struct cluster_node t = v->nodes[k];
+
+			v->nodes[k] = v->nodes[k - 1];
+			v->nodes[k - 1] = t;
+		}
+}
+
 static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint32_t node,
 			uint32_t pid, void *msg, size_t len)
 {
@@ -1230,6 +1464,12 @@ static void cpg_deliver(cpg_handle_t handle, const struct cpg_name *group, uint3
 		break;
 	case MSG_ACK:
 		deliver_ack(s, &h, node, pid);
+		break;
+	case MSG_QUESTION:
+		deliver_question(s, &h, (const uint8_t *)msg + MSG_HEADER_LEN);
+		break;
+	case MSG_ANSWER:
+		deliver_answer(s, &h, node, pid, (const uint8_t *)msg + MSG_HEADER_LEN);
 		break;
 	default:
 		log_warn("cluster: unknown message kind %u from node %" PRIu32 " ignored", h.kind,
@@ -1373,6 +1613,7 @@ static void cpg_confchg(cpg_handle_t handle, const struct cpg_name *group,
 	}
 	/* Members that left are no longer waited for. */
 	complete_acked(s);
+	questions_membership(s);
 	arm_election_grace(s);
 	report_ready(s);
 }
@@ -1504,16 +1745,34 @@ static void quorum_readable(struct event_loop *loop, uint32_t events, void *arg)
 
 /* ---- start / stop ---- */
 
-/* How many nodes corosync.conf's nodelist names (0 without a nodelist). */
-static uint32_t count_configured_nodes(cmap_handle_t cmap)
+/* corosync.conf's nodelist: ids, names and first ring addresses (for
+ * ops->view); returns how many nodes it names (0 without a nodelist). */
+static uint32_t read_nodelist(struct corosync_state *s, cmap_handle_t cmap)
 {
 	uint32_t n = 0, id;
 	char key[64];
 
 	while (n < CPG_MEMBERS_MAX) {
+		char *text = NULL;
+
 		snprintf(key, sizeof(key), "nodelist.node.%" PRIu32 ".nodeid", n);
 		if (cmap_get_uint32(cmap, key, &id) != CS_OK)
 			break;
+		if (s->n_nodelist < CLUSTER_NODES_MAX) {
+			struct cluster_node *node = &s->nodelist[s->n_nodelist++];
+
+			memset(node, 0, sizeof(*node));
+			node->id = id;
+			snprintf(key, sizeof(key), "nodelist.node.%" PRIu32 ".name", n);
+			if (cmap_get_string(cmap, key, &text) == CS_OK && text)
+				str_copy(node->name, text, sizeof(node->name));
+			free(text);
+			text = NULL;
+			snprintf(key, sizeof(key), "nodelist.node.%" PRIu32 ".ring0_addr", n);
+			if (cmap_get_string(cmap, key, &text) == CS_OK && text)
+				str_copy(node->address, text, sizeof(node->address));
+			free(text);
+		}
 		n++;
 	}
 	return n;
@@ -1526,7 +1785,7 @@ static void group_name_from_cmap(struct corosync_state *s, struct cpg_name *grou
 	const char *use = "sangw";
 
 	if (cmap_initialize(&cmap) == CS_OK) {
-		s->configured_nodes = count_configured_nodes(cmap);
+		s->configured_nodes = read_nodelist(s, cmap);
 		if (cmap_get_uint32(cmap, "runtime.config.totem.token", &s->token_ms) != CS_OK &&
 		    cmap_get_uint32(cmap, "totem.token", &s->token_ms) != CS_OK)
 			s->token_ms = 0;
@@ -1595,6 +1854,7 @@ static int corosync_start(struct cluster *c)
 	TAILQ_INIT(&s->pending);
 	TAILQ_INIT(&s->outgoing);
 	TAILQ_INIT(&s->backlog);
+	TAILQ_INIT(&s->questions);
 	ev_timer_init(&s->retry, retry_sends, s);
 	ev_timer_init(&s->election_grace, election_grace_over, s);
 	ev_timer_init(&s->tick, tick, s);
@@ -1693,6 +1953,9 @@ static void corosync_stop(struct cluster *c)
 		free(b);
 	}
 	snapshot_discard(s);
+	/* Questions end with the answers they have (their askers wait). */
+	while (!TAILQ_EMPTY(&s->questions))
+		question_finish(TAILQ_FIRST(&s->questions));
 	c->priv = NULL;
 	while ((p = TAILQ_FIRST(&s->pending))) {
 		TAILQ_REMOVE(&s->pending, p, link);
@@ -1754,4 +2017,6 @@ const struct cluster_service_ops cluster_corosync_ops = {
 	.stop = corosync_stop,
 	.submit = corosync_submit,
 	.ready = corosync_ready,
+	.ask = corosync_ask,
+	.view = corosync_view,
 };

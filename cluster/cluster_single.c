@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <unistd.h>
 
 #include "../gateway/event_loop.h"
 
@@ -109,10 +110,43 @@ static bool single_ready(struct cluster *c)
 	return c->priv != NULL;
 }
 
+/* A group of one: this node answers itself at once. */
+static int single_ask(struct cluster *c, const void *question, uint32_t len, uint32_t timeout_ms,
+		      cluster_answers_fn done, void *ctx)
+{
+	struct cluster_answer a = { .node = c->node_id };
+	void *reply = NULL;
+	size_t reply_len = 0;
+
+	(void)timeout_ms;
+	if (!c->cb->answer)
+		return -ENOTSUP;
+	if (c->cb->answer(c->owner, question, len, &reply, &reply_len) == 0) {
+		a.data = reply;
+		a.len = reply_len;
+	}
+	done(ctx, &a, a.data ? 1 : 0);
+	free(reply);
+	return 0;
+}
+
+static void single_view(struct cluster *c, struct cluster_view *v)
+{
+	memset(v, 0, sizeof(*v));
+	v->quorate = v->ready = c->priv != NULL;
+	v->n_nodes = 1;
+	v->nodes[0].id = c->node_id;
+	v->nodes[0].present = true;
+	if (gethostname(v->nodes[0].name, sizeof(v->nodes[0].name) - 1) < 0)
+		v->nodes[0].name[0] = '\0';
+}
+
 const struct cluster_service_ops cluster_single_ops = {
 	.name = "none",
 	.start = single_start,
 	.stop = single_stop,
 	.submit = single_submit,
 	.ready = single_ready,
+	.ask = single_ask,
+	.view = single_view,
 };

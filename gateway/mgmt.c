@@ -18,6 +18,7 @@
 
 #include "../cluster/cluster.h"
 #include "scsi/alua.h"
+#include "cluster_status.h"
 #include "config.h"
 #include "event_loop.h"
 #include "fencing.h"
@@ -285,6 +286,16 @@ static json_object *stats_json(struct gateway *gw)
 	return arr;
 }
 
+json_object *mgmt_sessions_json(struct gateway *gw)
+{
+	return sessions_json(gw);
+}
+
+json_object *mgmt_stats_json(struct gateway *gw)
+{
+	return stats_json(gw);
+}
+
 /* ------------------------------------------------------------------------
  * Changes: through the cluster service, answered once applied here.
  * ---------------------------------------------------------------------- */
@@ -330,10 +341,13 @@ static struct mgmt_pending *pending_new(struct mgmt_client *c, const char *reque
 	return p;
 }
 
-static const char *submit_error(int r)
+/* Why a change was not submitted; -EAGAIN names the missing nodes. */
+static const char *submit_error(struct gateway *gw, int r, char *buf, size_t len)
 {
-	return r == -EAGAIN ? "the cluster is not quorate; configuration changes wait for quorum"
-			    : strerror(-r);
+	if (r != -EAGAIN)
+		return strerror(-r);
+	cluster_status_unavailable(gw, buf, len);
+	return buf;
 }
 
 static void handle_change(struct mgmt_client *c, const char *name, json_object *req, json_object *id)
@@ -381,7 +395,7 @@ static void handle_change(struct mgmt_client *c, const char *name, json_object *
 		c->pending = NULL;
 		json_object_put(p->response);
 		free(p);
-		send_error(c, id, "%s not submitted: %s", name, submit_error(r));
+		send_error(c, id, "%s not submitted: %s", name, submit_error(gw, r, err, sizeof(err)));
 	}
 	/* On success p belongs to change_done(), which may already have run. */
 }
@@ -453,7 +467,7 @@ static void handle_import(struct mgmt_client *c, json_object *req, json_object *
 			send_error(c, id, "import not submitted: the document (%zu bytes) is larger than "
 				   "one cluster operation may be", strlen(payload));
 		else
-			send_error(c, id, "import not submitted: %s", submit_error(r));
+			send_error(c, id, "import not submitted: %s", submit_error(gw, r, err, sizeof(err)));
 	}
 	json_object_put(submit);
 	/* On success p belongs to change_done(), which may already have run. */
@@ -481,12 +495,94 @@ static void handle_alua_set(struct mgmt_client *c, json_object *req, json_object
 	/* On success p belongs to change_done(), which may already have run. */
 }
 
+/* status, and sessions / stats with "cluster": true: every node answers
+ * (cluster_status.c); the response waits for them, or for the timeout
+ * (then nodes that did not answer are shown as such). */
+static void question_done(void *ctx, json_object *result, const char *error)
+{
+	struct mgmt_pending *p = ctx;
+	struct mgmt_client *c = p->client;
+
+	if (c) {
+		c->pending = NULL;
+		if (result) {
+			json_object_object_foreach(result, key, val)
+				json_object_object_add(p->response, key, json_object_get(val));
+			client_send(c, p->response);
+		} else {
+			json_object *id = NULL;
+
+			json_object_object_get_ex(p->response, "id", &id);
+			send_error(c, id, "%s", error);
+		}
+		ev_defer(c->srv->gw->loop, &c->resume, client_resume, c);
+	}
+	json_object_put(result);
+	json_object_put(p->response);
+	free(p);
+}
+
+static void handle_cluster_question(struct mgmt_client *c, const char *name, json_object *req,
+				    json_object *id)
+{
+	enum cluster_question q = strcmp(name, "status") == 0 ? CLUSTER_Q_STATUS
+				  : strcmp(name, "sessions") == 0 ? CLUSTER_Q_SESSIONS : CLUSTER_Q_STATS;
+	uint32_t timeout_ms = CLUSTER_STATUS_TIMEOUT_MS_DEFAULT;
+	struct mgmt_pending *p;
+	char err[256];
+
+	json_object_object_foreach(req, key, val) {
+		if (strcmp(key, "request") == 0 || strcmp(key, "id") == 0)
+			continue;
+		if (strcmp(key, "timeout_ms") == 0) {
+			int64_t v = json_object_get_int64(val);
+
+			if (!json_object_is_type(val, json_type_int) || v < 1 ||
+			    v > CLUSTER_STATUS_TIMEOUT_MS_MAX) {
+				send_error(c, id, "timeout_ms: expected milliseconds from 1 to %d",
+					   CLUSTER_STATUS_TIMEOUT_MS_MAX);
+				return;
+			}
+			timeout_ms = (uint32_t)v;
+		} else if (strcmp(key, "cluster") == 0 && q != CLUSTER_Q_STATUS) {
+			if (!json_object_is_type(val, json_type_boolean)) {
+				send_error(c, id, "cluster: expected true or false");
+				return;
+			}
+		} else {
+			send_error(c, id, "%s: unknown key (\"%s\" takes %s)", key, name,
+				   q == CLUSTER_Q_STATUS ? "only \"timeout_ms\"" : "\"cluster\" and \"timeout_ms\"");
+			return;
+		}
+	}
+	if (!(p = pending_new(c, name, id))) {
+		send_error(c, id, "out of memory");
+		return;
+	}
+	c->pending = p;
+	if (cluster_status_ask(c->srv->gw, q, timeout_ms, question_done, p, err, sizeof(err)) < 0) {
+		c->pending = NULL;
+		json_object_put(p->response);
+		free(p);
+		send_error(c, id, "%s", err);
+	}
+	/* On success p belongs to question_done(), which may already have run. */
+}
+
+/* A sessions or stats request that asks for every node's. */
+static bool wants_cluster(json_object *req)
+{
+	json_object *v;
+
+	return json_object_object_get_ex(req, "cluster", &v) && json_object_get_boolean(v);
+}
+
 /* ------------------------------------------------------------------------
  * Request lines.
  * ---------------------------------------------------------------------- */
 
-static const char *const readonly_requests[] = { "list", "sessions", "stats", "version", "fencing",
-						 "export", "reload", NULL };
+static const char *const readonly_requests[] = { "list", "status", "sessions", "stats", "version",
+						 "fencing", "export", "reload", NULL };
 
 static json_object *parse_line(const char *line, size_t len, char *err, size_t errlen)
 {
@@ -558,6 +654,16 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 	if (strcmp(name, "import") == 0) {
 		handle_import(c, req, id);
 		goto out;
+	}
+	if (strcmp(name, "status") == 0 ||
+	    ((strcmp(name, "sessions") == 0 || strcmp(name, "stats") == 0) &&
+	     json_object_object_get_ex(req, "cluster", NULL))) {
+		if (strcmp(name, "status") == 0 || wants_cluster(req) ||
+		    !json_object_is_type(json_object_object_get(req, "cluster"), json_type_boolean)) {
+			handle_cluster_question(c, name, req, id);
+			goto out;
+		}
+		json_object_object_del(req, "cluster");   /* "cluster": false: this node's, as before */
 	}
 	if (strcmp(name, "reload") == 0 || strcmp(name, "list") == 0 || strcmp(name, "sessions") == 0 ||
 	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0 || strcmp(name, "export") == 0) {

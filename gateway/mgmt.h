@@ -33,4 +33,10 @@ void mgmt_server_destroy(struct mgmt_server *srv);
 int mgmt_start(struct gateway *gw, char *err, size_t errlen);
 void mgmt_stop(struct gateway *gw);
 
+/* This node's I_T nexuses and per-LU statistics, as the sessions and
+ * stats requests answer them (cluster_status.c asks them of every node). */
+struct json_object;
+struct json_object *mgmt_sessions_json(struct gateway *gw);
+struct json_object *mgmt_stats_json(struct gateway *gw);
+
 #endif

@@ -7,6 +7,7 @@
 
 #include "scsi/alua.h"
 #include "scsi/cluster_range_lock.h"
+#include "cluster_status.h"
 #include "config.h"
 #include "fencing.h"
 #include "log.h"
@@ -65,6 +66,7 @@ const struct cluster_callbacks shared_state_callbacks = {
 	.quorum = shared_state_ready_changed,
 	.saved_state = state_snapshot_saved_state,
 	.member_silent = fencing_member_silent,
+	.answer = cluster_status_answer,
 };
 
 static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t type,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cluster_status.h"
 #include "../fencing.h"
 #include "../log.h"
 #include "sense.h"
@@ -868,10 +869,23 @@ int alua_request_submit(struct gateway *gw, struct json_object *req, cluster_don
 	p.set[0].tpg_id = (uint16_t)tpg;
 	p.set[0].state = state;
 	r = cluster_submit(gw->cluster, SOP_ALUA_SET, &p, sizeof(p), done, ctx);
+	if (r == -EAGAIN) {
+		char why[1024];
+
+		cluster_status_unavailable(gw, why, sizeof(why));
+		return request_error(r, err, errlen, "alua_set not submitted: %s", why);
+	}
 	if (r < 0)
-		return request_error(r, err, errlen, "alua_set not submitted: %s",
-				     r == -EAGAIN ? "the cluster is not quorate" : strerror(-r));
+		return request_error(r, err, errlen, "alua_set not submitted: %s", strerror(-r));
 	return 0;
+}
+
+const char *alua_group_state_name(const struct lu *lu, uint32_t group_id)
+{
+	for (unsigned i = 0; i < lu->alua.n_groups; i++)
+		if (lu->alua.groups[i].id == group_id)
+			return alua_state_name(group_state(lu, &lu->alua.groups[i]));
+	return NULL;
 }
 
 json_object *alua_groups_json(const struct lu *lu)

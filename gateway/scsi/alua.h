@@ -110,5 +110,8 @@ int alua_request_submit(struct gateway *gw, struct json_object *req, cluster_don
  * [{"id":1,"state":"standby","preferred":false,"status":"implicit",
  * "relative_target_ports":[1]}, ...]. */
 struct json_object *alua_groups_json(const struct lu *lu);
+/* The state of one group of the LU as RTPG reports it (the name, as
+ * alua_state_name); NULL when the LU has no such group. */
+const char *alua_group_state_name(const struct lu *lu, uint32_t group_id);
 
 #endif
