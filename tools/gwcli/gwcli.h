@@ -8,7 +8,7 @@
  * table of commands and their usage), client.c (talking to sangwd),
  * args.c (argument parsing), show.c (read-only commands of one node),
  * cluster.c (status, sessions, top: every node), change.c (commands that
- * change the configuration). */
+ * change the configuration), transfer.c (export, import). */
 #ifndef SANGW_GWCLI_H
 #define SANGW_GWCLI_H
 
@@ -116,6 +116,9 @@ int cmd_alua(const struct cli *cli, int argc, char **argv);
 int cmd_chap(const struct cli *cli, int argc, char **argv);
 int cmd_portal(const struct cli *cli, int argc, char **argv);
 int cmd_param(const struct cli *cli, int argc, char **argv);
+/* transfer.c: the cluster-wide configuration as a document */
+int cmd_export(const struct cli *cli, int argc, char **argv);
+int cmd_import(const struct cli *cli, int argc, char **argv);
 /* cluster.c: every node's view */
 int cmd_status(const struct cli *cli, int argc, char **argv);
 int cmd_sessions(const struct cli *cli, int argc, char **argv);
