@@ -465,7 +465,8 @@ static void handle_import(struct mgmt_client *c, json_object *req, json_object *
 		free(p);
 		if (r == -EMSGSIZE)
 			send_error(c, id, "import not submitted: the document (%zu bytes) is larger than "
-				   "one cluster operation may be", strlen(payload));
+				   "one cluster operation may be (64 KiB with corosync); nothing was changed",
+				   strlen(payload));
 		else
 			send_error(c, id, "import not submitted: %s", submit_error(gw, r, err, sizeof(err)));
 	}
