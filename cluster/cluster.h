@@ -57,6 +57,10 @@ struct cluster_callbacks {
 	int (*answer)(void *owner, const void *question, uint32_t len, void **reply, size_t *reply_len);
 };
 
+/* The largest answer a member sends to ops->ask (bigger ones are not sent:
+ * the asker sees that member as not answering). */
+#define CLUSTER_ANSWER_MAX (256u * 1024)
+
 /* One member's answer to ops->ask. */
 struct cluster_answer {
 	uint32_t node;

@@ -1231,7 +1231,7 @@ static void check_unresponsive(struct corosync_state *s)
 
 /* ---- questions (ops->ask): not in the state, answered by every member ---- */
 
-#define ANSWER_MAX SNAPSHOT_CHUNK
+#define ANSWER_MAX CLUSTER_ANSWER_MAX
 
 static void question_finish(struct question *q)
 {

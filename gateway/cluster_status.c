@@ -103,6 +103,19 @@ static json_object *status_report(struct gateway *gw)
 	return o;
 }
 
+/* Many sessions: their fabric details (connections, parameters, counters)
+ * would not fit in one answer; the node's own "sessions" request has them. */
+static void drop_session_details(json_object *answer)
+{
+	json_object *list;
+
+	if (!json_object_object_get_ex(answer, "sessions", &list))
+		return;
+	for (size_t i = 0; i < json_object_array_length(list); i++)
+		json_object_object_del(json_object_array_get_idx(list, i), "details");
+	json_object_object_add(answer, "details_omitted", json_object_new_boolean(true));
+}
+
 int cluster_status_answer(void *owner, const void *question, uint32_t len, void **reply,
 			  size_t *reply_len)
 {
@@ -120,6 +133,9 @@ int cluster_status_answer(void *owner, const void *question, uint32_t len, void 
 	} else if (strcmp(json_object_get_string(v), "sessions") == 0) {
 		answer = json_object_new_object();
 		json_object_object_add(answer, "sessions", mgmt_sessions_json(gw));
+		text = json_object_to_json_string_ext(answer, JSON_C_TO_STRING_PLAIN);
+		if (strlen(text) > CLUSTER_ANSWER_MAX)
+			drop_session_details(answer);
 	} else if (strcmp(json_object_get_string(v), "stats") == 0) {
 		answer = json_object_new_object();
 		json_object_object_add(answer, "luns", mgmt_stats_json(gw));
@@ -244,6 +260,8 @@ static void merge_per_node(const struct cluster_view *view, enum cluster_questio
 		    json_object_object_get_ex(answers[i], "sessions", &list) &&
 		    json_object_is_type(list, json_type_array)) {
 			add_int(o, "sessions", (int64_t)json_object_array_length(list));
+			if (json_object_object_get_ex(answers[i], "details_omitted", NULL))
+				json_object_object_add(o, "details_omitted", json_object_new_boolean(true));
 			for (size_t k = 0; k < json_object_array_length(list); k++) {
 				json_object *s = json_object_array_get_idx(list, k);
 

@@ -92,8 +92,8 @@ check 1 'nodes[2]["sessions"] == 1 and nodes[1]["sessions"] == 0'
 # --- node 3 partitioned ---------------------------------------------------------
 node_isolate 3
 wait_nodes_inquorate 3
-wait_until 20 "node 3 is shown down by node 1" \
-	eval "status_of 1 | grep -q '\"id\": 3, \"name\": \"sgwc-n3\", \"state\": \"down\", \"up\": false'"
+wait_until 20 eval "status_of 1 | grep -q '\"id\": 3, \"name\": \"sgwc-n3\", \"state\": \"down\", \"up\": false'" ||
+	fail "node 1 does not show the partitioned node 3 down"
 same_everywhere 1 2
 check 1 'd["quorum"]["quorate"] and d["quorum"]["missing"] == [3] and not nodes[3]["up"]'
 # the minority sees itself alone, without quorum
@@ -122,7 +122,8 @@ for i in 1 3; do
 	[ "$ms" -lt 5000 ] || fail "node $i: gwcli status took $ms ms with node 2 dead (timeout 5 s)"
 	note "node $i: status with node 2 dead answered in $ms ms"
 done
-wait_until 20 "node 2 is shown down" eval "status_of 1 | grep -q '\"id\": 2, \"name\": \"sgwc-n2\", \"state\": \"down\"'"
+wait_until 20 eval "status_of 1 | grep -q '\"id\": 2, \"name\": \"sgwc-n2\", \"state\": \"down\"'" ||
+	fail "node 1 does not show the killed node 2 down"
 same_everywhere 1 3
 check 3 'nodes[1]["up"] and nodes[3]["up"] and d["quorum"]["quorate"] and d["quorum"]["missing"] == [2]'
 out=$(node_gwcli 3 --json sessions) || fail "gwcli sessions with node 2 dead failed"

@@ -70,11 +70,14 @@ static char *receive_line(const struct cli *cli, int fd)
 	}
 	for (;;) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		int left = (int)(deadline - time(NULL));
+		int left = (int)(deadline - time(NULL)), ready;
 		char *nl;
 		ssize_t n;
 
-		if (left <= 0 || poll(&pfd, 1, left * 1000) == 0) {
+		ready = left > 0 ? poll(&pfd, 1, left * 1000) : 0;
+		if (ready < 0 && errno == EINTR)
+			continue;       /* a signal (the shell's Ctrl-C): wait on, never past the deadline */
+		if (ready <= 0) {
 			fprintf(stderr, "gwcli: no answer from sangwd within %d s (a change may still be applied:\n"
 				"  check with 'gwcli ls'; '--timeout SECONDS' waits longer)\n", cli->timeout_s);
 			break;

@@ -23,7 +23,7 @@ static int64_t gather_ms(const struct cli *cli)
 	return ms < 2000 ? ms : 2000;
 }
 
-static json_object *cluster_request(const struct cli *cli, const char *name)
+json_object *cluster_request(const struct cli *cli, const char *name)
 {
 	json_object *req = request_new(name);
 
@@ -293,6 +293,16 @@ static const struct lu_sample *find_sample(const struct sample *s, const char *k
 	return NULL;
 }
 
+/* Average latency in µs, with a decimal when small (a null LU's
+ * sub-microsecond service times should not read as 0). */
+static const char *latency(uint64_t ns, uint64_t n, char *buf, size_t len)
+{
+	double us = n ? (double)ns / 1e3 / (double)n : 0.0;
+
+	snprintf(buf, len, us < 10 ? "%.1fus" : "%.0fus", us);
+	return buf;
+}
+
 static volatile sig_atomic_t top_stop;
 
 static void top_signal(int sig)
@@ -338,15 +348,17 @@ static void print_top(const struct sample *prev, const struct sample *cur, json_
 			drn += c->read_ns - p->read_ns;
 			dwn += c->write_ns - p->write_ns;
 		}
-		printf("%-5lld %-14s %10.0f %10.0f %10.1f %10.1f %7.0fus %7.0fus\n", (long long)int_of(n, "id"),
+		char rl[32], wl[32];
+
+		printf("%-5lld %-14s %10.0f %10.0f %10.1f %10.1f %9s %9s\n", (long long)int_of(n, "id"),
 		       str_of(n, "state"), dr / secs, dw / secs, drb / secs / 1e6, dwb / secs / 1e6,
-		       dr ? drn / 1e3 / dr : 0.0, dw ? dwn / 1e3 / dw : 0.0);
+		       latency(drn, dr, rl, sizeof(rl)), latency(dwn, dw, wl, sizeof(wl)));
 	}
 	printf("\n%-5s %-44s %4s %9s %9s %9s %9s %9s %9s\n", "NODE", "TARGET", "LUN", "READ/s", "WRITE/s",
 	       "RD MB/s", "WR MB/s", "RD LAT", "WR LAT");
 	for (size_t k = 0; k < cur->n; k++) {
 		const struct lu_sample *c = &cur->lus[k], *p = find_sample(prev, c->key);
-		char node[16], target[300];
+		char node[16], target[300], rl[32], wl[32];
 		long long lun;
 		uint64_t dr, dw;
 
@@ -354,11 +366,11 @@ static void print_top(const struct sample *prev, const struct sample *cur, json_
 			continue;
 		dr = c->reads - p->reads;
 		dw = c->writes - p->writes;
-		printf("%-5s %-44s %4lld %9.0f %9.0f %9.1f %9.1f %7.0fus %7.0fus\n", node, target, lun, dr / secs,
+		printf("%-5s %-44s %4lld %9.0f %9.0f %9.1f %9.1f %9s %9s\n", node, target, lun, dr / secs,
 		       dw / secs, (c->read_bytes - p->read_bytes) / secs / 1e6,
 		       (c->write_bytes - p->write_bytes) / secs / 1e6,
-		       dr ? (c->read_ns - p->read_ns) / 1e3 / dr : 0.0,
-		       dw ? (c->write_ns - p->write_ns) / 1e3 / dw : 0.0);
+		       latency(c->read_ns - p->read_ns, dr, rl, sizeof(rl)),
+		       latency(c->write_ns - p->write_ns, dw, wl, sizeof(wl)));
 	}
 	fflush(stdout);
 }
@@ -437,6 +449,7 @@ int cmd_top(const struct cli *cli, int argc, char **argv)
 	if ((r = take_sample(cli, &prev, &resp)))
 		return r;
 	json_object_put(resp);
+	top_stop = 0;           /* the shell may run top again after a Ctrl-C */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	if (tty && tcgetattr(STDIN_FILENO, &saved) == 0) {

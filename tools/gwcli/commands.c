@@ -84,7 +84,9 @@ void gwcli_usage(FILE *out)
 		"Administer sangwd through its management socket (default %s,\n"
 		"or $SANGW_SOCKET). --json prints the daemon's JSON answer unchanged.\n"
 		"--timeout: how long to wait for an answer (default %d s).\n"
-		"Without a command on a terminal, gwcli opens an interactive shell.\n"
+		"Without a command on a terminal, gwcli opens an interactive shell: a tree of\n"
+		"/targets and /nodes with cd, ls, pwd, help, every command below and shorter ones\n"
+		"relative to where you stand, TAB completion, history in ~/.gwcli_history.\n"
 		"\nCommands:\n", GWCLI_DEFAULT_SOCKET, GWCLI_DEFAULT_TIMEOUT);
 	for (size_t i = 0; i < gwcli_n_commands; i++)
 		print_usage_lines(out, gwcli_commands[i].usage, "  ", "  ");

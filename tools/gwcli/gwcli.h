@@ -8,7 +8,8 @@
  * table of commands and their usage), client.c (talking to sangwd),
  * args.c (argument parsing), show.c (read-only commands of one node),
  * cluster.c (status, sessions, top: every node), change.c (commands that
- * change the configuration), transfer.c (export, import). */
+ * change the configuration), transfer.c (export, import); with libedit
+ * the interactive shell: shell.c, tree.c, complete.c (shell.h). */
 #ifndef SANGW_GWCLI_H
 #define SANGW_GWCLI_H
 
@@ -102,6 +103,8 @@ int64_t int_of(json_object *obj, const char *key);
 bool bool_of(json_object *obj, const char *key);
 json_object *array_of(json_object *obj, const char *key);
 void human_size(uint64_t bytes, char *buf, size_t len);
+/* "no chap", "chap USER" or "chap USER, mutual USER" of a target or ACL. */
+void describe_chap(json_object *obj, char *buf, size_t len);
 
 /* The command implementations, one function per command word. */
 int cmd_ls(const struct cli *cli, int argc, char **argv);
@@ -120,8 +123,16 @@ int cmd_param(const struct cli *cli, int argc, char **argv);
 int cmd_export(const struct cli *cli, int argc, char **argv);
 int cmd_import(const struct cli *cli, int argc, char **argv);
 /* cluster.c: every node's view */
+/* Request name ("status", "sessions", "stats") of every node, with the
+ * time sangwd may wait for the others (part of --timeout). */
+json_object *cluster_request(const struct cli *cli, const char *name);
 int cmd_status(const struct cli *cli, int argc, char **argv);
 int cmd_sessions(const struct cli *cli, int argc, char **argv);
 int cmd_top(const struct cli *cli, int argc, char **argv);
+
+/* ---- shell.c: the interactive shell (built with libedit) ---- */
+
+/* Read commands from the terminal until exit; the exit status. */
+int gwcli_shell(const struct cli *cli);
 
 #endif

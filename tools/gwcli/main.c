@@ -1,7 +1,9 @@
-/* gwcli's entry: global options, then one command (gwcli_run). */
+/* gwcli's entry: global options, then one command (gwcli_run) or, without
+ * one on a terminal, the interactive shell (gwcli_shell). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gwcli.h"
 
@@ -43,6 +45,14 @@ int main(int argc, char **argv)
 		}
 	}
 	if (i >= argc) {
+		/* No command: the shell on a terminal; a script gets usage and 2. */
+#ifdef GWCLI_SHELL
+		if (isatty(STDIN_FILENO))
+			return gwcli_shell(&cli);
+#else
+		if (isatty(STDIN_FILENO))
+			fprintf(stderr, "gwcli: built without libedit: no interactive shell\n");
+#endif
 		gwcli_usage(stderr);
 		return EXIT_USAGE;
 	}

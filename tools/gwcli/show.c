@@ -56,7 +56,7 @@ void human_size(uint64_t bytes, char *buf, size_t len)
 }
 
 /* "chap USER" / "mutual USER" parts of an ACL or target line. */
-static void describe_chap(json_object *obj, char *buf, size_t len)
+void describe_chap(json_object *obj, char *buf, size_t len)
 {
 	json_object *chap = NULL, *mutual = NULL;
 
