@@ -15,7 +15,7 @@ need_program "$GWCLI" "$TESTCLIENT" python3
 
 T1=iqn.2026-11.org.sangw:exp1
 T2=iqn.2026-11.org.sangw:exp2
-TA=iqn.2026-11.org.sangw:alua
+TA=iqn.2026-11.org.sangw:z-alua
 
 gw() { # ARGS...: gwcli that must succeed
 	local out
@@ -66,7 +66,7 @@ assert json.dumps(doc).find(sys.argv[2]) < 0, "a portal address in the export"
 assert doc["discovery"]["chap"] == {"user": "disc", "secret": "discsecret1234"}, doc["discovery"]
 t = {x["iqn"]: x for x in doc["targets"]}
 assert [x["iqn"] for x in doc["targets"]] == sorted(t), "targets not in canonical order"
-t1, t2, ta = t["iqn.2026-11.org.sangw:exp1"], t["iqn.2026-11.org.sangw:exp2"], t["iqn.2026-11.org.sangw:alua"]
+t1, t2, ta = t["iqn.2026-11.org.sangw:exp1"], t["iqn.2026-11.org.sangw:exp2"], t["iqn.2026-11.org.sangw:z-alua"]
 assert [l["lun"] for l in t1["luns"]] == [0, 1, 5], t1["luns"]
 assert t1["luns"][0]["thin"] is True and t1["luns"][0]["size"] == "64M", t1["luns"][0]
 assert t1["luns"][1]["readonly"] is True and t1["luns"][1]["block_size"] == 4096, t1["luns"][1]
