@@ -3,9 +3,10 @@
  * config_replace operation through the cluster service. config.h explains
  * the flow; the pieces are config_json.c (JSON and paths), config_validate.c
  * (single values), config_params.c (target parameters), config_parse.c (the
- * document), config_edit.c (model edits), config_apply.c (a whole document),
- * config_dump.c (the model as JSON) and config_requests.c (the management
- * requests). */
+ * document), config_edit.c (model edits), config_diff.c (what a document
+ * changes), config_apply.c (making those changes), config_dump.c (the
+ * model as JSON), config_requests.c (the management requests) and
+ * config_export.c (export and import). */
 #include "config_internal.h"
 
 #include <errno.h>

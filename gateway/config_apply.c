@@ -1,7 +1,8 @@
-/* Applying a whole document to the model: at startup it builds
- * everything; on a reload or config_replace it brings the model to the
- * document, touching only what differs (docs/configuration.md, "Reload:
- * what changes and what stays"). */
+/* Applying a whole document to the model: the changes config_diff.c
+ * lists, made in its order. At startup they build everything; on a
+ * reload, config_replace or import they bring the model to the document,
+ * touching only what differs (docs/configuration.md, "Reload: what
+ * changes and what stays"). */
 #include "config_internal.h"
 
 #include <errno.h>
