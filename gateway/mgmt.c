@@ -419,6 +419,61 @@ static void handle_reload(struct mgmt_client *c, json_object *id)
 	}
 }
 
+/* import: the diff against this node's configuration; unless it is a dry
+ * run (or nothing differs), one config_replace operation that every node
+ * applies, answered with the diff once applied here. */
+static void handle_import(struct mgmt_client *c, json_object *req, json_object *id)
+{
+	struct gateway *gw = c->srv->gw;
+	json_object *answer, *submit, *response;
+	struct mgmt_pending *p;
+	const char *payload;
+	char err[1024];
+	int r;
+
+	if (config_import_prepare(gw, req, &answer, &submit, err, sizeof(err)) < 0) {
+		send_error(c, id, "%s", err);
+		return;
+	}
+	if (!submit) {
+		response = response_new(true, id);
+		json_object_object_foreach(answer, key, val)
+			json_object_object_add(response, key, json_object_get(val));
+		json_object_object_add(response, "config_version",
+				       json_object_new_int64(gw->config_version));
+		client_send(c, response);
+		json_object_put(response);
+		json_object_put(answer);
+		return;
+	}
+	if (!gw->cluster || !(p = pending_new(c, "import", id))) {
+		send_error(c, id, "%s", gw->cluster ? "out of memory" : "no cluster service is running");
+		json_object_put(answer);
+		json_object_put(submit);
+		return;
+	}
+	json_object_object_foreach(answer, key, val)
+		json_object_object_add(p->response, key, json_object_get(val));
+	json_object_put(answer);
+	payload = json_object_to_json_string_ext(submit, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE);
+	c->pending = p;
+	r = cluster_submit(gw->cluster, SOP_CONFIG, payload, (uint32_t)strlen(payload), change_done, p);
+	if (r < 0) {
+		c->pending = NULL;
+		json_object_put(p->response);
+		free(p);
+		if (r == -EMSGSIZE)
+			send_error(c, id, "import not submitted: the document (%zu bytes) is larger than "
+				   "one cluster operation may be (64 KiB with corosync); nothing was changed",
+				   strlen(payload));
+		else
+			send_error(c, id, "import not submitted: %s", submit_error(gw, r, err, sizeof(err)));
+	}
+	json_object_put(submit);
+	/* On success p belongs to change_done(), which may already have run. */
+}
+
 /* alua_set: an implicit ALUA transition (alua.c), through SOP_ALUA_SET
  * rather than SOP_CONFIG: port group states are runtime state, not
  * configuration. */
@@ -528,7 +583,7 @@ static bool wants_cluster(json_object *req)
  * ---------------------------------------------------------------------- */
 
 static const char *const readonly_requests[] = { "list", "status", "sessions", "stats", "version",
-						 "fencing", "reload", NULL };
+						 "fencing", "export", "reload", NULL };
 
 static json_object *parse_line(const char *line, size_t len, char *err, size_t errlen)
 {
@@ -597,6 +652,10 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		handle_alua_set(c, req, id);
 		goto out;
 	}
+	if (strcmp(name, "import") == 0) {
+		handle_import(c, req, id);
+		goto out;
+	}
 	if (strcmp(name, "status") == 0 ||
 	    ((strcmp(name, "sessions") == 0 || strcmp(name, "stats") == 0) &&
 	     json_object_object_get_ex(req, "cluster", NULL))) {
@@ -608,7 +667,7 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		json_object_object_del(req, "cluster");   /* "cluster": false: this node's, as before */
 	}
 	if (strcmp(name, "reload") == 0 || strcmp(name, "list") == 0 || strcmp(name, "sessions") == 0 ||
-	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0) {
+	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0 || strcmp(name, "export") == 0) {
 		json_object_object_foreach(req, key, val) {
 			(void)val;
 			if (strcmp(key, "request") && strcmp(key, "id")) {
@@ -628,6 +687,8 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		json_object_object_foreach(tree, key, val)
 			json_object_object_add(resp, key, json_object_get(val));
 		json_object_put(tree);
+	} else if (strcmp(name, "export") == 0) {
+		json_object_object_add(resp, "config", config_export(gw));
 	} else if (strcmp(name, "sessions") == 0) {
 		json_object_object_add(resp, "sessions", sessions_json(gw));
 	} else if (strcmp(name, "fencing") == 0) {
@@ -651,7 +712,7 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		static const char *const changes[] = {
 			"target_add", "target_del", "lun_add", "lun_del", "lun_resize", "acl_add",
 			"acl_del", "chap_set", "chap_clear", "portal_add", "portal_del", "param_set",
-			"config_replace", "alua_set", NULL,
+			"config_replace", "import", "alua_set", NULL,
 		};
 
 		for (const char *const *k = readonly_requests; *k; k++)
