@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cluster_status.h"
 #include "log.h"
 #include "shared_state.h"
 #include "util.h"
@@ -131,9 +132,14 @@ int config_reload_submit(struct gateway *gw, cluster_done_fn done, void *ctx,
 	payload = json_object_to_json_string_ext(req, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	r = cluster_submit(gw->cluster, SOP_CONFIG, payload, (uint32_t)strlen(payload), done, ctx);
 	json_object_put(req);
+	if (r == -EAGAIN) {
+		char why[1024];
+
+		cluster_status_unavailable(gw, why, sizeof(why));
+		return cfg_failf(r, err, errlen, NULL, "cannot submit the reload: %s", why);
+	}
 	if (r < 0)
-		return cfg_failf(r, err, errlen, NULL, "cannot submit the reload: %s",
-				 r == -EAGAIN ? "the cluster is not quorate" : strerror(-r));
+		return cfg_failf(r, err, errlen, NULL, "cannot submit the reload: %s", strerror(-r));
 	return 0;
 }
 

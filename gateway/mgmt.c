@@ -344,6 +344,12 @@ static struct mgmt_pending *pending_new(struct mgmt_client *c, const char *reque
 /* Why a change was not submitted; -EAGAIN names the missing nodes. */
 static const char *submit_error(struct gateway *gw, int r, char *buf, size_t len)
 {
+	if (r == -EMSGSIZE) {
+		snprintf(buf, len, "the change is larger than one cluster operation may be (%u KiB); "
+			 "make it in parts (e.g. import a document with some of the targets, then the rest)",
+			 CLUSTER_OP_MAX / 1024);
+		return buf;
+	}
 	if (r != -EAGAIN)
 		return strerror(-r);
 	cluster_status_unavailable(gw, buf, len);
@@ -465,8 +471,8 @@ static void handle_import(struct mgmt_client *c, json_object *req, json_object *
 		free(p);
 		if (r == -EMSGSIZE)
 			send_error(c, id, "import not submitted: the document (%zu bytes) is larger than "
-				   "one cluster operation may be (64 KiB with corosync); nothing was changed",
-				   strlen(payload));
+				   "one cluster operation may be (%u KiB); nothing was changed. Import it in "
+				   "parts (some targets, then the rest)", strlen(payload), CLUSTER_OP_MAX / 1024);
 		else
 			send_error(c, id, "import not submitted: %s", submit_error(gw, r, err, sizeof(err)));
 	}

@@ -111,19 +111,35 @@ done
 note "nodes 1-3 serve LUNs 0 and 1 with the imported secret and keep their own portals"
 
 # --- refused documents change nothing anywhere -------------------------------------
-python3 - "$TEST_DIR/export.json" "$TEST_DIR/large.json" "$TEST_DIR/bad.json" <<'PY' || fail "cannot write the documents"
+# big_doc N FILE: the current export plus a target with N ACLs with CHAP.
+big_doc() {
+	python3 - "$TEST_DIR/export.json" "$1" "$2" <<'PY' || fail "cannot write the documents"
 import json, sys
 doc = json.load(open(sys.argv[1]))
 doc["targets"].append({"iqn": "iqn.2026-11.org.sangw:large",
                        "acls": [{"initiator": "iqn.2026-11.org.example:host%04d" % i,
                                  "chap": {"user": "host%04d" % i, "secret": "secret-of-host-%04d" % i}}
-                                for i in range(800)]})
-json.dump(doc, open(sys.argv[2], "w"))
-doc = json.load(open(sys.argv[1]))
-doc["targets"][0]["luns"][0]["size"] = "12Q"
+                                for i in range(int(sys.argv[2]))]})
 json.dump(doc, open(sys.argv[3], "w"))
 PY
-[ "$(wc -c <"$TEST_DIR/large.json")" -gt 65536 ] || fail "the large document is not larger than 64 KiB"
+}
+# ~100 KB, several times the 64 KiB a cluster operation used to carry:
+# one operation, applied by every node.
+big_doc 800 "$TEST_DIR/medium.json"
+[ "$(wc -c <"$TEST_DIR/medium.json")" -gt 65536 ] || fail "the medium document is not larger than 64 KiB"
+gw 2 import "$TEST_DIR/medium.json"
+same_exports "after importing $(wc -c <"$TEST_DIR/medium.json") bytes through node 2"
+[ "$(grep -o 'iqn.2026-11.org.example:host' "$TEST_DIR/export.json" | wc -l)" -eq 800 ] ||
+	fail "the 800 imported ACLs are not in the export"
+# Over CLUSTER_OP_MAX (256 KiB): refused before anything changes.
+big_doc 3000 "$TEST_DIR/large.json"
+python3 - "$TEST_DIR/export.json" "$TEST_DIR/bad.json" <<'PY' || fail "cannot write the documents"
+import json, sys
+doc = json.load(open(sys.argv[1]))
+doc["targets"][0]["luns"][0]["size"] = "12Q"
+json.dump(doc, open(sys.argv[2], "w"))
+PY
+[ "$(wc -c <"$TEST_DIR/large.json")" -gt 262144 ] || fail "the large document is not larger than 256 KiB"
 out=$(node_gwcli 2 import "$TEST_DIR/large.json" 2>&1) && fail "a document of $(wc -c <"$TEST_DIR/large.json") bytes was imported: $out"
 grep -q "larger than one cluster operation" <<<"$out" || fail "the large import's error does not say why: $out"
 note "refused: $out"
