@@ -57,6 +57,10 @@ struct cluster_callbacks {
 	int (*answer)(void *owner, const void *question, uint32_t len, void **reply, size_t *reply_len);
 };
 
+/* The largest operation payload ops->submit takes (-EMSGSIZE beyond):
+ * a whole configuration of ~1,000 LUs and 1,000 ACLs fits. */
+#define CLUSTER_OP_MAX (256u * 1024)
+
 /* The largest answer a member sends to ops->ask (bigger ones are not sent:
  * the asker sees that member as not answering). */
 #define CLUSTER_ANSWER_MAX (256u * 1024)

@@ -150,7 +150,6 @@ enum msg_kind {
 #define REQUEST_FLAG_FORCE   0x0002   /* elect among those present now */
 #define REQUEST_FLAG_SAVED   0x0004   /* the sender started from saved state */
 
-#define CLUSTER_OP_MAX (64u * 1024)
 #define SNAPSHOT_CHUNK (256u * 1024)
 #define SNAPSHOT_MAX (64u * 1024 * 1024)
 #define SNAPSHOT_BODY_FIXED 12

@@ -1,8 +1,9 @@
 /* The declarative configuration (docs/configuration.md): a JSON document
  * holding portals, discovery CHAP, targets with their parameters, LUs and
- * ACLs. config.c validates it (every error names the JSON path of the bad
- * field), builds the model from it at startup, writes the model back after
- * every applied change, and turns a reload into the minimal set of changes.
+ * ACLs. gateway/config*.c validate it (every error names the JSON path of
+ * the bad field), build the model from it at startup, write the model back
+ * after every applied change, and turn a reload into the minimal set of
+ * changes (config.c lists the pieces; config_internal.h is what they share).
  *
  * Every change after startup is a management request (JSON, see
  * docs/management-api.md) travelling as a SOP_CONFIG operation through the
@@ -11,7 +12,7 @@
  * order. A reload is the request {"request":"config_replace","config":DOC}
  * carrying the file's content, so every node diffs the same document.
  *
- * Ownership: config.c allocates struct portal and struct acl with calloc();
+ * Ownership: config_*.c allocate struct portal and struct acl with calloc();
  * targets and LUs come from model.c (target_create, lu_create). Everything
  * runs on the main event loop thread. */
 #ifndef SANGW_CONFIG_H
@@ -50,6 +51,9 @@ void config_model_clear(struct gateway *gw);
 enum config_dump_flags {
 	CONFIG_DUMP_SECRETS = 1 << 0,  /* CHAP secrets (the file); else only "set" */
 	CONFIG_DUMP_RUNTIME = 1 << 1,  /* effective values, LU identity, sizes, counts */
+	CONFIG_DUMP_CLUSTER = 1 << 2,  /* the cluster-wide part: no portals (per node),
+					* "discovery" always, targets and ACLs sorted by
+					* name: equal configurations give equal text */
 };
 /* The model as a JSON object (caller puts it). With CONFIG_DUMP_SECRETS and
  * without CONFIG_DUMP_RUNTIME it is exactly the configuration file format. */
@@ -59,6 +63,23 @@ char *config_serialize(struct gateway *gw);
 /* Write the model to gw->config_path atomically, mode 0600 (CHAP secrets).
  * No-op (0) when no configuration file is in use. */
 int config_save(struct gateway *gw, char *err, size_t errlen);
+
+/* --- export and import (the "export" and "import" requests) ------------ */
+
+/* The cluster-wide configuration: the document config_replace takes, CHAP
+ * secrets included (a backup), portals left out (each node has its own),
+ * in canonical order. The caller puts it. */
+struct json_object *config_export(struct gateway *gw);
+/* Origin side of {"request": "import", "config": DOC, "dry_run": BOOL}:
+ * validate DOC as a whole and compute what it changes here. *answer gets
+ * the response members ("dry_run", "diff": [{"action", "path", "what"}],
+ * "summary": {"add", "change", "remove"}); *submit gets the
+ * config_replace request that makes the change on every node, or NULL
+ * (dry run, or nothing differs). Returns 0, or -errno with a message
+ * naming the document's JSON path (nothing is changed). */
+int config_import_prepare(struct gateway *gw, struct json_object *req,
+			  struct json_object **answer, struct json_object **submit,
+			  char *err, size_t errlen);
 
 /* --- reload (SIGHUP and the "reload" request) -------------------------- */
 

@@ -345,6 +345,12 @@ static struct mgmt_pending *pending_new(struct mgmt_client *c, const char *reque
 /* Why a change was not submitted; -EAGAIN names the missing nodes. */
 static const char *submit_error(struct gateway *gw, int r, char *buf, size_t len)
 {
+	if (r == -EMSGSIZE) {
+		snprintf(buf, len, "the change is larger than one cluster operation may be (%u KiB); "
+			 "make it in parts (e.g. import a document with some of the targets, then the rest)",
+			 CLUSTER_OP_MAX / 1024);
+		return buf;
+	}
 	if (r != -EAGAIN)
 		return strerror(-r);
 	cluster_status_unavailable(gw, buf, len);
@@ -418,6 +424,61 @@ static void handle_reload(struct mgmt_client *c, json_object *id)
 		free(p);
 		send_error(c, id, "%s", err);
 	}
+}
+
+/* import: the diff against this node's configuration; unless it is a dry
+ * run (or nothing differs), one config_replace operation that every node
+ * applies, answered with the diff once applied here. */
+static void handle_import(struct mgmt_client *c, json_object *req, json_object *id)
+{
+	struct gateway *gw = c->srv->gw;
+	json_object *answer, *submit, *response;
+	struct mgmt_pending *p;
+	const char *payload;
+	char err[1024];
+	int r;
+
+	if (config_import_prepare(gw, req, &answer, &submit, err, sizeof(err)) < 0) {
+		send_error(c, id, "%s", err);
+		return;
+	}
+	if (!submit) {
+		response = response_new(true, id);
+		json_object_object_foreach(answer, key, val)
+			json_object_object_add(response, key, json_object_get(val));
+		json_object_object_add(response, "config_version",
+				       json_object_new_int64(gw->config_version));
+		client_send(c, response);
+		json_object_put(response);
+		json_object_put(answer);
+		return;
+	}
+	if (!gw->cluster || !(p = pending_new(c, "import", id))) {
+		send_error(c, id, "%s", gw->cluster ? "out of memory" : "no cluster service is running");
+		json_object_put(answer);
+		json_object_put(submit);
+		return;
+	}
+	json_object_object_foreach(answer, key, val)
+		json_object_object_add(p->response, key, json_object_get(val));
+	json_object_put(answer);
+	payload = json_object_to_json_string_ext(submit, JSON_C_TO_STRING_PLAIN |
+						 JSON_C_TO_STRING_NOSLASHESCAPE);
+	c->pending = p;
+	r = cluster_submit(gw->cluster, SOP_CONFIG, payload, (uint32_t)strlen(payload), change_done, p);
+	if (r < 0) {
+		c->pending = NULL;
+		json_object_put(p->response);
+		free(p);
+		if (r == -EMSGSIZE)
+			send_error(c, id, "import not submitted: the document (%zu bytes) is larger than "
+				   "one cluster operation may be (%u KiB); nothing was changed. Import it in "
+				   "parts (some targets, then the rest)", strlen(payload), CLUSTER_OP_MAX / 1024);
+		else
+			send_error(c, id, "import not submitted: %s", submit_error(gw, r, err, sizeof(err)));
+	}
+	json_object_put(submit);
+	/* On success p belongs to change_done(), which may already have run. */
 }
 
 /* alua_set: an implicit ALUA transition (alua.c), through SOP_ALUA_SET
@@ -555,7 +616,7 @@ static void handle_node_role(struct mgmt_client *c, json_object *req, json_objec
  * ---------------------------------------------------------------------- */
 
 static const char *const readonly_requests[] = { "list", "status", "sessions", "stats", "version",
-						 "fencing", "reload", NULL };
+						 "fencing", "export", "reload", NULL };
 
 static json_object *parse_line(const char *line, size_t len, char *err, size_t errlen)
 {
@@ -628,6 +689,10 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		handle_node_role(c, req, id);
 		goto out;
 	}
+	if (strcmp(name, "import") == 0) {
+		handle_import(c, req, id);
+		goto out;
+	}
 	if (strcmp(name, "status") == 0 ||
 	    ((strcmp(name, "sessions") == 0 || strcmp(name, "stats") == 0) &&
 	     json_object_object_get_ex(req, "cluster", NULL))) {
@@ -639,7 +704,7 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		json_object_object_del(req, "cluster");   /* "cluster": false: this node's, as before */
 	}
 	if (strcmp(name, "reload") == 0 || strcmp(name, "list") == 0 || strcmp(name, "sessions") == 0 ||
-	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0) {
+	    strcmp(name, "stats") == 0 || strcmp(name, "version") == 0 || strcmp(name, "export") == 0) {
 		json_object_object_foreach(req, key, val) {
 			(void)val;
 			if (strcmp(key, "request") && strcmp(key, "id")) {
@@ -659,6 +724,8 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		json_object_object_foreach(tree, key, val)
 			json_object_object_add(resp, key, json_object_get(val));
 		json_object_put(tree);
+	} else if (strcmp(name, "export") == 0) {
+		json_object_object_add(resp, "config", config_export(gw));
 	} else if (strcmp(name, "sessions") == 0) {
 		json_object_object_add(resp, "sessions", sessions_json(gw));
 	} else if (strcmp(name, "fencing") == 0) {
@@ -682,7 +749,7 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 		static const char *const changes[] = {
 			"target_add", "target_del", "lun_add", "lun_del", "lun_resize", "acl_add",
 			"acl_del", "chap_set", "chap_clear", "portal_add", "portal_del", "param_set",
-			"config_replace", "alua_set", "node_role", NULL,
+			"config_replace", "import", "alua_set", "node_role", NULL,
 		};
 
 		for (const char *const *k = readonly_requests; *k; k++)

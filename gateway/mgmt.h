@@ -14,7 +14,9 @@
 
 #define MGMT_DEFAULT_SOCKET  "/run/sangw/sangwd.sock"
 #define MGMT_API_VERSION     1
-#define MGMT_MAX_LINE        (256u * 1024)  /* a longer request line closes the client */
+#define MGMT_MAX_LINE        (16u << 20)    /* a longer request line closes the client; as
+					     * large as a configuration file (CONFIG_MAX_FILE_SIZE),
+					     * so that any configuration can be imported */
 #define MGMT_MAX_OUTPUT      (64u << 20)    /* a client that never reads is closed */
 #define MGMT_MAX_CLIENTS     64
 

@@ -1,6 +1,6 @@
 /* The gateway's object model: targets, their logical units and initiator
  * ACLs, CHAP credentials, portals. One struct gateway singleton owns it all.
- * Configuration (config.c) builds it; the management API (mgmt.c) edits it
+ * Configuration (config*.c) builds it; the management API (mgmt.c) edits it
  * through the shared-state door; the SCSI core and fabrics read it. It is
  * changed only on the control thread with the world stopped; workers read
  * it between their batches (workers.h). */

@@ -1,4 +1,4 @@
-/* Unit tests for gateway/config.c: loading builds the model, every kind of
+/* Unit tests for gateway/config*.c: loading builds the model, every kind of
  * invalid document is refused with an error naming the JSON path, the
  * file round-trips, management requests edit the model, a reload changes
  * only what differs and keeps unaffected sessions. */
@@ -909,6 +909,174 @@ static void test_rbd_spec(void **state)
 	assert_int_equal(backstore_configure("rbd", "handles", "4", err, sizeof(err)), 0);
 }
 
+/* import: the reload's diff as a list (what, where, never a secret), a dry
+ * run that changes nothing, one config_replace that brings the model to
+ * the document, and an export of the result equal to the document. */
+static void import_prepare(struct fixture *f, const char *doc, bool dry_run, json_object **answer,
+			   json_object **submit)
+{
+	char text[8192], err[1024] = "";
+	json_object *req;
+
+	snprintf(text, sizeof(text), "{\"request\": \"import\", \"dry_run\": %s, \"config\": %s}",
+		 dry_run ? "true" : "false", doc);
+	req = json_tokener_parse(text);
+	assert_non_null(req);
+	if (config_import_prepare(&f->gw, req, answer, submit, err, sizeof(err)) != 0)
+		fail_msg("import refused: %s", err);
+	json_object_put(req);
+}
+
+static void expect_import_error(struct fixture *f, const char *doc, const char *message)
+{
+	char text[8192], err[1024] = "";
+	json_object *req, *answer = NULL, *submit = NULL;
+
+	snprintf(text, sizeof(text), "{\"request\": \"import\", \"config\": %s}", doc);
+	req = json_tokener_parse(text);
+	assert_non_null(req);
+	if (config_import_prepare(&f->gw, req, &answer, &submit, err, sizeof(err)) == 0 ||
+	    !strstr(err, message))
+		fail_msg("import %s\n  expected error containing: %s\n  got: %s", doc, message, err);
+	assert_null(answer);
+	assert_null(submit);
+	json_object_put(req);
+}
+
+/* The diff as "ACTION PATH | WHAT" lines. */
+static void diff_text(json_object *answer, char *out, size_t len)
+{
+	json_object *diff = json_object_object_get(answer, "diff");
+	size_t used = 0;
+
+	out[0] = '\0';
+	for (size_t i = 0; i < json_object_array_length(diff); i++) {
+		json_object *e = json_object_array_get_idx(diff, i);
+
+		used += (size_t)snprintf(out + used, len - used, "%s %s | %s\n",
+					 json_object_get_string(json_object_object_get(e, "action")),
+					 json_object_get_string(json_object_object_get(e, "path")),
+					 json_object_get_string(json_object_object_get(e, "what")));
+	}
+}
+
+static void test_import_diff(void **state)
+{
+	struct fixture *f = *state;
+	json_object *answer, *submit, *exported;
+	char text[8192], expected[4096], err[1024] = "", *before;
+	const char *payload;
+
+	load_ok(f, "{\"portals\": [\"127.0.0.1:3260\"],"
+		   " \"targets\": [{\"iqn\": \"" IQN1 "\","
+		   "   \"luns\": [{\"lun\": 0, \"backstore\": \"null\", \"size\": \"1G\"},"
+		   "             {\"lun\": 1, \"backstore\": \"null\", \"size\": \"1G\"},"
+		   "             {\"lun\": 2, \"backstore\": \"null\", \"size\": \"1G\"}],"
+		   "   \"acls\": [{\"initiator\": \"" INI1 "\", \"chap\": {\"user\": \"u1\", \"secret\": \"old-secret-1234\"},"
+		   "             \"lun_map\": [{\"mapped_lun\": 0, \"lun\": 0}]},"
+		   "             {\"initiator\": \"" INI2 "\"}]},"
+		   "  {\"iqn\": \"" IQN2 "\"}]}");
+
+	/* Its own export changes nothing, and is not submitted. */
+	exported = config_export(&f->gw);
+	assert_null(json_object_object_get(exported, "portals"));
+	before = strdup(json_object_to_json_string(exported));
+	import_prepare(f, before, false, &answer, &submit);
+	assert_null(submit);
+	assert_int_equal(json_object_array_length(json_object_object_get(answer, "diff")), 0);
+	json_object_put(answer);
+	json_object_put(exported);
+
+	/* Every kind of change, in the order they are made. */
+	snprintf(text, sizeof(text),
+		 "{\"discovery\": {\"auth\": true, \"chap\": {\"user\": \"d\", \"secret\": \"discovery-secret\"}},"
+		 " \"targets\": [{\"iqn\": \"" IQN1 "\", \"params\": {\"MaxBurstLength\": 524288},"
+		 "   \"luns\": [{\"lun\": 0, \"backstore\": \"null\", \"size\": \"2G\"},"
+		 "             {\"lun\": 1, \"backstore\": \"null\", \"size\": \"1G\", \"readonly\": true},"
+		 "             {\"lun\": 3, \"backstore\": \"null\", \"size\": \"1G\","
+		 "              \"alua\": {\"policy\": \"preferred\", \"preferred_node\": 1}}],"
+		 "   \"acls\": [{\"initiator\": \"" INI1 "\", \"chap\": {\"user\": \"u1\", \"secret\": \"new-secret-1234\"},"
+		 "             \"lun_map\": [{\"mapped_lun\": 0, \"lun\": 0}, {\"mapped_lun\": 1, \"lun\": 3}]}]},"
+		 "  {\"iqn\": \"iqn.2024-01.com.example:disk3\", \"demo_mode\": true}]}");
+	import_prepare(f, text, true, &answer, &submit);
+	assert_null(submit);       /* a dry run */
+	diff_text(answer, expected, sizeof(expected));
+	assert_string_equal(expected,
+		"change /discovery | CHAP not required -> required, chap user d added\n"
+		"remove /targets/" IQN2 " | with 0 LUs and 0 ACLs\n"
+		"change /targets/" IQN1 "/params/MaxBurstLength | 1048576 -> 524288\n"
+		"remove /targets/" IQN1 "/acls/" INI2 " | no chap, every LUN\n"
+		"change /targets/" IQN1 "/luns/0 | size 1G -> 2G\n"
+		"change /targets/" IQN1 "/luns/1 | null,size=1G -> null,size=1G,readonly=1 (replaced: initiators see a new disk)\n"
+		"remove /targets/" IQN1 "/luns/2 | null,size=1G\n"
+		"add /targets/" IQN1 "/luns/3 | null,size=1G, alua preferred node 1, others active-non-optimized\n"
+		"change /targets/" IQN1 "/acls/" INI1 " | chap secret of user u1 changed, lun_map 0:0 -> lun_map 0:0,1:3\n"
+		"add /targets/iqn.2024-01.com.example:disk3 | demo mode on\n");
+	assert_null(strstr(json_object_to_json_string(answer), "secret-1234"));
+	assert_int_equal(json_object_get_int(json_object_object_get(json_object_object_get(answer, "summary"), "change")), 5);
+	json_object_put(answer);
+	/* The dry run changed nothing. */
+	exported = config_export(&f->gw);
+	assert_string_equal(json_object_to_json_string(exported), before);
+	json_object_put(exported);
+
+	/* Applied: one config_replace; the model then exports as the document. */
+	import_prepare(f, text, false, &answer, &submit);
+	assert_non_null(submit);
+	assert_string_equal(json_object_get_string(json_object_object_get(submit, "request")), "config_replace");
+	payload = json_object_to_json_string(submit);
+	if (config_apply_request(&f->gw, payload, strlen(payload), err, sizeof(err)) != 0)
+		fail_msg("config_replace failed: %s", err);
+	assert_int_equal(f->gw.config_version, 1);
+	assert_non_null(gw_find_target(&f->gw, "iqn.2024-01.com.example:disk3"));
+	assert_null(gw_find_target(&f->gw, IQN2));
+	assert_int_equal(target_find_lu(gw_find_target(&f->gw, IQN1), 0)->spec.size, 2ull << 30);
+	assert_false(TAILQ_EMPTY(&f->gw.portals));   /* an import leaves portals alone */
+	json_object_put(answer);
+	json_object_put(submit);
+	import_prepare(f, text, false, &answer, &submit);
+	assert_null(submit);
+	json_object_put(answer);
+	free(before);
+
+	/* Refused as a whole, naming the place; nothing changed. */
+	expect_import_error(f, "{\"portals\": [], \"targets\": []}", "portals: portals belong to each node");
+	expect_import_error(f, "{\"targets\": [{\"iqn\": \"iqn.2024-13.com.example:x\"}]}", "targets[0].iqn");
+	expect_import_error(f, "{\"targets\": [{\"iqn\": \"" IQN1 "\", \"acls\": [{\"initiator\": \"" INI1 "\","
+			       " \"lun_map\": [{\"mapped_lun\": 0, \"lun\": 7}]}]}]}",
+			    "targets[0].acls[0].lun_map: maps LUN 7");
+	expect_import_error(f, "[]", "config: must be an object");
+	expect_import_error(f, "{\"targets\": [{\"iqn\": \"" IQN1 "\", \"luns\": [{\"lun\": 0, \"backstore\": \"file\","
+			       " \"path\": \"/nonexistent/x.img\"}]}]}",
+			    "targets[0].luns[0].path: /nonexistent/x.img");
+	assert_int_equal(f->gw.config_version, 1);
+}
+
+/* export: canonical order whatever the creation order. */
+static void test_export_canonical(void **state)
+{
+	struct fixture *f = *state;
+	json_object *a, *b;
+	struct gateway other;
+
+	load_ok(f, "{\"targets\": [{\"iqn\": \"" IQN2 "\", \"acls\": [{\"initiator\": \"" INI2 "\"},"
+		   " {\"initiator\": \"" INI1 "\"}]}, {\"iqn\": \"" IQN1 "\"}]}");
+	gateway_init(f, &other);
+	assert_int_equal(config_load_text(&other, "{\"targets\": [{\"iqn\": \"" IQN1 "\"}, {\"iqn\": \"" IQN2 "\","
+					  " \"acls\": [{\"initiator\": \"" INI1 "\"}, {\"initiator\": \"" INI2 "\"}]}]}",
+					  strlen("{\"targets\": [{\"iqn\": \"" IQN1 "\"}, {\"iqn\": \"" IQN2 "\","
+						 " \"acls\": [{\"initiator\": \"" INI1 "\"}, {\"initiator\": \"" INI2 "\"}]}]}"),
+					  NULL, 0), 0);
+	a = config_export(&f->gw);
+	b = config_export(&other);
+	assert_string_equal(json_object_to_json_string(a), json_object_to_json_string(b));
+	assert_string_equal(json_object_get_string(json_object_object_get(
+		json_object_array_get_idx(json_object_object_get(a, "targets"), 0), "iqn")), IQN1);
+	json_object_put(a);
+	json_object_put(b);
+	gateway_fini(&other);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -926,6 +1094,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_portals_absent_are_kept_on_reload, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_names_and_portals, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_list_dump_hides_secrets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_import_diff, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_export_canonical, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -41,6 +41,11 @@ const struct gwcli_command gwcli_commands[] = {
 	{ "stats",    "stats                                  per-LU I/O statistics of this node", cmd_stats },
 	{ "top",      "top [--interval SECONDS] [--count N]   live IOPS, MB/s and latency per node and per LU,\n"
 		      "                                       refreshed in place (q quits)", cmd_top },
+	{ "export",   "export [FILE]                          the cluster-wide configuration as a document (stdout, or\n"
+		      "                                       FILE written mode 0600): CHAP secrets included, portals not", cmd_export },
+	{ "import",   "import FILE [--dry-run]                make the cluster's configuration equal to an exported\n"
+		      "                                       document (FILE '-': stdin) in one change, printing what was\n"
+		      "                                       added (+), changed (~) and removed (-); --dry-run: only print it", cmd_import },
 	{ "reload",   "reload                                 re-read the configuration file (as SIGHUP)", cmd_reload },
 	{ "version",  "version                                daemon version and configuration version", cmd_version },
 	{ "fencing",  "fencing                                each node's fencing state and Ceph clients (cluster)", cmd_fencing },

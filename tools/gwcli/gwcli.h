@@ -8,8 +8,8 @@
  * table of commands and their usage), client.c (talking to sangwd),
  * args.c (argument parsing), show.c (read-only commands of one node),
  * cluster.c (status, sessions, top: every node), change.c (commands that
- * change the configuration); with libedit the interactive shell: shell.c,
- * tree.c, complete.c (shell.h). */
+ * change the configuration), transfer.c (export, import); with libedit
+ * the interactive shell: shell.c, tree.c, complete.c (shell.h). */
 #ifndef SANGW_GWCLI_H
 #define SANGW_GWCLI_H
 
@@ -119,6 +119,9 @@ int cmd_alua(const struct cli *cli, int argc, char **argv);
 int cmd_chap(const struct cli *cli, int argc, char **argv);
 int cmd_portal(const struct cli *cli, int argc, char **argv);
 int cmd_param(const struct cli *cli, int argc, char **argv);
+/* transfer.c: the cluster-wide configuration as a document */
+int cmd_export(const struct cli *cli, int argc, char **argv);
+int cmd_import(const struct cli *cli, int argc, char **argv);
 /* role.c: the node's role under pacemaker */
 int cmd_role(const struct cli *cli, int argc, char **argv);
 /* cluster.c: every node's view */
