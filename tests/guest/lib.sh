@@ -225,21 +225,35 @@ guest_signal() {
 # exit status, 124 on a timeout, 125 when the guest ended without running
 # it to the end (see $GUEST_CONSOLE). Returns GUEST_RC.
 guest_wait() {
-	local deadline=$GUEST_DEADLINE
-	[ -n "${1:-}" ] && deadline=$((SECONDS + $1))
+	local secs=$((GUEST_DEADLINE - SECONDS)) watcher timed_out=$GUEST_RUN_DIR/timed-out
+	[ -n "${1:-}" ] && secs=$1
 	[ -n "$GUEST_QEMU_PID" ] || { GUEST_RC=125; return 125; }
-	while guest_running && [ $SECONDS -lt "$deadline" ]; do
-		sleep 0.2
-	done
-	if guest_running; then
-		_guest_note "the guest did not finish in time: killing QEMU $GUEST_QEMU_PID"
-		kill -KILL "$GUEST_QEMU_PID" 2>/dev/null
-		wait "$GUEST_QEMU_PID" 2>/dev/null
+	[ "$secs" -gt 0 ] || secs=1
+	# A watcher kills QEMU at the deadline; `wait` returns when QEMU ends
+	# either way. (Polling the process state instead races with the exit
+	# of QEMU's threads.)
+	rm -f "$timed_out"
+	(
+		# Not the cluster harness's lock; QEMU only while the test lives.
+		[ -n "${SGWC_LOCK_FD:-}" ] && exec {SGWC_LOCK_FD}<&-
+		trap 'kill $s 2>/dev/null; exit 0' TERM
+		sleep "$secs" &
+		s=$!
+		wait $s
+		kill -0 $$ || exit 0
+		touch "$timed_out"
+		kill -KILL "$GUEST_QEMU_PID"
+	) 2>/dev/null &
+	watcher=$!
+	wait "$GUEST_QEMU_PID" 2>/dev/null
+	kill -TERM "$watcher" 2>/dev/null
+	wait "$watcher" 2>/dev/null
+	if [ -f "$timed_out" ]; then
+		_guest_note "the guest did not finish within $secs s: QEMU $GUEST_QEMU_PID killed"
 		GUEST_QEMU_PID=
 		GUEST_RC=124
 		return 124
 	fi
-	wait "$GUEST_QEMU_PID" 2>/dev/null
 	GUEST_QEMU_PID=
 	GUEST_RC=$(cat "$GUEST_SHARE/out/rc" 2>/dev/null)
 	if ! [[ "$GUEST_RC" =~ ^[0-9]+$ ]]; then
