@@ -126,6 +126,7 @@ guest_start() {
 	# The network: a tap in the caller's namespace (on its bridge), or in
 	# one of our own with an address on it.
 	if [ -z "$netns" ]; then
+		_guest_remove_stale_netns
 		netns=sgwg-$$
 		ip netns add "$netns" || return 1
 		GUEST_OWN_NETNS=$netns
@@ -183,6 +184,20 @@ guest_start() {
 	fi
 	GUEST_QEMU_PID=$!
 	_guest_note "QEMU $GUEST_QEMU_PID started in $netns (tap $tap${bridge:+ on $bridge}, guest $addr): $script $*"
+}
+
+# _guest_remove_stale_netns: delete namespaces sgwg-PID left by a run
+# that was killed outright (its QEMU died with it: pdeathsig), i.e. whose
+# PID is gone and which hold no process.
+_guest_remove_stale_netns() {
+	local ns pid
+	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^sgwg-[0-9]+$/ { print $1 }'); do
+		pid=${ns#sgwg-}
+		kill -0 "$pid" 2>/dev/null && continue
+		[ -z "$(ip netns pids "$ns" 2>/dev/null)" ] || continue
+		_guest_note "removing stale namespace $ns"
+		ip netns del "$ns"
+	done
 }
 
 # guest_running: QEMU is still running.
