@@ -16,15 +16,15 @@
 # printed. Node 1 is restarted: its path comes back and, with failback
 # immediate, its group (prio 50) is active again; a second verified fio
 # run passes.
-# Takes ~2-3 minutes (TCG guest), plus ~4 minutes the first time while the
-# guest image is built.
+# Takes 2.3-3.7 minutes here (TCG guest), plus ~5 minutes the first time
+# while the guest image is built (tests/run builds it beforehand).
 TEST_NAME=cluster-multipath-guest
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
 
 doc=$SRC_TOP/docs/initiators.md
 guest_addr=203.0.113.254
-max_stall_ms=${MAX_STALL_MS:-30000}   # the stall must stay below this (ms)
+max_stall_ms=${MAX_STALL_MS:-20000}   # the worst write must take less (ms); measured 4.1-5.7 s
 
 need_program qemu-system-x86_64 setpriv
 [ -f "$doc" ] || fail "no $doc"
