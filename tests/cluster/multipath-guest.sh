@@ -9,14 +9,16 @@
 # docs/initiators.md, builds one dm device: `multipath -ll` must show the
 # SANGW,SANGW DISK map with hwhandler '1 alua', node 1's path alone in the
 # active group with prio 50 and node 2's in the enabled group with prio 10.
-# fio writes with verification through the dm device; node 1's sangwd is
-# killed (kill -9) mid-I/O: fio must end with no error and every block
-# verified (through node 2), and the worst I/O stall (longest fio
-# completion latency, and longest gap between completions) is measured and
-# printed. Node 1 is restarted: its path comes back and, with failback
-# immediate, its group (prio 50) is active again; a second verified fio
-# run passes.
-# Takes 2.3-3.7 minutes here (TCG guest), plus ~5 minutes the first time
+# fio writes with verification through the dm device while node 1 fails,
+# twice: (1) its sangwd is killed (kill -9: the connections are reset),
+# then restarted; (2) its sangwd is frozen (SIGSTOP: the connections stay
+# open and silent, found only by open-iscsi's NOP-Out timeout), then
+# resumed. Each time fio must end with no error and every block verified
+# (through node 2), the worst I/O stall (longest write, and longest gap
+# between two completed writes) is measured and printed, and once node 1
+# is back its group (prio 50) must be active again (failback immediate)
+# and a second verified fio run pass.
+# Takes 3.5-4.5 minutes here (TCG guest), plus ~5 minutes the first time
 # while the guest image is built (tests/run builds it beforehand).
 TEST_NAME=cluster-multipath-guest
 . "$(dirname "$0")/lib.sh"
@@ -25,6 +27,7 @@ TEST_NAME=cluster-multipath-guest
 doc=$SRC_TOP/docs/initiators.md
 guest_addr=203.0.113.254
 max_stall_ms=${MAX_STALL_MS:-20000}   # the worst write must take less (ms); measured 4.1-5.7 s
+max_freeze_stall_ms=${MAX_FREEZE_STALL_MS:-40000}   # the same with node 1 frozen
 
 need_program qemu-system-x86_64 setpriv
 [ -f "$doc" ] || fail "no $doc"
@@ -79,7 +82,7 @@ for i in 1 2; do
 done
 
 guest_start --netns "$SGWC_SWITCH_NS" --bridge "$SGWC_BRIDGE" --tap sgwc-tap0 \
-	--addr "$guest_addr/24" --route "$SGWC_SUBNET.0/24 dev eth0" --timeout 420 \
+	--addr "$guest_addr/24" --route "$SGWC_SUBNET.0/24 dev eth0" --timeout 600 \
 	test.sh "$TARGET_IQN" "$(node_portal 1)" "$(node_portal 2)" ||
 	fail "cannot start the guest"
 
@@ -100,31 +103,55 @@ note "guest booted to its script in $(guest_booted_after) s"
 note "multipath -ll with both nodes up:"
 cat "$GUEST_SHARE/out/multipath-before.txt" >&2
 
-# fio runs through the dm device; kill node 1 (the optimized path) under it.
-guest_step io-running 60
+# phase_stall PHASE LIMIT_MS: the guest's figures for PHASE (fio through
+# the failover): STALL (worst write, ms) and GAP (longest time between two
+# completed writes, ms); the worst write must be below LIMIT_MS.
+phase_stall() {
+	guest_step "$1-fio-done" 240
+	note "$1: fio through the failover: $GUEST_SIGNAL_TEXT"
+	note "multipath -ll after node 1 failed ($1):"
+	cat "$GUEST_SHARE/out/multipath-$1.txt" >&2
+	STALL=$(sed -n 's/.*max_clat_ms=\([0-9]*\).*/\1/p' <<<"$GUEST_SIGNAL_TEXT")
+	GAP=$(sed -n 's/.*max_gap_ms=\([0-9]*\).*/\1/p' <<<"$GUEST_SIGNAL_TEXT")
+	[ -n "$STALL" ] && [ -n "$GAP" ] || fail "$1: no stall figures from the guest: $GUEST_SIGNAL_TEXT"
+	[ "$STALL" -lt "$2" ] || fail "$1: the worst write took $STALL ms, limit $2"
+}
+# phase_back PHASE: node 1's group is active again (failback).
+phase_back() {
+	guest_step "$1-failed-back" 180
+	note "$1: failback: $GUEST_SIGNAL_TEXT"
+	note "multipath -ll after node 1's return ($1):"
+	cat "$GUEST_SHARE/out/multipath-$1-back.txt" >&2
+}
+
+# 1. fio runs through the dm device; node 1's sangwd (the optimized path)
+# is killed under it: its connections are reset at once.
+guest_step kill-io-running 60
 # (The braces keep bash's "Killed" job notice out of the test's stderr.)
 { node_kill_sangwd 1 KILL; } 2>/dev/null
 note "node 1's sangwd killed under I/O"
 guest_signal killed
-guest_step fio-done 180
-note "fio through the failover: $GUEST_SIGNAL_TEXT"
-note "multipath -ll after the kill:"
-cat "$GUEST_SHARE/out/multipath-failed.txt" >&2
-stall=$(sed -n 's/.*max_clat_ms=\([0-9]*\).*/\1/p' <<<"$GUEST_SIGNAL_TEXT")
-gap=$(sed -n 's/.*max_gap_ms=\([0-9]*\).*/\1/p' <<<"$GUEST_SIGNAL_TEXT")
-[ -n "$stall" ] && [ -n "$gap" ] || fail "no stall figures from the guest: $GUEST_SIGNAL_TEXT"
-[ "$stall" -lt "$max_stall_ms" ] || fail "the worst I/O took $stall ms, limit $max_stall_ms"
-
-# Node 1 returns: its path comes back and its group is active again.
+phase_stall kill "$max_stall_ms"
+kill_stall=$STALL kill_gap=$GAP
 node_start_sangwd 1 --config "$(node_dir 1)/sangw.json"
 guest_signal restarted
-guest_step failed-back 180
-note "failback: $GUEST_SIGNAL_TEXT"
-note "multipath -ll after node 1's return:"
-cat "$GUEST_SHARE/out/multipath-after.txt" >&2
+phase_back kill
+
+# 2. The same with node 1's sangwd frozen (SIGSTOP): its connections stay
+# open and silent, so only open-iscsi's NOP-Out timeout finds the path
+# dead (noop_out_interval + noop_out_timeout, then replacement_timeout).
+guest_step freeze-io-running 60
+kill -STOP "${NODE_SANGWD_PIDS[1]}" || fail "cannot stop node 1's sangwd"
+note "node 1's sangwd frozen (SIGSTOP) under I/O"
+guest_signal frozen
+phase_stall freeze "$max_freeze_stall_ms"
+freeze_stall=$STALL freeze_gap=$GAP
+kill -CONT "${NODE_SANGWD_PIDS[1]}" || fail "cannot resume node 1's sangwd"
+guest_signal resumed
+phase_back freeze
 
 guest_wait 120
 [ "$GUEST_RC" = 0 ] || { tail -n 40 "$GUEST_OUTPUT" >&2; fail "the guest's part failed (status $GUEST_RC)"; }
-echo "failover: worst I/O latency ${stall} ms, longest gap between completions ${gap} ms (kill -9 of the optimized node's sangwd; fio verify passed)" >&2
+echo "failover, kill -9 of the optimized node's sangwd: worst write ${kill_stall} ms, longest gap between completed writes ${kill_gap} ms; frozen (SIGSTOP): ${freeze_stall} ms, ${freeze_gap} ms (fio verify passed both times)" >&2
 [ "${SANGW_KEEP_TMP:-0}" = 1 ] && note "guest output: $GUEST_OUTPUT"
 pass
