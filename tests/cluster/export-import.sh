@@ -111,12 +111,12 @@ done
 note "nodes 1-3 serve LUNs 0 and 1 with the imported secret and keep their own portals"
 
 # --- refused documents change nothing anywhere -------------------------------------
-# big_doc N FILE: the current export plus a target with N ACLs with CHAP.
+# big_doc N FILE IQN: the current export plus target IQN with N ACLs with CHAP.
 big_doc() {
-	python3 - "$TEST_DIR/export.json" "$1" "$2" <<'PY' || fail "cannot write the documents"
+	python3 - "$TEST_DIR/export.json" "$1" "$2" "$3" <<'PY' || fail "cannot write the documents"
 import json, sys
 doc = json.load(open(sys.argv[1]))
-doc["targets"].append({"iqn": "iqn.2026-11.org.sangw:large",
+doc["targets"].append({"iqn": sys.argv[4],
                        "acls": [{"initiator": "iqn.2026-11.org.example:host%04d" % i,
                                  "chap": {"user": "host%04d" % i, "secret": "secret-of-host-%04d" % i}}
                                 for i in range(int(sys.argv[2]))]})
@@ -125,14 +125,14 @@ PY
 }
 # ~100 KB, several times the 64 KiB a cluster operation used to carry:
 # one operation, applied by every node.
-big_doc 800 "$TEST_DIR/medium.json"
+big_doc 800 "$TEST_DIR/medium.json" iqn.2026-11.org.sangw:medium
 [ "$(wc -c <"$TEST_DIR/medium.json")" -gt 65536 ] || fail "the medium document is not larger than 64 KiB"
 gw 2 import "$TEST_DIR/medium.json"
 same_exports "after importing $(wc -c <"$TEST_DIR/medium.json") bytes through node 2"
 [ "$(grep -o 'iqn.2026-11.org.example:host' "$TEST_DIR/export.json" | wc -l)" -eq 800 ] ||
 	fail "the 800 imported ACLs are not in the export"
 # Over CLUSTER_OP_MAX (256 KiB): refused before anything changes.
-big_doc 3000 "$TEST_DIR/large.json"
+big_doc 3000 "$TEST_DIR/large.json" iqn.2026-11.org.sangw:large
 python3 - "$TEST_DIR/export.json" "$TEST_DIR/bad.json" <<'PY' || fail "cannot write the documents"
 import json, sys
 doc = json.load(open(sys.argv[1]))
