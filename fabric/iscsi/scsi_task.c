@@ -33,49 +33,9 @@ static struct iscsi_task *find_task(struct iscsi_conn *conn, uint32_t itt)
 	return NULL;
 }
 
-/* Task structures are recycled per thread (no allocation per command in
- * steady state); the cache is bounded by the deepest queue seen. */
-#define TASK_CACHE_MAX 1024
-static __thread struct iscsi_task *task_cache;
-static __thread unsigned task_cached;
-
-static struct iscsi_task *task_alloc(void)
-{
-	struct iscsi_task *task = task_cache;
-
-	if (!task)
-		return calloc(1, sizeof(*task));
-	task_cache = *(struct iscsi_task **)task;
-	task_cached--;
-	memset(task, 0, sizeof(*task));
-	return task;
-}
-
-static void task_free(struct iscsi_task *task)
-{
-	if (task_cached >= TASK_CACHE_MAX) {
-		free(task);
-		return;
-	}
-	*(struct iscsi_task **)task = task_cache;
-	task_cache = task;
-	task_cached++;
-}
-
-void task_cache_trim(void)
-{
-	struct iscsi_task *task;
-
-	while ((task = task_cache)) {
-		task_cache = *(struct iscsi_task **)task;
-		free(task);
-	}
-	task_cached = 0;
-}
-
 static struct iscsi_task *task_new(struct iscsi_conn *conn, const uint8_t *bhs)
 {
-	struct iscsi_task *task = task_alloc();
+	struct iscsi_task *task = conn->transport->task_alloc(conn);
 
 	if (!task)
 		return NULL;
@@ -115,7 +75,7 @@ void task_put(struct iscsi_task *task)
 	release_slot(task);
 	scsi_cmd_free_buf(&task->cmd);
 	session_put(task->sess);
-	task_free(task);
+	conn->transport->task_free(task);
 	conn_put(conn);
 }
 

@@ -1,0 +1,121 @@
+/* The iSCSI transport seam: one iSCSI layer over several transports.
+ *
+ * The iSCSI layer (conn.c: login glue, PDU dispatch, NOP, logout, Reject;
+ * login.c, params.c: negotiation; session.c: sessions and CmdSN;
+ * scsi_task.c: SCSI tasks, Data-Out bookkeeping, TMFs; discovery.c) is the
+ * same for every transport. A transport moves whole PDUs and nothing
+ * else; it never parses iSCSI beyond framing. The split is the
+ * datamover interface of RFC 5047 (DA), which is also how RFC 7145 (iSER)
+ * is written:
+ *
+ *   RFC 5047 operation            here
+ *   Send_Control                  send_pdu
+ *   Control_Notify                conn_receive_pdu()      (transport -> iSCSI)
+ *   Allocate/Deallocate_Task_...  task_alloc / task_free
+ *   Enable_Datamover              full_feature
+ *   Connection_Terminate(_Notify) conn_close / conn_close()
+ *
+ * Receiving: TCP pulls bytes from a stream and assembles PDUs (pdu.c);
+ * RDMA pushes whole PDUs on receive completions. Either way the transport
+ * hands the iSCSI layer a complete PDU (BHS + AHS + data segment, digests
+ * already checked) with conn_receive_pdu(), on the connection's loop. A
+ * transport that can place a data segment itself asks conn_rx_data_dest()
+ * first (TCP reads Data-Out payloads straight into the command's buffer).
+ *
+ * Sending: the iSCSI layer builds the BHS (and data pointer) of a struct
+ * tx_pdu and queues it with conn_queue_pdu(), which calls send_pdu. A
+ * transport sends what was queued during one batch of events together
+ * (TCP: one writev, design.md principle 2; iSER: one chain of work
+ * requests posted at once) and keeps the order of queueing.
+ *
+ * Threads: a connection logs in on the control thread and is then moved
+ * to its session's worker (conn_move); every op below runs on the thread
+ * that holds the connection's loop (conn->loop). Listeners live on the
+ * control thread.
+ *
+ * Portals name their transport (struct portal.transport, gateway/model.h);
+ * iscsi_transport_get() finds its implementation. TCP (transport_tcp.c) is
+ * the only one built today; fabric/iser/ will provide iser_transport. */
+#ifndef SANGW_ISCSI_TRANSPORT_H
+#define SANGW_ISCSI_TRANSPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../gateway/model.h"
+#include "params.h"
+#include "text_keys.h"
+
+struct event_loop;
+struct iscsi_conn;
+struct iscsi_listener;
+struct iscsi_task;
+struct tx_pdu;
+
+struct iscsi_transport {
+	const char *name;                 /* "tcp", "iser": logs and errors */
+	enum portal_transport kind;
+
+	/* --- portals (control thread) ----------------------------------- */
+	/* Start accepting connections on addr:port. Accepted connections are
+	 * set up with conn_init() on loop, which then drives their login.
+	 * Returns the listener or NULL with err set. */
+	struct iscsi_listener *(*listen)(struct event_loop *loop, const char *addr, uint16_t port,
+					 char *err, size_t errlen);
+	void (*unlisten)(struct event_loop *loop, struct iscsi_listener *l);
+
+	/* --- connections -------------------------------------------------- */
+	/* The connection now belongs to loop `to` (its session's worker):
+	 * move the transport's event sources and deferred calls there (iSER:
+	 * the CQ's completion channel). The control thread calls this with
+	 * the world stopped; conn->loop is already `to`. */
+	void (*conn_move)(struct iscsi_conn *conn, struct event_loop *from, struct event_loop *to);
+	/* Enable_Datamover (RFC 5047; RFC 7145 section 5): the final Login
+	 * Response has been queued with conn_queue_pdu() in login mode;
+	 * every PDU after it uses what was negotiated (conn->sess->params:
+	 * TCP turns on digests and the negotiated MaxRecvDataSegmentLength;
+	 * iSER switches to its full-feature buffers). An iSER transport posts
+	 * its full-feature receives before this returns, so they are in place
+	 * before the Login Response can reach the initiator. */
+	void (*full_feature)(struct iscsi_conn *conn);
+	/* The connection is to be closed (posted to the control thread):
+	 * deliver no more PDUs. */
+	void (*quiesce)(struct iscsi_conn *conn);
+	/* Close now: stop all I/O, drop unsent PDUs (release_tx_pdu()), give
+	 * the connection's transport resources back. conn stays allocated
+	 * until conn_free. */
+	void (*conn_close)(struct iscsi_conn *conn);
+	/* The last reference is gone: free what the transport allocated for
+	 * the connection, conn included. */
+	void (*conn_free)(struct iscsi_conn *conn);
+
+	/* --- PDUs ----------------------------------------------------------- */
+	/* Send_Control: queue pdu (BHS in pdu->hdr, data segment
+	 * pdu->data/data_len, DataSegmentLength already set) behind what is
+	 * queued; it leaves with the rest of this batch of events. When sent,
+	 * release_tx_pdu() it; if pdu->close_after, then conn_close(). Never
+	 * called once the connection is closed. */
+	void (*send_pdu)(struct iscsi_conn *conn, struct tx_pdu *pdu);
+
+	/* --- tasks ------------------------------------------------------------ */
+	/* Allocate_Task_Resources: a zeroed struct iscsi_task, possibly
+	 * embedded in the transport's own (iSER: the initiator's STags from
+	 * the iSER header, work request contexts), from a per-thread pool.
+	 * task_free may run on another thread than task_alloc did. */
+	struct iscsi_task *(*task_alloc)(struct iscsi_conn *conn);
+	void (*task_free)(struct iscsi_task *task);
+	/* The calling thread ends: free its pools. */
+	void (*thread_trim)(void);
+
+};
+
+/* The implementation for a portal's transport, or NULL when this build
+ * has none (e.g. iSER without librdmacm). */
+const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind);
+/* "tcp", "iser" */
+const char *portal_transport_name(enum portal_transport kind);
+
+extern const struct iscsi_transport iscsi_tcp_transport;
+
+#endif
