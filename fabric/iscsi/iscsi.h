@@ -218,11 +218,24 @@ void task_handle_data_out(struct iscsi_conn *conn, const struct pdu *pdu);
 void task_handle_tmf(struct iscsi_conn *conn, const struct pdu *pdu);
 /* Where the data segment of an incoming Data-Out should land (zero copy). */
 uint8_t *task_data_out_dest(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len);
+/* Data_Completion_Notify: len more bytes of the task's Data-Out are in
+ * cmd.buf at task->next_offset (TCP: a Data-Out PDU, checked by
+ * task_handle_data_out; iSER: the RDMA READ of a whole get_data burst).
+ * Once the burst is complete the command runs or the next one is asked
+ * for. */
+void task_data_out_placed(struct iscsi_task *task, uint32_t len);
+static inline void task_get(struct iscsi_task *task)
+{
+	task->tx_refs++;
+}
 void task_put(struct iscsi_task *task);
 /* Connection going away: terminate its tasks. */
 void task_abort_conn(struct iscsi_conn *conn);
 void task_cmd_done(struct scsi_cmd *cmd);
 void task_tmf_done(struct tmf_req *req);
+/* RFC 7143 11.4.5 residual fields (SCSI Response; Data-In with S). */
+void task_set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted, uint32_t edtl,
+		       uint8_t overflow_flag, uint8_t underflow_flag);
 
 /* --- discovery.c --------------------------------------------------------------- */
 void discovery_handle_text(struct iscsi_conn *conn, const struct pdu *pdu);

@@ -3,14 +3,17 @@
  * The iSCSI layer (conn.c: login glue, PDU dispatch, NOP, logout, Reject;
  * login.c, params.c: negotiation; session.c: sessions and CmdSN;
  * scsi_task.c: SCSI tasks, Data-Out bookkeeping, TMFs; discovery.c) is the
- * same for every transport. A transport moves whole PDUs and nothing
- * else; it never parses iSCSI beyond framing. The split is the
+ * same for every transport. A transport moves whole PDUs and a task's data
+ * and nothing else; it never parses iSCSI beyond framing. The split is the
  * datamover interface of RFC 5047 (DA), which is also how RFC 7145 (iSER)
  * is written:
  *
  *   RFC 5047 operation            here
  *   Send_Control                  send_pdu
  *   Control_Notify                conn_receive_pdu()      (transport -> iSCSI)
+ *   Put_Data                      put_data                (Data-In)
+ *   Get_Data                      get_data                (R2T)
+ *   Data_Completion_Notify        task_data_out_placed()  (transport -> iSCSI)
  *   Allocate/Deallocate_Task_...  task_alloc / task_free
  *   Enable_Datamover              full_feature
  *   Connection_Terminate(_Notify) conn_close / conn_close()
@@ -26,7 +29,18 @@
  * tx_pdu and queues it with conn_queue_pdu(), which calls send_pdu. A
  * transport sends what was queued during one batch of events together
  * (TCP: one writev, design.md principle 2; iSER: one chain of work
- * requests posted at once) and keeps the order of queueing.
+ * requests posted at once) and keeps the order of queueing: a PDU queued
+ * after put_data leaves after that data (iSER: the SCSI Response's send is
+ * chained after the RDMA WRITEs of its Data-In, RFC 7145 7.3.5).
+ *
+ * Data: a read's data goes out through put_data (TCP: Data-In PDUs, RFC
+ * 7143 11.7; iSER: RDMA WRITE into the initiator's buffer, RFC 7145
+ * 7.3.5). A write's data beyond immediate and unsolicited data is asked
+ * for one burst at a time through get_data (TCP: an R2T, RFC 7143 11.8,
+ * answered by Data-Out PDUs that come back through conn_receive_pdu();
+ * iSER: RDMA READ of that burst, RFC 7145 7.3.6, then
+ * task_data_out_placed()). The iSCSI layer keeps the sequence state (TTT,
+ * R2TSN, offsets, DataSN) either way.
  *
  * Threads: a connection logs in on the control thread and is then moved
  * to its session's worker (conn_move); every op below runs on the thread
@@ -97,6 +111,27 @@ struct iscsi_transport {
 	 * release_tx_pdu() it; if pdu->close_after, then conn_close(). Never
 	 * called once the connection is closed. */
 	void (*send_pdu)(struct iscsi_conn *conn, struct tx_pdu *pdu);
+
+	/* --- a task's data --------------------------------------------------- */
+	/* Put_Data: send the first len bytes of task->cmd.buf to the initiator
+	 * as the command's read data. with_status: the command ends GOOD
+	 * without sense, so its status may go with the data (RFC 7143 11.7.4
+	 * phase collapse). Count the Data-In PDUs in task->data_in_pdus (the
+	 * SCSI Response's ExpDataSN, 11.4.6). Hold a task reference (task_get)
+	 * for as long as the buffer is in use. Returns true when the status
+	 * went with the data (no SCSI Response follows: the task is done),
+	 * false when the iSCSI layer must send one. iSER never collapses
+	 * (RFC 7145 7.3.5): it returns false and the Response is chained
+	 * after its RDMA WRITEs. */
+	bool (*put_data)(struct iscsi_task *task, uint32_t len, bool with_status);
+	/* Get_Data: fetch the next burst of a write's Data-Out, the bytes
+	 * [offset, offset + len) of task->cmd.buf, as one R2T would (RFC 7143
+	 * 11.8: Target Transfer Tag task->ttt, R2TSN task->r2t_sn).
+	 * TCP sends that R2T; the Data-Out PDUs come back through
+	 * conn_receive_pdu(). iSER posts RDMA READs from the initiator's
+	 * buffer (never more outstanding than negotiated) and calls
+	 * task_data_out_placed(task, len) when they complete. */
+	void (*get_data)(struct iscsi_task *task, uint32_t offset, uint32_t len);
 
 	/* --- tasks ------------------------------------------------------------ */
 	/* Allocate_Task_Resources: a zeroed struct iscsi_task, possibly

@@ -1,7 +1,8 @@
 /* iSCSI over TCP (RFC 7143), the transport of transport.h: listening
  * sockets, PDUs assembled from the byte stream (pdu.c) and handed whole to
  * the iSCSI layer, queued PDUs written with one writev per batch of
- * events, header and data digests. */
+ * events, header and data digests, R2T for Get_Data and Data-In PDUs for
+ * Put_Data. */
 #include "iscsi.h"
 
 #include <arpa/inet.h>
@@ -373,6 +374,83 @@ static void tcp_flush(struct tcp_conn *tc)
 	}
 }
 
+/* --- a task's data ----------------------------------------------------------------- */
+
+/* Put_Data over TCP: Data-In PDUs (11.7) of at most the initiator's
+ * MaxRecvDataSegmentLength, F at the end of each MaxBurstLength sequence
+ * (13.14), the last one carrying the status when allowed (11.7.4). */
+static bool tcp_put_data(struct iscsi_task *task, uint32_t total, bool with_status)
+{
+	struct iscsi_conn *conn = task->conn;
+	struct scsi_cmd *cmd = &task->cmd;
+	const struct iscsi_session_params *p = &task->sess->params;
+	uint32_t seg_max = p->initiator_max_recv_dsl ? p->initiator_max_recv_dsl : 8192;
+	uint32_t burst = p->max_burst_length ? p->max_burst_length : total;
+	uint32_t offset = 0, in_burst = 0;
+
+	while (offset < total) {
+		struct tx_pdu *pdu = conn_new_pdu(conn);
+		uint32_t len = MIN(seg_max, total - offset);
+		bool last;
+		uint8_t flags = 0;
+
+		if (!pdu)
+			break;
+		len = MIN(len, burst - in_burst);
+		last = offset + len == total;
+		in_burst += len;
+		bhs_init(pdu->hdr, ISCSI_OP_DATA_IN);
+		put_be32(pdu->hdr + 16, task->itt);
+		put_be32(pdu->hdr + 20, ISCSI_RESERVED_TAG);
+		put_be32(pdu->hdr + 36, task->data_in_pdus++);
+		put_be32(pdu->hdr + 40, offset);
+		if (last || in_burst == burst) {
+			flags |= ISCSI_FLAG_FINAL;   /* end of a sequence (13.14) */
+			in_burst = 0;
+		}
+		if (last && with_status) {
+			flags |= ISCSI_DATA_STATUS;
+			pdu->hdr[3] = cmd->status;
+			task_set_residual(pdu->hdr, &flags, cmd->transfer_len, cmd->expected_len,
+					  ISCSI_DATA_OVERFLOW, ISCSI_DATA_UNDERFLOW);
+			conn_fill_sn(conn, pdu->hdr, true);
+		} else {
+			conn_fill_sn(conn, pdu->hdr, false);
+			put_be32(pdu->hdr + 24, 0);   /* StatSN reserved without S */
+		}
+		pdu->hdr[1] = flags;
+		pdu->data = cmd->buf + offset;
+		pdu->data_len = len;
+		pdu->task = task;
+		task_get(task);
+		offset += len;
+		conn_queue_pdu(conn, pdu);
+		if (conn->state == CONN_CLOSED)
+			break;
+	}
+	return with_status && offset == total && total > 0;
+}
+
+/* Get_Data over TCP: one R2T (11.8) for the burst; the Data-Out PDUs
+ * that answer it arrive through conn_receive_pdu(). */
+static void tcp_get_data(struct iscsi_task *task, uint32_t offset, uint32_t len)
+{
+	struct iscsi_conn *conn = task->conn;
+	struct tx_pdu *pdu = conn_new_pdu(conn);
+
+	if (!pdu)
+		return;
+	bhs_init(pdu->hdr, ISCSI_OP_R2T);
+	pdu->hdr[1] = ISCSI_FLAG_FINAL;
+	put_be32(pdu->hdr + 16, task->itt);
+	put_be32(pdu->hdr + 20, task->ttt);
+	conn_fill_sn(conn, pdu->hdr, false);
+	put_be32(pdu->hdr + 36, task->r2t_sn);
+	put_be32(pdu->hdr + 40, offset);
+	put_be32(pdu->hdr + 44, len);
+	conn_queue_pdu(conn, pdu);
+}
+
 /* --- tasks ---------------------------------------------------------------------------- */
 
 /* Task structures are recycled per thread (no allocation per command in
@@ -525,6 +603,8 @@ const struct iscsi_transport iscsi_tcp_transport = {
 	.conn_close = tcp_conn_close,
 	.conn_free = tcp_conn_free,
 	.send_pdu = tcp_send_pdu,
+	.put_data = tcp_put_data,
+	.get_data = tcp_get_data,
 	.task_alloc = tcp_task_alloc,
 	.task_free = tcp_task_free,
 	.thread_trim = tcp_thread_trim,
