@@ -83,6 +83,24 @@ static void login_random(void *arg, uint8_t *buf, unsigned len)
 	}
 }
 
+/* Notice_Key_Values (transport.h): the transport's own login keys. */
+static int login_transport_key(void *arg, struct iscsi_session_params *params, const char *key,
+			       const char *value, struct text_kv_list *rsp, uint16_t *status)
+{
+	struct iscsi_conn *conn = arg;
+
+	return conn->transport->login_key(conn, params, key, value, rsp, status);
+}
+
+static bool login_transport_declare(void *arg, const struct iscsi_session_params *params,
+				    const struct target_params *offer, struct text_kv_list *rsp,
+				    uint32_t *recv_dsl)
+{
+	struct iscsi_conn *conn = arg;
+
+	return conn->transport->login_declare(conn, params, offer, rsp, recv_dsl);
+}
+
 static const struct login_callbacks conn_login_callbacks_template = {
 	.lookup = login_lookup,
 	.complete = login_complete_cb,
@@ -112,6 +130,10 @@ int conn_init(struct iscsi_conn *conn, const struct iscsi_transport *t, struct e
 	conn->ttt_next = 1;
 	TAILQ_INIT(&conn->tasks);
 	cb.arg = conn;
+	if (t->login_key)
+		cb.negotiate_key = login_transport_key;
+	if (t->login_declare)
+		cb.declare = login_transport_declare;
 	conn->login = login_state_create(&cb);
 	if (!conn->login)
 		return -1;

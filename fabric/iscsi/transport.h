@@ -15,6 +15,7 @@
  *   Get_Data                      get_data                (R2T)
  *   Data_Completion_Notify        task_data_out_placed()  (transport -> iSCSI)
  *   Allocate/Deallocate_Task_...  task_alloc / task_free
+ *   Notice_Key_Values             login_key / login_declare
  *   Enable_Datamover              full_feature
  *   Connection_Terminate(_Notify) conn_close / conn_close()
  *
@@ -143,6 +144,25 @@ struct iscsi_transport {
 	/* The calling thread ends: free its pools. */
 	void (*thread_trim)(void);
 
+	/* --- login: Notice_Key_Values (both optional; TCP sets neither) --------- */
+	/* Negotiate an operational key the transport owns before params.c
+	 * sees it (RFC 7145 section 6: RDMAExtensions,
+	 * InitiatorRecvDataSegmentLength, TargetRecvDataSegmentLength,
+	 * MaxOutstandingUnexpectedPDUs; and HeaderDigest/DataDigest, which
+	 * iSER answers None). Append the answer to rsp and update params.
+	 * Returns 0 when the key is not the transport's (params.c negotiates
+	 * it), 1 when it was handled, or -1 with *status set to fail the
+	 * login. */
+	int (*login_key)(struct iscsi_conn *conn, struct iscsi_session_params *params,
+			 const char *key, const char *value, struct text_kv_list *rsp,
+			 uint16_t *status);
+	/* Declare the transport's own receive limit in place of
+	 * MaxRecvDataSegmentLength (iSER: TargetRecvDataSegmentLength, RFC
+	 * 7145 section 6): append it to rsp, set *recv_dsl and return true; false
+	 * leaves the RFC 7143 declaration (13.12). Called once per login. */
+	bool (*login_declare)(struct iscsi_conn *conn, const struct iscsi_session_params *params,
+			      const struct target_params *offer, struct text_kv_list *rsp,
+			      uint32_t *recv_dsl);
 };
 
 /* The implementation for a portal's transport, or NULL when this build
