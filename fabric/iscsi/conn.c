@@ -157,16 +157,10 @@ static void conn_free_now(void *arg)
 	conn->transport->conn_free(conn);
 }
 
-void conn_get(struct iscsi_conn *conn)
+void conn_last_put(struct iscsi_conn *conn)
 {
-	conn->refs++;
-}
-
-void conn_put(struct iscsi_conn *conn)
-{
-	if (--conn->refs == 0)
-		/* Free from the loop: the caller may still be on our stack. */
-		ev_defer(conn->loop, &conn->free_deferred, conn_free_now, conn);
+	/* Free from the loop: the caller may still be on our stack. */
+	ev_defer(conn->loop, &conn->free_deferred, conn_free_now, conn);
 }
 
 void release_tx_pdu(struct tx_pdu *pdu)

@@ -177,8 +177,18 @@ void conn_receive_pdu(struct iscsi_conn *conn, const struct pdu *pdu);
  * land (Data-Out: the command's buffer, no copy), or NULL. */
 uint8_t *conn_rx_data_dest(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len);
 void conn_close(struct iscsi_conn *conn, const char *why);
-void conn_get(struct iscsi_conn *conn);
-void conn_put(struct iscsi_conn *conn);
+/* References (tasks, queued PDUs, deferred calls): inline, as the
+ * transport takes and drops them per PDU. */
+void conn_last_put(struct iscsi_conn *conn);
+static inline void conn_get(struct iscsi_conn *conn)
+{
+	conn->refs++;
+}
+static inline void conn_put(struct iscsi_conn *conn)
+{
+	if (--conn->refs == 0)
+		conn_last_put(conn);
+}
 /* Queue a PDU (hdr holds the BHS) through the transport's send_pdu. */
 struct tx_pdu *conn_new_pdu(struct iscsi_conn *conn);
 void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu);
@@ -233,9 +243,19 @@ void task_put(struct iscsi_task *task);
 void task_abort_conn(struct iscsi_conn *conn);
 void task_cmd_done(struct scsi_cmd *cmd);
 void task_tmf_done(struct tmf_req *req);
-/* RFC 7143 11.4.5 residual fields (SCSI Response; Data-In with S). */
-void task_set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted, uint32_t edtl,
-		       uint8_t overflow_flag, uint8_t underflow_flag);
+/* RFC 7143 11.4.5: residuals compare what the command wanted to move
+ * with the expected data transfer length (SCSI Response; Data-In with S). */
+static inline void task_set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted,
+				     uint32_t edtl, uint8_t overflow_flag, uint8_t underflow_flag)
+{
+	if (wanted > edtl) {
+		*flags |= overflow_flag;
+		put_be32(bhs + 44, wanted - edtl);
+	} else if (wanted < edtl) {
+		*flags |= underflow_flag;
+		put_be32(bhs + 44, edtl - wanted);
+	}
+}
 
 /* --- discovery.c --------------------------------------------------------------- */
 void discovery_handle_text(struct iscsi_conn *conn, const struct pdu *pdu);

@@ -82,20 +82,6 @@ void task_put(struct iscsi_task *task)
 
 /* --- responses ---------------------------------------------------------------- */
 
-/* RFC 7143 11.4.5: residuals compare what the command wanted to move
- * with the expected data transfer length. */
-void task_set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted, uint32_t edtl,
-		       uint8_t overflow_flag, uint8_t underflow_flag)
-{
-	if (wanted > edtl) {
-		*flags |= overflow_flag;
-		put_be32(bhs + 44, wanted - edtl);
-	} else if (wanted < edtl) {
-		*flags |= underflow_flag;
-		put_be32(bhs + 44, edtl - wanted);
-	}
-}
-
 static void send_scsi_response(struct iscsi_task *task)
 {
 	struct iscsi_conn *conn = task->conn;
