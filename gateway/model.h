@@ -251,9 +251,18 @@ struct target {
 	TAILQ_ENTRY(target) link;
 };
 
+/* How a portal's connections carry iSCSI: TCP (RFC 7143) or iSER (RFC
+ * 7145). The fabric finds the implementation (fabric/iscsi/transport.h);
+ * a zeroed portal is TCP. */
+enum portal_transport {
+	PORTAL_TCP = 0,
+	PORTAL_ISER,
+};
+
 struct portal {
 	char addr[64];                   /* "0.0.0.0", "127.0.0.1", "::" */
 	uint16_t port;
+	enum portal_transport transport;
 	TAILQ_ENTRY(portal) link;
 };
 

@@ -1,33 +1,23 @@
-/* iSCSI connections: socket I/O, the login phase around login.c, and
- * dispatch of full-feature-phase PDUs (RFC 7143 sections 6-7, 11). */
+/* iSCSI connections, whatever their transport (transport.h): the login
+ * phase around login.c, dispatch of the PDUs the transport receives, NOP,
+ * logout, Reject, and the connection's lifecycle (RFC 7143 sections 6-7,
+ * 11). */
 #include "iscsi.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <limits.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
-#include <unistd.h>
 
 #include "../../gateway/log.h"
 #include "../../gateway/workers.h"
-#include "crc32c.h"
 
 #define LOGIN_TIMEOUT_MS     15000   /* a login must finish within this */
-#define LOGIN_MAX_DATA       8192    /* RFC 7143 13.12: login PDUs default */
-#define TX_IOV_BATCH         64
 
 struct iscsi_conn_list iscsi_conns = TAILQ_HEAD_INITIALIZER(iscsi_conns);
 
-static void conn_on_event(struct event_loop *loop, uint32_t events, void *arg);
-static void conn_flush(struct iscsi_conn *conn);
-static void conn_flush_deferred(void *arg);
 static void tx_pdu_recycle(struct tx_pdu *pdu);
-static void conn_read(struct iscsi_conn *conn);
 
 /* --- login callbacks ------------------------------------------------------- */
 
@@ -93,6 +83,24 @@ static void login_random(void *arg, uint8_t *buf, unsigned len)
 	}
 }
 
+/* Notice_Key_Values (transport.h): the transport's own login keys. */
+static int login_transport_key(void *arg, struct iscsi_session_params *params, const char *key,
+			       const char *value, struct text_kv_list *rsp, uint16_t *status)
+{
+	struct iscsi_conn *conn = arg;
+
+	return conn->transport->login_key(conn, params, key, value, rsp, status);
+}
+
+static bool login_transport_declare(void *arg, const struct iscsi_session_params *params,
+				    const struct target_params *offer, struct text_kv_list *rsp,
+				    uint32_t *recv_dsl)
+{
+	struct iscsi_conn *conn = arg;
+
+	return conn->transport->login_declare(conn, params, offer, rsp, recv_dsl);
+}
+
 static const struct login_callbacks conn_login_callbacks_template = {
 	.lookup = login_lookup,
 	.complete = login_complete_cb,
@@ -112,90 +120,50 @@ static void login_timeout(struct event_loop *loop, void *arg)
 
 static void ping_tick(struct event_loop *loop, void *arg);
 
-struct iscsi_conn *conn_create(struct event_loop *loop, int fd)
+int conn_init(struct iscsi_conn *conn, const struct iscsi_transport *t, struct event_loop *loop)
 {
-	struct iscsi_conn *conn = calloc(1, sizeof(*conn));
 	struct login_callbacks cb = conn_login_callbacks_template;
-	struct sockaddr_storage peer;
-	socklen_t plen = sizeof(peer), llen = sizeof(conn->local_addr);
-	char host[64] = "?";
-	int one = 1;
 
-	if (!conn)
-		return NULL;
+	conn->transport = t;
 	conn->loop = loop;
-	conn->fd = fd;
 	conn->state = CONN_LOGIN;
 	conn->ttt_next = 1;
-	TAILQ_INIT(&conn->txq);
 	TAILQ_INIT(&conn->tasks);
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
-	getsockname(fd, (struct sockaddr *)&conn->local_addr, &llen);
-	if (getpeername(fd, (struct sockaddr *)&peer, &plen) == 0) {
-		uint16_t port = 0;
-		if (peer.ss_family == AF_INET) {
-			struct sockaddr_in *sin = (struct sockaddr_in *)&peer;
-			inet_ntop(AF_INET, &sin->sin_addr, host, sizeof(host));
-			port = ntohs(sin->sin_port);
-		} else if (peer.ss_family == AF_INET6) {
-			struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&peer;
-			inet_ntop(AF_INET6, &sin6->sin6_addr, host, sizeof(host));
-			port = ntohs(sin6->sin6_port);
-		}
-		snprintf(conn->peer, sizeof(conn->peer), "%s:%u", host, port);
-	}
-	pdu_reader_init(&conn->rx, LOGIN_MAX_DATA);
-	conn->rx.data_dest = NULL;
 	cb.arg = conn;
+	if (t->login_key)
+		cb.negotiate_key = login_transport_key;
+	if (t->login_declare)
+		cb.declare = login_transport_declare;
 	conn->login = login_state_create(&cb);
-	if (!conn->login || ev_add(loop, &conn->src, fd, EPOLLIN | EPOLLRDHUP, conn_on_event, conn) < 0) {
-		if (conn->login)
-			login_state_destroy(conn->login);
-		pdu_reader_free(&conn->rx);
-		free(conn);
-		return NULL;
-	}
+	if (!conn->login)
+		return -1;
 	ev_timer_init(&conn->login_timer, login_timeout, conn);
 	ev_timer_arm(loop, &conn->login_timer, LOGIN_TIMEOUT_MS);
 	ev_timer_init(&conn->ping_timer, ping_tick, conn);
 	conn->last_rx_ms = now_ms();
 	conn->refs = 1;
 	TAILQ_INSERT_TAIL(&iscsi_conns, conn, link);
-	log_debug("%s: connection accepted", conn->peer);
-	return conn;
+	log_debug("%s: connection accepted (%s)", conn->peer, t->name);
+	return 0;
 }
 
 static void conn_free_now(void *arg)
 {
 	struct iscsi_conn *conn = arg;
-	struct tx_pdu *pdu;
 
-	while ((pdu = TAILQ_FIRST(&conn->txq))) {
-		TAILQ_REMOVE(&conn->txq, pdu, link);
-		free(pdu->owned);
-		tx_pdu_recycle(pdu);
-	}
-	pdu_reader_free(&conn->rx);
 	if (conn->login)
 		login_state_destroy(conn->login);
 	free(conn->text_rsp);
-	free(conn);
+	conn->transport->conn_free(conn);
 }
 
-void conn_get(struct iscsi_conn *conn)
+void conn_last_put(struct iscsi_conn *conn)
 {
-	conn->refs++;
+	/* Free from the loop: the caller may still be on our stack. */
+	ev_defer(conn->loop, &conn->free_deferred, conn_free_now, conn);
 }
 
-void conn_put(struct iscsi_conn *conn)
-{
-	if (--conn->refs == 0)
-		/* Free from the loop: the caller may still be on our stack. */
-		ev_defer(conn->loop, &conn->free_deferred, conn_free_now, conn);
-}
-
-static void release_tx_pdu(struct tx_pdu *pdu)
+void release_tx_pdu(struct tx_pdu *pdu)
 {
 	if (pdu->task)
 		task_put(pdu->task);
@@ -228,31 +196,20 @@ void conn_close(struct iscsi_conn *conn, const char *why)
 		return;
 	conn->close_posted = true;
 	str_copy(conn->close_why, why ? why : "", sizeof(conn->close_why));
-	ev_remove(conn->loop, &conn->src);
+	conn->transport->quiesce(conn);
 	conn_get(conn);
 	workers_run_on_control(&conn->close_deferred, conn_close_deferred, conn);
 }
 
 static void conn_close_now(struct iscsi_conn *conn, const char *why)
 {
-	struct tx_pdu *pdu;
-
 	if (conn->state == CONN_CLOSED)
 		return;
 	log_info("%s: closing connection%s%s", conn->peer, why ? ": " : "", why ? why : "");
 	conn->state = CONN_CLOSED;
-	if (conn->src.fn)
-		ev_remove(conn->loop, &conn->src);
 	ev_timer_cancel(conn->loop, &conn->login_timer);
 	ev_timer_cancel(conn->loop, &conn->ping_timer);
-	shutdown(conn->fd, SHUT_RDWR);
-	close(conn->fd);
-	conn->fd = -1;
-	/* Unsent PDUs are dropped; their tasks are released. */
-	while ((pdu = TAILQ_FIRST(&conn->txq))) {
-		TAILQ_REMOVE(&conn->txq, pdu, link);
-		release_tx_pdu(pdu);
-	}
+	conn->transport->conn_close(conn);
 	task_abort_conn(conn);
 	if (conn->sess)
 		session_conn_closed(conn->sess, conn);
@@ -296,6 +253,12 @@ static void tx_pdu_recycle(struct tx_pdu *pdu)
 	tx_pdu_cached++;
 }
 
+void conn_pdu_free(struct tx_pdu *pdu)
+{
+	free(pdu->owned);
+	tx_pdu_recycle(pdu);
+}
+
 void conn_pdu_cache_trim(void)
 {
 	struct tx_pdu *pdu;
@@ -307,138 +270,15 @@ void conn_pdu_cache_trim(void)
 	tx_pdu_cached = 0;
 }
 
-static bool conn_header_digest(const struct iscsi_conn *conn)
-{
-	return conn->state != CONN_LOGIN && conn->sess && conn->sess->params.header_digest;
-}
-
-static bool conn_data_digest(const struct iscsi_conn *conn)
-{
-	return conn->state != CONN_LOGIN && conn->sess && conn->sess->params.data_digest;
-}
-
-static uint32_t pdu_wire_len(const struct tx_pdu *pdu)
-{
-	return pdu->hdr_len + pdu->data_len + pdu->trailer_len;
-}
-
 void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
 {
 	if (conn->state == CONN_CLOSED) {
 		release_tx_pdu(pdu);
 		return;
 	}
-	/* Digests follow the connection's state when the PDU is queued: the
-	 * final login response goes out without them even if the flush
-	 * happens after full feature phase began. */
 	bhs_set_data_len(pdu->hdr, pdu->data_len);
-	pdu->hdr_len = ISCSI_BHS_LEN;
-	pdu->trailer_len = 0;
-	if (conn_header_digest(conn)) {
-		crc32c_put(pdu->hdr + ISCSI_BHS_LEN, pdu_header_digest(pdu->hdr, NULL, 0));
-		pdu->hdr_len += ISCSI_DIGEST_LEN;
-	}
-	if (pdu->data_len) {
-		uint32_t pad = ISCSI_PAD(pdu->data_len) - pdu->data_len;
-		memset(pdu->trailer, 0, pad);
-		pdu->trailer_len = (uint8_t)pad;
-		if (conn_data_digest(conn)) {
-			uint32_t crc = crc32c(0, pdu->data, pdu->data_len);
-			crc = crc32c(crc, pdu->trailer, pad);
-			crc32c_put(pdu->trailer + pad, crc);
-			pdu->trailer_len += ISCSI_DIGEST_LEN;
-		}
-	}
-	pdu->sent = 0;
-	TAILQ_INSERT_TAIL(&conn->txq, pdu, link);
 	conn->tx_pdus++;
-	/* Flush once the current batch of events is handled: the responses
-	 * of many commands leave in one writev (design.md principle 2). */
-	if (!conn->flush_deferred.queued && !conn->want_write) {
-		conn_get(conn);
-		ev_defer(conn->loop, &conn->flush_deferred, conn_flush_deferred, conn);
-	}
-}
-
-static void conn_flush_deferred(void *arg)
-{
-	struct iscsi_conn *conn = arg;
-
-	conn_flush(conn);
-	conn_put(conn);
-}
-
-/* Build the iovecs of one PDU, skipping what was already sent. */
-static int pdu_iov(const struct tx_pdu *pdu, struct iovec *iov)
-{
-	struct { const uint8_t *p; uint32_t len; } parts[3] = {
-		{ pdu->hdr, pdu->hdr_len }, { pdu->data, pdu->data_len },
-		{ pdu->trailer, pdu->trailer_len },
-	};
-	uint32_t skip = pdu->sent;
-	int n = 0;
-
-	for (int i = 0; i < 3; i++) {
-		if (skip >= parts[i].len) {
-			skip -= parts[i].len;
-			continue;
-		}
-		iov[n].iov_base = (void *)(parts[i].p + skip);
-		iov[n].iov_len = parts[i].len - skip;
-		skip = 0;
-		n++;
-	}
-	return n;
-}
-
-static void conn_flush(struct iscsi_conn *conn)
-{
-	while (!TAILQ_EMPTY(&conn->txq) && conn->state != CONN_CLOSED) {
-		struct iovec iov[TX_IOV_BATCH * 3];
-		struct tx_pdu *pdu;
-		int n = 0, count = 0;
-		ssize_t w;
-
-		TAILQ_FOREACH(pdu, &conn->txq, link) {
-			if (count++ == TX_IOV_BATCH)
-				break;
-			n += pdu_iov(pdu, iov + n);
-		}
-		w = writev(conn->fd, iov, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				if (!conn->want_write) {
-					conn->want_write = true;
-					ev_modify(conn->loop, &conn->src, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
-				}
-				return;
-			}
-			conn_close(conn, strerror(errno));
-			return;
-		}
-		conn->tx_bytes += (uint64_t)w;
-		while (w > 0 && (pdu = TAILQ_FIRST(&conn->txq))) {
-			uint32_t left = pdu_wire_len(pdu) - pdu->sent;
-			if ((uint64_t)w < left) {
-				pdu->sent += (uint32_t)w;
-				break;
-			}
-			w -= left;
-			TAILQ_REMOVE(&conn->txq, pdu, link);
-			if (pdu->close_after) {
-				release_tx_pdu(pdu);
-				conn_close(conn, "logged out");
-				return;
-			}
-			release_tx_pdu(pdu);
-		}
-	}
-	if (conn->want_write && TAILQ_EMPTY(&conn->txq) && conn->state != CONN_CLOSED) {
-		conn->want_write = false;
-		ev_modify(conn->loop, &conn->src, EPOLLIN | EPOLLRDHUP);
-	}
+	conn->transport->send_pdu(conn, pdu);
 }
 
 void conn_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance_stat_sn)
@@ -454,7 +294,7 @@ void conn_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance_stat_sn)
 	}
 }
 
-void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
+static struct tx_pdu *reject_pdu(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
 {
 	struct tx_pdu *pdu = conn_new_pdu(conn);
 
@@ -464,12 +304,12 @@ void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *ba
 		conn->reject_logged = true;   /* logged once per connection */
 	}
 	if (!pdu)
-		return;
+		return NULL;
 	/* RFC 7143 11.17: the rejected header travels as the data segment. */
 	pdu->owned = malloc(ISCSI_BHS_LEN);
 	if (!pdu->owned) {
 		free(pdu);
-		return;
+		return NULL;
 	}
 	memcpy(pdu->owned, bad_bhs, ISCSI_BHS_LEN);
 	pdu->data = pdu->owned;
@@ -479,6 +319,29 @@ void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *ba
 	pdu->hdr[2] = reason;
 	put_be32(pdu->hdr + 16, ISCSI_RESERVED_TAG);
 	conn_fill_sn(conn, pdu->hdr, true);
+	return pdu;
+}
+
+void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs)
+{
+	struct tx_pdu *pdu = reject_pdu(conn, reason, bad_bhs);
+
+	if (pdu)
+		conn_queue_pdu(conn, pdu);
+}
+
+void conn_reject_and_close(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs,
+			   const char *why)
+{
+	struct tx_pdu *pdu = reject_pdu(conn, reason, bad_bhs);
+
+	if (!pdu) {
+		conn_close(conn, why);
+		return;
+	}
+	pdu->close_after = true;
+	if (conn->state != CONN_CLOSED)
+		conn->state = CONN_LOGGED_OUT;
 	conn_queue_pdu(conn, pdu);
 }
 
@@ -625,20 +488,15 @@ static void move_deferred(struct event_loop *from, struct event_loop *to, struct
 static void conn_move(struct iscsi_conn *conn, struct event_loop *to)
 {
 	struct event_loop *from = conn->loop;
-	uint32_t events = EPOLLIN | EPOLLRDHUP | (conn->want_write ? EPOLLOUT : 0);
 
 	if (from == to)
 		return;
-	ev_remove(from, &conn->src);
 	ev_timer_cancel(from, &conn->login_timer);
 	ev_timer_cancel(from, &conn->ping_timer);
 	conn->loop = to;
-	move_deferred(from, to, &conn->flush_deferred);
-	move_deferred(from, to, &conn->read_deferred);
 	move_deferred(from, to, &conn->drop_deferred);
 	move_deferred(from, to, &conn->free_deferred);
-	if (ev_add(to, &conn->src, conn->fd, events, conn_on_event, conn) < 0)
-		conn_close(conn, "cannot hand the connection to its worker");
+	conn->transport->conn_move(conn, from, to);
 }
 
 /* --- login phase ------------------------------------------------------------ */
@@ -698,9 +556,7 @@ static void handle_login(struct iscsi_conn *conn, const struct pdu *req)
 		return;
 	ev_timer_cancel(conn->loop, &conn->login_timer);
 	conn->state = CONN_FULL_FEATURE;
-	conn->rx.header_digest = conn->sess->params.header_digest;
-	conn->rx.data_digest = conn->sess->params.data_digest;
-	conn->rx.max_data_len = conn->sess->params.target_max_recv_dsl;
+	conn->transport->full_feature(conn);
 	if (conn->sess->type == SESSION_NORMAL)
 		conn_move(conn, worker_loop(conn->sess->nexus.slot));
 	ev_timer_arm(conn->loop, &conn->ping_timer, 1000);
@@ -708,7 +564,7 @@ static void handle_login(struct iscsi_conn *conn, const struct pdu *req)
 
 /* --- full feature phase dispatch -------------------------------------------- */
 
-static void handle_pdu(struct iscsi_conn *conn, const struct pdu *pdu)
+void conn_receive_pdu(struct iscsi_conn *conn, const struct pdu *pdu)
 {
 	uint8_t op = bhs_opcode(pdu->bhs);
 
@@ -771,106 +627,9 @@ static void handle_pdu(struct iscsi_conn *conn, const struct pdu *pdu)
 	}
 }
 
-static uint8_t *conn_data_dest(void *arg, const uint8_t *bhs, uint32_t len)
+uint8_t *conn_rx_data_dest(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len)
 {
-	struct iscsi_conn *conn = arg;
-
 	if (conn->state == CONN_FULL_FEATURE && bhs_opcode(bhs) == ISCSI_OP_DATA_OUT)
 		return task_data_out_dest(conn, bhs, len);
 	return NULL;
-}
-
-static void conn_read_deferred(void *arg)
-{
-	struct iscsi_conn *conn = arg;
-
-	if (conn->state != CONN_CLOSED && conn->state != CONN_LOGGED_OUT && !conn->close_posted)
-		conn_read(conn);
-	conn_put(conn);
-}
-
-static void conn_read(struct iscsi_conn *conn)
-{
-	/* Bound the work per wakeup so one busy connection cannot starve
-	 * others; what is left (possibly already buffered, which epoll would
-	 * not report) is picked up again right after this batch. */
-	for (int budget = 64; conn->state != CONN_CLOSED && !conn->close_posted; budget--) {
-		/* Handed to a worker by the login just handled: it reads on. */
-		if (budget == 0 || conn->loop != event_loop_current()) {
-			if (!conn->read_deferred.queued) {
-				conn_get(conn);
-				ev_defer(conn->loop, &conn->read_deferred, conn_read_deferred, conn);
-			}
-			return;
-		}
-		enum pdu_read_status st;
-
-		conn->rx.data_dest = conn_data_dest;
-		conn->rx.data_dest_arg = conn;
-		st = pdu_reader_read(&conn->rx, conn->fd);
-		switch (st) {
-		case PDU_READ_AGAIN:
-			return;
-		case PDU_READ_READY:
-			handle_pdu(conn, &conn->rx.pdu);
-			pdu_reader_next(&conn->rx);
-			break;
-		case PDU_READ_DATA_DIGEST:
-			/* 7.8.2: reject, the session continues (ERL 0 for
-			 * commands: the initiator retries or times out). */
-			conn_send_reject(conn, ISCSI_REJECT_DATA_DIGEST, conn->rx.pdu.bhs);
-			pdu_reader_next(&conn->rx);
-			break;
-		case PDU_READ_HEADER_DIGEST:
-			conn_close(conn, "header digest error");
-			return;
-		case PDU_READ_TOO_LONG:
-			if (conn->state == CONN_LOGIN) {
-				/* Not an iSCSI login (RFC 7143 6.1: the first
-				 * PDU is a Login Request of at most 8192 bytes
-				 * of data): nothing to answer, close. */
-				conn_close(conn, "not a valid login PDU");
-				return;
-			}
-			/* The stream cannot be resynchronised: reject, then close
-			 * once the Reject is out (RFC 7143 7.x protocol error). */
-			conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, conn->rx.pdu.bhs);
-			if (conn->state != CONN_CLOSED) {
-				struct tx_pdu *last = TAILQ_LAST(&conn->txq, tx_pdu_list);
-				if (last) {
-					conn->state = CONN_LOGGED_OUT;
-					last->close_after = true;
-				} else {
-					conn_close(conn, "data segment longer than MaxRecvDataSegmentLength");
-				}
-			}
-			return;
-		case PDU_READ_CLOSED:
-			conn_close(conn, conn->state == CONN_LOGGED_OUT ? NULL : "closed by initiator");
-			return;
-		case PDU_READ_IO_ERROR:
-			conn_close(conn, strerror(errno));
-			return;
-		}
-	}
-}
-
-static void conn_on_event(struct event_loop *loop, uint32_t events, void *arg)
-{
-	struct iscsi_conn *conn = arg;
-
-	(void)loop;
-	conn_get(conn);
-	if (events & EPOLLOUT)
-		conn_flush(conn);
-	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && conn->state == CONN_LOGGED_OUT) {
-		/* Nothing more is accepted after logout: discard until closed. */
-		char scratch[4096];
-		ssize_t n = read(conn->fd, scratch, sizeof(scratch));
-		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
-			conn_close(conn, NULL);
-	} else if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && conn->state != CONN_CLOSED) {
-		conn_read(conn);
-	}
-	conn_put(conn);
 }

@@ -1,7 +1,7 @@
 /* The iSCSI fabric's internal structures (RFC 7143): portals that accept
- * TCP connections, connections that carry PDUs, sessions (one I_T nexus
- * each) and tasks. One connection per session (MaxConnections=1) at
- * ErrorRecoveryLevel 0. A connection logs in on the control thread and is
+ * connections of a transport (transport.h: TCP today), connections that
+ * carry PDUs, sessions (one I_T nexus each) and tasks. One connection per
+ * session (MaxConnections=1) at ErrorRecoveryLevel 0. A connection logs in on the control thread and is
  * then handed to a worker (workers.h), where its session, nexus and tasks
  * live; closing it, like everything that touches other sessions, runs on
  * the control thread with the world stopped. */
@@ -22,35 +22,41 @@
 #include "login.h"
 #include "params.h"
 #include "pdu.h"
+#include "transport.h"
 
 struct iscsi_conn;
 struct iscsi_session;
 struct iscsi_task;
 
-/* A listening socket for one configured portal. */
+/* One configured portal's listener; the transport embeds it in its own
+ * (TCP: the listening socket). */
 struct iscsi_listener {
-	struct ev_source src;
-	int fd;
+	const struct iscsi_transport *transport;
 	char addr[64];
 	uint16_t port;
 	TAILQ_ENTRY(iscsi_listener) link;
 };
 
-/* An outgoing PDU: header (+ digest) and an optional data segment that
- * points into a buffer owned by a task or by the PDU itself. */
+/* An outgoing PDU: the BHS and an optional data segment that points into
+ * a buffer owned by a task or by the PDU itself. The iSCSI layer fills
+ * hdr's BHS, data, owned, task and close_after; the rest is the
+ * transport's (TCP: header digest, padding and data digest, progress of a
+ * partial write, its place in the send queue). */
 struct tx_pdu {
 	uint8_t hdr[ISCSI_BHS_LEN + ISCSI_DIGEST_LEN];
 	const uint8_t *data;
 	uint32_t data_len;
-	uint8_t trailer[3 + ISCSI_DIGEST_LEN];   /* padding + data digest */
-	uint8_t hdr_len;                       /* BHS (+ digest) as queued */
-	uint8_t trailer_len;
 	uint8_t *owned;                        /* freed with the PDU */
 	struct iscsi_task *task;               /* reference released when sent */
 	bool close_after;                      /* close the connection once sent */
+	/* transport */
+	uint8_t trailer[3 + ISCSI_DIGEST_LEN];   /* padding + data digest */
+	uint8_t hdr_len;                       /* BHS (+ digest) as queued */
+	uint8_t trailer_len;
 	uint32_t sent;                         /* bytes already written */
 	TAILQ_ENTRY(tx_pdu) link;
 };
+TAILQ_HEAD(tx_pdu_list, tx_pdu);
 
 enum conn_state {
 	CONN_LOGIN,
@@ -59,21 +65,19 @@ enum conn_state {
 	CONN_CLOSED,
 };
 
+/* A connection as the iSCSI layer sees it; the transport embeds it in its
+ * own structure (TCP: socket, PDU reader, send queue). */
 struct iscsi_conn {
+	const struct iscsi_transport *transport;
 	struct event_loop *loop;
-	struct ev_source src;
-	int fd;
 	enum conn_state state;
 	char peer[80];                 /* "addr:port" for logs */
-	struct sockaddr_storage local_addr;
-	struct pdu_reader rx;
+	struct sockaddr_storage local_addr;   /* where the initiator reached us */
 	struct login_state *login;
 	struct iscsi_session *sess;
 	uint16_t cid;
 	uint32_t stat_sn;              /* next StatSN to send */
 	uint32_t exp_stat_sn;          /* last ExpStatSN from the initiator */
-	TAILQ_HEAD(tx_pdu_list, tx_pdu) txq;
-	bool want_write;               /* EPOLLOUT armed */
 	uint32_t ttt_next;
 	/* NOP-In ping (RFC 7143 11.19): detect dead initiators */
 	struct ev_timer ping_timer;
@@ -92,8 +96,6 @@ struct iscsi_conn {
 	uint32_t text_rsp_len, text_rsp_sent, text_itt, text_ttt;
 	struct ev_deferred free_deferred;
 	struct ev_deferred drop_deferred;
-	struct ev_deferred flush_deferred;   /* one writev per batch of events */
-	struct ev_deferred read_deferred;    /* more PDUs after the read budget */
 	/* Closing is control-thread work (sessions, nexus loss): a worker
 	 * stops reading and posts it (conn.c). */
 	struct ev_deferred close_deferred;
@@ -164,17 +166,44 @@ unsigned iscsi_connection_count(void);
 /* Free the calling thread's task and PDU caches (a worker thread ends). */
 void iscsi_thread_trim(void);
 
-/* --- conn.c --------------------------------------------------------------- */
-struct iscsi_conn *conn_create(struct event_loop *loop, int fd);
+/* --- conn.c: the iSCSI side of a connection --------------------------------- */
+/* A transport accepted a connection (conn embedded in its own structure,
+ * conn->peer and conn->local_addr filled): set up the login on loop.
+ * Returns 0, or -1 when out of memory (the transport frees its part). */
+int conn_init(struct iscsi_conn *conn, const struct iscsi_transport *t, struct event_loop *loop);
+/* Control_Notify: the transport received one whole PDU (digests checked). */
+void conn_receive_pdu(struct iscsi_conn *conn, const struct pdu *pdu);
+/* Where the data segment of an incoming PDU whose BHS is given should
+ * land (Data-Out: the command's buffer, no copy), or NULL. */
+uint8_t *conn_rx_data_dest(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len);
 void conn_close(struct iscsi_conn *conn, const char *why);
-void conn_get(struct iscsi_conn *conn);
-void conn_put(struct iscsi_conn *conn);
-/* Queue a PDU. hdr must hold the BHS; the digest is added here. */
+/* References (tasks, queued PDUs, deferred calls): inline, as the
+ * transport takes and drops them per PDU. */
+void conn_last_put(struct iscsi_conn *conn);
+static inline void conn_get(struct iscsi_conn *conn)
+{
+	conn->refs++;
+}
+static inline void conn_put(struct iscsi_conn *conn)
+{
+	if (--conn->refs == 0)
+		conn_last_put(conn);
+}
+/* Queue a PDU (hdr holds the BHS) through the transport's send_pdu. */
 struct tx_pdu *conn_new_pdu(struct iscsi_conn *conn);
 void conn_queue_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu);
+/* A PDU the transport has sent (or drops at close): its task reference
+ * and owned data go. */
+void release_tx_pdu(struct tx_pdu *pdu);
+/* Free a PDU without touching its task (a connection being freed). */
+void conn_pdu_free(struct tx_pdu *pdu);
 /* StatSN/ExpCmdSN/MaxCmdSN for a response PDU (RFC 7143 11.x byte 24..35). */
 void conn_fill_sn(struct iscsi_conn *conn, uint8_t *bhs, bool advance_stat_sn);
 void conn_send_reject(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs);
+/* A PDU the connection cannot get past (its boundaries are lost): Reject
+ * it, then close once the Reject is out (or at once, with why). */
+void conn_reject_and_close(struct iscsi_conn *conn, uint8_t reason, const uint8_t *bad_bhs,
+			   const char *why);
 void conn_send_async_logout(struct iscsi_conn *conn);
 void conn_pdu_cache_trim(void);
 extern TAILQ_HEAD(iscsi_conn_list, iscsi_conn) iscsi_conns;
@@ -199,12 +228,34 @@ void task_handle_data_out(struct iscsi_conn *conn, const struct pdu *pdu);
 void task_handle_tmf(struct iscsi_conn *conn, const struct pdu *pdu);
 /* Where the data segment of an incoming Data-Out should land (zero copy). */
 uint8_t *task_data_out_dest(struct iscsi_conn *conn, const uint8_t *bhs, uint32_t len);
+/* Data_Completion_Notify: len more bytes of the task's Data-Out are in
+ * cmd.buf at task->next_offset (TCP: a Data-Out PDU, checked by
+ * task_handle_data_out; iSER: the RDMA READ of a whole get_data burst).
+ * Once the burst is complete the command runs or the next one is asked
+ * for. */
+void task_data_out_placed(struct iscsi_task *task, uint32_t len);
+static inline void task_get(struct iscsi_task *task)
+{
+	task->tx_refs++;
+}
 void task_put(struct iscsi_task *task);
 /* Connection going away: terminate its tasks. */
 void task_abort_conn(struct iscsi_conn *conn);
 void task_cmd_done(struct scsi_cmd *cmd);
 void task_tmf_done(struct tmf_req *req);
-void task_cache_trim(void);
+/* RFC 7143 11.4.5: residuals compare what the command wanted to move
+ * with the expected data transfer length (SCSI Response; Data-In with S). */
+static inline void task_set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted,
+				     uint32_t edtl, uint8_t overflow_flag, uint8_t underflow_flag)
+{
+	if (wanted > edtl) {
+		*flags |= overflow_flag;
+		put_be32(bhs + 44, wanted - edtl);
+	} else if (wanted < edtl) {
+		*flags |= underflow_flag;
+		put_be32(bhs + 44, edtl - wanted);
+	}
+}
 
 /* --- discovery.c --------------------------------------------------------------- */
 void discovery_handle_text(struct iscsi_conn *conn, const struct pdu *pdu);

@@ -467,8 +467,23 @@ static uint16_t handle_keys(struct login_state *ls, const struct text_kv_list *r
 	 * them, send digests with their first security-stage request). */
 	text_kv_init(&ops);
 	for (unsigned i = 0; i < req->count; i++) {
-		if (!is_login_key(req->items[i].key) &&
-		    text_kv_add(&ops, req->items[i].key, req->items[i].value) < 0) {
+		const struct text_kv *kv = &req->items[i];
+
+		if (is_login_key(kv->key))
+			continue;
+		if (ls->cb.negotiate_key) {
+			/* the transport's own keys first (RFC 7145 section 6) */
+			int r = ls->cb.negotiate_key(ls->cb.arg, &ls->params, kv->key, kv->value,
+						     out, &status);
+			if (r < 0) {
+				text_kv_free(&ops);
+				*why = "the transport refused a key";
+				return status;
+			}
+			if (r > 0)
+				continue;
+		}
+		if (text_kv_add(&ops, kv->key, kv->value) < 0) {
 			text_kv_free(&ops);
 			*why = "out of memory";
 			return ISCSI_LOGIN_STATUS_OUT_OF_RESOURCES;
@@ -500,7 +515,15 @@ static uint16_t handle_keys(struct login_state *ls, const struct text_kv_list *r
 	if (!ls->declared && (!security_stage || ops.count > 0 ||
 			      (*transit && nsg == ISCSI_STAGE_FULL_FEATURE))) {
 		const char *declared;
+		uint32_t recv_dsl;
 
+		if (ls->cb.declare &&
+		    ls->cb.declare(ls->cb.arg, &ls->params, &ls->info.params, out, &recv_dsl)) {
+			ls->params.target_max_recv_dsl = recv_dsl;
+			ls->declared = true;
+			text_kv_free(&ops);
+			return 0;
+		}
 		iscsi_params_declare(&ls->params, &ls->info.params, out);
 		declared = text_kv_get(out, "MaxRecvDataSegmentLength");
 		if (!declared) {

@@ -41,6 +41,18 @@ struct login_callbacks {
 	uint16_t (*complete)(void *arg, struct login_state *ls, uint16_t *tsih);
 	/* Fill len random bytes (CHAP challenges and identifiers). */
 	void (*random)(void *arg, uint8_t *buf, unsigned len);
+	/* Optional, for transports with keys of their own (iSER, RFC 7145
+	 * section 6; fabric/iscsi/transport.h login_key and login_declare):
+	 * negotiate_key sees every operational key before params.c and
+	 * returns 0 (not the transport's), 1 (answered in rsp) or -1 with
+	 * *status (fail the login); declare makes the target's receive-limit
+	 * declaration instead of MaxRecvDataSegmentLength (13.12) when it
+	 * returns true, setting *recv_dsl. NULL: RFC 7143 alone. */
+	int (*negotiate_key)(void *arg, struct iscsi_session_params *params, const char *key,
+			     const char *value, struct text_kv_list *rsp, uint16_t *status);
+	bool (*declare)(void *arg, const struct iscsi_session_params *params,
+			const struct target_params *offer, struct text_kv_list *rsp,
+			uint32_t *recv_dsl);
 	void *arg;
 };
 

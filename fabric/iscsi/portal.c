@@ -1,89 +1,67 @@
-/* Network portals: listening sockets for the configured addresses, the
- * accept path, and orderly shutdown of every connection. */
+/* Network portals: one listener per configured portal, opened by the
+ * portal's transport (transport.h), and orderly shutdown of every
+ * connection. */
 #include "iscsi.h"
 
-#include <arpa/inet.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "../../gateway/log.h"
 
 static TAILQ_HEAD(, iscsi_listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
 
-static void on_accept(struct event_loop *loop, uint32_t events, void *arg)
-{
-	struct iscsi_listener *l = arg;
+/* The transports this build carries, by portal transport. */
+static const struct iscsi_transport *const transports[] = {
+	[PORTAL_TCP] = &iscsi_tcp_transport,
+	[PORTAL_ISER] = NULL,   /* fabric/iser/ is not written yet */
+};
 
-	(void)events;
-	for (int i = 0; i < 32; i++) {
-		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
-				log_warn("accept on %s:%u: %s", l->addr, l->port, strerror(errno));
-			return;
-		}
-		if (event_loop_stopping(loop) || !conn_create(loop, fd))
-			close(fd);
-	}
+static const char *const transport_names[] = {
+	[PORTAL_TCP] = "tcp",
+	[PORTAL_ISER] = "iser",
+};
+
+const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind)
+{
+	return (unsigned)kind < ARRAY_SIZE(transports) ? transports[kind] : NULL;
 }
 
-static struct iscsi_listener *listen_on(struct event_loop *loop, const char *addr, uint16_t port,
-					char *err, size_t errlen)
+const char *portal_transport_name(enum portal_transport kind)
 {
-	struct addrinfo hints = { .ai_flags = AI_PASSIVE | AI_NUMERICHOST | AI_NUMERICSERV,
-				  .ai_socktype = SOCK_STREAM };
-	struct addrinfo *ai = NULL;
-	struct iscsi_listener *l;
-	char port_text[8];
-	int fd = -1, one = 1, rc;
+	return (unsigned)kind < ARRAY_SIZE(transport_names) ? transport_names[kind] : "?";
+}
 
-	snprintf(port_text, sizeof(port_text), "%u", port);
-	rc = getaddrinfo(addr[0] ? addr : NULL, port_text, &hints, &ai);
-	if (rc) {
-		snprintf(err, errlen, "portal %s:%u: %s", addr, port, gai_strerror(rc));
-		return NULL;
+static bool listener_is(const struct iscsi_listener *l, const struct portal *p)
+{
+	return p->port == l->port && !strcmp(p->addr, l->addr) &&
+	       iscsi_transport_get(p->transport) == l->transport;
+}
+
+static int listen_on(struct event_loop *loop, const struct portal *p, char *err, size_t errlen)
+{
+	const struct iscsi_transport *t = iscsi_transport_get(p->transport);
+	struct iscsi_listener *l;
+
+	if (!t) {
+		snprintf(err, errlen, "portal %s:%u: this sangwd has no %s transport", p->addr, p->port,
+			 portal_transport_name(p->transport));
+		return -1;
 	}
-	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd >= 0) {
-		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-		if (ai->ai_family == AF_INET6)
-			setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
-	}
-	if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 || listen(fd, 128) < 0) {
-		snprintf(err, errlen, "cannot listen on %s:%u: %s", addr, port, strerror(errno));
-		if (fd >= 0)
-			close(fd);
-		freeaddrinfo(ai);
-		return NULL;
-	}
-	freeaddrinfo(ai);
-	l = calloc(1, sizeof(*l));
-	if (!l || ev_add(loop, &l->src, fd, EPOLLIN, on_accept, l) < 0) {
-		snprintf(err, errlen, "cannot register listener %s:%u", addr, port);
-		close(fd);
-		free(l);
-		return NULL;
-	}
-	l->fd = fd;
-	str_copy(l->addr, addr, sizeof(l->addr));
-	l->port = port;
+	l = t->listen(loop, p->addr, p->port, err, errlen);
+	if (!l)
+		return -1;
+	l->transport = t;
+	str_copy(l->addr, p->addr, sizeof(l->addr));
+	l->port = p->port;
 	TAILQ_INSERT_TAIL(&listeners, l, link);
-	log_info("listening for iSCSI on %s:%u", addr, port);
-	return l;
+	return 0;
 }
 
 static void listener_close(struct event_loop *loop, struct iscsi_listener *l)
 {
-	ev_remove(loop, &l->src);
-	close(l->fd);
 	TAILQ_REMOVE(&listeners, l, link);
 	log_info("stopped listening on %s:%u", l->addr, l->port);
-	free(l);
+	l->transport->unlisten(loop, l);
 }
 
 int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen)
@@ -97,7 +75,7 @@ int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen)
 		bool keep = false;
 		next = TAILQ_NEXT(l, link);
 		TAILQ_FOREACH(p, &gw->portals, link)
-			if (p->port == l->port && !strcmp(p->addr, l->addr))
+			if (listener_is(l, p))
 				keep = true;
 		if (!keep)
 			listener_close(gw->loop, l);
@@ -105,9 +83,9 @@ int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen)
 	TAILQ_FOREACH(p, &gw->portals, link) {
 		bool have = false;
 		TAILQ_FOREACH(l, &listeners, link)
-			if (p->port == l->port && !strcmp(p->addr, l->addr))
+			if (listener_is(l, p))
 				have = true;
-		if (!have && !listen_on(gw->loop, p->addr, p->port, err, errlen))
+		if (!have && listen_on(gw->loop, p, err, errlen) < 0)
 			return -1;
 	}
 	return 0;
@@ -138,7 +116,9 @@ unsigned iscsi_connection_count(void)
 
 void iscsi_thread_trim(void)
 {
-	task_cache_trim();
+	for (size_t i = 0; i < ARRAY_SIZE(transports); i++)
+		if (transports[i])
+			transports[i]->thread_trim();
 	conn_pdu_cache_trim();
 }
 

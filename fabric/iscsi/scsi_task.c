@@ -1,7 +1,8 @@
 /* SCSI commands over iSCSI (RFC 7143 sections 10.2-10.8, 11.3-11.8):
- * command PDUs, immediate/unsolicited/solicited Data-Out with R2T,
- * Data-In with status, SCSI Response with residuals and sense, and task
- * management requests. */
+ * command PDUs, immediate/unsolicited/solicited Data-Out (the bursts
+ * fetched by the transport's get_data: R2T over TCP), read data through
+ * the transport's put_data (Data-In over TCP), SCSI Response with
+ * residuals and sense, and task management requests. */
 #include "iscsi.h"
 
 #include <errno.h>
@@ -33,49 +34,9 @@ static struct iscsi_task *find_task(struct iscsi_conn *conn, uint32_t itt)
 	return NULL;
 }
 
-/* Task structures are recycled per thread (no allocation per command in
- * steady state); the cache is bounded by the deepest queue seen. */
-#define TASK_CACHE_MAX 1024
-static __thread struct iscsi_task *task_cache;
-static __thread unsigned task_cached;
-
-static struct iscsi_task *task_alloc(void)
-{
-	struct iscsi_task *task = task_cache;
-
-	if (!task)
-		return calloc(1, sizeof(*task));
-	task_cache = *(struct iscsi_task **)task;
-	task_cached--;
-	memset(task, 0, sizeof(*task));
-	return task;
-}
-
-static void task_free(struct iscsi_task *task)
-{
-	if (task_cached >= TASK_CACHE_MAX) {
-		free(task);
-		return;
-	}
-	*(struct iscsi_task **)task = task_cache;
-	task_cache = task;
-	task_cached++;
-}
-
-void task_cache_trim(void)
-{
-	struct iscsi_task *task;
-
-	while ((task = task_cache)) {
-		task_cache = *(struct iscsi_task **)task;
-		free(task);
-	}
-	task_cached = 0;
-}
-
 static struct iscsi_task *task_new(struct iscsi_conn *conn, const uint8_t *bhs)
 {
-	struct iscsi_task *task = task_alloc();
+	struct iscsi_task *task = conn->transport->task_alloc(conn);
 
 	if (!task)
 		return NULL;
@@ -115,25 +76,11 @@ void task_put(struct iscsi_task *task)
 	release_slot(task);
 	scsi_cmd_free_buf(&task->cmd);
 	session_put(task->sess);
-	task_free(task);
+	conn->transport->task_free(task);
 	conn_put(conn);
 }
 
 /* --- responses ---------------------------------------------------------------- */
-
-/* RFC 7143 11.4.5: residuals compare what the command wanted to move
- * with the expected data transfer length. */
-static void set_residual(uint8_t *bhs, uint8_t *flags, uint32_t wanted, uint32_t edtl,
-			 uint8_t overflow_flag, uint8_t underflow_flag)
-{
-	if (wanted > edtl) {
-		*flags |= overflow_flag;
-		put_be32(bhs + 44, wanted - edtl);
-	} else if (wanted < edtl) {
-		*flags |= underflow_flag;
-		put_be32(bhs + 44, edtl - wanted);
-	}
-}
 
 static void send_scsi_response(struct iscsi_task *task)
 {
@@ -153,8 +100,8 @@ static void send_scsi_response(struct iscsi_task *task)
 	/* ExpDataSN: Data-In PDUs (reads) or R2Ts (writes) sent (11.4.6). */
 	put_be32(pdu->hdr + 36, cmd->dir == SCSI_DIR_OUT ? task->r2t_sn : task->data_in_pdus);
 	if (cmd->dir != SCSI_DIR_NONE || cmd->expected_len)
-		set_residual(pdu->hdr, &flags, cmd->transfer_len, cmd->expected_len,
-			     ISCSI_RSP_OVERFLOW, ISCSI_RSP_UNDERFLOW);
+		task_set_residual(pdu->hdr, &flags, cmd->transfer_len, cmd->expected_len,
+				  ISCSI_RSP_OVERFLOW, ISCSI_RSP_UNDERFLOW);
 	pdu->hdr[1] = flags;
 	if (cmd->sense_len) {
 		/* 11.4.7: SenseLength (2 bytes) then the sense data. */
@@ -173,62 +120,18 @@ static void send_scsi_response(struct iscsi_task *task)
 	task_put(task);
 }
 
-/* Data-In PDUs (11.7), the last one carrying GOOD status when possible. */
+/* Read data through the transport (Data-In over TCP), then the SCSI
+ * Response unless the status went with the data. */
 static void send_data_in(struct iscsi_task *task)
 {
-	struct iscsi_conn *conn = task->conn;
 	struct scsi_cmd *cmd = &task->cmd;
-	const struct iscsi_session_params *p = &task->sess->params;
 	uint32_t total = MIN(cmd->data_in_len, cmd->expected_len);
-	uint32_t seg_max = p->initiator_max_recv_dsl ? p->initiator_max_recv_dsl : 8192;
-	uint32_t burst = p->max_burst_length ? p->max_burst_length : total;
 	/* Status rides on the final Data-In only without sense (11.7.4). */
 	bool status_in_data = cmd->sense_len == 0 &&
 		(cmd->status == SAM_STAT_GOOD || cmd->status == SAM_STAT_CONDITION_MET);
-	uint32_t offset = 0, in_burst = 0;
 
 	release_slot(task);
-	while (offset < total) {
-		struct tx_pdu *pdu = conn_new_pdu(conn);
-		uint32_t len = MIN(seg_max, total - offset);
-		bool last;
-		uint8_t flags = 0;
-
-		if (!pdu)
-			break;
-		len = MIN(len, burst - in_burst);
-		last = offset + len == total;
-		in_burst += len;
-		bhs_init(pdu->hdr, ISCSI_OP_DATA_IN);
-		put_be32(pdu->hdr + 16, task->itt);
-		put_be32(pdu->hdr + 20, ISCSI_RESERVED_TAG);
-		put_be32(pdu->hdr + 36, task->data_in_pdus++);
-		put_be32(pdu->hdr + 40, offset);
-		if (last || in_burst == burst) {
-			flags |= ISCSI_FLAG_FINAL;   /* end of a sequence (13.14) */
-			in_burst = 0;
-		}
-		if (last && status_in_data) {
-			flags |= ISCSI_DATA_STATUS;
-			pdu->hdr[3] = cmd->status;
-			set_residual(pdu->hdr, &flags, cmd->transfer_len, cmd->expected_len,
-				     ISCSI_DATA_OVERFLOW, ISCSI_DATA_UNDERFLOW);
-			conn_fill_sn(conn, pdu->hdr, true);
-		} else {
-			conn_fill_sn(conn, pdu->hdr, false);
-			put_be32(pdu->hdr + 24, 0);   /* StatSN reserved without S */
-		}
-		pdu->hdr[1] = flags;
-		pdu->data = cmd->buf + offset;
-		pdu->data_len = len;
-		pdu->task = task;
-		task->tx_refs++;
-		offset += len;
-		conn_queue_pdu(conn, pdu);
-		if (conn->state == CONN_CLOSED)
-			break;
-	}
-	if (status_in_data && offset == total && total > 0) {
+	if (task->conn->transport->put_data(task, total, status_in_data)) {
 		task->state = TASK_RESPONDING;
 		task_put(task);
 		return;
@@ -309,29 +212,21 @@ again:
 
 /* --- R2T (11.8) -------------------------------------------------------------------- */
 
-static void send_r2t(struct iscsi_task *task)
+/* Ask the transport for the next burst of Data-Out: what one R2T asks
+ * for (TCP sends that R2T, iSER reads the burst by RDMA READ). */
+static void solicit_data(struct iscsi_task *task)
 {
 	struct iscsi_conn *conn = task->conn;
 	const struct iscsi_session_params *p = &task->sess->params;
-	struct tx_pdu *pdu = conn_new_pdu(conn);
 	uint32_t len = MIN(p->max_burst_length, task->edtl - task->next_offset);
 
-	if (!pdu)
-		return;
 	task->ttt = conn->ttt_next++;
 	if (task->ttt == ISCSI_RESERVED_TAG)
 		task->ttt = conn->ttt_next++;
 	task->seq_end = task->next_offset + len;
 	task->exp_data_sn = 0;
-	bhs_init(pdu->hdr, ISCSI_OP_R2T);
-	pdu->hdr[1] = ISCSI_FLAG_FINAL;
-	put_be32(pdu->hdr + 16, task->itt);
-	put_be32(pdu->hdr + 20, task->ttt);
-	conn_fill_sn(conn, pdu->hdr, false);
-	put_be32(pdu->hdr + 36, task->r2t_sn++);
-	put_be32(pdu->hdr + 40, task->next_offset);
-	put_be32(pdu->hdr + 44, len);
-	conn_queue_pdu(conn, pdu);
+	conn->transport->get_data(task, task->next_offset, len);
+	task->r2t_sn++;
 }
 
 /* All Data-Out of the current sequence arrived: ask for more or run. */
@@ -345,7 +240,7 @@ static void data_sequence_done(struct iscsi_task *task)
 		submit_pending(conn);
 		return;
 	}
-	send_r2t(task);
+	solicit_data(task);
 }
 
 /* --- SCSI Command (11.3) ------------------------------------------------------------ */
@@ -497,17 +392,23 @@ void task_handle_data_out(struct iscsi_conn *conn, const struct pdu *pdu)
 	if (pdu->data_len && pdu->data != task->cmd.buf + task->next_offset)
 		memcpy(task->cmd.buf + task->next_offset, pdu->data, pdu->data_len);
 	task->exp_data_sn++;
-	task->next_offset += pdu->data_len;
-	task->received += pdu->data_len;
-	if (bhs_final(bhs) || task->next_offset == task->seq_end) {
-		if (task->next_offset != task->seq_end) {
-			/* F before the sequence is complete: the initiator
-			 * sent less than it was asked for. */
-			conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
-			return;
-		}
-		data_sequence_done(task);
+	if (bhs_final(bhs) && task->next_offset + pdu->data_len != task->seq_end) {
+		/* F before the sequence is complete: the initiator sent less
+		 * than it was asked for. */
+		task->next_offset += pdu->data_len;
+		task->received += pdu->data_len;
+		conn_send_reject(conn, ISCSI_REJECT_PROTOCOL_ERROR, bhs);
+		return;
 	}
+	task_data_out_placed(task, pdu->data_len);
+}
+
+void task_data_out_placed(struct iscsi_task *task, uint32_t len)
+{
+	task->next_offset += len;
+	task->received += len;
+	if (task->next_offset == task->seq_end)
+		data_sequence_done(task);
 }
 
 /* --- connection loss ------------------------------------------------------------------- */

@@ -948,6 +948,110 @@ static void test_cmdsn_window_wraps(void **state)
 	assert_int_equal(get_be32(h->rsp.bhs + 32), (uint32_t)(0xfffffff0u + QUEUE_DEPTH - 1));
 }
 
+/* --- transport keys (login_callbacks negotiate_key/declare) ------------ */
+
+/* What an iSER transport would do (RFC 7145 section 6): own RDMAExtensions,
+ * InitiatorRecvDataSegmentLength and the digests (None only), and declare
+ * TargetRecvDataSegmentLength instead of MaxRecvDataSegmentLength. */
+static int cb_transport_key(void *arg, struct iscsi_session_params *params, const char *k,
+			    const char *value, struct text_kv_list *rsp, uint16_t *status)
+{
+	(void)arg;
+	if (strcmp(k, "RDMAExtensions") == 0) {
+		if (strcmp(value, "Yes") != 0 && strcmp(value, "No") != 0) {
+			*status = ISCSI_LOGIN_STATUS_INITIATOR_ERROR;
+			return -1;
+		}
+		text_kv_add(rsp, k, value);
+		return 1;
+	}
+	if (strcmp(k, "InitiatorRecvDataSegmentLength") == 0) {
+		params->initiator_max_recv_dsl = (uint32_t)strtoul(value, NULL, 10);
+		return 1;
+	}
+	if (strcmp(k, "HeaderDigest") == 0 || strcmp(k, "DataDigest") == 0) {
+		text_kv_add(rsp, k, "None");
+		return 1;
+	}
+	return 0;
+}
+
+static bool cb_transport_declare(void *arg, const struct iscsi_session_params *params,
+				 const struct target_params *offer, struct text_kv_list *rsp,
+				 uint32_t *recv_dsl)
+{
+	(void)arg;
+	(void)params;
+	*recv_dsl = offer->max_recv_data_segment_length * 4;
+	text_kv_addf(rsp, "TargetRecvDataSegmentLength", "%u", *recv_dsl);
+	return true;
+}
+
+static void use_transport_hooks(struct harness *h)
+{
+	struct login_callbacks cb = {
+		.lookup = cb_lookup, .complete = cb_complete, .random = cb_random,
+		.negotiate_key = cb_transport_key, .declare = cb_transport_declare, .arg = h,
+	};
+
+	login_state_destroy(h->ls);
+	h->ls = login_state_create(&cb);
+	assert_non_null(h->ls);
+}
+
+static void test_transport_keys(void **state)
+{
+	struct harness *h = *state;
+	const struct iscsi_session_params *p;
+
+	use_transport_hooks(h);
+	send_keys(h, T_BIT | STAGES(0, 1), "InitiatorName=" INITIATOR_IQN,
+		  "TargetName=" TARGET_IQN, "AuthMethod=None", NULL);
+	expect_stages(h, true, 0, 1);
+	send_keys(h, T_BIT | STAGES(1, 3), "RDMAExtensions=Yes", "HeaderDigest=CRC32C,None",
+		  "DataDigest=CRC32C", "InitiatorRecvDataSegmentLength=131072",
+		  "MaxBurstLength=16776192", NULL);
+	assert_int_equal(h->result, LOGIN_RESULT_COMPLETE);
+	expect_stages(h, true, 1, 3);
+	assert_string_equal(key(h, "RDMAExtensions"), "Yes");
+	assert_string_equal(key(h, "HeaderDigest"), "None");
+	assert_string_equal(key(h, "DataDigest"), "None");
+	assert_null(key(h, "InitiatorRecvDataSegmentLength"));          /* declarative */
+	assert_string_equal(key(h, "MaxBurstLength"), "262144");         /* still params.c's */
+	assert_string_equal(key(h, "TargetRecvDataSegmentLength"), "262144");
+	assert_null(key(h, "MaxRecvDataSegmentLength"));
+	p = login_params(h->ls);
+	assert_false(p->header_digest);
+	assert_false(p->data_digest);
+	assert_int_equal(p->initiator_max_recv_dsl, 131072);
+	assert_int_equal(p->target_max_recv_dsl, 262144);
+}
+
+static void test_transport_key_refused(void **state)
+{
+	struct harness *h = *state;
+
+	use_transport_hooks(h);
+	send_keys(h, T_BIT | STAGES(1, 3), "InitiatorName=" INITIATOR_IQN,
+		  "TargetName=" TARGET_IQN, "RDMAExtensions=Maybe", NULL);
+	expect_failure(h, ISCSI_LOGIN_STATUS_INITIATOR_ERROR);
+	assert_int_equal(h->completes, 0);
+}
+
+/* Without transport hooks (TCP) the RFC 7145 keys are unknown (RFC 7143 6.2). */
+static void test_rdma_keys_without_transport(void **state)
+{
+	struct harness *h = *state;
+
+	send_keys(h, T_BIT | STAGES(1, 3), "InitiatorName=" INITIATOR_IQN,
+		  "TargetName=" TARGET_IQN, "RDMAExtensions=Yes", "HeaderDigest=CRC32C,None", NULL);
+	assert_int_equal(h->result, LOGIN_RESULT_COMPLETE);
+	assert_string_equal(key(h, "RDMAExtensions"), "NotUnderstood");
+	assert_string_equal(key(h, "HeaderDigest"), "None");
+	assert_string_equal(key(h, "MaxRecvDataSegmentLength"), "65536");
+	assert_null(key(h, "TargetRecvDataSegmentLength"));
+}
+
 #define LOGIN_TEST(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -999,6 +1103,9 @@ int main(void)
 		LOGIN_TEST(test_text_during_response_continuation),
 		LOGIN_TEST(test_too_many_requests),
 		LOGIN_TEST(test_cmdsn_window_wraps),
+		LOGIN_TEST(test_transport_keys),
+		LOGIN_TEST(test_transport_key_refused),
+		LOGIN_TEST(test_rdma_keys_without_transport),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
