@@ -76,12 +76,8 @@ static json_object *status_report(struct gateway *gw)
 	json_object_object_add(o, "ready", json_object_new_boolean(gw->cluster_ready));
 	add_int(o, "config_version", gw->config_version);
 	add_int(o, "state_version", (int64_t)gw->cluster->state_version);
-	TAILQ_FOREACH(p, &gw->portals, link) {
-		char text[128];
-
-		config_portal_format(p->addr, p->port, text, sizeof(text));
-		json_object_array_add(portals, json_object_new_string(text));
-	}
+	TAILQ_FOREACH(p, &gw->portals, link)
+		json_object_array_add(portals, config_portal_json(p));
 	json_object_object_add(o, "portals", portals);
 	TAILQ_FOREACH(nx, &gw->nexuses, link)
 		sessions++;

@@ -135,6 +135,10 @@ int config_portal_parse(const char *text, char *addr, size_t addrlen, uint16_t *
 			char *why, size_t whylen);
 /* "ADDR:PORT", with brackets for IPv6. */
 void config_portal_format(const char *addr, uint16_t port, char *buf, size_t len);
+/* A portal as the configuration file, the management API and status
+ * show it: "ADDR:PORT" for TCP (the form every earlier version wrote),
+ * {"portal": "ADDR:PORT", "transport": "iser"} for another transport. */
+struct json_object *config_portal_json(const struct portal *p);
 /* The --lun SPEC form of a spec: "file:/x.img,size=10G,thin=1". */
 void config_lu_spec_format(const struct lu_spec *spec, char *buf, size_t len);
 

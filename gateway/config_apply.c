@@ -165,7 +165,8 @@ static bool portals_match(struct gateway *gw, const struct cfg_doc *doc)
 	if (n != doc->n_portals)
 		return false;
 	for (unsigned i = 0; i < doc->n_portals; i++)
-		if (!cfg_find_portal(gw, doc->portals[i].addr, doc->portals[i].port))
+		if (!cfg_find_portal(gw, doc->portals[i].addr, doc->portals[i].port,
+				     doc->portals[i].transport))
 			return false;
 	return true;
 }
@@ -192,6 +193,7 @@ int cfg_update_portals(struct gateway *gw, const struct cfg_doc *doc, char *err,
 		}
 		str_copy(p->addr, doc->portals[i].addr, sizeof(p->addr));
 		p->port = doc->portals[i].port;
+		p->transport = doc->portals[i].transport;
 		TAILQ_INSERT_TAIL(&gw->portals, p, link);
 	}
 	r = cfg_notify_portals(gw, why, sizeof(why));

@@ -273,12 +273,8 @@ json_object *config_dump(struct gateway *gw, unsigned flags)
 	/* Portals are where this node listens: not the cluster's. */
 	if (!(flags & CONFIG_DUMP_CLUSTER)) {
 		arr = json_object_new_array();
-		TAILQ_FOREACH(p, &gw->portals, link) {
-			char text[128];
-
-			config_portal_format(p->addr, p->port, text, sizeof(text));
-			json_object_array_add(arr, json_object_new_string(text));
-		}
+		TAILQ_FOREACH(p, &gw->portals, link)
+			json_object_array_add(arr, config_portal_json(p));
 		json_object_object_add(root, "portals", arr);
 	}
 	if ((flags & (CONFIG_DUMP_RUNTIME | CONFIG_DUMP_CLUSTER)) || gw->discovery_auth ||

@@ -226,12 +226,13 @@ int cfg_notify_portals(struct gateway *gw, char *err, size_t errlen)
 	return gw->portals_changed(gw, err, errlen) == 0 ? 0 : -EADDRNOTAVAIL;
 }
 
-struct portal *cfg_find_portal(struct gateway *gw, const char *addr, uint16_t port)
+struct portal *cfg_find_portal(struct gateway *gw, const char *addr, uint16_t port,
+			       enum portal_transport transport)
 {
 	struct portal *p;
 
 	TAILQ_FOREACH(p, &gw->portals, link)
-		if (p->port == port && strcmp(p->addr, addr) == 0)
+		if (p->port == port && p->transport == transport && strcmp(p->addr, addr) == 0)
 			return p;
 	return NULL;
 }

@@ -116,6 +116,7 @@ struct cfg_target {
 struct cfg_portal {
 	char addr[64];
 	uint16_t port;
+	enum portal_transport transport;
 };
 
 struct cfg_doc {
@@ -172,7 +173,14 @@ void cfg_ua_acl_view_changed(struct gateway *gw, struct target *t, const struct 
 int cfg_set_demo_mode(struct gateway *gw, struct target *t, bool on);
 /* Rebind the listeners to gw->portals (err may be NULL). */
 int cfg_notify_portals(struct gateway *gw, char *err, size_t errlen);
-struct portal *cfg_find_portal(struct gateway *gw, const char *addr, uint16_t port);
+/* The portal at addr:port of that transport (TCP and iSER may share an
+ * address and port: RDMA CM has its own port space). */
+struct portal *cfg_find_portal(struct gateway *gw, const char *addr, uint16_t port,
+			       enum portal_transport transport);
+/* A portal entry of the configuration file or a request: "ADDR:PORT" or
+ * {"portal": "ADDR:PORT", "transport": "tcp"|"iser"}. */
+int cfg_parse_portal(json_object *v, const char *path, struct cfg_portal *out, char *err,
+		     size_t errlen);
 /* The LU already backed by this file or image, if any. */
 struct lu *cfg_find_backing_user(struct gateway *gw, const char *backstore, const char *path);
 int cfg_lowest_free_lun(struct target *t, uint64_t *lun);

@@ -298,6 +298,44 @@ const struct cfg_target *cfg_find_target(const struct cfg_doc *doc, const char *
 	return NULL;
 }
 
+int cfg_parse_portal(json_object *v, const char *path, struct cfg_portal *out, char *err,
+		     size_t errlen)
+{
+	static const char *const keys[] = { "portal", "transport", NULL };
+	char q[JPATH_MAX], text[128], why[256];
+	json_object *f;
+	int r;
+
+	out->transport = PORTAL_TCP;
+	if (json_object_is_type(v, json_type_object)) {
+		if ((r = cfg_check_keys(v, path, keys, NULL, err, errlen)) < 0)
+			return r;
+		cfg_path_key(q, path, "portal");
+		if (!(f = cfg_member(v, "portal")))
+			return cfg_failf(-EINVAL, err, errlen, q, "missing (\"ADDRESS:PORT\")");
+		if ((r = cfg_get_string(f, q, text, sizeof(text), err, errlen)) < 0)
+			return r;
+		if ((f = cfg_member(v, "transport"))) {
+			char name[16];
+
+			cfg_path_key(q, path, "transport");
+			if ((r = cfg_get_string(f, q, name, sizeof(name), err, errlen)) < 0)
+				return r;
+			if (!portal_transport_parse(name, &out->transport))
+				return cfg_failf(-EINVAL, err, errlen, q,
+						 "unknown transport \"%s\" (\"tcp\" or \"iser\")", name);
+		}
+		cfg_path_key(q, path, "portal");
+	} else {
+		snprintf(q, sizeof(q), "%s", path);
+		if ((r = cfg_get_string(v, path, text, sizeof(text), err, errlen)) < 0)
+			return r;
+	}
+	if (config_portal_parse(text, out->addr, sizeof(out->addr), &out->port, why, sizeof(why)) < 0)
+		return cfg_failf(-EINVAL, err, errlen, q, "%s", why);
+	return 0;
+}
+
 static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 			 char *err, size_t errlen)
 {
@@ -312,16 +350,18 @@ static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 		return cfg_failf(-ENOMEM, err, errlen, path, "out of memory");
 	for (size_t i = 0; i < n; i++) {
 		struct cfg_portal *p = &doc->portals[i];
-		char q[JPATH_MAX], text[128], why[256];
+		char q[JPATH_MAX], text[128];
 
 		cfg_path_index(q, path, (unsigned)i);
-		if ((r = cfg_get_string(json_object_array_get_idx(v, i), q, text, sizeof(text), err, errlen)) < 0)
+		if ((r = cfg_parse_portal(json_object_array_get_idx(v, i), q, p, err, errlen)) < 0)
 			return r;
-		if (config_portal_parse(text, p->addr, sizeof(p->addr), &p->port, why, sizeof(why)) < 0)
-			return cfg_failf(-EINVAL, err, errlen, q, "%s", why);
 		for (size_t j = 0; j < i; j++)
-			if (strcmp(doc->portals[j].addr, p->addr) == 0 && doc->portals[j].port == p->port)
-				return cfg_failf(-EEXIST, err, errlen, q, "\"%s\" is listed twice", text);
+			if (strcmp(doc->portals[j].addr, p->addr) == 0 && doc->portals[j].port == p->port &&
+			    doc->portals[j].transport == p->transport) {
+				config_portal_format(p->addr, p->port, text, sizeof(text));
+				return cfg_failf(-EEXIST, err, errlen, q, "%s portal \"%s\" is listed twice",
+						 portal_transport_name(p->transport), text);
+			}
 		doc->n_portals++;
 	}
 	return 0;

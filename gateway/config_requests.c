@@ -407,15 +407,21 @@ static int req_chap_clear(struct gateway *gw, json_object *req, enum req_mode mo
 }
 
 static int req_portal(json_object *req, char *addr, size_t addrlen, uint16_t *port,
-		      char *err, size_t errlen)
+		      enum portal_transport *transport, char *err, size_t errlen)
 {
-	char text[128], why[256];
+	char text[128], why[256], name[16];
 	int r;
 
 	if ((r = req_string(req, "portal", true, text, sizeof(text), err, errlen)) < 0)
 		return r;
 	if (config_portal_parse(text, addr, addrlen, port, why, sizeof(why)) < 0)
 		return cfg_failf(-EINVAL, err, errlen, "portal", "%s", why);
+	if ((r = req_string(req, "transport", false, name, sizeof(name), err, errlen)) < 0)
+		return r;
+	*transport = PORTAL_TCP;
+	if (name[0] && !portal_transport_parse(name, transport))
+		return cfg_failf(-EINVAL, err, errlen, "transport",
+				 "unknown transport \"%s\" (\"tcp\" or \"iser\")", name);
 	return 0;
 }
 
@@ -423,20 +429,23 @@ static int req_portal_add(struct gateway *gw, json_object *req, enum req_mode mo
 			  char *err, size_t errlen)
 {
 	char addr[64], why[256] = "";
+	enum portal_transport transport;
 	uint16_t port;
 	struct portal *p;
 	int r;
 
-	if ((r = req_portal(req, addr, sizeof(addr), &port, err, errlen)) < 0)
+	if ((r = req_portal(req, addr, sizeof(addr), &port, &transport, err, errlen)) < 0)
 		return r;
-	if (cfg_find_portal(gw, addr, port))
-		return cfg_failf(-EEXIST, err, errlen, "portal", "already listening there");
+	if (cfg_find_portal(gw, addr, port, transport))
+		return cfg_failf(-EEXIST, err, errlen, "portal", "already listening there (%s)",
+				 portal_transport_name(transport));
 	if (mode == REQ_CHECK)
 		return 0;
 	if (!(p = calloc(1, sizeof(*p))))
 		return cfg_failf(-ENOMEM, err, errlen, NULL, "out of memory");
 	str_copy(p->addr, addr, sizeof(p->addr));
 	p->port = port;
+	p->transport = transport;
 	TAILQ_INSERT_TAIL(&gw->portals, p, link);
 	if ((r = cfg_notify_portals(gw, why, sizeof(why))) != 0) {
 		TAILQ_REMOVE(&gw->portals, p, link);
@@ -451,14 +460,16 @@ static int req_portal_del(struct gateway *gw, json_object *req, enum req_mode mo
 			  char *err, size_t errlen)
 {
 	char addr[64], why[256] = "";
+	enum portal_transport transport;
 	uint16_t port;
 	struct portal *p;
 	int r;
 
-	if ((r = req_portal(req, addr, sizeof(addr), &port, err, errlen)) < 0)
+	if ((r = req_portal(req, addr, sizeof(addr), &port, &transport, err, errlen)) < 0)
 		return r;
-	if (!(p = cfg_find_portal(gw, addr, port)))
-		return cfg_failf(-ENOENT, err, errlen, "portal", "no such portal");
+	if (!(p = cfg_find_portal(gw, addr, port, transport)))
+		return cfg_failf(-ENOENT, err, errlen, "portal", "no such %s portal",
+				 portal_transport_name(transport));
 	if (mode == REQ_CHECK)
 		return 0;
 	TAILQ_REMOVE(&gw->portals, p, link);
@@ -544,7 +555,7 @@ static const char *const keys_chap_set[] = {
 };
 
 static const char *const keys_chap_clear[] = { "discovery", "target", "initiator", "mutual_only", NULL };
-static const char *const keys_portal[] = { "portal", NULL };
+static const char *const keys_portal[] = { "portal", "transport", NULL };
 static const char *const keys_param_set[] = { "target", "key", "value", NULL };
 static const char *const keys_config_replace[] = { "config", NULL };
 

@@ -177,6 +177,20 @@ void config_portal_format(const char *addr, uint16_t port, char *buf, size_t len
 		snprintf(buf, len, "%s:%u", addr, port);
 }
 
+json_object *config_portal_json(const struct portal *p)
+{
+	char text[128];
+	json_object *o;
+
+	config_portal_format(p->addr, p->port, text, sizeof(text));
+	if (p->transport == PORTAL_TCP)
+		return json_object_new_string(text);
+	o = json_object_new_object();
+	json_object_object_add(o, "portal", json_object_new_string(text));
+	json_object_object_add(o, "transport", json_object_new_string(portal_transport_name(p->transport)));
+	return o;
+}
+
 /* One credential: CHAP_N (a name) and the shared secret. */
 int cfg_chap_fill(struct chap_cred *cred, const char *user, const char *secret,
 		  const char *user_path, const char *secret_path, char *err, size_t errlen)

@@ -40,7 +40,8 @@
 struct options {
 	bool foreground;
 	const char *config;
-	const char *listen[16];
+	const char *listen[16];          /* --listen (TCP) and --listen-iser */
+	enum portal_transport listen_transport[16];
 	unsigned n_listen;
 	const char *target;
 	const char *luns[MAX_CLI_LUNS];
@@ -58,18 +59,22 @@ struct options {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--target IQN]\n"
+"Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--listen-iser ADDR:PORT]...\n"
+"              [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
 "\n"
-"sangw gateway daemon: exports logical units over iSCSI.\n"
+"sangw gateway daemon: exports logical units over iSCSI and iSER.\n"
 "\n"
 "  -f, --foreground      stay in the foreground (default: detach, write a pid file)\n"
 "  -c, --config FILE     declarative JSON configuration (docs/configuration.md);\n"
 "                        without it the target accepts any initiator (demo mode)\n"
-"  -l, --listen ADDR:PORT  iSCSI portal; repeatable (default 0.0.0.0:3260)\n"
+"  -l, --listen ADDR:PORT  iSCSI portal over TCP; repeatable (default 0.0.0.0:3260)\n"
+"      --listen-iser ADDR:PORT  iSER portal (iSCSI over RDMA, docs/iser.md) on the\n"
+"                        address of an RDMA device; repeatable. Discovery stays\n"
+"                        on TCP: without --listen, 0.0.0.0:3260 is still served\n"
 "  -t, --target IQN      target for --lun (default " DEFAULT_TARGET_IQN ")\n"
 "  -L, --lun SPEC        add an LU; numbered 0,1,... in order. SPEC is\n"
 "                          file:PATH[,size=SIZE][,thin=1]   (created at SIZE if missing)\n"
@@ -126,6 +131,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
+		{ "listen-iser", required_argument, NULL, 'I' },
 		{ "target", required_argument, NULL, 't' },
 		{ "lun", required_argument, NULL, 'L' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -154,10 +160,12 @@ static int parse_options(int argc, char **argv, struct options *o)
 		case 'f': o->foreground = true; break;
 		case 'c': o->config = optarg; break;
 		case 'l':
+		case 'I':
 			if (o->n_listen == ARRAY_SIZE(o->listen)) {
-				fprintf(stderr, "sangwd: too many --listen options\n");
+				fprintf(stderr, "sangwd: too many --listen/--listen-iser options\n");
 				return -1;
 			}
+			o->listen_transport[o->n_listen] = c == 'I' ? PORTAL_ISER : PORTAL_TCP;
 			o->listen[o->n_listen++] = optarg;
 			break;
 		case 't': o->target = optarg; break;
@@ -282,17 +290,35 @@ static int parse_portal(const char *text, struct portal *p)
 	return 0;
 }
 
-static int add_portal(struct gateway *gw, const char *text)
+static int add_portal(struct gateway *gw, const char *text, enum portal_transport transport)
 {
-	struct portal *p = calloc(1, sizeof(*p));
+	struct portal *p = calloc(1, sizeof(*p)), *q;
 
 	if (!p || parse_portal(text, p) < 0) {
 		fprintf(stderr, "sangwd: invalid portal '%s' (expected ADDR:PORT)\n", text);
 		free(p);
 		return -1;
 	}
+	p->transport = transport;
+	TAILQ_FOREACH(q, &gw->portals, link)
+		if (q->port == p->port && q->transport == p->transport && !strcmp(q->addr, p->addr)) {
+			fprintf(stderr, "sangwd: %s portal '%s' given twice\n",
+				portal_transport_name(transport), text);
+			free(p);
+			return -1;
+		}
 	TAILQ_INSERT_TAIL(&gw->portals, p, link);
 	return 0;
+}
+
+static bool has_tcp_portal(struct gateway *gw)
+{
+	struct portal *p;
+
+	TAILQ_FOREACH(p, &gw->portals, link)
+		if (p->transport == PORTAL_TCP)
+			return true;
+	return false;
 }
 
 static int build_cli_model(struct gateway *gw, const struct options *o)
@@ -302,9 +328,10 @@ static int build_cli_model(struct gateway *gw, const struct options *o)
 	char err[512];
 
 	for (unsigned i = 0; i < o->n_listen; i++)
-		if (add_portal(gw, o->listen[i]) < 0)
+		if (add_portal(gw, o->listen[i], o->listen_transport[i]) < 0)
 			return -1;
-	if (TAILQ_EMPTY(&gw->portals) && add_portal(gw, "0.0.0.0:3260") < 0)
+	/* Initiators discover over TCP, also the iSER portals (RFC 7145 5.1). */
+	if (!has_tcp_portal(gw) && add_portal(gw, "0.0.0.0:3260", PORTAL_TCP) < 0)
 		return -1;
 	if (!o->n_luns && !o->target && o->config)
 		return 0;

@@ -38,6 +38,26 @@ unsigned lu_latency_bucket(uint64_t ns)
  * such; sites that need their own set wwn= per LU. */
 #define SANGW_NAA_COMPANY_ID 0x534757u
 
+static const char *const portal_transport_names[] = {
+	[PORTAL_TCP] = "tcp",
+	[PORTAL_ISER] = "iser",
+};
+
+const char *portal_transport_name(enum portal_transport kind)
+{
+	return (unsigned)kind < ARRAY_SIZE(portal_transport_names) ? portal_transport_names[kind] : "?";
+}
+
+bool portal_transport_parse(const char *name, enum portal_transport *kind)
+{
+	for (unsigned i = 0; i < ARRAY_SIZE(portal_transport_names); i++)
+		if (strcasecmp(name, portal_transport_names[i]) == 0) {
+			*kind = (enum portal_transport)i;
+			return true;
+		}
+	return false;
+}
+
 struct target *gw_find_target(struct gateway *gw, const char *iqn)
 {
 	struct target *t;

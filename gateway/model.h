@@ -266,6 +266,11 @@ struct portal {
 	TAILQ_ENTRY(portal) link;
 };
 
+/* "tcp", "iser" (configuration, management API, logs). */
+const char *portal_transport_name(enum portal_transport kind);
+/* The transport called name; false when there is none by that name. */
+bool portal_transport_parse(const char *name, enum portal_transport *kind);
+
 struct cluster;
 struct event_loop;
 

@@ -34,15 +34,26 @@ static void format_address(const struct iscsi_conn *conn, const struct portal *p
 		snprintf(out, len, "%s:%u,%u", host, portal->port, tpgt);
 }
 
+/* Every portal's address once: a TCP and an iSER portal on the same
+ * address and port are one TargetAddress (the initiator picks the
+ * transport: RFC 7145 5.1, open-iscsi's "-I iser"). */
 static void add_target(struct iscsi_conn *conn, struct text_kv_list *rsp, struct target *t)
 {
-	struct portal *portal;
-	char addr[128];
+	struct portal *portal, *before;
+	char addr[128], other[128];
 
 	text_kv_add(rsp, "TargetName", t->iqn);
 	TAILQ_FOREACH(portal, &the_gateway->portals, link) {
+		bool listed = false;
+
 		format_address(conn, portal, t->tpgt, addr, sizeof(addr));
-		text_kv_add(rsp, "TargetAddress", addr);
+		for (before = TAILQ_FIRST(&the_gateway->portals); before != portal && !listed;
+		     before = TAILQ_NEXT(before, link)) {
+			format_address(conn, before, t->tpgt, other, sizeof(other));
+			listed = !strcmp(addr, other);
+		}
+		if (!listed)
+			text_kv_add(rsp, "TargetAddress", addr);
 	}
 }
 

@@ -23,19 +23,9 @@ static const struct iscsi_transport *const transports[] = {
 #endif
 };
 
-static const char *const transport_names[] = {
-	[PORTAL_TCP] = "tcp",
-	[PORTAL_ISER] = "iser",
-};
-
 const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind)
 {
 	return (unsigned)kind < ARRAY_SIZE(transports) ? transports[kind] : NULL;
-}
-
-const char *portal_transport_name(enum portal_transport kind)
-{
-	return (unsigned)kind < ARRAY_SIZE(transport_names) ? transport_names[kind] : "?";
 }
 
 static bool listener_is(const struct iscsi_listener *l, const struct portal *p)

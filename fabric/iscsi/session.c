@@ -335,6 +335,7 @@ static void iscsi_describe(const struct it_nexus *nx, void *json)
 	json_object_object_add(o, "exp_cmd_sn", json_object_new_int64(sess->exp_cmd_sn));
 	json_object_object_add(o, "max_cmd_sn", json_object_new_int64(sess->max_cmd_sn));
 	if (conn) {
+		json_object_object_add(o, "transport", json_object_new_string(conn->transport->name));
 		json_object_object_add(o, "peer", json_object_new_string(conn->peer));
 		json_object_object_add(o, "cid", json_object_new_int(conn->cid));
 		json_object_object_add(o, "rx_pdus", json_object_new_int64((int64_t)conn->rx_pdus));

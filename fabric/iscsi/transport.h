@@ -168,8 +168,6 @@ struct iscsi_transport {
 /* The implementation for a portal's transport, or NULL when this build
  * has none (e.g. iSER without librdmacm). */
 const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind);
-/* "tcp", "iser" */
-const char *portal_transport_name(enum portal_transport kind);
 
 extern const struct iscsi_transport iscsi_tcp_transport;
 

@@ -18,6 +18,11 @@
 #   --rbd           the same profiles on rbd LUs: a throw-away Ceph cluster
 #                   (tests/ceph/lib.sh), one image per profile; the same
 #                   expected list applies
+#   --iser ADDR     over iSER (iser:// URLs) to a portal on ADDR, the address
+#                   of an RDMA device (tests/cluster/iser-guest.sh runs this
+#                   in the QEMU guest over soft-RoCE); the same expected list
+#                   except the tests known-iser-defects.txt names: libiscsi's
+#                   own iSER code cannot run them, so they are left out
 #
 # sangwd serves a thin 256 MiB file LU per profile (see PROFILES below:
 # the whole ALL family with -d -S and two URLs to the same LU, which
@@ -43,6 +48,8 @@ UPDATE=
 AGAINST=sangwd
 TGTD_BSTYPE=aio
 BACKING=file
+TRANSPORT=tcp
+ISER_ADDR=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -53,6 +60,7 @@ while [ $# -gt 0 ]; do
 	--tgtd) AGAINST=tgtd ;;
 	--tgtd-bstype) TGTD_BSTYPE=$2; shift ;;
 	--rbd) BACKING=rbd ;;
+	--iser) TRANSPORT=iser; ISER_ADDR=$2; shift ;;
 	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; VERDICT_GIVEN=1; exit 0 ;;
 	*) echo "run-libiscsi.sh: unknown option $1" >&2; VERDICT_GIVEN=1; exit 2 ;;
 	esac
@@ -60,6 +68,14 @@ while [ $# -gt 0 ]; do
 done
 
 need_program iscsi-test-cu
+SCHEME=iscsi
+ISER_DEFECTS=$CONF_DIR/known-iser-defects.txt
+if [ $TRANSPORT = iser ]; then
+	TEST_NAME=conformance-iser
+	SCHEME=iser
+	PORTAL=$ISER_ADDR:$PORT
+	[ $AGAINST = sangwd ] || fail "--iser runs against sangwd only"
+fi
 mkdir -p "$(dirname "$LOG")" || fail "cannot create the folder of $LOG"
 if [ $BACKING = rbd ]; then
 	TEST_NAME=conformance-rbd
@@ -124,6 +140,30 @@ RESULTS=$TEST_DIR/results.tsv
 : >"$LOG"
 daemon_problem=
 
+# without_iser_defects SPEC...: the same tests as the specs (FAMILY,
+# FAMILY.SUITE or FAMILY.SUITE.TEST) less those known-iser-defects.txt
+# names; a suite with such a test becomes its other tests, one by one.
+without_iser_defects() {
+	local all spec suite
+	all=$(iscsi-test-cu -l 2>/dev/null)
+	for spec in "$@"; do
+		if ! grep -v '^#' "$ISER_DEFECTS" | cut -f1 | grep -q "^$spec\(\.\|\$\)"; then
+			echo "$spec"
+			continue
+		fi
+		# the suites under spec (or spec itself when it is one)
+		for suite in $(awk -F. -v s="$spec" 'index($0, s) == 1 && NF == 2 { print }
+			$0 == s && NF == 2 { print }' <<<"$all" | sort -u); do
+			if grep -v '^#' "$ISER_DEFECTS" | cut -f1 | grep -q "^$suite\."; then
+				awk -F. -v s="$suite." 'index($0, s) == 1 && NF == 3 { print }' <<<"$all" |
+					grep -v -x -F -f <(grep -v '^#' "$ISER_DEFECTS" | cut -f1)
+			else
+				echo "$suite"
+			fi
+		done
+	done
+}
+
 # run_profile NAME SIZE LU_OPTIONS FLAGS NURLS TESTS: one daemon, one LU, the tests.
 run_profile() {
 	local name=$1 size=$2 lu_opts=$3 flags=$4 nurls=$5 tests=$6 url urls t rc started
@@ -141,12 +181,14 @@ run_profile() {
 		wait_lus_ready 60
 		url=iscsi://$PORTAL/$TARGET_IQN/0
 	else
-		start_sangwd --target "$TARGET_IQN" --lun "file:$LU_IMG,size=$size,thin=1$lu_opts"
-		url=iscsi://$PORTAL/$TARGET_IQN/0
+		start_sangwd --target "$TARGET_IQN" --lun "file:$LU_IMG,size=$size,thin=1$lu_opts" \
+			${ISER_ADDR:+--listen-iser "$PORTAL"}
+		url=$SCHEME://$PORTAL/$TARGET_IQN/0
 	fi
 	urls=("$url")
 	[ "$nurls" = 2 ] && urls+=("$url")
 	: >"$plog"
+	[ $TRANSPORT = iser ] && tests=$(without_iser_defects $tests)
 	for t in $tests; do
 		note "[$name] iscsi-test-cu -t $t -v $flags ${urls[*]}"
 		started=$(date +%s)
@@ -190,7 +232,7 @@ for profile in "${PROFILES[@]}"; do
 	IFS='|' read -r p_name p_size p_opts p_flags p_urls p_tests <<<"$profile"
 	run_profile "$p_name" "$p_size" "$p_opts" "$p_flags" "$p_urls" "$p_tests"
 done
-URL="iscsi://$PORTAL/$TARGET_IQN/*"
+URL="$SCHEME://$PORTAL/$TARGET_IQN/*"
 
 # --- results -----------------------------------------------------------------
 
@@ -246,6 +288,13 @@ fi
 
 # Expected tests that did not pass (failed, skipped, unfinished or missing).
 grep -v -e '^#' -e '^[[:space:]]*$' "$EXPECTED" | sort -u >"$TEST_DIR/expected.txt"
+if [ $TRANSPORT = iser ]; then
+	# what libiscsi cannot run over iSER is not expected of sangwd
+	grep -v '^#' "$ISER_DEFECTS" | cut -f1 | grep . >"$TEST_DIR/iser-defects.txt"
+	awk -F: 'NR == FNR { skip[$0] = 1; next } !($2 in skip)' \
+		"$TEST_DIR/iser-defects.txt" "$TEST_DIR/expected.txt" >"$TEST_DIR/expected-iser.txt"
+	mv "$TEST_DIR/expected-iser.txt" "$TEST_DIR/expected.txt"
+fi
 awk -F'\t' 'NR == FNR { outcome[$1] = $2; reason[$1] = $3; next }
 	!($1 in outcome) { printf "    %-50s missing from the log\n", $1; next }
 	outcome[$1] != "passed" { printf "    %-50s %s %s\n", $1, outcome[$1], reason[$1] }' \

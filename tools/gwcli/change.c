@@ -242,27 +242,40 @@ int cmd_chap(const struct cli *cli, int argc, char **argv)
 	return call_change(cli, req, strcmp(p.pos[0], "set") == 0 ? "CHAP set" : "CHAP cleared");
 }
 
+/* portal create|delete ADDR:PORT [--iser]; "ADDR:PORT,iser" (how ls and
+ * the shell name an iSER portal) says the same as --iser. */
 int cmd_portal(const struct cli *cli, int argc, char **argv)
 {
+	static const struct opt_spec opts[] = { { "iser", 0 }, { NULL, 0 } };
 	struct parsed p;
 	json_object *req;
-	char msg[300];
+	char msg[300], addr[160];
+	const char *transport = "tcp", *comma;
 	int r;
 
-	if ((r = parse_args("portal", argc, argv, NULL, &p)))
+	if ((r = parse_args("portal", argc, argv, opts, &p)))
 		return r;
 	if (p.n_pos != 2)
 		return command_usage("portal", p.n_pos ? "wrong number of arguments" : NULL);
+	snprintf(addr, sizeof(addr), "%s", p.pos[1]);
+	if ((comma = strrchr(p.pos[1], ',')) && (!strcmp(comma + 1, "iser") || !strcmp(comma + 1, "tcp"))) {
+		transport = comma + 1;
+		addr[comma - p.pos[1]] = '\0';
+	}
+	if (find_opt(&p, "iser") >= 0)
+		transport = "iser";
 	if (strcmp(p.pos[0], "create") == 0) {
 		req = request_new("portal_add");
-		snprintf(msg, sizeof(msg), "listening on %s", p.pos[1]);
+		snprintf(msg, sizeof(msg), "listening on %s%s", addr, strcmp(transport, "tcp") ? " (iSER)" : "");
 	} else if (strcmp(p.pos[0], "delete") == 0) {
 		req = request_new("portal_del");
-		snprintf(msg, sizeof(msg), "no longer listening on %s", p.pos[1]);
+		snprintf(msg, sizeof(msg), "no longer listening on %s%s", addr, strcmp(transport, "tcp") ? " (iSER)" : "");
 	} else {
 		return command_usage("portal", "unknown action '%s'", p.pos[0]);
 	}
-	add_string(req, "portal", p.pos[1]);
+	add_string(req, "portal", addr);
+	if (strcmp(transport, "tcp") != 0)
+		add_string(req, "transport", transport);
 	return call_change(cli, req, msg);
 }
 

@@ -30,8 +30,9 @@ const struct gwcli_command gwcli_commands[] = {
 		      "                                       set CHAP (one-way, optionally mutual); --optional: do\n"
 		      "                                       not require it on discovery sessions\n"
 		      "chap clear (--discovery | IQN [INITIATOR]) [--mutual-only]", cmd_chap },
-	{ "portal",   "portal create ADDR:PORT                listen on another portal ([ADDR]:PORT for IPv6)\n"
-		      "portal delete ADDR:PORT                stop listening there", cmd_portal },
+	{ "portal",   "portal create ADDR:PORT [--iser]       listen on another portal ([ADDR]:PORT for IPv6;\n"
+		      "                                       --iser: iSCSI over RDMA, docs/iser.md)\n"
+		      "portal delete ADDR:PORT [--iser]       stop listening there", cmd_portal },
 	{ "param",    "param set IQN KEY VALUE                set a target parameter (MaxBurstLength, ImmediateData,\n"
 		      "                                       HeaderDigest, queue_depth, nop_interval, demo_mode, ...)", cmd_param },
 	{ "status",   "status                                 the cluster at a glance: every node (up, quorate, ready,\n"

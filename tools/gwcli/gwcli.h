@@ -103,6 +103,10 @@ int64_t int_of(json_object *obj, const char *key);
 bool bool_of(json_object *obj, const char *key);
 json_object *array_of(json_object *obj, const char *key);
 void human_size(uint64_t bytes, char *buf, size_t len);
+/* A portal of an answer ("ADDR:PORT" for TCP, {"portal", "transport"}
+ * otherwise) as one word: "ADDR:PORT" or "ADDR:PORT,iser" (what `portal
+ * delete` takes back). */
+const char *portal_label(json_object *portal, char *buf, size_t len);
 /* "no chap", "chap USER" or "chap USER, mutual USER" of a target or ACL. */
 void describe_chap(json_object *obj, char *buf, size_t len);
 

@@ -14,6 +14,15 @@ const char *str_of(json_object *obj, const char *key)
 	return json_object_get_string(v);
 }
 
+const char *portal_label(json_object *portal, char *buf, size_t len)
+{
+	if (json_object_is_type(portal, json_type_object))
+		snprintf(buf, len, "%s,%s", str_of(portal, "portal"), str_of(portal, "transport"));
+	else
+		snprintf(buf, len, "%s", json_object_get_string(portal));
+	return buf;
+}
+
 int64_t int_of(json_object *obj, const char *key)
 {
 	json_object *v;
@@ -98,8 +107,11 @@ static void print_tree(json_object *resp, void *arg)
 	       (long long)int_of(resp, "config_version"), str_of(resp, "config_file")[0] ? ", " : "",
 	       str_of(resp, "config_file"));
 	printf("portals:");
-	for (size_t i = 0; portals && i < json_object_array_length(portals); i++)
-		printf("%s %s", i ? "," : "", json_object_get_string(json_object_array_get_idx(portals, i)));
+	for (size_t i = 0; portals && i < json_object_array_length(portals); i++) {
+		char label[160];
+
+		printf("%s %s", i ? "," : "", portal_label(json_object_array_get_idx(portals, i), label, sizeof(label)));
+	}
 	printf("%s\n", portals && json_object_array_length(portals) ? "" : " (none)");
 	if (json_object_object_get_ex(resp, "discovery", &discovery)) {
 		describe_chap(discovery, chap, sizeof(chap));

@@ -168,7 +168,8 @@ static json_object *portals_by_address(struct tree *t, json_object *nodes)
 		json_object *node = json_object_array_get_idx(nodes, i), *portals = array_of(node, "portals");
 
 		for (size_t j = 0; portals && j < json_object_array_length(portals); j++) {
-			const char *p = json_object_get_string(json_object_array_get_idx(portals, j));
+			char label[160];
+			const char *p = portal_label(json_object_array_get_idx(portals, j), label, sizeof(label));
 			json_object *entry = NULL;
 
 			for (size_t k = 0; k < json_object_array_length(by_address) && !entry; k++)
@@ -286,8 +287,9 @@ static void add_node(struct tree *t, struct tnode *dir, json_object *node)
 		       n_portals, plural((int64_t)n_portals, "portal", "portals"));
 	for (size_t i = 0; i < n_portals; i++) {
 		json_object *p = json_object_array_get_idx(portals, i);
+		char label[160];
 
-		node_add(sub, TN_NODE_PORTAL, json_object_get_string(p), p, "%s", "");
+		node_add(sub, TN_NODE_PORTAL, portal_label(p, label, sizeof(label)), p, "%s", "");
 	}
 	/* A node that did not answer has sessions nobody can count: say so rather than 0. */
 	if (t->status && !bool_of(node, "up"))
