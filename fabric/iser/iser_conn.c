@@ -418,6 +418,16 @@ static void handle_recv(struct iser_conn *ic, struct iser_wr *w, uint32_t len)
 		return;
 	}
 	memcpy(pdu->bhs, w->buf + ISER_HDR_LEN, ISCSI_BHS_LEN);
+	if (bhs_data_len(pdu->bhs) > (conn->state == CONN_LOGIN || !conn->sess ? ISER_RECV_DSL :
+				       conn->sess->params.target_max_recv_dsl)) {
+		/* Longer than we declared (RFC 7145 6.5 TargetRecvDataSegmentLength). */
+		if (conn->state == CONN_LOGIN)
+			conn_close(conn, "login PDU longer than 8192 bytes of data");
+		else
+			conn_reject_and_close(conn, ISCSI_REJECT_PROTOCOL_ERROR, pdu->bhs,
+					      "data segment longer than TargetRecvDataSegmentLength");
+		return;
+	}
 	pdu->ahs_len = (uint32_t)pdu->bhs[4] * 4;
 	memcpy(pdu->ahs, w->buf + ISER_HDR_LEN + ISCSI_BHS_LEN, pdu->ahs_len);
 	pdu->data = w->buf + ISER_HDR_LEN + ISCSI_BHS_LEN + pdu->ahs_len;
@@ -747,7 +757,7 @@ static void iser_full_feature(struct iscsi_conn *conn)
 	struct iscsi_session *sess = conn->sess;
 	unsigned qd = MIN(sess->queue_depth, ISER_MAX_QUEUE);
 
-	if (!ic->rdma_extensions)
+	if (!ic->rdma_extensions && sess->type == SESSION_NORMAL)
 		log_warn("%s: iSER login without RDMAExtensions=Yes (RFC 7145 6.3)", conn->peer);
 	if (sess->type == SESSION_NORMAL)
 		ic->pool = iser_pool_for(ic->dev, sess->nexus.slot);

@@ -3,7 +3,11 @@
 # /mnt/build) with an iSER portal on soft-RoCE (rdma_rxe on eth0), and
 # the initiators of the same guest:
 #   1. libiscsi's iscsi-inq over iser:// (standard INQUIRY: the vendor)
-#   2. open-iscsi: discovery over TCP, login over -I iser, the disk
+#   2. open-iscsi: discovery over TCP, login over -I iser, the disk;
+#      then bad iSER messages (tests/integration/iser-badmsg: short,
+#      unknown opcode, reserved bits, truncated PDU, a non-login PDU
+#      first), each on a connection of its own: that connection is
+#      dropped, sangwd and the kernel's session go on
 #   3. fio --verify random read/write, block sizes 512 B-512 KiB, queue
 #      depths 1-32, on that disk
 #   4. logout, login again, a short verified fio run, logout
@@ -85,6 +89,21 @@ gnote "logged in over iSER: /dev/$dev ($(cat /sys/block/$dev/size) sectors)"
 during=$(counts)
 gnote "rdma resources of sangwd while logged in: $during"
 [ "$during" != "$before" ] || fail "the count of sangwd's RDMA resources did not change with a session"
+
+# Bad iSER messages on connections of their own: each is dropped, the
+# daemon and the kernel's session go on (fio below runs on that session).
+badmsg=/mnt/build/tests/integration/iser-badmsg
+[ -x "$badmsg" ] || fail "$badmsg is not built (make check builds it)"
+for c in short opcode reserved truncated notlogin; do
+	out=$(ASAN_OPTIONS=detect_leaks=0 "$badmsg" "$addr" 3260 "$c" 2>&1) ||
+		fail "bad message $c: $out"
+done
+kill -0 "$spid" 2>/dev/null || fail "sangwd died on a bad message"
+for why in "short iSER message" "unknown iSER opcode" "reserved bits set in the iSER header" \
+	"iSER message shorter than its PDU" "non-login PDU during login"; do
+	grep -q "closing connection: $why" "$log" || fail "no \"$why\" in sangwd's log"
+done
+gnote "bad iSER messages: each connection dropped, sangwd running"
 
 # 3. fio verify: random read/write, 512 B - 512 KiB, QD 1-32
 fio_verify() { # NAME SIZE BSRANGE QD
