@@ -122,6 +122,7 @@ struct iser_conn {
 	unsigned rdma_count;
 	struct iser_wr_list tx_free, rdma_free;
 	struct iser_wr_list pending;   /* built during a batch, posted at its end */
+	struct tx_pdu_list tx_wait;    /* PDUs waiting for a send buffer, in order */
 	unsigned sq_size, sq_posted;   /* send queue work requests outstanding */
 	unsigned rq_posted;
 	unsigned max_reads, reads_posted;   /* RDMA READs: the initiator's ORD */

@@ -39,13 +39,13 @@ static int cm_channel_get(struct event_loop *loop, char *err, size_t errlen)
 	}
 	cm.ch = rdma_create_event_channel();
 	if (!cm.ch) {
-		snprintf(err, errlen, "iSER: no RDMA connection manager (%s): load rdma_ucm, "
-			 "and an RDMA device is needed", strerror(errno));
+		snprintf(err, errlen, "no RDMA connection manager (%s): an RDMA device and "
+			 "the rdma_ucm module are needed", strerror(errno));
 		return -1;
 	}
 	fcntl(cm.ch->fd, F_SETFL, fcntl(cm.ch->fd, F_GETFL) | O_NONBLOCK);
 	if (ev_add(loop, &cm.src, cm.ch->fd, EPOLLIN, cm_on_event, NULL) < 0) {
-		snprintf(err, errlen, "iSER: cannot watch the RDMA CM channel");
+		snprintf(err, errlen, "cannot watch the RDMA CM channel");
 		rdma_destroy_event_channel(cm.ch);
 		cm.ch = NULL;
 		return -1;
@@ -214,26 +214,25 @@ struct iscsi_listener *iser_listen(struct event_loop *loop, const char *addr, ui
 				  .ai_socktype = SOCK_STREAM };
 	struct addrinfo *ai = NULL;
 	struct iser_listener *il;
-	char port_text[8];
+	char port_text[8], why[160];
 	int rc;
 
 	snprintf(port_text, sizeof(port_text), "%u", port);
 	rc = getaddrinfo(addr[0] ? addr : NULL, port_text, &hints, &ai);
 	if (rc) {
-		snprintf(err, errlen, "iSER portal %s:%u: %s", addr, port, gai_strerror(rc));
+		snprintf(err, errlen, "iser portal %s:%u: %s", addr, port, gai_strerror(rc));
 		return NULL;
 	}
 	il = calloc(1, sizeof(*il));
-	if (!il || cm_channel_get(loop, err, errlen) < 0) {
-		if (!il)
-			snprintf(err, errlen, "out of memory");
+	if (!il || cm_channel_get(loop, why, sizeof(why)) < 0) {
+		snprintf(err, errlen, "iser portal %s:%u: %s", addr, port, il ? why : "out of memory");
 		free(il);
 		freeaddrinfo(ai);
 		return NULL;
 	}
 	if (rdma_create_id(cm.ch, &il->id, NULL, RDMA_PS_TCP) ||
 	    rdma_bind_addr(il->id, ai->ai_addr) || rdma_listen(il->id, 128)) {
-		snprintf(err, errlen, "cannot listen for iSER on %s:%u: %s (is there an RDMA "
+		snprintf(err, errlen, "iser portal %s:%u: cannot listen: %s (is there an RDMA "
 			 "device on that address?)", addr, port, strerror(errno));
 		if (il->id)
 			rdma_destroy_id(il->id);

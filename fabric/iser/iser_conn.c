@@ -155,28 +155,40 @@ static void prep_send(struct iser_wr *w, uint32_t len)
 	w->wr.send.send_flags = IBV_SEND_SIGNALED;
 }
 
-/* Send_Control (RFC 7145 7.3.1): the iSER header, the BHS and the data
- * segment, copied into a registered send buffer (control PDUs are small:
- * InitiatorRecvDataSegmentLength is answered at most ISER_SEND_DSL). */
-static void iser_send_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
+/* Copy a PDU behind an iSER header into send buffer w and queue it. */
+static void send_in(struct iser_conn *ic, struct iser_wr *w, struct tx_pdu *pdu)
 {
-	struct iser_conn *ic = iser_of(conn);
-	struct iser_wr *w = TAILQ_FIRST(&ic->tx_free);
-
-	if (!w || pdu->data_len > ISER_SEND_DSL) {
-		release_tx_pdu(pdu);
-		conn_close(conn, w ? "PDU too long for iSER" : "iSER send buffers exhausted");
-		return;
-	}
-	TAILQ_REMOVE(&ic->tx_free, w, link);
 	iser_hdr_put_control(w->buf);
 	memcpy(w->buf + ISER_HDR_LEN, pdu->hdr, ISCSI_BHS_LEN);
 	if (pdu->data_len)
 		memcpy(w->buf + ISER_HDR_LEN + ISCSI_BHS_LEN, pdu->data, pdu->data_len);
 	w->pdu = pdu;
 	prep_send(w, ISER_HDR_LEN + ISCSI_BHS_LEN + pdu->data_len);
-	conn->tx_bytes += w->sge.length;
+	ic->conn.tx_bytes += w->sge.length;
 	queue_wr(ic, w);
+}
+
+/* Send_Control (RFC 7145 7.3.1): the iSER header, the BHS and the data
+ * segment, copied into a registered send buffer (control PDUs are small:
+ * InitiatorRecvDataSegmentLength is answered at most ISER_SEND_DSL).
+ * With every send buffer in use (responses whose completions are not
+ * polled yet) the PDU waits, in order, for the next one to free. */
+static void iser_send_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
+{
+	struct iser_conn *ic = iser_of(conn);
+	struct iser_wr *w = TAILQ_FIRST(&ic->tx_free);
+
+	if (pdu->data_len > ISER_SEND_DSL) {
+		release_tx_pdu(pdu);
+		conn_close(conn, "PDU too long for iSER");
+		return;
+	}
+	if (!w || !TAILQ_EMPTY(&ic->tx_wait)) {
+		TAILQ_INSERT_TAIL(&ic->tx_wait, pdu, link);
+		return;
+	}
+	TAILQ_REMOVE(&ic->tx_free, w, link);
+	send_in(ic, w, pdu);
 }
 
 /* 9.4: answer an iWARP-style Hello (InfiniBand and RoCE initiators use
@@ -498,9 +510,17 @@ static void handle_wc(struct iser_conn *ic, const struct ibv_wc *wc, bool closin
 		break;
 	case ISER_WR_SEND: {
 		bool close_after = w->pdu && w->pdu->close_after;
+		struct tx_pdu *next;
 		wr_release(ic, w);
-		if (close_after)
+		if (close_after) {
 			conn_close(conn, NULL);
+			break;
+		}
+		while ((next = TAILQ_FIRST(&ic->tx_wait)) && (w = TAILQ_FIRST(&ic->tx_free))) {
+			TAILQ_REMOVE(&ic->tx_wait, next, link);
+			TAILQ_REMOVE(&ic->tx_free, w, link);
+			send_in(ic, w, next);
+		}
 		break;
 	}
 	case ISER_WR_RDMA_WRITE:
@@ -597,6 +617,7 @@ static void teardown(struct iser_conn *ic)
 {
 	struct iser_ring *rings[] = { &ic->rx_login, &ic->rx_full, &ic->tx_login, &ic->tx_full };
 	struct iser_wr *w;
+	struct tx_pdu *pdu;
 
 	if (ic->qp) {
 		rdma_destroy_qp(ic->cm_id);
@@ -617,6 +638,10 @@ static void teardown(struct iser_conn *ic)
 	while ((w = TAILQ_FIRST(&ic->pending))) {
 		TAILQ_REMOVE(&ic->pending, w, link);
 		wr_release(ic, w);
+	}
+	while ((pdu = TAILQ_FIRST(&ic->tx_wait))) {
+		TAILQ_REMOVE(&ic->tx_wait, pdu, link);
+		release_tx_pdu(pdu);
 	}
 	ic->sq_posted = ic->rq_posted = ic->reads_posted = 0;
 	if (ic->cq) {
@@ -651,6 +676,7 @@ struct iser_conn *iser_conn_create(struct event_loop *loop, struct rdma_cm_id *i
 	TAILQ_INIT(&ic->tx_free);
 	TAILQ_INIT(&ic->rdma_free);
 	TAILQ_INIT(&ic->pending);
+	TAILQ_INIT(&ic->tx_wait);
 	str_copy(ic->conn.peer, peer, sizeof(ic->conn.peer));
 	local = rdma_get_local_addr(id);
 	if (local)

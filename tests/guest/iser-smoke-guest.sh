@@ -9,11 +9,12 @@
 #      first), each on a connection of its own: that connection is
 #      dropped, sangwd and the kernel's session go on
 #   3. fio --verify random read/write, block sizes 512 B-512 KiB, queue
-#      depths 1-32, on that disk
+#      depths 1, 32 and 128, on that disk
 #   4. logout, login again, a short verified fio run, logout
 #   5. `rdma resource show` counts (cm_id, qp, cq, mr, pd) back to what
 #      they were before the first connection
-#   6. SIGTERM: sangwd exits 0 and its stderr has no sanitizer report
+#   6. SIGTERM with a session logged in: sangwd exits 0 and its stderr
+#      has no sanitizer report (leaks included)
 # Prints "PASS iser-smoke" at the end; any failure exits 1 with why.
 . /host/.guest/lib.sh
 set -u
@@ -118,6 +119,8 @@ for qd in 1 32; do
 	fio_verify "qd$qd-large" 24M 64k-512k "$qd"
 	gnote "fio verify qd $qd passed"
 done
+fio_verify qd128 16M 4k-128k 128
+gnote "fio verify qd 128 passed"
 
 # 4. logout, login again
 iscsiadm -m node -T "$iqn" -p "$addr:3260" --logout >/dev/null || fail "logout"
@@ -131,7 +134,9 @@ for _ in $(seq 50); do [ "$(counts)" = "$before" ] && break; sleep 0.2; done
 [ "$(counts)" = "$before" ] || fail "rdma resources after logout: $(counts), not $before"
 gnote "rdma resources back to: $(counts)"
 
-# 6. clean exit, no sanitizer report
+# 6. clean exit with a session logged in (sangwd asks it to log out, then
+# closes it), no sanitizer report
+login
 kill -TERM "$spid"
 wait "$spid"; rc=$?
 [ "$rc" = 0 ] || fail "sangwd exited $rc"
