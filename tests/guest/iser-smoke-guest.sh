@@ -10,6 +10,7 @@
 #      dropped, sangwd and the kernel's session go on
 #   3. fio --verify random read/write, block sizes 512 B-512 KiB, queue
 #      depths 1, 32 and 128, on that disk
+#      then fio again while the disk gets LU RESETs (sg_reset -d)
 #   4. logout, login again, a short verified fio run, logout
 #   5. `rdma resource show` counts (cm_id, qp, cq, mr, pd) back to what
 #      they were before the first connection
@@ -121,6 +122,21 @@ for qd in 1 32; do
 done
 fio_verify qd128 16M 4k-128k 128
 gnote "fio verify qd 128 passed"
+
+# LU RESET under I/O (RFC 7143 11.5: the commands in flight, RDMA READs
+# and WRITEs included, are terminated; the SCSI midlayer retries them):
+# fio must still verify every block.
+fio --name=reset --filename="/dev/$dev" --direct=1 --ioengine=libaio --rw=randrw \
+	--bsrange=4k-256k --iodepth=32 --size=32M --verify=crc32c --verify_fatal=1 \
+	--do_verify=1 --randrepeat=0 --output=/tmp/fio-reset.out >/dev/null 2>&1 &
+fpid=$!
+for _ in 1 2 3; do
+	sleep 2
+	kill -0 "$fpid" 2>/dev/null || break
+	sg_reset -d "/dev/$dev" >/dev/null 2>&1 || fail "sg_reset -d /dev/$dev"
+done
+wait "$fpid" || fail "fio under LU RESET: $(tail -n 20 /tmp/fio-reset.out)"
+gnote "fio verify under LU RESET passed"
 
 # 4. logout, login again
 iscsiadm -m node -T "$iqn" -p "$addr:3260" --logout >/dev/null || fail "logout"
