@@ -113,7 +113,10 @@ struct iser_conn {
 	struct iser_dev *dev;
 	struct iser_pool *pool;        /* data buffers of the session's worker */
 	struct ibv_comp_channel *chan;
-	struct ibv_cq *cq;
+	struct ibv_cq *cq;             /* receives: armed, wakes the loop */
+	struct ibv_cq *scq;            /* sends, WRITEs, READs: reaped when awake */
+	bool scq_armed;
+	bool close_wr_queued;          /* a PDU that closes once sent is queued */
 	struct ibv_qp *qp;
 	struct ev_source cq_src;
 	bool cq_src_added;

@@ -5,8 +5,16 @@
  * (7.3.5); write data beyond the immediate data is fetched by RDMA READ
  * (7.3.6), never more outstanding than the initiator's responder
  * resources allow. Work requests queued during one batch of events are
- * posted as one chain; the CQ's completion channel is in the owning
- * loop (batch poll, re-arm, poll again). */
+ * posted as one chain; the completion channel is in the owning loop
+ * (batch poll, re-arm, poll again).
+ *
+ * Two CQs: receives complete on one that is always armed (a new PDU
+ * wakes the loop); the send queue's work requests complete on another
+ * that is reaped whenever the loop is awake anyway (each wake-up, each
+ * flush) and armed only while something waits for it: an RDMA READ (its
+ * data), a PDU that closes the connection once sent, a full send queue,
+ * a PDU waiting for a send buffer. A response's completion
+ * then costs no wake-up of its own (design.md principle 2). */
 #include "iser.h"
 
 #include <errno.h>
@@ -24,6 +32,7 @@
 #define DRAIN_MS        2000    /* how long a close waits for flushed work */
 
 static void cq_poll(struct iser_conn *ic);
+static bool scq_reap(struct iser_conn *ic);
 static void cq_on_event(struct event_loop *loop, uint32_t events, void *arg);
 
 /* --- rings of registered message buffers ------------------------------------- */
@@ -116,6 +125,8 @@ static void iser_flush(struct iser_conn *ic)
 
 	if (conn->state == CONN_CLOSED || conn->close_posted || !ic->qp)
 		return;
+	if (!scq_reap(ic))   /* room in the send queue, send buffers back */
+		return;
 	for (w = TAILQ_FIRST(&ic->pending); w && ic->sq_posted < ic->sq_size; w = next) {
 		next = TAILQ_NEXT(w, link);
 		if (w->kind == ISER_WR_RDMA_READ) {
@@ -130,8 +141,11 @@ static void iser_flush(struct iser_conn *ic)
 		w->posted = true;
 		ic->sq_posted++;
 	}
-	if (first && ibv_post_send(ic->qp, first, &bad))
+	if (first && ibv_post_send(ic->qp, first, &bad)) {
 		conn_close(conn, "cannot post RDMA work requests");
+		return;
+	}
+	scq_reap(ic);   /* arms the send CQ if a READ or a closing PDU went out */
 }
 
 static void flush_deferred(void *arg)
@@ -163,6 +177,8 @@ static void send_in(struct iser_conn *ic, struct iser_wr *w, struct tx_pdu *pdu)
 	if (pdu->data_len)
 		memcpy(w->buf + ISER_HDR_LEN + ISCSI_BHS_LEN, pdu->data, pdu->data_len);
 	w->pdu = pdu;
+	if (pdu->close_after)
+		ic->close_wr_queued = true;
 	prep_send(w, ISER_HDR_LEN + ISCSI_BHS_LEN + pdu->data_len);
 	ic->conn.tx_bytes += w->sge.length;
 	queue_wr(ic, w);
@@ -570,6 +586,8 @@ static void cq_poll(struct iser_conn *ic)
 			}
 			break;
 		}
+		if (!scq_reap(ic))
+			break;
 		n = ibv_poll_cq(ic->cq, CQ_BATCH, wc);
 		if (n < 0) {
 			conn_close(conn, "cannot poll the completion queue");
@@ -596,6 +614,47 @@ out:
 	conn_put(conn);
 }
 
+/* Does anything wait for a send-queue completion? Then the send CQ must
+ * raise an event rather than wait for the next wake-up. */
+static bool scq_needed(const struct iser_conn *ic)
+{
+	/* (work merely queued in this batch is posted by the flush that
+	 * follows; only a full send queue makes it wait for completions) */
+	return ic->reads_posted || ic->close_wr_queued || ic->sq_posted >= ic->sq_size ||
+	       !TAILQ_EMPTY(&ic->tx_wait);
+}
+
+/* Reap the send CQ; arm it (and look once more) when something waits
+ * for it. Returns false when the connection is closing. */
+static bool scq_reap(struct iser_conn *ic)
+{
+	struct iscsi_conn *conn = &ic->conn;
+	struct ibv_wc wc[CQ_BATCH];
+
+	while (ic->scq) {
+		int n = ibv_poll_cq(ic->scq, CQ_BATCH, wc);
+
+		if (n < 0) {
+			conn_close(conn, "cannot poll the send completion queue");
+			return false;
+		}
+		for (int i = 0; i < n; i++) {
+			handle_wc(ic, &wc[i], false);
+			if (conn->state == CONN_CLOSED)
+				return false;   /* the close released the rest */
+		}
+		if (conn->close_posted)
+			return false;
+		if (n > 0)
+			continue;
+		if (ic->scq_armed || !scq_needed(ic))
+			return true;
+		ibv_req_notify_cq(ic->scq, 0);
+		ic->scq_armed = true;   /* and poll once more */
+	}
+	return false;
+}
+
 static void cq_on_event(struct event_loop *loop, uint32_t events, void *arg)
 {
 	struct iser_conn *ic = arg;
@@ -604,8 +663,11 @@ static void cq_on_event(struct event_loop *loop, uint32_t events, void *arg)
 
 	(void)loop;
 	(void)events;
-	if (ibv_get_cq_event(ic->chan, &cq, &ctx) == 0)
+	if (ibv_get_cq_event(ic->chan, &cq, &ctx) == 0) {
+		if (cq == ic->scq)
+			ic->scq_armed = false;
 		ibv_ack_cq_events(cq, 1);
+	}
 	cq_poll(ic);
 }
 
@@ -647,6 +709,10 @@ static void teardown(struct iser_conn *ic)
 	if (ic->cq) {
 		ibv_destroy_cq(ic->cq);
 		ic->cq = NULL;
+	}
+	if (ic->scq) {
+		ibv_destroy_cq(ic->scq);
+		ic->scq = NULL;
 	}
 	if (ic->chan) {
 		ibv_destroy_comp_channel(ic->chan);
@@ -692,16 +758,17 @@ struct iser_conn *iser_conn_create(struct event_loop *loop, struct rdma_cm_id *i
 	 * RDMA operation per command, plus control PDUs. */
 	rq = MIN(ISER_LOGIN_RX + ISER_MAX_QUEUE + ISER_UNSOLICITED_RX, (unsigned)a->max_qp_wr);
 	sq = MIN(2 * (ISER_MAX_QUEUE + ISER_UNSOLICITED_RX) + 16, (unsigned)a->max_qp_wr);
-	cqe = MIN(rq + sq, (unsigned)a->max_cqe);
+	cqe = MIN(MAX(rq, sq), (unsigned)a->max_cqe);
 	ic->chan = ibv_create_comp_channel(id->verbs);
 	if (!ic->chan)
 		goto fail;
 	fcntl(ic->chan->fd, F_SETFL, fcntl(ic->chan->fd, F_GETFL) | O_NONBLOCK);
 	ic->cq = ibv_create_cq(id->verbs, (int)cqe, ic, ic->chan, 0);
-	if (!ic->cq || ibv_req_notify_cq(ic->cq, 0))
+	ic->scq = ibv_create_cq(id->verbs, (int)cqe, ic, ic->chan, 0);
+	if (!ic->cq || !ic->scq || ibv_req_notify_cq(ic->cq, 0))
 		goto fail;
 	memset(&qa, 0, sizeof(qa));
-	qa.send_cq = ic->cq;
+	qa.send_cq = ic->scq;
 	qa.recv_cq = ic->cq;
 	qa.qp_type = IBV_QPT_RC;
 	qa.cap.max_send_wr = sq;
@@ -823,6 +890,10 @@ static void iser_conn_close(struct iscsi_conn *conn)
 		while ((ic->sq_posted || ic->rq_posted) && now_ms() < deadline) {
 			struct ibv_wc wc[CQ_BATCH];
 			int n = ibv_poll_cq(ic->cq, CQ_BATCH, wc);
+			if (n < 0)
+				break;
+			if (n == 0)
+				n = ibv_poll_cq(ic->scq, CQ_BATCH, wc);
 			if (n < 0)
 				break;
 			if (n == 0) {
