@@ -160,7 +160,9 @@ static void cm_on_event(struct event_loop *loop, uint32_t events, void *arg)
 		struct rdma_cm_id *id;
 		int status;
 
-		if (rdma_get_cm_event(cm.ch, &ev))
+		/* The last connection's close (an event below) may have taken
+		 * the channel with it once no listener is left. */
+		if (!cm.ch || rdma_get_cm_event(cm.ch, &ev))
 			return;    /* EAGAIN: nothing more */
 		/* Copy what we need and acknowledge at once: destroying an id
 		 * waits for its events to be acknowledged. */

@@ -4,11 +4,13 @@
 # build under test, ASan/UBSan in tests/run) runs in the QEMU guest of
 # tests/guest/ on soft-RoCE (rdma_rxe), next to the initiators. The
 # guest's part, tests/guest/iser-smoke-guest.sh, checks iscsi-inq over
-# iser://, open-iscsi discovery over TCP and login over -I iser, fio
-# --verify random read/write (512 B-512 KiB, QD 1 and 32), logout and
-# re-login, sangwd's RDMA resources (cm_id, QP, CQ, MR, PD) back to what
-# they were, and a clean, sanitizer-quiet exit of sangwd.
-# Takes ~2 minutes here (TCG guest) once the image is built.
+# iser://, open-iscsi discovery over TCP and login over -I iser, bad iSER
+# messages dropping their own connection only (iser-badmsg, built by make
+# check), fio --verify random read/write (512 B-512 KiB, QD 1, 32, 128;
+# under LU RESETs), logout and re-login, sangwd's RDMA resources (cm_id,
+# QP, CQ, MR, PD) back to what they were, kill -9 and restart of sangwd
+# under a session, and a clean, sanitizer-quiet exit with a session.
+# Takes 2-3 minutes here (TCG guest, load 10) once the image is built.
 TEST_NAME=cluster-iser-guest
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"

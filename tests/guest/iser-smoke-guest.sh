@@ -14,7 +14,9 @@
 #   4. logout, login again, a short verified fio run, logout
 #   5. `rdma resource show` counts (cm_id, qp, cq, mr, pd) back to what
 #      they were before the first connection
-#   6. SIGTERM with a session logged in: sangwd exits 0 and its stderr
+#   6. sangwd killed (-9) under a session and started again: open-iscsi
+#      logs in again by itself, fio verify passes
+#   7. SIGTERM with a session logged in: sangwd exits 0 and its stderr
 #      has no sanitizer report (leaks included)
 # Prints "PASS iser-smoke" at the end; any failure exits 1 with why.
 . /host/.guest/lib.sh
@@ -49,13 +51,17 @@ counts() {
 
 mkdir -p /tmp/sangw
 export ASAN_OPTIONS=abort_on_error=1:detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-/mnt/build/sangwd -f --listen "$addr:3260" --listen-iser "$addr:3260" --target "$iqn" \
-	--lun file:/tmp/lu.img,size=256M -s /tmp/sangw -m /tmp/sangw/mgmt.sock --log-level info \
-	>"$log" 2>&1 &
-spid=$!
-for _ in $(seq 150); do [ -S /tmp/sangw/mgmt.sock ] && break; sleep 0.2; done
-[ -S /tmp/sangw/mgmt.sock ] || fail "sangwd did not start"
-grep -q "listening for iSER on $addr:3260" "$log" || fail "no iSER listener"
+start_sangwd() {
+	rm -f /tmp/sangw/mgmt.sock
+	/mnt/build/sangwd -f --listen "$addr:3260" --listen-iser "$addr:3260" --target "$iqn" \
+		--lun file:/tmp/lu.img,size=256M -s /tmp/sangw -m /tmp/sangw/mgmt.sock \
+		--log-level info >>"$log" 2>&1 &
+	spid=$!
+	for _ in $(seq 150); do [ -S /tmp/sangw/mgmt.sock ] && break; sleep 0.2; done
+	[ -S /tmp/sangw/mgmt.sock ] || fail "sangwd did not start"
+	grep -q "listening for iSER on $addr:3260" "$log" || fail "no iSER listener"
+}
+start_sangwd
 before=$(counts)
 gnote "rdma resources with sangwd listening: $before"
 
@@ -150,9 +156,20 @@ for _ in $(seq 50); do [ "$(counts)" = "$before" ] && break; sleep 0.2; done
 [ "$(counts)" = "$before" ] || fail "rdma resources after logout: $(counts), not $before"
 gnote "rdma resources back to: $(counts)"
 
-# 6. clean exit with a session logged in (sangwd asks it to log out, then
-# closes it), no sanitizer report
+# 6. sangwd killed (-9) under a logged-in session and started again: the
+# kernel initiator logs in again by itself and verified I/O goes on
 login
+kill -KILL "$spid"
+wait "$spid" 2>/dev/null
+sessions=$(grep -c "normal session of $initiator" "$log")
+start_sangwd
+fio_verify after-restart 4M 4k-128k 8
+[ "$(grep -c "normal session of $initiator" "$log")" -gt "$sessions" ] ||
+	fail "the initiator did not log in again after the restart"
+gnote "sangwd killed and restarted: the session came back, fio verify passed"
+
+# 7. clean exit with a session logged in (sangwd asks it to log out, then
+# closes it), no sanitizer report
 kill -TERM "$spid"
 wait "$spid"; rc=$?
 [ "$rc" = 0 ] || fail "sangwd exited $rc"
