@@ -394,7 +394,8 @@ static uint16_t security_keys(struct login_state *ls, const struct text_kv_list 
 		return ISCSI_LOGIN_STATUS_AUTH_FAILED;
 	}
 	if (chap_a) {
-		if (chap_target_challenge(&ls->chap, chap_a, ls->cb.random, ls->cb.arg, out, why) < 0)
+		if (chap_target_challenge(&ls->chap, chap_a, ls->info.params.chap_algorithms,
+					  ls->cb.random, ls->cb.arg, out, why) < 0)
 			return ISCSI_LOGIN_STATUS_AUTH_FAILED;
 	} else if (chap_answer) {
 		if (chap_target_verify(&ls->chap, req, &ls->info.chap, &ls->info.mutual_chap, out,
