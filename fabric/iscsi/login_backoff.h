@@ -19,7 +19,7 @@
 #define LOGIN_BACKOFF_SLOTS      256
 #define LOGIN_BACKOFF_THRESHOLD  5          /* failures before the first lockout */
 #define LOGIN_BACKOFF_WINDOW_MS  60000      /* ... counted within this window */
-#define LOGIN_BACKOFF_FIRST_MS   2000       /* the first lockout; doubled each time */
+#define LOGIN_BACKOFF_FIRST_MS   5000       /* the first lockout; doubled each time */
 #define LOGIN_BACKOFF_MAX_MS     300000
 #define LOGIN_BACKOFF_FORGET_MS  900000     /* quiet this long: a fresh start */
 #define LOGIN_BACKOFF_PORTAL_MAX 64
