@@ -294,6 +294,7 @@ struct gateway {
 	char state_dir[PATH_MAX];
 	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
 	char mgmt_socket[PATH_MAX];
+	char mgmt_group[64];             /* --mgmt-group: may use the socket too; "": root only */
 	struct chap_cred discovery_chap; /* CHAP asked of SendTargets sessions */
 	struct chap_cred discovery_mutual_chap;
 	bool discovery_auth;             /* require CHAP on discovery sessions */
