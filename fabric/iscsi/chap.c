@@ -119,12 +119,21 @@ void iscsi_binary_encode_hex(const uint8_t *data, size_t len, char *out)
 static const struct {
 	unsigned alg;
 	const struct nettle_hash *hash;
+	const char *name;
 } chap_hashes[] = {
-	{ CHAP_ALG_SHA3_256, &nettle_sha3_256 },   /* FIPS 202 */
-	{ CHAP_ALG_SHA256, &nettle_sha256 },       /* FIPS 180-4 */
-	{ CHAP_ALG_SHA1, &nettle_sha1 },
-	{ CHAP_ALG_MD5, &nettle_md5 },             /* RFC 1321 */
+	{ CHAP_ALG_SHA3_256, &nettle_sha3_256, "SHA3-256" },   /* FIPS 202 */
+	{ CHAP_ALG_SHA256, &nettle_sha256, "SHA-256" },        /* FIPS 180-4 */
+	{ CHAP_ALG_SHA1, &nettle_sha1, "SHA-1" },
+	{ CHAP_ALG_MD5, &nettle_md5, "MD5" },                  /* RFC 1321 */
 };
+
+const char *chap_algorithm_name(unsigned alg)
+{
+	for (size_t i = 0; i < sizeof(chap_hashes) / sizeof(chap_hashes[0]); i++)
+		if (chap_hashes[i].alg == alg)
+			return chap_hashes[i].name;
+	return "unknown";
+}
 
 static const struct nettle_hash *hash_of(unsigned alg)
 {

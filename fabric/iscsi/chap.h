@@ -28,6 +28,8 @@ void iscsi_binary_encode_hex(const uint8_t *data, size_t len, char *out);
 /* The digest length CHAP_A value alg implies for CHAP_R (and for the
  * challenges we send): 16, 20 or 32 bytes; 0 when we do not support alg. */
 size_t chap_digest_len(unsigned alg);
+/* "MD5", "SHA-1", "SHA-256", "SHA3-256", or "unknown": for the log. */
+const char *chap_algorithm_name(unsigned alg);
 /* RFC 1994 4.1 with the hash alg names:
  * Response = H(Identifier || secret || Challenge). Returns the digest
  * length written to out, or 0 when alg is not supported. */

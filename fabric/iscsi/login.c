@@ -455,6 +455,9 @@ static uint16_t security_keys(struct login_state *ls, const struct text_kv_list 
 			return ISCSI_LOGIN_STATUS_AUTH_FAILED;
 		}
 		backoff_result(ls, true);
+		log_info("iSCSI login: '%s' passed %sCHAP with %s (CHAP_A=%u)", ls->initiator_name,
+			 text_kv_get(req, "CHAP_C") ? "mutual " : "",
+			 chap_algorithm_name(ls->chap.algorithm), ls->chap.algorithm);
 		ls->auth = AUTH_DONE;
 	} else if (ls->auth == AUTH_CHAP && !chose_chap_now) {
 		/* CHAP is under way and the request does not carry its next step */
