@@ -101,7 +101,8 @@ static int chap_alg_bit(const char *name, size_t len, uint32_t *bit)
 
 /* An array of names (["sha256", "sha3-256"]) or, as gwcli sends it, one
  * string with the names separated by commas. */
-static int parse_chap_algs(json_object *v, const char *path, uint32_t *set, char *err, size_t errlen)
+int cfg_parse_chap_algorithms(json_object *v, const char *path, uint32_t *set, char *err,
+			      size_t errlen)
 {
 	char buf[64];
 
@@ -151,7 +152,7 @@ bad:
 			 "\"sha3-256\")", cfg_json_brief(v, buf, sizeof(buf)));
 }
 
-static json_object *dump_chap_algs(uint32_t set)
+json_object *cfg_dump_chap_algorithms(uint32_t set)
 {
 	json_object *a = json_object_new_array();
 
@@ -159,6 +160,17 @@ static json_object *dump_chap_algs(uint32_t set)
 		if (set & CHAP_ALG_BIT(chap_alg_names[i].alg))
 			json_object_array_add(a, json_object_new_string(chap_alg_names[i].name));
 	return a;
+}
+
+void cfg_format_chap_algorithms(uint32_t set, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(chap_alg_names) && used < len; i++)
+		if (set & CHAP_ALG_BIT(chap_alg_names[i].alg))
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+						 chap_alg_names[i].name);
 }
 
 /* JSON booleans, or the RFC's own spellings: Yes/No, CRC32C/None. */
@@ -173,7 +185,7 @@ int cfg_param_value(const struct param_desc *d, json_object *v, const char *path
 
 	switch (d->kind) {
 	case PARAM_CHAP_ALGS:
-		if ((r = parse_chap_algs(v, path, &set, err, errlen)) < 0)
+		if ((r = cfg_parse_chap_algorithms(v, path, &set, err, errlen)) < 0)
 			return r;
 		param_put(p, d, set);
 		return 0;
@@ -266,7 +278,7 @@ json_object *cfg_dump_params(const struct target_params *p, bool only_changed)
 		if (only_changed && value == param_get(&defaults, d))
 			continue;
 		if (d->kind == PARAM_CHAP_ALGS)
-			json_object_object_add(o, d->key, dump_chap_algs(value));
+			json_object_object_add(o, d->key, cfg_dump_chap_algorithms(value));
 		else
 			json_object_object_add(o, d->key, param_is_bool(d) ? json_object_new_boolean(value != 0)
 									   : json_object_new_int64(value));
@@ -303,15 +315,9 @@ void cfg_param_format(const struct target_params *p, const struct param_desc *d,
 {
 	uint32_t value = param_get(p, d);
 
-	if (d->kind == PARAM_CHAP_ALGS) {
-		size_t used = 0;
-
-		buf[0] = '\0';
-		for (size_t i = 0; i < ARRAY_SIZE(chap_alg_names) && used < len; i++)
-			if (value & CHAP_ALG_BIT(chap_alg_names[i].alg))
-				used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "",
-							 chap_alg_names[i].name);
-	} else if (param_is_bool(d))
+	if (d->kind == PARAM_CHAP_ALGS)
+		cfg_format_chap_algorithms(value, buf, len);
+	else if (param_is_bool(d))
 		snprintf(buf, len, "%s", value ? "true" : "false");
 	else
 		snprintf(buf, len, "%u", value);

@@ -298,6 +298,7 @@ struct gateway {
 	struct chap_cred discovery_chap; /* CHAP asked of SendTargets sessions */
 	struct chap_cred discovery_mutual_chap;
 	bool discovery_auth;             /* require CHAP on discovery sessions */
+	uint32_t discovery_chap_algorithms; /* CHAP_ALG_BIT()s; 0: all of them */
 	TAILQ_HEAD(, target) targets;
 	TAILQ_HEAD(, portal) portals;
 	TAILQ_HEAD(, it_nexus) nexuses;  /* every I_T nexus on this node */

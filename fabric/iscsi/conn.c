@@ -42,6 +42,8 @@ static uint16_t login_lookup(void *arg, const char *target_name, const char *ini
 		info->chap = gw->discovery_chap;
 		info->mutual_chap = gw->discovery_mutual_chap;
 		target_params_defaults(&info->params);
+		if (gw->discovery_chap_algorithms)
+			info->params.chap_algorithms = gw->discovery_chap_algorithms;
 		return 0;
 	}
 	t = gw_find_target(gw, target_name);

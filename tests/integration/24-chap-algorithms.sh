@@ -3,7 +3,8 @@
 # SHA3-256) over TCP with our own small client (tests/integration/
 # chap_client.py, digests from Python's hashlib): the strongest common one
 # is picked, one-way and mutual; the target parameter chap_algorithms
-# (set through gwcli) restricts them; libiscsi's MD5 CHAP keeps working.
+# (set through gwcli) restricts them, and so does the discovery sessions'
+# own (gwcli param set --discovery); libiscsi's MD5 CHAP keeps working.
 # Then the failed-login back-off: LOGIN_BACKOFF_THRESHOLD (5) wrong
 # secrets lock the initiator out of the portal (0x0201 even with the right
 # secret) until the lockout (2 s) ends. Last, sangwd's log (debug level)
@@ -17,9 +18,11 @@ SECRET1=Ini1-s3cret-xyzzy
 SECRET2=Ini2-s3cret-plugh
 TSECRET=Tgt2-s3cret-frotz
 WRONG=Wr0ng-s3cret-gnusto
+DSECRET=Disc-s3cret-zork1
 cat >"$TEST_DIR/sangw.json" <<JSON
 {
   "portals": ["$PORTAL"],
+  "discovery": { "auth": true, "chap": { "user": "disc", "secret": "$DSECRET" } },
   "targets": [
     { "iqn": "$TARGET_IQN",
       "luns": [ { "lun": 0, "backstore": "null", "size": "64M" } ],
@@ -75,6 +78,21 @@ must_fail gwcli param set "$TARGET_IQN" chap_algorithms sha512
 must_fail gwcli param set "$TARGET_IQN" chap_algorithms ""
 must gwcli param set "$TARGET_IQN" chap_algorithms md5,sha1,sha256,sha3-256
 must testclient login "$(iscsi_url)" --initiator "$INIT1_IQN" --user u1 --password "$SECRET1"
+# Discovery sessions have their own list (libiscsi: MD5).
+must testclient discover "$(portal_url)" --initiator "$INIT1_IQN" --user disc --password "$DSECRET" \
+	--expect "$TARGET_IQN"
+must gwcli param set --discovery chap_algorithms sha256
+gwcli --json ls | python3 -c '
+import json, sys
+d = json.load(sys.stdin)["discovery"]
+assert d["chap_algorithms"] == ["sha256"], d' || fail "gwcli --json ls does not show discovery chap_algorithms [sha256]"
+must_fail testclient discover "$(portal_url)" --initiator "$INIT1_IQN" --user disc --password "$DSECRET"
+grep -q "(discovery)' failed (status 0x0201): no CHAP algorithm offered" "$SANGWD_LOG" ||
+	fail "the discovery login was not refused for its algorithm"
+must_fail gwcli param set --discovery queue_depth 4
+must gwcli param set --discovery chap_algorithms md5,sha256
+must testclient discover "$(portal_url)" --initiator "$INIT1_IQN" --user disc --password "$DSECRET" \
+	--expect "$TARGET_IQN"
 assert_alive
 
 note "failed-login back-off"
@@ -100,7 +118,7 @@ note "secrets never logged"
 must gwcli chap set "$TARGET_IQN" "$INIT1_IQN" u3 Ini3-s3cret-xyzzy --mutual tgt3 Tgt3-s3cret-frotz
 chap 7,8 8 --initiator "$INIT1_IQN" --user u3 --secret Ini3-s3cret-xyzzy --target-user tgt3 --target-secret Tgt3-s3cret-frotz
 stop_sangwd
-for s in "$SECRET1" "$SECRET2" "$TSECRET" "$WRONG" Ini3-s3cret-xyzzy Tgt3-s3cret-frotz s3cret; do
+for s in "$SECRET1" "$SECRET2" "$TSECRET" "$WRONG" "$DSECRET" Ini3-s3cret-xyzzy Tgt3-s3cret-frotz s3cret; do
 	grep -n -- "$s" "$SANGWD_LOG" >&2 && fail "sangwd logged a secret ($s)"
 done
 pass
