@@ -13,6 +13,8 @@
 #include <string.h>
 
 #include "../../fabric/iscsi/chap.h"
+#include "../../fabric/iscsi/login_backoff.h"
+#include "../../gateway/util.h"
 #include "../../fabric/iscsi/iscsi_proto.h"
 #include "../../fabric/iscsi/login.h"
 #include "../../fabric/iscsi/text_keys.h"
@@ -477,6 +479,64 @@ static void test_chap_sha3_mutual(void **state)
 	chap_response(CHAP_ALG_SHA3_256, 9, "targetsecret12", ich, 16, want);
 	assert_memory_equal(got, want, 32);
 	finish_operational(h);
+}
+
+/* The failed-login back-off (login_backoff.h) as login.c applies it: a
+ * portal callback turns it on; LOGIN_BACKOFF_THRESHOLD wrong responses
+ * lock the initiator out of that portal, so even the right secret is
+ * refused before any challenge; a success clears it. */
+#define UNIT_PORTAL "unit-test-portal:3260"
+
+static void cb_portal(void *arg, char *buf, size_t len)
+{
+	(void)arg;
+	snprintf(buf, len, "%s", UNIT_PORTAL);
+}
+
+static void fresh_login(struct harness *h, bool with_portal)
+{
+	struct login_callbacks cb = {
+		.lookup = cb_lookup, .complete = cb_complete, .random = cb_random,
+		.portal = with_portal ? cb_portal : NULL, .arg = h,
+	};
+
+	login_state_destroy(h->ls);
+	h->ls = login_state_create(&cb);
+	assert_non_null(h->ls);
+	h->answer_continued = false;
+}
+
+static void test_chap_backoff(void **state)
+{
+	struct harness *h = *state;
+
+	h->auth_required = true;
+	h->chap = make_cred("client1", "initiatorsecret");
+	for (int i = 0; i < LOGIN_BACKOFF_THRESHOLD; i++) {
+		fresh_login(h, true);
+		chap_login(h, "client1", "not-the-secret", false, false);
+		expect_failure(h, ISCSI_LOGIN_STATUS_AUTH_FAILED);
+	}
+	assert_true(login_backoff_remaining(login_backoff_table(), INITIATOR_IQN, UNIT_PORTAL, now_ms()) > 0);
+	/* locked out: CHAP_A gets no challenge, whatever the secret */
+	fresh_login(h, true);
+	send_keys(h, T_BIT | STAGES(0, 1), "InitiatorName=" INITIATOR_IQN, "TargetName=" TARGET_IQN,
+		  "SessionType=Normal", "AuthMethod=CHAP", NULL);
+	assert_int_equal(h->result, LOGIN_RESULT_CONTINUE);
+	send_keys(h, STAGES(0, 1), "CHAP_A=7,5", NULL);
+	assert_null(key(h, "CHAP_C"));
+	expect_failure(h, ISCSI_LOGIN_STATUS_AUTH_FAILED);
+	/* without a portal callback there is no back-off (the harness's own) */
+	fresh_login(h, false);
+	chap_login(h, "client1", "initiatorsecret", false, false);
+	expect_stages(h, true, 0, 1);
+	/* once the lockout is over a success clears the pair: here the
+	 * table is told directly, as a success through login.c would */
+	login_backoff_succeeded(login_backoff_table(), INITIATOR_IQN, UNIT_PORTAL);
+	fresh_login(h, true);
+	chap_login(h, "client1", "initiatorsecret", false, false);
+	expect_stages(h, true, 0, 1);
+	assert_int_equal(login_backoff_remaining(login_backoff_table(), INITIATOR_IQN, UNIT_PORTAL, now_ms()), 0);
 }
 
 /* CHAP offered and configured, though not required: the initiator's
@@ -1120,6 +1180,7 @@ int main(void)
 		LOGIN_TEST(test_chap_algorithms_restricted),
 		LOGIN_TEST(test_chap_sha3_mutual),
 		LOGIN_TEST(test_chap_algorithm_not_allowed),
+		LOGIN_TEST(test_chap_backoff),
 		LOGIN_TEST(test_chap_optional),
 		LOGIN_TEST(test_chap_wrong_secret),
 		LOGIN_TEST(test_chap_wrong_name),
