@@ -370,7 +370,7 @@ static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 static int parse_discovery(json_object *v, const char *path, struct cfg_doc *doc,
 			   char *err, size_t errlen)
 {
-	static const char *const keys[] = { "auth", "chap", "mutual_chap", NULL };
+	static const char *const keys[] = { "auth", "chap", "mutual_chap", "chap_algorithms", NULL };
 	char q[JPATH_MAX];
 	json_object *f;
 	int r;
@@ -392,6 +392,10 @@ static int parse_discovery(json_object *v, const char *path, struct cfg_doc *doc
 		return r;
 	if (doc->discovery_auth && !doc->discovery_chap.set)
 		return cfg_failf(-EINVAL, err, errlen, q, "requiring CHAP on discovery needs discovery.chap");
+	cfg_path_key(q, path, "chap_algorithms");
+	if ((f = cfg_member(v, "chap_algorithms")) &&
+	    (r = cfg_parse_chap_algorithms(f, q, &doc->discovery_chap_algorithms, err, errlen)) < 0)
+		return r;
 	return 0;
 }
 
