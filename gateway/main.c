@@ -60,12 +60,9 @@ struct options {
 static void usage(FILE *out)
 {
 	fprintf(out,
-"Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--listen-iser ADDR:PORT]...
-"
-"              [--target IQN]
-"
-"              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH] [--mgmt-group GROUP]
-"
+"Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--listen-iser ADDR:PORT]...\n"
+"              [--target IQN]\n"
+"              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH] [--mgmt-group GROUP]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
