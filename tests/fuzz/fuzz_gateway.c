@@ -1,0 +1,148 @@
+#include "fuzz_gateway.h"
+
+#include <ftw.h>
+#include <qb/qblog.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../../cluster/cluster.h"
+#include "../../gateway/config.h"
+#include "../../gateway/event_loop.h"
+#include "../../gateway/shared_state.h"
+#include "../../gateway/state_snapshot.h"
+#include "../../gateway/util.h"
+#include "../../gateway/workers.h"
+
+/* No membership callback: a group of one that never changes (fencing and
+ * the range locks then have nothing to do), as in tests/unit. */
+static const struct cluster_callbacks fuzz_cluster_cb = {
+	.apply = shared_state_apply,
+	.snapshot = state_snapshot_cluster_take,
+	.restore = state_snapshot_cluster_restore,
+	.quorum = shared_state_ready_changed,
+	.saved_state = state_snapshot_saved_state,
+};
+
+static int remove_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	if (ftw->level > 0)
+		remove(path);
+	return 0;
+}
+
+static void empty_dir(const char *dir)
+{
+	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static struct fuzz_gw *singleton;
+
+static void fuzz_gw_exit(void)
+{
+	if (singleton && singleton->dir[0]) {
+		empty_dir(singleton->dir);
+		rmdir(singleton->dir);
+	}
+}
+
+struct fuzz_gw *fuzz_gw_get(void)
+{
+	if (singleton)
+		return singleton;
+	singleton = calloc(1, sizeof(*singleton));
+	if (!singleton)
+		abort();
+	/* Nothing per input on stderr: libFuzzer's output stays readable
+	 * and fast. */
+	qb_log_init("sangw-fuzz", LOG_DAEMON, LOG_EMERG);
+	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+	snprintf(singleton->dir, sizeof(singleton->dir), "/tmp/sangw-fuzz-XXXXXX");
+	if (!mkdtemp(singleton->dir))
+		abort();
+	atexit(fuzz_gw_exit);
+	return singleton;
+}
+
+void fuzz_gw_start(struct fuzz_gw *g, int n_lus)
+{
+	struct gateway *gw = &g->gw;
+
+	memset(gw, 0, sizeof(*gw));
+	TAILQ_INIT(&gw->targets);
+	TAILQ_INIT(&gw->portals);
+	TAILQ_INIT(&gw->nexuses);
+	gw->node_id = 1;
+	gw->loop = event_loop_create();
+	if (!gw->loop || workers_init(gw->loop, 0) < 0)
+		abort();
+	str_copy(gw->state_dir, g->dir, sizeof(gw->state_dir));
+	gw->cluster = cluster_create("none", gw->loop, &fuzz_cluster_cb, gw);
+	if (!gw->cluster || gw->cluster->ops->start(gw->cluster) < 0)
+		abort();
+	the_gateway = gw;
+	g->target = NULL;
+	g->started = true;
+	if (n_lus >= 0) {
+		g->target = target_create(gw, FUZZ_TARGET_IQN);
+		if (!g->target)
+			abort();
+		g->target->demo_mode = true;
+	}
+	for (int i = 0; i < n_lus; i++) {
+		char err[256];
+		struct lu_spec spec;
+
+		if (lu_spec_parse("null,size=1M", &spec, err, sizeof(err)) < 0 ||
+		    !lu_create(g->target, (uint64_t)i, &spec, err, sizeof(err))) {
+			fprintf(stderr, "fuzz: %s\n", err);
+			abort();
+		}
+	}
+	fuzz_gw_drain(g);
+}
+
+void fuzz_gw_drain(struct fuzz_gw *g)
+{
+	/* The single-node service applies from deferred calls, which may
+	 * queue more, and completions come through eventfds: quiet means two
+	 * rounds in a row that left nothing deferred. */
+	for (int i = 0, quiet = 0; i < 256 && quiet < 2; i++) {
+		event_loop_run_once(g->gw.loop, 0);
+		quiet = event_loop_has_deferred(g->gw.loop) ? 0 : quiet + 1;
+	}
+}
+
+void fuzz_gw_stop(struct fuzz_gw *g)
+{
+	struct gateway *gw = &g->gw;
+
+	if (!g->started)
+		return;
+	fuzz_gw_drain(g);
+	config_model_clear(gw);
+	fuzz_gw_drain(g);
+	cluster_destroy(gw->cluster);
+	workers_destroy();
+	event_loop_destroy(gw->loop);
+	the_gateway = NULL;
+	g->started = false;
+	empty_dir(g->dir);
+}
+
+bool fuzz_input_unsafe(const uint8_t *data, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (data[i] == '/')
+			return true;
+		if (data[i] == '\\' && i + 1 < size && data[i + 1] == 'u')
+			return true;
+		if (i + 4 <= size && strncasecmp((const char *)data + i, "file", 4) == 0)
+			return true;
+	}
+	return false;
+}

@@ -1,0 +1,40 @@
+/* The gateway the libFuzzer targets run against: single-node cluster
+ * service, no workers, no sockets, one demo-mode target with null LUs.
+ * Each input gets a fresh one (fuzz_gw_start .. fuzz_gw_stop), so an input
+ * behaves the same whatever ran before it: a crash reproduces from the
+ * one input that libFuzzer saved. */
+#ifndef SANGW_FUZZ_GATEWAY_H
+#define SANGW_FUZZ_GATEWAY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../../gateway/model.h"
+
+#define FUZZ_TARGET_IQN "iqn.2026-11.org.sangw:fuzz"
+
+/* The one harness of a fuzz process (a named singleton per target). */
+struct fuzz_gw {
+	struct gateway gw;
+	struct target *target;
+	char dir[64];            /* state dir (see fuzz_gw_get) */
+	bool started;
+};
+
+/* The singleton: created on first use with the logger silenced and a
+ * temp folder for the gateway's state (removed at exit). */
+struct fuzz_gw *fuzz_gw_get(void);
+/* A fresh gateway: target FUZZ_TARGET_IQN in demo mode with n_lus null
+ * LUs (LUN 0..n-1, 1 MiB: a SANITIZE overwrites it in one paced chunk); no target when n_lus < 0. */
+void fuzz_gw_start(struct fuzz_gw *g, int n_lus);
+/* Let every pending operation and deferred call run. */
+void fuzz_gw_drain(struct fuzz_gw *g);
+/* Tear the gateway down and empty the folder. */
+void fuzz_gw_stop(struct fuzz_gw *g);
+/* Inputs that could reach the file system or fill the disk (a file
+ * backstore, '/' or a \u escape that may hide either): the JSON targets
+ * skip them. */
+bool fuzz_input_unsafe(const uint8_t *data, size_t size);
+
+#endif
