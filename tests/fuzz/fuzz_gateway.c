@@ -10,6 +10,7 @@
 #include "../../cluster/cluster.h"
 #include "../../gateway/config.h"
 #include "../../gateway/event_loop.h"
+#include "../../gateway/log.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/state_snapshot.h"
 #include "../../gateway/util.h"
@@ -58,11 +59,21 @@ struct fuzz_gw *fuzz_gw_get(void)
 		abort();
 	/* Nothing per input on stderr: libFuzzer's output stays readable
 	 * and fast. */
-	qb_log_init("sangw-fuzz", LOG_DAEMON, LOG_EMERG);
-	qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
-	qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+	if (getenv("SANGW_FUZZ_LOG")) {
+		/* Reproducing one input: the daemon's log at debug level. */
+		log_setup("sangw-fuzz", LOG_DEBUG, true, false);
+	} else {
+		qb_log_init("sangw-fuzz", LOG_DAEMON, LOG_EMERG);
+		qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
+		qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
+	}
 	snprintf(singleton->dir, sizeof(singleton->dir), "/tmp/sangw-fuzz-XXXXXX");
 	if (!mkdtemp(singleton->dir))
+		abort();
+	/* One loop for the process: listeners a target keeps (fuzz_session)
+	 * stay registered; each gateway leaves it empty otherwise. */
+	singleton->loop = event_loop_create();
+	if (!singleton->loop || workers_init(singleton->loop, 0) < 0)
 		abort();
 	atexit(fuzz_gw_exit);
 	return singleton;
@@ -77,9 +88,7 @@ void fuzz_gw_start(struct fuzz_gw *g, int n_lus)
 	TAILQ_INIT(&gw->portals);
 	TAILQ_INIT(&gw->nexuses);
 	gw->node_id = 1;
-	gw->loop = event_loop_create();
-	if (!gw->loop || workers_init(gw->loop, 0) < 0)
-		abort();
+	gw->loop = g->loop;
 	str_copy(gw->state_dir, g->dir, sizeof(gw->state_dir));
 	gw->cluster = cluster_create("none", gw->loop, &fuzz_cluster_cb, gw);
 	if (!gw->cluster || gw->cluster->ops->start(gw->cluster) < 0)
@@ -127,8 +136,6 @@ void fuzz_gw_stop(struct fuzz_gw *g)
 	config_model_clear(gw);
 	fuzz_gw_drain(g);
 	cluster_destroy(gw->cluster);
-	workers_destroy();
-	event_loop_destroy(gw->loop);
 	the_gateway = NULL;
 	g->started = false;
 	empty_dir(g->dir);

@@ -17,12 +17,14 @@
 /* The one harness of a fuzz process (a named singleton per target). */
 struct fuzz_gw {
 	struct gateway gw;
+	struct event_loop *loop;  /* the process's one loop; gw.loop */
 	struct target *target;
 	char dir[64];            /* state dir (see fuzz_gw_get) */
 	bool started;
 };
 
-/* The singleton: created on first use with the logger silenced and a
+/* The singleton: created on first use with the logger silenced (unless
+ * SANGW_FUZZ_LOG is set: debug to stderr, to reproduce one input) and a
  * temp folder for the gateway's state (removed at exit). */
 struct fuzz_gw *fuzz_gw_get(void);
 /* A fresh gateway: target FUZZ_TARGET_IQN in demo mode with n_lus null
