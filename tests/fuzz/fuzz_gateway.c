@@ -16,10 +16,67 @@
 #include "../../gateway/util.h"
 #include "../../gateway/workers.h"
 
+static struct fuzz_gw *singleton;
+
+/* SANGW_FUZZ_CAPTURE=DIR: every operation an input applies is kept, and
+ * at the end of the input written to DIR with the state snapshot, in
+ * fuzz_state's formats: the seeds of corpus-state come from the other
+ * targets' corpora this way (tools/fuzz-long --capture-state). */
+static int capture_apply(void *owner, uint32_t origin, uint16_t type, const void *payload,
+			 uint32_t len)
+{
+	struct fuzz_gw *g = singleton;
+	uint8_t *ops;
+
+	if (g->capture_dir && type <= 0xff && len <= 0xffff &&
+	    (ops = realloc(g->capture_ops, g->capture_len + 4 + len))) {
+		g->capture_ops = ops;
+		ops += g->capture_len;
+		ops[0] = (uint8_t)type;
+		ops[1] = (uint8_t)origin;
+		put_be16(ops + 2, (uint16_t)len);
+		memcpy(ops + 4, payload, len);
+		g->capture_len += 4 + len;
+	}
+	return shared_state_apply(owner, origin, type, payload, len);
+}
+
+static void capture_write(struct fuzz_gw *g)
+{
+	char path[512];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	g->capture_seq++;
+	if (g->capture_len) {
+		snprintf(path, sizeof(path), "%s/ops-%d-%u", g->capture_dir, (int)getpid(),
+			 g->capture_seq);
+		if ((f = fopen(path, "wb"))) {
+			fputc(0, f);   /* fuzz_state: operations */
+			fwrite(g->capture_ops, 1, g->capture_len, f);
+			fclose(f);
+		}
+	}
+	free(g->capture_ops);
+	g->capture_ops = NULL;
+	g->capture_len = 0;
+	if (g->gw.cluster && state_snapshot_take(&g->gw, &text, &len) == 0) {
+		snprintf(path, sizeof(path), "%s/snapshot-%d-%u", g->capture_dir, (int)getpid(),
+			 g->capture_seq);
+		if ((f = fopen(path, "wb"))) {
+			fputc(1, f);   /* fuzz_state: a snapshot */
+			fwrite(text, 1, len, f);
+			fclose(f);
+		}
+	}
+	free(text);
+}
+
 /* No membership callback: a group of one that never changes (fencing and
  * the range locks then have nothing to do), as in tests/unit. */
 static const struct cluster_callbacks fuzz_cluster_cb = {
-	.apply = shared_state_apply,
+	.apply = capture_apply,
 	.snapshot = state_snapshot_cluster_take,
 	.restore = state_snapshot_cluster_restore,
 	.quorum = shared_state_ready_changed,
@@ -39,8 +96,6 @@ static void empty_dir(const char *dir)
 {
 	nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
-
-static struct fuzz_gw *singleton;
 
 static void fuzz_gw_exit(void)
 {
@@ -67,14 +122,20 @@ struct fuzz_gw *fuzz_gw_get(void)
 		qb_log_ctl(QB_LOG_SYSLOG, QB_LOG_CONF_ENABLED, QB_FALSE);
 		qb_log_ctl(QB_LOG_STDERR, QB_LOG_CONF_ENABLED, QB_FALSE);
 	}
-	snprintf(singleton->dir, sizeof(singleton->dir), "/tmp/sangw-fuzz-XXXXXX");
-	if (!mkdtemp(singleton->dir))
-		abort();
+	/* In memory when possible: APTPL files and the state version are
+	 * written with fsync, which on a disk costs more than the input. */
+	snprintf(singleton->dir, sizeof(singleton->dir), "/dev/shm/sangw-fuzz-XXXXXX");
+	if (!mkdtemp(singleton->dir)) {
+		snprintf(singleton->dir, sizeof(singleton->dir), "/tmp/sangw-fuzz-XXXXXX");
+		if (!mkdtemp(singleton->dir))
+			abort();
+	}
 	/* One loop for the process: listeners a target keeps (fuzz_session)
 	 * stay registered; each gateway leaves it empty otherwise. */
 	singleton->loop = event_loop_create();
 	if (!singleton->loop || workers_init(singleton->loop, 0) < 0)
 		abort();
+	singleton->capture_dir = getenv("SANGW_FUZZ_CAPTURE");
 	atexit(fuzz_gw_exit);
 	return singleton;
 }
@@ -133,6 +194,8 @@ void fuzz_gw_stop(struct fuzz_gw *g)
 	if (!g->started)
 		return;
 	fuzz_gw_drain(g);
+	if (g->capture_dir)
+		capture_write(g);
 	config_model_clear(gw);
 	fuzz_gw_drain(g);
 	cluster_destroy(gw->cluster);

@@ -21,6 +21,11 @@ struct fuzz_gw {
 	struct target *target;
 	char dir[64];            /* state dir (see fuzz_gw_get) */
 	bool started;
+	/* SANGW_FUZZ_CAPTURE (fuzz_gateway.c) */
+	const char *capture_dir;
+	uint8_t *capture_ops;
+	size_t capture_len;
+	unsigned capture_seq;
 };
 
 /* The singleton: created on first use with the logger silenced (unless
