@@ -21,6 +21,7 @@ struct fuzz_gw {
 	struct target *target;
 	char dir[64];            /* state dir (see fuzz_gw_get) */
 	bool started;
+	void *target_state;      /* what one target keeps between inputs (fuzz_session: its listener) */
 	/* SANGW_FUZZ_CAPTURE (fuzz_gateway.c) */
 	const char *capture_dir;
 	uint8_t *capture_ops;

@@ -35,36 +35,34 @@
 
 #define FUZZ_INITIATOR "iqn.2026-11.org.sangw:fuzz-initiator"
 
-/* The harness singleton: the gateway and the listener it keeps. */
+/* Kept between inputs in the harness singleton (fuzz_gw.target_state). */
 struct fuzz_session {
-	struct fuzz_gw *g;
 	struct iscsi_listener *listener;
 	uint16_t port;
 };
 
-static struct fuzz_session *harness;
-
-static struct fuzz_session *harness_get(void)
+static struct fuzz_session *session_harness(struct fuzz_gw *g)
 {
-	char err[256];
+	struct fuzz_session *h = g->target_state;
+	char err[256] = "";
 
-	if (harness)
-		return harness;
-	harness = calloc(1, sizeof(*harness));
-	if (!harness)
+	if (h)
+		return h;
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		abort();
-	harness->g = fuzz_gw_get();
 	/* A port of its own per process (-jobs runs several). */
-	for (unsigned i = 0; i < 200 && !harness->listener; i++) {
-		harness->port = (uint16_t)(20000 + ((unsigned)getpid() * 7 + i * 101) % 40000);
-		harness->listener = iscsi_tcp_transport.listen(harness->g->loop, "127.0.0.1",
-							       harness->port, err, sizeof(err));
+	for (unsigned i = 0; i < 200 && !h->listener; i++) {
+		h->port = (uint16_t)(20000 + ((unsigned)getpid() * 7 + i * 101) % 40000);
+		h->listener = iscsi_tcp_transport.listen(g->loop, "127.0.0.1", h->port, err,
+							 sizeof(err));
 	}
-	if (!harness->listener) {
+	if (!h->listener) {
 		fprintf(stderr, "fuzz_session: %s\n", err);
 		abort();
 	}
-	return harness;
+	g->target_state = h;
+	return h;
 }
 
 /* RFC 7143 11.12: a Login Request from the operational stage straight to
@@ -128,8 +126,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_session *h = harness_get();
-	struct event_loop *loop = h->g->loop;
+	struct fuzz_gw *g = fuzz_gw_get();
+	struct fuzz_session *h = session_harness(g);
+	struct event_loop *loop = g->loop;
 	uint8_t login[ISCSI_BHS_LEN + 1024];
 	size_t login_len, sent = 0, total;
 	uint8_t *stream;
@@ -146,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(stream, login, login_len);
 	memcpy(stream + login_len, data + 1, size - 1);
 
-	fuzz_gw_start(h->g, 2);
+	fuzz_gw_start(g, 2);
 	fd = connect_client(h->port);
 	/* Feed the stream as the socket takes it; the target's answers are
 	 * read so that it never stalls on a full socket. Then half-close:
@@ -174,7 +173,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "fuzz_session: the session did not end after the initiator left\n");
 		abort();
 	}
-	fuzz_gw_stop(h->g);
+	fuzz_gw_stop(g);
 	free(stream);
 	return 0;
 }
