@@ -13,7 +13,7 @@
  *   byte 0  bits 0-1 nexus (mod 3), bit 2 LUN 1, bit 3 LUN 5 (unmapped),
  *           bits 4-5 direction (0 none, 1 in, 2 out), bits 6-7 task attribute
  *   byte 1  kind: high nibble 0xf = TMF, 0xe = nexus loss and a new login,
- *           else a command: bits 0-3 CDB length 6 + n (at most 16),
+ *           else a command: bits 0-3 CDB length 6 + n (at most 16; 15: 32),
  *           bit 4 wait for every outstanding command first
  *   byte 2-3 command: transfer length (Data-Out bytes taken from the
  *           input, or the expected Data-In length);
@@ -28,6 +28,7 @@
 
 #include "../../gateway/event_loop.h"
 #include "../../gateway/scsi/scsi.h"
+#include "../../gateway/scsi/sense.h"
 #include "../../gateway/util.h"
 #include "fuzz_gateway.h"
 
@@ -63,6 +64,16 @@ static void fuzz_cmd_done(struct scsi_cmd *cmd)
 {
 	struct fuzz_task *t = cmd->fabric_priv;
 
+	if (t->run->g->verbose) {
+		uint8_t key = 0;
+		uint16_t asc = 0;
+
+		if (cmd->sense_len)
+			sense_decode(cmd->sense, cmd->sense_len, &key, &asc);
+		fprintf(stderr, "fuzz_cdb: tag %llu op 0x%02x lun %llu: status 0x%02x%s sense %x/%04x\n",
+			(unsigned long long)cmd->tag, cmd->cdb[0], (unsigned long long)cmd->lun,
+			cmd->status, cmd->aborted ? " (aborted)" : "", key, asc);
+	}
 	t->run->inflight--;
 	scsi_cmd_free_buf(cmd);
 	free(t);
@@ -183,7 +194,7 @@ static void submit_tmf(struct fuzz_run *run, struct it_nexus *nx, const uint8_t 
 static size_t submit_cmd(struct fuzz_run *run, struct it_nexus *nx, const uint8_t *hdr,
 			 const uint8_t *rest, size_t size)
 {
-	unsigned cdb_len = MIN(6u + (hdr[1] & 15u), 16u);
+	unsigned cdb_len = (hdr[1] & 15u) == 15 ? 32 : MIN(6u + (hdr[1] & 15u), 16u);
 	uint32_t len = get_be16(hdr + 2);
 	enum scsi_data_dir dir = (enum scsi_data_dir)((hdr[0] >> 4) & 3);
 	struct fuzz_task *t;

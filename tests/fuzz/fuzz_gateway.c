@@ -114,7 +114,8 @@ struct fuzz_gw *fuzz_gw_get(void)
 		abort();
 	/* Nothing per input on stderr: libFuzzer's output stays readable
 	 * and fast. */
-	if (getenv("SANGW_FUZZ_LOG")) {
+	singleton->verbose = getenv("SANGW_FUZZ_LOG") != NULL;
+	if (singleton->verbose) {
 		/* Reproducing one input: the daemon's log at debug level. */
 		log_setup("sangw-fuzz", LOG_DEBUG, true, false);
 	} else {
@@ -164,10 +165,17 @@ void fuzz_gw_start(struct fuzz_gw *g, int n_lus)
 		g->target->demo_mode = true;
 	}
 	for (int i = 0; i < n_lus; i++) {
+		/* Thin (UNMAP, WRITE SAME with UNMAP, GET LBA STATUS) and thick
+		 * with 4096-byte blocks, removable (PREVENT ALLOW MEDIUM REMOVAL);
+		 * fixed NAA designators, which XCOPY seeds name. */
+		static const char *const specs[] = {
+			"null,size=1M,thin=1,wwn=60014050000000000000000000f00000",
+			"null,size=1M,blocksize=4096,removable=1,wwn=60014050000000000000000000f00001",
+		};
 		char err[256];
 		struct lu_spec spec;
 
-		if (lu_spec_parse("null,size=1M", &spec, err, sizeof(err)) < 0 ||
+		if (lu_spec_parse(specs[i % 2], &spec, err, sizeof(err)) < 0 ||
 		    !lu_create(g->target, (uint64_t)i, &spec, err, sizeof(err))) {
 			fprintf(stderr, "fuzz: %s\n", err);
 			abort();

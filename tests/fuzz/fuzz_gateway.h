@@ -21,6 +21,7 @@ struct fuzz_gw {
 	struct target *target;
 	char dir[64];            /* state dir (see fuzz_gw_get) */
 	bool started;
+	bool verbose;            /* SANGW_FUZZ_LOG: the targets trace what they do */
 	void *target_state;      /* what one target keeps between inputs (fuzz_session: its listener) */
 	/* SANGW_FUZZ_CAPTURE (fuzz_gateway.c) */
 	const char *capture_dir;
@@ -34,7 +35,9 @@ struct fuzz_gw {
  * temp folder for the gateway's state (removed at exit). */
 struct fuzz_gw *fuzz_gw_get(void);
 /* A fresh gateway: target FUZZ_TARGET_IQN in demo mode with n_lus null
- * LUs (LUN 0..n-1, 1 MiB: a SANITIZE overwrites it in one paced chunk); no target when n_lus < 0. */
+ * LUs of 1 MiB (a SANITIZE overwrites one in one paced chunk): LUN 0
+ * thin with 512-byte blocks, LUN 1 thick and removable with 4096-byte
+ * blocks, and so on; no target when n_lus < 0. */
 void fuzz_gw_start(struct fuzz_gw *g, int n_lus);
 /* Let every pending operation and deferred call run. */
 void fuzz_gw_drain(struct fuzz_gw *g);

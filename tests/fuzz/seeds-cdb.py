@@ -40,7 +40,26 @@ def pr_in(sa, nexus=0):
     return cmd([0x5E, sa, 0, 0, 0, 0, 0, 0x10, 0, 0], IN, alloc=4096, nexus=nexus)
 
 
+def cscd(lun, block):
+    # SPC-4 6.4.5.4.3 identification CSCD descriptor: the LU's NAA (the
+    # wwn fuzz_gateway.c gives it) and the block device parameters
+    naa = bytes.fromhex("60014050000000000000000000f0000%d" % lun)
+    return bytes([0xE4, 0, 0, 0, 1, 3, 0, 16]) + naa + bytes(4) + bytes([0]) + be(block, 3)
+
+
+def xcopy(src, dst, blocks, src_lba, dst_lba):
+    # SPC-4 6.4 EXTENDED COPY (LID1): two CSCDs, one block-to-block segment
+    cscds = cscd(0, 512) + cscd(1, 4096)
+    seg = bytes([0x02, 0]) + be(24, 2) + be(src, 2) + be(dst, 2) + bytes(2) + be(blocks, 2) \
+        + be(src_lba, 8) + be(dst_lba, 8)
+    params = bytes([0, 0x18]) + be(len(cscds), 2) + bytes(4) + be(len(seg), 4) + be(0, 4) + cscds + seg
+    return cmd([0x83] + [0] * 9 + list(be(len(params), 4)) + [0, 0], OUT, params)
+
+
 TUR = cmd([0, 0, 0, 0, 0, 0])
+# Every nexus sees POWER ON OCCURRED on every LU first: clear it, so that
+# the seeds' commands run.
+UA = b"".join(cmd([0, 0, 0, 0, 0, 0], nexus=n, lun=l) for n in range(3) for l in (0, 1))
 seeds = {
     "inquiry": cmd([0x12, 0, 0, 0, 0xFF, 0], IN, alloc=255)
     + cmd([0x12, 1, 0x00, 0, 0xFF, 0], IN, alloc=255)
@@ -97,13 +116,9 @@ seeds = {
     "sanitize": cmd([0x48, 0x01, 0, 0, 0, 0, 0, 0, 8, 0], OUT, bytes([1, 0, 0, 4, 0xDE, 0xAD, 0xBE, 0xEF]))
     + TUR + cmd([0x03, 0, 0, 0, 0xFC, 0], IN, alloc=252)
     + cmd([0x48, 0x02] + [0] * 8) + cmd([0x48, 0x1F] + [0] * 8),
-    "xcopy": cmd([0x83, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0], OUT,
-                 bytes([1, 0x18, 0, 0]) + be(64, 2) + be(28, 2) + bytes(4) + be(0, 4)
-                 # two identification descriptors: NAA of LUN 0 and 1 (zeros: not found)
-                 + bytes([0xE4, 0, 0, 0, 1, 3, 0, 16]) + bytes(16) + bytes([0, 0, 2, 0]) + bytes(4)
-                 + bytes([0xE4, 0, 0, 0, 1, 3, 0, 16]) + bytes(16) + bytes([0, 0, 2, 0]) + bytes(4)
-                 + bytes([0x02, 0, 0, 24, 0, 0, 0, 1]) + bytes([0, 0, 0, 8]) + be(0, 8) + be(8, 8))
-    + cmd([0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], IN, alloc=256),
+    "xcopy": xcopy(0, 1, 8, 0, 1) + xcopy(1, 0, 1, 2, 0) + xcopy(0, 0, 4, 0, 16)
+    + cmd([0x84, 0x03, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0], IN, alloc=256)
+    + cmd([0x28, 0, 0, 0, 0, 16, 0, 0, 4, 0], IN, alloc=2048),
     "compare-write": cmd([0x2A, 0, 0, 0, 0, 0, 0, 0, 1, 0], OUT, bytes(512))
     + cmd([0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0], OUT, bytes(512) + b"\x55" * 512)
     + cmd([0x89, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0], OUT, b"\x01" * 1024)
@@ -129,5 +144,5 @@ seeds = {
 os.makedirs(out_dir, exist_ok=True)
 for name, data in seeds.items():
     with open(os.path.join(out_dir, name), "wb") as f:
-        f.write(data)
+        f.write(UA + data)
 print(f"{len(seeds)} seeds in {out_dir}")

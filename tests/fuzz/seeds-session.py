@@ -77,6 +77,10 @@ class Stream:
 
 def seed(offer, build):
     s = Stream()
+    # The session sees POWER ON OCCURRED on both LUs first: clear it, so
+    # that the seed's commands run.
+    s.scsi([0] * 6, lun=0)
+    s.scsi([0] * 6, lun=1)
     build(s)
     return bytes([offer]) + s.out
 
