@@ -359,8 +359,9 @@ static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 			if (strcmp(doc->portals[j].addr, p->addr) == 0 && doc->portals[j].port == p->port &&
 			    doc->portals[j].transport == p->transport) {
 				config_portal_format(p->addr, p->port, text, sizeof(text));
-				return cfg_failf(-EEXIST, err, errlen, q, "%s portal \"%s\" is listed twice",
-						 portal_transport_name(p->transport), text);
+				return cfg_failf(-EEXIST, err, errlen, q, "%s%s\"%s\" is listed twice",
+						 p->transport == PORTAL_TCP ? "" : portal_transport_name(p->transport),
+						 p->transport == PORTAL_TCP ? "" : " portal ", text);
 			}
 		doc->n_portals++;
 	}

@@ -468,8 +468,9 @@ static int req_portal_del(struct gateway *gw, json_object *req, enum req_mode mo
 	if ((r = req_portal(req, addr, sizeof(addr), &port, &transport, err, errlen)) < 0)
 		return r;
 	if (!(p = cfg_find_portal(gw, addr, port, transport)))
-		return cfg_failf(-ENOENT, err, errlen, "portal", "no such %s portal",
-				 portal_transport_name(transport));
+		return cfg_failf(-ENOENT, err, errlen, "portal", "no such %s%sportal",
+				 transport == PORTAL_TCP ? "" : portal_transport_name(transport),
+				 transport == PORTAL_TCP ? "" : " ");
 	if (mode == REQ_CHECK)
 		return 0;
 	TAILQ_REMOVE(&gw->portals, p, link);
