@@ -107,7 +107,7 @@ static void usage(FILE *out)
 "      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                        ([IPV6ADDR]:PORT for IPv6; default off; docs/metrics.md)\n"
 "  -h, --help            this help\n"
-"  -V, --version         print the version and the backstores built in\n"
+"  -V, --version         print the version, the backstores and transports built in\n"
 "\n"
 "Signals: SIGHUP reloads --config, SIGTERM/SIGINT stop cleanly (exit 0).\n"
 "See sangwd(8), gwcli(8) and docs/configuration.md.\n");
@@ -245,6 +245,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			backstore_names(names, sizeof(names));
 			printf("sangwd %s\nbackstores: %s\nmetrics: %s\n", PACKAGE_VERSION, names,
 			       metrics_available() ? "yes" : "no (built without libmicrohttpd)");
+			/* iSCSI transports built in (iSER needs librdmacm) */
+			printf("transports: tcp%s\n", iscsi_transport_get(PORTAL_ISER) ? " iser" : "");
 			exit(0);
 		}
 		default: usage(stderr); return -1;

@@ -7,13 +7,20 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
+#ifdef HAVE_ISER
+extern const struct iscsi_transport iser_transport;   /* fabric/iser/iser_conn.c */
+#endif
 
 static TAILQ_HEAD(, iscsi_listener) listeners = TAILQ_HEAD_INITIALIZER(listeners);
 
 /* The transports this build carries, by portal transport. */
 static const struct iscsi_transport *const transports[] = {
 	[PORTAL_TCP] = &iscsi_tcp_transport,
-	[PORTAL_ISER] = NULL,   /* fabric/iser/ is not written yet */
+#ifdef HAVE_ISER
+	[PORTAL_ISER] = &iser_transport,   /* fabric/iser/ (RFC 7145) */
+#else
+	[PORTAL_ISER] = NULL,              /* built without librdmacm/libibverbs */
+#endif
 };
 
 const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind)

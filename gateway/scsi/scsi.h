@@ -127,6 +127,9 @@ struct scsi_cmd {
 	uint32_t expected_len;           /* expected data transfer length (EDTL) */
 	uint8_t *buf;                    /* data buffer, see scsi_cmd_ensure_buf() */
 	uint32_t buf_cap;
+	/* buf was lent by the fabric (iSER: registered memory): the core
+	 * never frees it; growing it gets a buffer of the core's own. */
+	bool buf_fabric;
 	uint32_t data_out_len;           /* Data-Out bytes placed in buf by the fabric */
 	void *fabric_priv;
 

@@ -48,18 +48,22 @@ int scsi_cmd_ensure_buf(struct scsi_cmd *cmd, uint32_t len)
 	}
 	if (cmd->buf) {
 		memcpy(buf, cmd->buf, cmd->buf_cap);
-		iobuf_put(cmd->buf, cmd->buf_cap);
+		if (!cmd->buf_fabric)
+			iobuf_put(cmd->buf, cmd->buf_cap);
 	}
 	cmd->buf = buf;
 	cmd->buf_cap = (uint32_t)cap;
+	cmd->buf_fabric = false;
 	return 0;
 }
 
 void scsi_cmd_free_buf(struct scsi_cmd *cmd)
 {
-	iobuf_put(cmd->buf, cmd->buf_cap);
+	if (!cmd->buf_fabric)
+		iobuf_put(cmd->buf, cmd->buf_cap);
 	cmd->buf = NULL;
 	cmd->buf_cap = 0;
+	cmd->buf_fabric = false;
 }
 
 /* ---------------------------------------------------------------------
