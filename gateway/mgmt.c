@@ -693,6 +693,10 @@ static void log_change(const struct mgmt_client *c, const char *name, json_objec
 	if (json_object_object_get_ex(req, "config", NULL))
 		used += (size_t)snprintf(what + used, used < sizeof(what) ? sizeof(what) - used : 0,
 					 " (a configuration document)");
+	/* Logged before validation: no control character forges a line. */
+	for (char *p = what; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
 	log_info("mgmt: change %s by uid %u (%s) pid %d:%s", name, (unsigned)c->uid, c->user,
 		 (int)c->pid, what[0] ? what : " (no arguments)");
 }
