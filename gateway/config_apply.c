@@ -117,6 +117,7 @@ static int apply_change(struct gateway *gw, const struct cfg_doc *doc, const str
 		gw->discovery_auth = doc->discovery_auth;
 		gw->discovery_chap = doc->discovery_chap;
 		gw->discovery_mutual_chap = doc->discovery_mutual_chap;
+		gw->discovery_chap_algorithms = doc->discovery_chap_algorithms;
 		return 0;
 	case CFG_TARGET:
 		if (c->action == CFG_ADD)

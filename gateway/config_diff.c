@@ -198,6 +198,12 @@ static int diff_target(struct cfg_diff *diff, struct target *t, const struct cfg
 	return 0;
 }
 
+/* A CHAP algorithm set; 0 stands for all of them. */
+static uint32_t algorithms_or_all(uint32_t set)
+{
+	return set ? set : CHAP_ALGS_ALL;
+}
+
 int cfg_diff_compute(struct gateway *gw, const struct cfg_doc *doc, struct cfg_diff *diff)
 {
 	struct cfg_change *c;
@@ -206,7 +212,9 @@ int cfg_diff_compute(struct gateway *gw, const struct cfg_doc *doc, struct cfg_d
 	int r;
 
 	memset(diff, 0, sizeof(*diff));
-	changed = (gw->discovery_auth != doc->discovery_auth ? CFG_CHG_AUTH : 0) |
+	changed = (algorithms_or_all(gw->discovery_chap_algorithms) !=
+		   algorithms_or_all(doc->discovery_chap_algorithms) ? CFG_CHG_ALGS : 0) |
+		  (gw->discovery_auth != doc->discovery_auth ? CFG_CHG_AUTH : 0) |
 		  (chap_equal(&gw->discovery_chap, &doc->discovery_chap) ? 0 : CFG_CHG_CHAP) |
 		  (chap_equal(&gw->discovery_mutual_chap, &doc->discovery_mutual_chap) ? 0
 											 : CFG_CHG_MUTUAL);
@@ -413,6 +421,15 @@ static void describe(struct text *path, struct text *what, const struct cfg_chan
 		if (c->changed & CFG_CHG_MUTUAL)
 			describe_cred_change(what, "mutual chap", &gw->discovery_mutual_chap,
 					     &doc->discovery_mutual_chap);
+		if (c->changed & CFG_CHG_ALGS) {
+			char from[64], to[64];
+
+			cfg_format_chap_algorithms(algorithms_or_all(gw->discovery_chap_algorithms),
+						   from, sizeof(from));
+			cfg_format_chap_algorithms(algorithms_or_all(doc->discovery_chap_algorithms),
+						   to, sizeof(to));
+			text_part(what, "chap_algorithms %s -> %s", from, to);
+		}
 		return;
 	}
 	text_add(path, "/targets/%s", iqn);

@@ -264,6 +264,7 @@ json_object *config_dump(struct gateway *gw, unsigned flags)
 	json_object *root = json_object_new_object(), *arr;
 	struct portal *p;
 	struct target *t;
+	uint32_t algorithms;
 
 	if (flags & CONFIG_DUMP_RUNTIME) {
 		json_object_object_add(root, "node_id", json_object_new_int64(gw->node_id));
@@ -277,13 +278,17 @@ json_object *config_dump(struct gateway *gw, unsigned flags)
 			json_object_array_add(arr, config_portal_json(p));
 		json_object_object_add(root, "portals", arr);
 	}
+	algorithms = gw->discovery_chap_algorithms ? gw->discovery_chap_algorithms : CHAP_ALGS_ALL;
 	if ((flags & (CONFIG_DUMP_RUNTIME | CONFIG_DUMP_CLUSTER)) || gw->discovery_auth ||
-	    gw->discovery_chap.set || gw->discovery_mutual_chap.set) {
+	    gw->discovery_chap.set || gw->discovery_mutual_chap.set || algorithms != CHAP_ALGS_ALL) {
 		json_object *d = json_object_new_object();
 
 		json_object_object_add(d, "auth", json_object_new_boolean(gw->discovery_auth));
 		dump_chap(d, "chap", &gw->discovery_chap, flags);
 		dump_chap(d, "mutual_chap", &gw->discovery_mutual_chap, flags);
+		/* The default (all) only where every value is shown. */
+		if ((flags & CONFIG_DUMP_RUNTIME) || algorithms != CHAP_ALGS_ALL)
+			json_object_object_add(d, "chap_algorithms", cfg_dump_chap_algorithms(algorithms));
 		json_object_object_add(root, "discovery", d);
 	}
 	arr = json_object_new_array();

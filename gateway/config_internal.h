@@ -82,6 +82,12 @@ int cfg_parse_params(json_object *v, const char *path, struct target_params *p,
 		     char *err, size_t errlen);
 /* Every parameter, or only those that differ from the defaults. */
 json_object *cfg_dump_params(const struct target_params *p, bool only_changed);
+/* CHAP algorithm sets (CHAP_ALG_BIT()s) as the documents write them: an
+ * array of names, or one string of names separated by commas. */
+int cfg_parse_chap_algorithms(json_object *v, const char *path, uint32_t *set, char *err,
+			      size_t errlen);
+json_object *cfg_dump_chap_algorithms(uint32_t set);
+void cfg_format_chap_algorithms(uint32_t set, char *buf, size_t len);
 /* The table in order (NULL past its end), for walking every parameter. */
 const struct param_desc *cfg_param_at(size_t i);
 const char *cfg_param_key(const struct param_desc *d);
@@ -125,6 +131,7 @@ struct cfg_doc {
 	unsigned n_portals;
 	bool discovery_auth;
 	struct chap_cred discovery_chap, discovery_mutual_chap;
+	uint32_t discovery_chap_algorithms;   /* 0: all */
 	struct cfg_target *targets;
 	unsigned n_targets;
 };
@@ -200,6 +207,7 @@ enum {
 	CFG_CHG_RESIZE  = 1 << 5,    /* LU: only its size, resized in place */
 	CFG_CHG_REPLACE = 1 << 6,    /* LU: anything else: a new LU at that LUN */
 	CFG_CHG_MAP     = 1 << 7,    /* ACL: its LUN map */
+	CFG_CHG_ALGS    = 1 << 8,    /* discovery: the CHAP algorithms accepted */
 };
 
 /* One change. The entries of a target follow each other: its own entry

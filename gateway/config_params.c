@@ -1,6 +1,6 @@
 /* Target parameters: the RFC 7143 section 13 keys a target offers and
- * sangw's own (queue_depth, nop_*), as one table that parses, checks and
- * dumps them. */
+ * sangw's own (queue_depth, nop_*, chap_algorithms), as one table that
+ * parses, checks and dumps them. */
 #include "config_internal.h"
 
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include "util.h"
 
-enum param_kind { PARAM_NUMBER, PARAM_BYTES, PARAM_YESNO, PARAM_DIGEST };
+enum param_kind { PARAM_NUMBER, PARAM_BYTES, PARAM_YESNO, PARAM_DIGEST, PARAM_CHAP_ALGS };
 
 struct param_desc {
 	const char *key;
@@ -37,6 +37,19 @@ static const struct param_desc param_table[] = {
 	{ "queue_depth", PARAM_NUMBER, 1, 4096, TP(queue_depth) },
 	{ "nop_interval", PARAM_NUMBER, 0, 3600, TP(nop_interval) },
 	{ "nop_timeout", PARAM_NUMBER, 0, 3600, TP(nop_timeout) },
+	/* RFC 7143 12.1.3: the CHAP_A values the target accepts */
+	{ "chap_algorithms", PARAM_CHAP_ALGS, 1, CHAP_ALGS_ALL, TP(chap_algorithms) },
+};
+
+/* The names of the CHAP algorithms, weakest first (CHAP_A values 5-8). */
+static const struct {
+	const char *name;
+	unsigned alg;
+} chap_alg_names[] = {
+	{ "md5", CHAP_ALG_MD5 },
+	{ "sha1", CHAP_ALG_SHA1 },
+	{ "sha256", CHAP_ALG_SHA256 },
+	{ "sha3-256", CHAP_ALG_SHA3_256 },
 };
 
 #undef TP
@@ -74,16 +87,108 @@ static void param_put(struct target_params *p, const struct param_desc *d, uint3
 		*(uint32_t *)base = value;
 }
 
+static int chap_alg_bit(const char *name, size_t len, uint32_t *bit)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(chap_alg_names); i++) {
+		if (strlen(chap_alg_names[i].name) == len &&
+		    strncasecmp(name, chap_alg_names[i].name, len) == 0) {
+			*bit = CHAP_ALG_BIT(chap_alg_names[i].alg);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* An array of names (["sha256", "sha3-256"]) or, as gwcli sends it, one
+ * string with the names separated by commas. */
+int cfg_parse_chap_algorithms(json_object *v, const char *path, uint32_t *set, char *err,
+			      size_t errlen)
+{
+	char buf[64];
+
+	*set = 0;
+	if (json_object_get_type(v) == json_type_array) {
+		size_t n = json_object_array_length(v);
+
+		for (size_t i = 0; i < n; i++) {
+			json_object *e = json_object_array_get_idx(v, i);
+			const char *name = json_object_get_string(e);
+			uint32_t bit;
+
+			if (json_object_get_type(e) != json_type_string ||
+			    chap_alg_bit(name, strlen(name), &bit) < 0)
+				goto bad;
+			*set |= bit;
+		}
+	} else if (json_object_get_type(v) == json_type_string) {
+		const char *p = json_object_get_string(v);
+
+		for (;;) {
+			const char *comma = strchr(p, ',');
+			size_t len = comma ? (size_t)(comma - p) : strlen(p);
+			uint32_t bit;
+
+			while (len && *p == ' ') {
+				p++;
+				len--;
+			}
+			while (len && p[len - 1] == ' ')
+				len--;
+			if (chap_alg_bit(p, len, &bit) < 0)
+				goto bad;
+			*set |= bit;
+			if (!comma)
+				break;
+			p = comma + 1;
+		}
+	} else {
+		goto bad;
+	}
+	if (*set)
+		return 0;
+bad:
+	return cfg_failf(-EINVAL, err, errlen, path,
+			 "%s is not a non-empty list of CHAP algorithms (\"md5\", \"sha1\", \"sha256\", "
+			 "\"sha3-256\")", cfg_json_brief(v, buf, sizeof(buf)));
+}
+
+json_object *cfg_dump_chap_algorithms(uint32_t set)
+{
+	json_object *a = json_object_new_array();
+
+	for (size_t i = 0; i < ARRAY_SIZE(chap_alg_names); i++)
+		if (set & CHAP_ALG_BIT(chap_alg_names[i].alg))
+			json_object_array_add(a, json_object_new_string(chap_alg_names[i].name));
+	return a;
+}
+
+void cfg_format_chap_algorithms(uint32_t set, char *buf, size_t len)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < ARRAY_SIZE(chap_alg_names) && used < len; i++)
+		if (set & CHAP_ALG_BIT(chap_alg_names[i].alg))
+			used += (size_t)snprintf(buf + used, len - used, "%s%s", used ? "," : "",
+						 chap_alg_names[i].name);
+}
+
 /* JSON booleans, or the RFC's own spellings: Yes/No, CRC32C/None. */
 int cfg_param_value(const struct param_desc *d, json_object *v, const char *path,
 		    struct target_params *p, char *err, size_t errlen)
 {
 	char buf[64];
 	uint64_t value;
+	uint32_t set;
 	bool flag;
 	int r;
 
 	switch (d->kind) {
+	case PARAM_CHAP_ALGS:
+		if ((r = cfg_parse_chap_algorithms(v, path, &set, err, errlen)) < 0)
+			return r;
+		param_put(p, d, set);
+		return 0;
 	case PARAM_DIGEST:
 		if (json_object_get_type(v) == json_type_string) {
 			const char *s = json_object_get_string(v);
@@ -172,8 +277,11 @@ json_object *cfg_dump_params(const struct target_params *p, bool only_changed)
 
 		if (only_changed && value == param_get(&defaults, d))
 			continue;
-		json_object_object_add(o, d->key, param_is_bool(d) ? json_object_new_boolean(value != 0)
-								   : json_object_new_int64(value));
+		if (d->kind == PARAM_CHAP_ALGS)
+			json_object_object_add(o, d->key, cfg_dump_chap_algorithms(value));
+		else
+			json_object_object_add(o, d->key, param_is_bool(d) ? json_object_new_boolean(value != 0)
+									   : json_object_new_int64(value));
 	}
 	return o;
 }
@@ -200,13 +308,16 @@ void cfg_param_copy(struct target_params *to, const struct target_params *from,
 	param_put(to, d, param_get(from, d));
 }
 
-/* As the document writes it: a number, or true/false. */
+/* As the document writes it: a number, true/false, or CHAP algorithm
+ * names separated by commas. */
 void cfg_param_format(const struct target_params *p, const struct param_desc *d, char *buf,
 		      size_t len)
 {
 	uint32_t value = param_get(p, d);
 
-	if (param_is_bool(d))
+	if (d->kind == PARAM_CHAP_ALGS)
+		cfg_format_chap_algorithms(value, buf, len);
+	else if (param_is_bool(d))
 		snprintf(buf, len, "%s", value ? "true" : "false");
 	else
 		snprintf(buf, len, "%u", value);

@@ -359,8 +359,9 @@ static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 			if (strcmp(doc->portals[j].addr, p->addr) == 0 && doc->portals[j].port == p->port &&
 			    doc->portals[j].transport == p->transport) {
 				config_portal_format(p->addr, p->port, text, sizeof(text));
-				return cfg_failf(-EEXIST, err, errlen, q, "%s portal \"%s\" is listed twice",
-						 portal_transport_name(p->transport), text);
+				return cfg_failf(-EEXIST, err, errlen, q, "%s%s\"%s\" is listed twice",
+						 p->transport == PORTAL_TCP ? "" : portal_transport_name(p->transport),
+						 p->transport == PORTAL_TCP ? "" : " portal ", text);
 			}
 		doc->n_portals++;
 	}
@@ -370,7 +371,7 @@ static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 static int parse_discovery(json_object *v, const char *path, struct cfg_doc *doc,
 			   char *err, size_t errlen)
 {
-	static const char *const keys[] = { "auth", "chap", "mutual_chap", NULL };
+	static const char *const keys[] = { "auth", "chap", "mutual_chap", "chap_algorithms", NULL };
 	char q[JPATH_MAX];
 	json_object *f;
 	int r;
@@ -392,6 +393,10 @@ static int parse_discovery(json_object *v, const char *path, struct cfg_doc *doc
 		return r;
 	if (doc->discovery_auth && !doc->discovery_chap.set)
 		return cfg_failf(-EINVAL, err, errlen, q, "requiring CHAP on discovery needs discovery.chap");
+	cfg_path_key(q, path, "chap_algorithms");
+	if ((f = cfg_member(v, "chap_algorithms")) &&
+	    (r = cfg_parse_chap_algorithms(f, q, &doc->discovery_chap_algorithms, err, errlen)) < 0)
+		return r;
 	return 0;
 }
 

@@ -468,8 +468,9 @@ static int req_portal_del(struct gateway *gw, json_object *req, enum req_mode mo
 	if ((r = req_portal(req, addr, sizeof(addr), &port, &transport, err, errlen)) < 0)
 		return r;
 	if (!(p = cfg_find_portal(gw, addr, port, transport)))
-		return cfg_failf(-ENOENT, err, errlen, "portal", "no such %s portal",
-				 portal_transport_name(transport));
+		return cfg_failf(-ENOENT, err, errlen, "portal", "no such %s%sportal",
+				 transport == PORTAL_TCP ? "" : portal_transport_name(transport),
+				 transport == PORTAL_TCP ? "" : " ");
 	if (mode == REQ_CHECK)
 		return 0;
 	TAILQ_REMOVE(&gw->portals, p, link);
@@ -489,9 +490,31 @@ static int req_param_set(struct gateway *gw, json_object *req, enum req_mode mod
 	struct target_params params;
 	struct target *t;
 	char key[64];
-	json_object *value;
+	json_object *value, *f;
+	bool discovery = false;
 	int r;
 
+	if ((f = cfg_member(req, "discovery")) &&
+	    (r = cfg_get_bool_ex(f, "discovery", true, &discovery, err, errlen)) < 0)
+		return r;
+	if (discovery) {
+		uint32_t set;
+
+		/* Discovery sessions have one parameter of their own. */
+		if (cfg_member(req, "target"))
+			return cfg_failf(-EINVAL, err, errlen, "target", "not used with \"discovery\": true");
+		if ((r = req_string(req, "key", true, key, sizeof(key), err, errlen)) < 0)
+			return r;
+		if (strcasecmp(key, "chap_algorithms") != 0)
+			return cfg_failf(-EINVAL, err, errlen, "key",
+					 "discovery sessions have only \"chap_algorithms\", not \"%s\"", key);
+		if (!(value = cfg_member(req, "value")))
+			return cfg_failf(-EINVAL, err, errlen, "value", "missing");
+		if ((r = cfg_parse_chap_algorithms(value, "value", &set, err, errlen)) < 0 || mode == REQ_CHECK)
+			return r;
+		gw->discovery_chap_algorithms = set;   /* used by the next discovery logins */
+		return 0;
+	}
 	if ((r = req_target(gw, req, &t, err, errlen)) < 0 ||
 	    (r = req_string(req, "key", true, key, sizeof(key), err, errlen)) < 0)
 		return r;
@@ -556,7 +579,7 @@ static const char *const keys_chap_set[] = {
 
 static const char *const keys_chap_clear[] = { "discovery", "target", "initiator", "mutual_only", NULL };
 static const char *const keys_portal[] = { "portal", "transport", NULL };
-static const char *const keys_param_set[] = { "target", "key", "value", NULL };
+static const char *const keys_param_set[] = { "target", "discovery", "key", "value", NULL };
 static const char *const keys_config_replace[] = { "config", NULL };
 
 static const struct req_handler handlers[] = {

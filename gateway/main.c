@@ -48,6 +48,7 @@ struct options {
 	unsigned n_luns;
 	const char *state_dir;
 	const char *mgmt_socket;
+	const char *mgmt_group;  /* --mgmt-group; NULL: root only */
 	const char *pid_file;
 	const char *cluster;
 	unsigned workers;        /* 0: one per online CPU */
@@ -61,7 +62,7 @@ static void usage(FILE *out)
 	fprintf(out,
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--listen-iser ADDR:PORT]...\n"
 "              [--target IQN]\n"
-"              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH]\n"
+"              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH] [--mgmt-group GROUP]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
@@ -86,6 +87,8 @@ static void usage(FILE *out)
 "                        physblock=SIZE (reported physical block)\n"
 "  -s, --state-dir DIR   persistent state (default " DEFAULT_STATE_DIR ")\n"
 "  -m, --mgmt-socket PATH  management API socket (default " DEFAULT_MGMT_SOCKET ")\n"
+"      --mgmt-group GROUP  members of GROUP may use the management API too\n"
+"                        (socket mode 0660 with that group; default root only, 0600)\n"
 "  -v, --log-level LEVEL error, warning, info (default) or debug\n"
 "  -p, --pid-file PATH   pid file when detached (default STATE_DIR/sangwd.pid)\n"
 "      --cluster KIND    shared-state service: none (single node, default) or\n"
@@ -136,6 +139,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "lun", required_argument, NULL, 'L' },
 		{ "state-dir", required_argument, NULL, 's' },
 		{ "mgmt-socket", required_argument, NULL, 'm' },
+		{ "mgmt-group", required_argument, NULL, 'g' },
 		{ "log-level", required_argument, NULL, 'v' },
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "cluster", required_argument, NULL, 'C' },
@@ -178,6 +182,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			break;
 		case 's': o->state_dir = optarg; break;
 		case 'm': o->mgmt_socket = optarg; break;
+		case 'g': o->mgmt_group = optarg; break;
 		case 'v':
 			o->log_level = log_level_from_name(optarg);
 			if (o->log_level < 0) {
@@ -551,6 +556,14 @@ int main(int argc, char **argv)
 	the_gateway = &gw;
 	str_copy(gw.state_dir, o.state_dir, sizeof(gw.state_dir));
 	str_copy(gw.mgmt_socket, o.mgmt_socket, sizeof(gw.mgmt_socket));
+	if (o.mgmt_group) {
+		/* Checked before anything is built: a typo ends the start cleanly. */
+		if (str_copy(gw.mgmt_group, o.mgmt_group, sizeof(gw.mgmt_group)) >= sizeof(gw.mgmt_group) ||
+		    mgmt_group_id(gw.mgmt_group, NULL, err, sizeof(err)) < 0) {
+			fprintf(stderr, "sangwd: %s\n", err[0] ? err : "--mgmt-group: name too long");
+			return 1;
+		}
+	}
 	if (make_dir(gw.state_dir) < 0) {
 		fprintf(stderr, "sangwd: cannot create state dir %s: %s\n", gw.state_dir, strerror(errno));
 		return 1;

@@ -6,7 +6,9 @@
 #include "mgmt.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <json-c/json.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +43,9 @@ struct mgmt_client {
 	int fd;
 	struct ev_source src;
 	uint32_t events;                 /* registered with the loop */
-	uid_t uid;
+	uid_t uid;                       /* the peer, from SO_PEERCRED at accept */
+	pid_t pid;
+	char user[64];                   /* uid's name, or the number */
 	char *in;                        /* bytes received, not yet a whole line */
 	size_t in_len, in_cap;
 	char *out;                       /* responses not yet written */
@@ -66,6 +70,8 @@ struct mgmt_server {
 	int fd;
 	struct ev_source src;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	bool group_set;                  /* --mgmt-group: its members may connect too */
+	gid_t gid;
 	TAILQ_HEAD(, mgmt_client) clients;
 	unsigned n_clients;
 };
@@ -654,6 +660,47 @@ static json_object *parse_line(const char *line, size_t len, char *err, size_t e
 	return obj;
 }
 
+/* Requests that change something, whatever the outcome. */
+static bool is_change(const char *name)
+{
+	return config_is_change_request(name) || strcmp(name, "alua_set") == 0 ||
+	       strcmp(name, "node_role") == 0 || strcmp(name, "import") == 0 ||
+	       strcmp(name, "reload") == 0;
+}
+
+/* Every change is logged with who asked (the peer's uid, name and pid) and
+ * what it names. Only the members listed here are logged: never secrets
+ * (secret, mutual_secret) nor whole documents (config_replace, import). */
+static void log_change(const struct mgmt_client *c, const char *name, json_object *req)
+{
+	static const char *const shown[] = { "target", "initiator", "lun", "spec", "backstore",
+					     "path", "size", "key", "value", "portal", "discovery",
+					     "mutual_only", "tpg", "state", "role", "dry_run", NULL };
+	char what[512] = "";
+	size_t used = 0;
+
+	for (const char *const *k = shown; *k && used < sizeof(what); k++) {
+		json_object *v;
+		const char *text;
+
+		if (!json_object_object_get_ex(req, *k, &v))
+			continue;
+		text = json_object_get_type(v) == json_type_string
+			       ? json_object_get_string(v)
+			       : json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN);
+		used += (size_t)snprintf(what + used, sizeof(what) - used, " %s=%.160s", *k, text);
+	}
+	if (json_object_object_get_ex(req, "config", NULL))
+		used += (size_t)snprintf(what + used, used < sizeof(what) ? sizeof(what) - used : 0,
+					 " (a configuration document)");
+	/* Logged before validation: no control character forges a line. */
+	for (char *p = what; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	log_info("mgmt: change %s by uid %u (%s) pid %d:%s", name, (unsigned)c->uid, c->user,
+		 (int)c->pid, what[0] ? what : " (no arguments)");
+}
+
 static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 {
 	struct gateway *gw = c->srv->gw;
@@ -676,6 +723,8 @@ static void handle_line(struct mgmt_client *c, const char *line, size_t len)
 	}
 	name = json_object_get_string(name_obj);
 	log_debug("mgmt: request %s (uid %u)", name, (unsigned)c->uid);
+	if (is_change(name))
+		log_change(c, name, req);
 
 	if (config_is_change_request(name)) {
 		handle_change(c, name, req, id);
@@ -884,6 +933,42 @@ static void refuse(int fd, const char *msg)
 	close(fd);
 }
 
+/* With --mgmt-group, its members may connect: the peer's primary group
+ * (SO_PEERCRED) or one of its supplementary groups (SO_PEERGROUPS). */
+static bool peer_in_group(const struct mgmt_server *srv, int fd, const struct ucred *cred)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (!srv->group_set)
+		return false;
+	if (cred->gid == srv->gid)
+		return true;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || !(groups = malloc(len)))
+			return false;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		found |= groups[i] == srv->gid;
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
+static void user_name(uid_t uid, char *out, size_t len)
+{
+	struct passwd pw, *found = NULL;
+	char buf[1024];
+
+	if (getpwuid_r(uid, &pw, buf, sizeof(buf), &found) == 0 && found)
+		str_copy(out, found->pw_name, len);
+	else
+		snprintf(out, len, "%u", (unsigned)uid);
+}
+
 static void server_accept(struct event_loop *loop, uint32_t events, void *arg)
 {
 	struct mgmt_server *srv = arg;
@@ -906,10 +991,12 @@ static void server_accept(struct event_loop *loop, uint32_t events, void *arg)
 			refuse(fd, "cannot identify the client");
 			continue;
 		}
-		if (cred.uid != 0 && cred.uid != geteuid()) {
-			log_warn("mgmt: refused a client of uid %u (pid %d): root only", (unsigned)cred.uid,
-				 (int)cred.pid);
-			refuse(fd, "permission denied: the management API is for root only");
+		if (cred.uid != 0 && cred.uid != geteuid() && !peer_in_group(srv, fd, &cred)) {
+			log_warn("mgmt: refused a client of uid %u (pid %d): %s", (unsigned)cred.uid,
+				 (int)cred.pid, srv->group_set ? "neither root nor in --mgmt-group" : "root only");
+			refuse(fd, srv->group_set ? "permission denied: the management API is for root and "
+						    "the --mgmt-group group only"
+						  : "permission denied: the management API is for root only");
 			continue;
 		}
 		if (srv->n_clients >= MGMT_MAX_CLIENTS) {
@@ -923,6 +1010,8 @@ static void server_accept(struct event_loop *loop, uint32_t events, void *arg)
 		c->srv = srv;
 		c->fd = fd;
 		c->uid = cred.uid;
+		c->pid = cred.pid;
+		user_name(cred.uid, c->user, sizeof(c->user));
 		c->events = EPOLLIN;
 		if (ev_add(loop, &c->src, fd, EPOLLIN, client_event, c) < 0) {
 			free(c);
@@ -981,12 +1070,39 @@ static int clear_stale_socket(const struct sockaddr_un *addr, char *err, size_t 
 	return 0;
 }
 
+int mgmt_group_id(const char *name, gid_t *gid, char *err, size_t errlen)
+{
+	struct group gr, *found = NULL;
+	char buf[4096], *end;
+	unsigned long n;
+
+	err[0] = '\0';
+	if (getgrnam_r(name, &gr, buf, sizeof(buf), &found) == 0 && found) {
+		if (gid)
+			*gid = found->gr_gid;
+		return 0;
+	}
+	n = strtoul(name, &end, 10);
+	if (name[0] >= '0' && name[0] <= '9' && !*end && n < (gid_t)-1) {
+		if (gid)
+			*gid = (gid_t)n;
+		return 0;
+	}
+	snprintf(err, errlen, "management group \"%s\" does not exist", name);
+	return -ENOENT;
+}
+
 struct mgmt_server *mgmt_server_create(struct gateway *gw, const char *path,
 				       char *err, size_t errlen)
 {
 	struct sockaddr_un addr = { .sun_family = AF_UNIX };
 	struct mgmt_server *srv;
+	bool group_set = gw->mgmt_group[0] != '\0';
+	gid_t gid = 0;
 	int r;
+
+	if (group_set && mgmt_group_id(gw->mgmt_group, &gid, err, errlen) < 0)
+		return NULL;
 
 	if (!path[0] || str_copy(addr.sun_path, path, sizeof(addr.sun_path)) >= sizeof(addr.sun_path)) {
 		snprintf(err, errlen, "management socket path \"%s\" is empty or longer than %zu bytes",
@@ -1005,6 +1121,8 @@ struct mgmt_server *mgmt_server_create(struct gateway *gw, const char *path,
 		return NULL;
 	}
 	srv->gw = gw;
+	srv->group_set = group_set;
+	srv->gid = gid;
 	TAILQ_INIT(&srv->clients);
 	str_copy(srv->path, path, sizeof(srv->path));
 	srv->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
@@ -1017,8 +1135,10 @@ struct mgmt_server *mgmt_server_create(struct gateway *gw, const char *path,
 		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	/* Root only: the mode keeps others out, SO_PEERCRED double-checks. */
-	if (chmod(path, 0600) < 0 || listen(srv->fd, 16) < 0) {
+	/* Root (and the group) only: the mode keeps others out, SO_PEERCRED
+	 * double-checks. */
+	if ((group_set && chown(path, (uid_t)-1, gid) < 0) || chmod(path, group_set ? 0660 : 0600) < 0 ||
+	    listen(srv->fd, 16) < 0) {
 		snprintf(err, errlen, "cannot listen on %s: %s", path, strerror(errno));
 		unlink(path);
 		goto fail;
@@ -1028,7 +1148,10 @@ struct mgmt_server *mgmt_server_create(struct gateway *gw, const char *path,
 		unlink(path);
 		goto fail;
 	}
-	log_info("mgmt: listening on %s", path);
+	if (group_set)
+		log_info("mgmt: listening on %s (root and group %s)", path, gw->mgmt_group);
+	else
+		log_info("mgmt: listening on %s (root only)", path);
 	return srv;
 fail:
 	close(srv->fd);

@@ -163,6 +163,7 @@ void target_params_defaults(struct target_params *p)
 	p->queue_depth = 128;
 	p->nop_interval = 30;
 	p->nop_timeout = 30;
+	p->chap_algorithms = CHAP_ALGS_ALL;
 }
 
 struct target *target_create(struct gateway *gw, const char *iqn)

@@ -31,6 +31,16 @@ struct xcopy_lu_state;
 struct cluster_range_lock_lu;
 struct mgmt_server;
 
+/* CHAP algorithms (RFC 7143 12.1.3; the values of IANA's "iSCSI CHAP
+ * algorithms" registry) as a set of bits: CHAP_ALG_BIT(5) is MD5. */
+#define CHAP_ALG_MD5       5
+#define CHAP_ALG_SHA1      6
+#define CHAP_ALG_SHA256    7
+#define CHAP_ALG_SHA3_256  8
+#define CHAP_ALG_BIT(alg)  (1u << (alg))
+#define CHAP_ALGS_ALL      (CHAP_ALG_BIT(CHAP_ALG_MD5) | CHAP_ALG_BIT(CHAP_ALG_SHA1) | \
+			    CHAP_ALG_BIT(CHAP_ALG_SHA256) | CHAP_ALG_BIT(CHAP_ALG_SHA3_256))
+
 struct chap_cred {
 	bool set;
 	char user[CHAP_NAME_MAX];
@@ -236,6 +246,7 @@ struct target_params {
 	uint32_t queue_depth;    /* CmdSN window: MaxCmdSN - ExpCmdSN + 1 */
 	uint32_t nop_interval;   /* seconds between target NOP-In pings, 0 = off */
 	uint32_t nop_timeout;    /* seconds without an answer before dropping */
+	uint32_t chap_algorithms; /* CHAP_ALG_BIT()s accepted in CHAP_A */
 };
 
 struct target {
@@ -288,9 +299,11 @@ struct gateway {
 	char state_dir[PATH_MAX];
 	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
 	char mgmt_socket[PATH_MAX];
+	char mgmt_group[64];             /* --mgmt-group: may use the socket too; "": root only */
 	struct chap_cred discovery_chap; /* CHAP asked of SendTargets sessions */
 	struct chap_cred discovery_mutual_chap;
 	bool discovery_auth;             /* require CHAP on discovery sessions */
+	uint32_t discovery_chap_algorithms; /* CHAP_ALG_BIT()s; 0: all of them */
 	TAILQ_HEAD(, target) targets;
 	TAILQ_HEAD(, portal) portals;
 	TAILQ_HEAD(, it_nexus) nexuses;  /* every I_T nexus on this node */

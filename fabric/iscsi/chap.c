@@ -4,6 +4,12 @@
 #include <string.h>
 #include <sys/random.h>
 
+#include <nettle/md5.h>
+#include <nettle/nettle-meta.h>
+#include <nettle/sha1.h>
+#include <nettle/sha2.h>
+#include <nettle/sha3.h>
+
 /* --- binary values (RFC 7143 6.1) ------------------------------------- */
 
 static int hex_digit(char c)
@@ -108,16 +114,62 @@ void iscsi_binary_encode_hex(const uint8_t *data, size_t len, char *out)
 
 /* --- CHAP ------------------------------------------------------------- */
 
-void chap_md5_response(uint8_t id, const char *secret, const uint8_t *challenge,
-		       size_t challenge_len, uint8_t out[MD5_DIGEST_LEN])
-{
-	struct md5_ctx ctx;
+/* CHAP_A values to nettle's hashes, strongest first: the order in which
+ * chap_target_challenge() prefers them. */
+static const struct {
+	unsigned alg;
+	const struct nettle_hash *hash;
+	const char *name;
+} chap_hashes[] = {
+	{ CHAP_ALG_SHA3_256, &nettle_sha3_256, "SHA3-256" },   /* FIPS 202 */
+	{ CHAP_ALG_SHA256, &nettle_sha256, "SHA-256" },        /* FIPS 180-4 */
+	{ CHAP_ALG_SHA1, &nettle_sha1, "SHA-1" },
+	{ CHAP_ALG_MD5, &nettle_md5, "MD5" },                  /* RFC 1321 */
+};
 
-	md5_init(&ctx);
-	md5_update(&ctx, &id, 1);
-	md5_update(&ctx, secret, strlen(secret));
-	md5_update(&ctx, challenge, challenge_len);
-	md5_final(&ctx, out);
+const char *chap_algorithm_name(unsigned alg)
+{
+	for (size_t i = 0; i < sizeof(chap_hashes) / sizeof(chap_hashes[0]); i++)
+		if (chap_hashes[i].alg == alg)
+			return chap_hashes[i].name;
+	return "unknown";
+}
+
+static const struct nettle_hash *hash_of(unsigned alg)
+{
+	for (size_t i = 0; i < sizeof(chap_hashes) / sizeof(chap_hashes[0]); i++)
+		if (chap_hashes[i].alg == alg)
+			return chap_hashes[i].hash;
+	return NULL;
+}
+
+size_t chap_digest_len(unsigned alg)
+{
+	const struct nettle_hash *h = hash_of(alg);
+
+	return h ? h->digest_size : 0;
+}
+
+size_t chap_response(unsigned alg, uint8_t id, const char *secret, const uint8_t *challenge,
+		     size_t challenge_len, uint8_t out[CHAP_DIGEST_MAX])
+{
+	const struct nettle_hash *h = hash_of(alg);
+	union {
+		struct md5_ctx md5;
+		struct sha1_ctx sha1;
+		struct sha256_ctx sha256;
+		struct sha3_256_ctx sha3_256;
+	} ctx;
+
+	if (!h || h->digest_size > CHAP_DIGEST_MAX || h->context_size > sizeof(ctx))
+		return 0;
+	h->init(&ctx);
+	h->update(&ctx, 1, &id);
+	h->update(&ctx, strlen(secret), (const uint8_t *)secret);
+	h->update(&ctx, challenge_len, challenge);
+	h->digest(&ctx, h->digest_size, out);
+	explicit_bzero(&ctx, sizeof(ctx));     /* it has seen the secret */
+	return h->digest_size;
 }
 
 bool chap_equal(const uint8_t *a, const uint8_t *b, size_t len)
@@ -151,49 +203,88 @@ static void fill_from_kernel(uint8_t *buf, unsigned len)
 	}
 }
 
-/* CHAP_A=<A1,A2,...>: the first value that is 5 (a numerical value, so
- * "0x5" counts too). */
-static bool algorithm_list_has_md5(const char *list)
+/* CHAP_I and CHAP_A values: numerical, 0..255, decimal or 0x hex. */
+static int parse_small_number(const char *text, size_t len, unsigned *out)
 {
+	unsigned long v = 0;
+	const char *p = text, *end = text + len;
+	unsigned base = 10;
+
+	if (len > 2 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
+		base = 16;
+		p += 2;
+	}
+	if (p == end)
+		return -1;
+	for (; p < end; p++) {
+		int d = hex_digit(*p);
+		if (d < 0 || (unsigned)d >= base)
+			return -1;
+		v = v * base + (unsigned)d;
+		if (v > 255)
+			return -1;
+	}
+	*out = (unsigned)v;
+	return 0;
+}
+
+/* CHAP_A=<A1,A2,...> as a set of CHAP_ALG_BIT()s; values we do not know
+ * (or cannot parse) are left out. */
+static uint32_t offered_algorithms(const char *list)
+{
+	uint32_t set = 0;
 	const char *p = list;
 
 	for (;;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		unsigned alg;
 
-		if ((len == 1 && p[0] == '5') ||
-		    (len == 3 && p[0] == '0' && (p[1] == 'x' || p[1] == 'X') && p[2] == '5'))
-			return true;
+		if (parse_small_number(p, len, &alg) == 0 && alg < 32 && chap_digest_len(alg))
+			set |= CHAP_ALG_BIT(alg);
 		if (!comma)
-			return false;
+			return set;
 		p = comma + 1;
 	}
 }
 
-int chap_target_challenge(struct chap_exchange *c, const char *chap_a,
+int chap_target_challenge(struct chap_exchange *c, const char *chap_a, uint32_t allowed,
 			  chap_random_fn fill_random, void *random_arg,
 			  struct text_kv_list *rsp, const char **why)
 {
-	char hex[2 * CHAP_CHALLENGE_LEN + 3];
+	char hex[2 * CHAP_CHALLENGE_MAX + 3];
+	uint32_t common;
 
 	if (c->step != CHAP_WAIT_ALGORITHM) {
 		*why = "CHAP_A out of sequence";
 		goto fail;
 	}
-	if (!algorithm_list_has_md5(chap_a)) {
-		*why = "no supported CHAP algorithm offered (need 5, MD5)";
+	common = offered_algorithms(chap_a) & (allowed ? allowed : CHAP_ALGS_ALL);
+	if (!common) {
+		*why = "no CHAP algorithm offered that the target accepts (see chap_algorithms)";
 		goto fail;
 	}
+	/* 12.1.3 lets the target answer with any one of the offered values;
+	 * the strongest is taken so that an initiator listing MD5 first (or
+	 * a man in the middle reordering the list) does not downgrade us. */
+	for (size_t i = 0; i < sizeof(chap_hashes) / sizeof(chap_hashes[0]); i++) {
+		if (common & CHAP_ALG_BIT(chap_hashes[i].alg)) {
+			c->algorithm = chap_hashes[i].alg;
+			break;
+		}
+	}
+	/* As long as the digest: what LIO and the Linux initiator send. */
+	c->challenge_len = chap_digest_len(c->algorithm);
 	/* A fresh identifier and challenge for every login (RFC 1994 2.3). */
 	if (fill_random) {
 		fill_random(random_arg, &c->id, 1);
-		fill_random(random_arg, c->challenge, CHAP_CHALLENGE_LEN);
+		fill_random(random_arg, c->challenge, (unsigned)c->challenge_len);
 	} else {
 		fill_from_kernel(&c->id, 1);
-		fill_from_kernel(c->challenge, CHAP_CHALLENGE_LEN);
+		fill_from_kernel(c->challenge, (unsigned)c->challenge_len);
 	}
-	iscsi_binary_encode_hex(c->challenge, CHAP_CHALLENGE_LEN, hex);
-	if (text_kv_addf(rsp, "CHAP_A", "%d", CHAP_ALGORITHM_MD5) < 0 ||
+	iscsi_binary_encode_hex(c->challenge, c->challenge_len, hex);
+	if (text_kv_addf(rsp, "CHAP_A", "%u", c->algorithm) < 0 ||
 	    text_kv_addf(rsp, "CHAP_I", "%u", c->id) < 0 ||
 	    text_kv_add(rsp, "CHAP_C", hex) < 0) {
 		*why = "out of memory";
@@ -210,24 +301,10 @@ fail:
 /* CHAP_I: a numerical value 0..255, decimal or 0x hex. */
 static int parse_identifier(const char *text, uint8_t *id)
 {
-	unsigned long v = 0;
-	const char *p = text;
-	unsigned base = 10;
+	unsigned v;
 
-	if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) {
-		base = 16;
-		p += 2;
-	}
-	if (*p == '\0')
+	if (parse_small_number(text, strlen(text), &v) < 0)
 		return -1;
-	for (; *p; p++) {
-		int d = hex_digit(*p);
-		if (d < 0 || (unsigned)d >= base)
-			return -1;
-		v = v * base + (unsigned)d;
-		if (v > 255)
-			return -1;
-	}
 	*id = (uint8_t)v;
 	return 0;
 }
@@ -237,8 +314,9 @@ static int answer_initiator_challenge(const struct chap_exchange *c, const char 
 				      const char *challenge_text, const struct chap_cred *mutual,
 				      struct text_kv_list *rsp, const char **why)
 {
-	uint8_t challenge[CHAP_BINARY_MAX], digest[MD5_DIGEST_LEN];
-	char hex[2 * MD5_DIGEST_LEN + 3];
+	uint8_t challenge[CHAP_BINARY_MAX], digest[CHAP_DIGEST_MAX];
+	char hex[2 * CHAP_DIGEST_MAX + 3];
+	size_t digest_len;
 	uint8_t id;
 	int len;
 
@@ -261,12 +339,14 @@ static int answer_initiator_challenge(const struct chap_exchange *c, const char 
 	}
 	/* 12.1.3: an originator must not reuse the responder's challenge; the
 	 * responder checks and closes the connection (reflection attack). */
-	if (len == CHAP_CHALLENGE_LEN && chap_equal(challenge, c->challenge, CHAP_CHALLENGE_LEN)) {
+	if ((size_t)len == c->challenge_len && chap_equal(challenge, c->challenge, c->challenge_len)) {
 		*why = "initiator reflected our own CHAP challenge";
 		return -1;
 	}
-	chap_md5_response(id, mutual->secret, challenge, (size_t)len, digest);
-	iscsi_binary_encode_hex(digest, MD5_DIGEST_LEN, hex);
+	/* The initiator's challenge is answered with the algorithm agreed
+	 * through CHAP_A (12.1.3). */
+	digest_len = chap_response(c->algorithm, id, mutual->secret, challenge, (size_t)len, digest);
+	iscsi_binary_encode_hex(digest, digest_len, hex);
 	explicit_bzero(digest, sizeof(digest));
 	if (text_kv_add(rsp, "CHAP_N", mutual->user) < 0 || text_kv_add(rsp, "CHAP_R", hex) < 0) {
 		*why = "out of memory";
@@ -283,8 +363,9 @@ int chap_target_verify(struct chap_exchange *c, const struct text_kv_list *req,
 	const char *response = text_kv_get(req, "CHAP_R");
 	const char *id_text = text_kv_get(req, "CHAP_I");
 	const char *challenge_text = text_kv_get(req, "CHAP_C");
-	uint8_t got[CHAP_BINARY_MAX], expected[MD5_DIGEST_LEN], own[MD5_DIGEST_LEN];
+	uint8_t got[CHAP_BINARY_MAX], expected[CHAP_DIGEST_MAX], own[CHAP_DIGEST_MAX];
 	bool name_ok, response_ok, same_secret;
+	size_t digest_len = chap_digest_len(c->algorithm);
 	int len;
 
 	/* One response per challenge: a second try (or a replay) is refused. */
@@ -301,13 +382,14 @@ int chap_target_verify(struct chap_exchange *c, const struct text_kv_list *req,
 		goto fail;
 	}
 	len = iscsi_binary_decode(response, got, sizeof(got));
-	if (len != MD5_DIGEST_LEN) {
-		*why = "malformed CHAP_R";
+	/* The digest length follows from CHAP_A (16, 20 or 32 bytes). */
+	if (len <= 0 || (size_t)len != digest_len) {
+		*why = "malformed CHAP_R (not as long as the agreed algorithm's digest)";
 		goto fail;
 	}
-	chap_md5_response(c->id, cred->secret, c->challenge, CHAP_CHALLENGE_LEN, expected);
+	chap_response(c->algorithm, c->id, cred->secret, c->challenge, c->challenge_len, expected);
 	name_ok = strcmp(name, cred->user) == 0;
-	response_ok = chap_equal(got, expected, MD5_DIGEST_LEN);
+	response_ok = chap_equal(got, expected, digest_len);
 	explicit_bzero(expected, sizeof(expected));
 	if (!name_ok || !response_ok) {
 		*why = name_ok ? "wrong CHAP response" : "unknown CHAP name";
@@ -316,8 +398,8 @@ int chap_target_verify(struct chap_exchange *c, const struct text_kv_list *req,
 	/* 12.1.3: a response equal to the one our own (target) secret gives
 	 * means one secret serves both directions: an authentication failure. */
 	if (mutual->set) {
-		chap_md5_response(c->id, mutual->secret, c->challenge, CHAP_CHALLENGE_LEN, own);
-		same_secret = chap_equal(got, own, MD5_DIGEST_LEN);
+		chap_response(c->algorithm, c->id, mutual->secret, c->challenge, c->challenge_len, own);
+		same_secret = chap_equal(got, own, digest_len);
 		explicit_bzero(own, sizeof(own));
 		if (same_secret) {
 			*why = "the same CHAP secret is used in both directions";

@@ -1,7 +1,9 @@
 /* CHAP (RFC 1994) as iSCSI uses it (RFC 7143 12.1.3), target side: we
  * challenge the initiator (CHAP_A, CHAP_I, CHAP_C), check its CHAP_N and
  * CHAP_R, and, for mutual CHAP, answer the initiator's own CHAP_I/CHAP_C
- * with our CHAP_N/CHAP_R. Only algorithm 5 (MD5) is supported. */
+ * with our CHAP_N/CHAP_R. The digests come from nettle: MD5 (CHAP_A=5,
+ * RFC 1994), SHA-1 (6), SHA-256 (7) and SHA3-256 (8), the values of IANA's
+ * "iSCSI CHAP algorithms" registry that RFC 7143 12.1.3 points to. */
 #ifndef SANGW_CHAP_H
 #define SANGW_CHAP_H
 
@@ -10,11 +12,10 @@
 #include <stdint.h>
 
 #include "../../gateway/model.h"
-#include "md5.h"
 #include "text_keys.h"
 
-#define CHAP_ALGORITHM_MD5 5
-#define CHAP_CHALLENGE_LEN 16      /* bytes in the challenges we send */
+#define CHAP_DIGEST_MAX    32      /* SHA-256, SHA3-256 */
+#define CHAP_CHALLENGE_MAX CHAP_DIGEST_MAX
 #define CHAP_BINARY_MAX    1024    /* 12.1.3: longest CHAP_C / CHAP_R accepted */
 
 /* RFC 7143 6.1 binary-value: "0x"/"0X" + hex digits or "0b"/"0B" + base64.
@@ -24,9 +25,16 @@ int iscsi_binary_decode(const char *text, uint8_t *out, size_t max);
 /* Encode as "0x" + lowercase hex; out must hold 2 * len + 3 bytes. */
 void iscsi_binary_encode_hex(const uint8_t *data, size_t len, char *out);
 
-/* RFC 1994 4.1: Response = MD5(Identifier || secret || Challenge). */
-void chap_md5_response(uint8_t id, const char *secret, const uint8_t *challenge,
-		       size_t challenge_len, uint8_t out[MD5_DIGEST_LEN]);
+/* The digest length CHAP_A value alg implies for CHAP_R (and for the
+ * challenges we send): 16, 20 or 32 bytes; 0 when we do not support alg. */
+size_t chap_digest_len(unsigned alg);
+/* "MD5", "SHA-1", "SHA-256", "SHA3-256", or "unknown": for the log. */
+const char *chap_algorithm_name(unsigned alg);
+/* RFC 1994 4.1 with the hash alg names:
+ * Response = H(Identifier || secret || Challenge). Returns the digest
+ * length written to out, or 0 when alg is not supported. */
+size_t chap_response(unsigned alg, uint8_t id, const char *secret, const uint8_t *challenge,
+		     size_t challenge_len, uint8_t out[CHAP_DIGEST_MAX]);
 /* Equality in time independent of the contents. */
 bool chap_equal(const uint8_t *a, const uint8_t *b, size_t len);
 
@@ -43,20 +51,24 @@ enum chap_step {
 /* One CHAP exchange, for one login. Each challenge is used once. */
 struct chap_exchange {
 	enum chap_step step;
+	unsigned algorithm;                      /* the CHAP_A value agreed */
+	size_t challenge_len;                    /* the digest length of it */
 	uint8_t id;                              /* our CHAP_I */
-	uint8_t challenge[CHAP_CHALLENGE_LEN];   /* our CHAP_C */
+	uint8_t challenge[CHAP_CHALLENGE_MAX];   /* our CHAP_C */
 };
 
 void chap_exchange_init(struct chap_exchange *c);
 /* Wipe the challenge (call when the login ends). */
 void chap_exchange_clear(struct chap_exchange *c);
 
-/* First step: chap_a is the initiator's CHAP_A list. Picks MD5 (the first
- * listed value we support), draws a fresh identifier and challenge, and
- * appends CHAP_A, CHAP_I and CHAP_C to rsp. Returns 0, or -1 when the list
- * holds no algorithm we support or the step is out of order (*why says
+/* First step: chap_a is the initiator's CHAP_A list and allowed the
+ * algorithms the target accepts (CHAP_ALG_BIT() of each; 0 means all).
+ * Picks the strongest algorithm both sides accept (SHA3-256 > SHA-256 >
+ * SHA-1 > MD5), draws a fresh identifier and a challenge as long as its
+ * digest, and appends CHAP_A, CHAP_I and CHAP_C to rsp. Returns 0, or -1
+ * when no algorithm is common or the step is out of order (*why says
  * which, for the log). */
-int chap_target_challenge(struct chap_exchange *c, const char *chap_a,
+int chap_target_challenge(struct chap_exchange *c, const char *chap_a, uint32_t allowed,
 			  chap_random_fn fill_random, void *random_arg,
 			  struct text_kv_list *rsp, const char **why);
 

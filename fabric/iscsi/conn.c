@@ -4,6 +4,7 @@
  * 11). */
 #include "iscsi.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,8 @@ static uint16_t login_lookup(void *arg, const char *target_name, const char *ini
 		info->chap = gw->discovery_chap;
 		info->mutual_chap = gw->discovery_mutual_chap;
 		target_params_defaults(&info->params);
+		if (gw->discovery_chap_algorithms)
+			info->params.chap_algorithms = gw->discovery_chap_algorithms;
 		return 0;
 	}
 	t = gw_find_target(gw, target_name);
@@ -83,6 +86,26 @@ static void login_random(void *arg, uint8_t *buf, unsigned len)
 	}
 }
 
+/* The portal for the failed-login back-off: where the initiator reached us. */
+static void login_portal(void *arg, char *buf, size_t len)
+{
+	const struct iscsi_conn *conn = arg;
+	const struct sockaddr_storage *ss = &conn->local_addr;
+	char addr[INET6_ADDRSTRLEN] = "?";
+	unsigned port = 0;
+
+	if (ss->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)ss;
+		inet_ntop(AF_INET, &in->sin_addr, addr, sizeof(addr));
+		port = ntohs(in->sin_port);
+	} else if (ss->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)ss;
+		inet_ntop(AF_INET6, &in6->sin6_addr, addr, sizeof(addr));
+		port = ntohs(in6->sin6_port);
+	}
+	snprintf(buf, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", addr, port);
+}
+
 /* Notice_Key_Values (transport.h): the transport's own login keys. */
 static int login_transport_key(void *arg, struct iscsi_session_params *params, const char *key,
 			       const char *value, struct text_kv_list *rsp, uint16_t *status)
@@ -105,6 +128,7 @@ static const struct login_callbacks conn_login_callbacks_template = {
 	.lookup = login_lookup,
 	.complete = login_complete_cb,
 	.random = login_random,
+	.portal = login_portal,
 };
 
 /* --- lifecycle ------------------------------------------------------------- */

@@ -12,8 +12,10 @@
 #include <string.h>
 
 #include "../../gateway/log.h"
+#include "../../gateway/util.h"
 #include "chap.h"
 #include "iscsi_proto.h"
+#include "login_backoff.h"
 #include "pdu.h"
 
 #define LOGIN_MAX_REQUESTS    64       /* a login that takes longer is stuck */
@@ -51,6 +53,7 @@ struct login_state {
 	struct login_target_info info;
 	enum auth_state auth;
 	struct chap_exchange chap;
+	char why_buf[160];               /* a failure reason with numbers in it */
 	struct iscsi_session_params params;
 	bool declared;                   /* our MaxRecvDataSegmentLength went out */
 	struct text_kv_list seen;        /* every key the initiator sent (6.3) */
@@ -356,6 +359,52 @@ static const char *pick_auth_method(const struct login_state *ls, const char *li
 	}
 }
 
+/* The failed-login back-off (login_backoff.h) is kept per initiator and
+ * the portal it reached; without a portal callback there is none. */
+static bool backoff_portal(const struct login_state *ls, char *portal, size_t len)
+{
+	if (!ls->cb.portal)
+		return false;
+	ls->cb.portal(ls->cb.arg, portal, len);
+	return true;
+}
+
+/* Refuse a CHAP exchange while the pair is locked out. */
+static bool backoff_refuses(struct login_state *ls, const char **why)
+{
+	char portal[LOGIN_BACKOFF_PORTAL_MAX];
+	uint64_t left;
+
+	if (!backoff_portal(ls, portal, sizeof(portal)))
+		return false;
+	left = login_backoff_remaining(login_backoff_table(), ls->initiator_name, portal, now_ms());
+	if (!left)
+		return false;
+	snprintf(ls->why_buf, sizeof(ls->why_buf),
+		 "too many failed CHAP logins to portal %s: refused for %llu ms more", portal,
+		 (unsigned long long)left);
+	*why = ls->why_buf;
+	return true;
+}
+
+static void backoff_result(struct login_state *ls, bool ok)
+{
+	char portal[LOGIN_BACKOFF_PORTAL_MAX];
+	uint64_t lock_ms;
+
+	if (!backoff_portal(ls, portal, sizeof(portal)))
+		return;
+	if (ok) {
+		login_backoff_succeeded(login_backoff_table(), ls->initiator_name, portal);
+		return;
+	}
+	lock_ms = login_backoff_failed(login_backoff_table(), ls->initiator_name, portal, now_ms());
+	if (lock_ms)
+		log_warn("iSCSI login: repeated CHAP failures from '%s' to portal %s: its logins there "
+			 "are refused for %llu s", ls->initiator_name, portal,
+			 (unsigned long long)(lock_ms + 999) / 1000);
+}
+
 /* Security stage keys (12.1, 12.1.3). Returns 0 or a status. */
 static uint16_t security_keys(struct login_state *ls, const struct text_kv_list *req,
 			      struct text_kv_list *out, const char **why)
@@ -394,12 +443,21 @@ static uint16_t security_keys(struct login_state *ls, const struct text_kv_list 
 		return ISCSI_LOGIN_STATUS_AUTH_FAILED;
 	}
 	if (chap_a) {
-		if (chap_target_challenge(&ls->chap, chap_a, ls->cb.random, ls->cb.arg, out, why) < 0)
+		if (backoff_refuses(ls, why))
+			return ISCSI_LOGIN_STATUS_AUTH_FAILED;
+		if (chap_target_challenge(&ls->chap, chap_a, ls->info.params.chap_algorithms,
+					  ls->cb.random, ls->cb.arg, out, why) < 0)
 			return ISCSI_LOGIN_STATUS_AUTH_FAILED;
 	} else if (chap_answer) {
 		if (chap_target_verify(&ls->chap, req, &ls->info.chap, &ls->info.mutual_chap, out,
-				       why) < 0)
+				       why) < 0) {
+			backoff_result(ls, false);
 			return ISCSI_LOGIN_STATUS_AUTH_FAILED;
+		}
+		backoff_result(ls, true);
+		log_info("iSCSI login: '%s' passed %sCHAP with %s (CHAP_A=%u)", ls->initiator_name,
+			 text_kv_get(req, "CHAP_C") ? "mutual " : "",
+			 chap_algorithm_name(ls->chap.algorithm), ls->chap.algorithm);
 		ls->auth = AUTH_DONE;
 	} else if (ls->auth == AUTH_CHAP && !chose_chap_now) {
 		/* CHAP is under way and the request does not carry its next step */

@@ -8,6 +8,7 @@
 #define SANGW_ISCSI_LOGIN_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "../../gateway/model.h"
@@ -41,6 +42,10 @@ struct login_callbacks {
 	uint16_t (*complete)(void *arg, struct login_state *ls, uint16_t *tsih);
 	/* Fill len random bytes (CHAP challenges and identifiers). */
 	void (*random)(void *arg, uint8_t *buf, unsigned len);
+	/* Write the portal the initiator reached ("addr:port"): failed CHAP
+	 * logins are counted per initiator and portal (login_backoff.h).
+	 * NULL: no back-off. */
+	void (*portal)(void *arg, char *buf, size_t len);
 	/* Optional, for transports with keys of their own (iSER, RFC 7145
 	 * section 6; fabric/iscsi/transport.h login_key and login_declare):
 	 * negotiate_key sees every operational key before params.c and

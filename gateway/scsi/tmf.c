@@ -39,8 +39,32 @@ struct tmf_wait {
 	bool drop_sessions;       /* TARGET COLD RESET (RFC 7143 11.5.1) */
 };
 
+static const char *tmf_function_name(enum tmf_function f)
+{
+	static const char *const names[] = {
+		[TMF_ABORT_TASK] = "ABORT TASK", [TMF_ABORT_TASK_SET] = "ABORT TASK SET",
+		[TMF_CLEAR_ACA] = "CLEAR ACA", [TMF_CLEAR_TASK_SET] = "CLEAR TASK SET",
+		[TMF_LOGICAL_UNIT_RESET] = "LOGICAL UNIT RESET", [TMF_TARGET_WARM_RESET] = "TARGET WARM RESET",
+		[TMF_TARGET_COLD_RESET] = "TARGET COLD RESET", [TMF_TASK_REASSIGN] = "TASK REASSIGN",
+	};
+
+	return (unsigned)f < ARRAY_SIZE(names) && names[f] ? names[f] : "unknown function";
+}
+
+/* Task management is rare and tells an admin that an initiator gave up
+ * on commands (timeouts, error handling): log each one with its answer. */
 static void tmf_respond(struct tmf_req *req, uint8_t response)
 {
+	static const char *const answers[] = {
+		[TMF_RSP_COMPLETE] = "function complete", [TMF_RSP_NO_TASK] = "task does not exist",
+		[TMF_RSP_NO_LUN] = "LUN does not exist", [TMF_RSP_TASK_ALLEGIANT] = "task still allegiant",
+		[TMF_RSP_NO_REASSIGN] = "reassignment not supported",
+		[TMF_RSP_NOT_SUPPORTED] = "function not supported", [TMF_RSP_AUTH_FAILED] = "authorization failed",
+	};
+
+	log_info("%s from %s, LUN %llu (tag 0x%llx): %s", tmf_function_name(req->function),
+		 req->nexus->initiator_port, (unsigned long long)req->lun, (unsigned long long)req->ref_tag,
+		 response < ARRAY_SIZE(answers) && answers[response] ? answers[response] : "rejected");
 	req->response = response;
 	req->nexus->fabric->tmf_done(req);
 }

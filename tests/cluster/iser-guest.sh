@@ -18,7 +18,7 @@ TEST_NAME=cluster-iser-guest
 need_program qemu-system-x86_64 setpriv
 [ -x "$SANGWD" ] || fail "$SANGWD is not built"
 "$SANGWD" --version | grep -q '^transports:.* iser' ||
-	skip "sangwd was built without iSER (apt-get install librdmacm-dev libibverbs-dev)"
+	fail "sangwd was built without iSER (apt-get install librdmacm-dev libibverbs-dev)"
 guest_image || fail "cannot build the guest image (tests/guest/build-image)"
 guest_install_trap
 guest_prepare

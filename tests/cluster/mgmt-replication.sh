@@ -103,9 +103,12 @@ client_exec timeout 60 "$TESTCLIENT" --initiator "$INIT1_IQN" --seed 7 verify "$
 # --- through node 3: a second LU and a parameter -------------------------------------
 gw 3 lun create "$T2" "file:$lu_b" --lun 1
 gw 3 param set "$T2" queue_depth 17
-view=$(same_everywhere "LU 1 and queue_depth set through node 3")
+gw 3 param set "$T2" chap_algorithms sha256,sha3-256
+view=$(same_everywhere "LU 1, queue_depth and chap_algorithms set through node 3")
 [[ "$view" == *'"luns": [0, 1]'* ]] || fail "LU 1 is not in the view: $view"
 [[ "$view" == *'"queue_depth": 17'* ]] || fail "queue_depth 17 is not in the view: $view"
+[[ "$view" == *'"chap_algorithms": ["sha256", "sha3-256"]'* ]] ||
+	fail "chap_algorithms [sha256, sha3-256] is not in the view: $view"
 for i in 1 2; do
 	luns=$(client_exec timeout 60 "$TESTCLIENT" --quiet --initiator "$INIT1_IQN" report-luns "$(url_t2 "$i")") ||
 		fail "REPORT LUNS through node $i failed"

@@ -305,6 +305,12 @@ static const struct bad_case bad_cases[] = {
 	{ T0 "\"params\": {\"FirstBurstLength\": \"1M\", \"MaxBurstLength\": \"512K\"}}]}", "targets[0].params.FirstBurstLength: 1048576 exceeds MaxBurstLength 524288" },
 	{ T0 "\"params\": {\"DataDigest\": \"MD5\"}}]}", "targets[0].params.DataDigest: \"MD5\" is not" },
 	{ T0 "\"params\": {\"nop_interval\": 5, \"nop_timeout\": 0}}]}", "targets[0].params.nop_timeout: must be at least 1" },
+	{ T0 "\"params\": {\"chap_algorithms\": [\"sha512\"]}}]}",
+	  "targets[0].params.chap_algorithms: [\"sha512\"] is not a non-empty list of CHAP algorithms" },
+	{ T0 "\"params\": {\"chap_algorithms\": []}}]}", "targets[0].params.chap_algorithms: [] is not a non-empty" },
+	{ T0 "\"params\": {\"chap_algorithms\": 7}}]}", "targets[0].params.chap_algorithms: 7 is not a non-empty" },
+	{ T0 "\"params\": {\"chap_algorithms\": \"md5,,sha1\"}}]}", "targets[0].params.chap_algorithms: " },
+	{ "{\"discovery\": {\"chap_algorithms\": [\"md4\"]}}", "discovery.chap_algorithms: [\"md4\"] is not" },
 	{ T0 "\"chap\": {\"user\": \"u\", \"secret\": \"short\"}}]}", "targets[0].chap.secret: must be 12 to 255 bytes" },
 	{ T0 "\"chap\": {\"user\": \"u\"}}]}", "targets[0].chap.secret: missing" },
 	{ T0 "\"acls\": [{\"initiator\": \"" INI1 "\", \"mutual_chap\": {\"user\": \"t\", \"secret\": \"0123456789ab\"}}]}]}",
@@ -436,6 +442,65 @@ static void expect_error(struct fixture *f, const char *json, const char *messag
 
 	if (r == 0 || !strstr(err, message))
 		fail_msg("request %s\n  expected error containing: %s\n  got (%d): %s", json, message, r, err);
+}
+
+/* chap_algorithms (a target parameter, and discovery's own): parsed from
+ * an array or a comma-separated string, kept as a set, written back as an
+ * array, changed by param_set; the default (all) is not written. */
+static void test_chap_algorithms(void **state)
+{
+	struct fixture *f = *state;
+	struct target *t;
+	char *text;
+
+	load_ok(f, "{\"discovery\": {\"chap_algorithms\": \"sha3-256, SHA256\"},"
+		   " \"targets\": [{\"iqn\": \"" IQN1 "\", \"params\": {\"chap_algorithms\": [\"sha256\", \"md5\"]}},"
+		   " {\"iqn\": \"" IQN2 "\"}]}");
+	t = gw_find_target(&f->gw, IQN1);
+	assert_non_null(t);
+	assert_int_equal(t->params.chap_algorithms,
+			 CHAP_ALG_BIT(CHAP_ALG_SHA256) | CHAP_ALG_BIT(CHAP_ALG_MD5));
+	assert_int_equal(gw_find_target(&f->gw, IQN2)->params.chap_algorithms, CHAP_ALGS_ALL);
+	assert_int_equal(f->gw.discovery_chap_algorithms,
+			 CHAP_ALG_BIT(CHAP_ALG_SHA256) | CHAP_ALG_BIT(CHAP_ALG_SHA3_256));
+	text = config_serialize(&f->gw);
+	{
+		json_object *doc = json_tokener_parse(text), *targets, *v;
+
+		assert_non_null(doc);
+		assert_true(json_object_object_get_ex(doc, "targets", &targets));
+		v = json_object_object_get(json_object_object_get(json_object_array_get_idx(targets, 0),
+								  "params"), "chap_algorithms");
+		assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+				    "[\"md5\",\"sha256\"]");
+		v = json_object_object_get(json_object_object_get(doc, "discovery"), "chap_algorithms");
+		assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+				    "[\"sha256\",\"sha3-256\"]");
+		json_object_put(doc);
+	}
+	free(text);
+
+	expect_ok(f, "{\"request\": \"param_set\", \"target\": \"" IQN1 "\", \"key\": \"chap_algorithms\","
+		     " \"value\": \"sha1,sha3-256\"}");
+	assert_int_equal(t->params.chap_algorithms,
+			 CHAP_ALG_BIT(CHAP_ALG_SHA1) | CHAP_ALG_BIT(CHAP_ALG_SHA3_256));
+	expect_error(f, "{\"request\": \"param_set\", \"target\": \"" IQN1 "\", \"key\": \"chap_algorithms\","
+			" \"value\": \"sha1,blake2\"}", "value: \"sha1,blake2\" is not a non-empty list");
+	assert_int_equal(t->params.chap_algorithms,
+			 CHAP_ALG_BIT(CHAP_ALG_SHA1) | CHAP_ALG_BIT(CHAP_ALG_SHA3_256));
+	expect_ok(f, "{\"request\": \"param_set\", \"discovery\": true, \"key\": \"chap_algorithms\","
+		     " \"value\": [\"md5\", \"sha1\", \"sha256\", \"sha3-256\"]}");
+	assert_int_equal(f->gw.discovery_chap_algorithms, CHAP_ALGS_ALL);
+	expect_error(f, "{\"request\": \"param_set\", \"discovery\": true, \"key\": \"queue_depth\","
+			" \"value\": 4}", "discovery sessions have only \"chap_algorithms\"");
+	expect_error(f, "{\"request\": \"param_set\", \"discovery\": true, \"target\": \"" IQN1 "\","
+			" \"key\": \"chap_algorithms\", \"value\": \"md5\"}", "not used with \"discovery\": true");
+	/* Back to all: nothing is written for either. */
+	expect_ok(f, "{\"request\": \"param_set\", \"target\": \"" IQN1 "\", \"key\": \"CHAP_algorithms\","
+		     " \"value\": \"md5,sha1,sha256,sha3-256\"}");
+	text = config_serialize(&f->gw);
+	assert_null(strstr(text, "chap_algorithms"));
+	free(text);
 }
 
 static void test_requests_edit_model(void **state)
@@ -1086,6 +1151,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_invalid_configs_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lu_open_failure_names_lu, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_chap_algorithms, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_save_is_atomic_and_private, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_requests_edit_model, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_request_errors, setup, teardown),

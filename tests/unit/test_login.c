@@ -13,9 +13,10 @@
 #include <string.h>
 
 #include "../../fabric/iscsi/chap.h"
+#include "../../fabric/iscsi/login_backoff.h"
+#include "../../gateway/util.h"
 #include "../../fabric/iscsi/iscsi_proto.h"
 #include "../../fabric/iscsi/login.h"
-#include "../../fabric/iscsi/md5.h"
 #include "../../fabric/iscsi/text_keys.h"
 
 #define TARGET_IQN "iqn.2024-01.com.example:disk1"
@@ -35,6 +36,8 @@ struct harness {
 	bool auth_required;
 	bool discovery_auth;
 	struct chap_cred chap, mutual;
+	uint32_t chap_algorithms;     /* the target's chap_algorithms (0: all) */
+	const char *chap_offer;       /* the initiator's CHAP_A list (NULL: "7,5") */
 	uint16_t complete_status;
 	/* what the callbacks saw */
 	unsigned lookups, completes;
@@ -66,7 +69,7 @@ static uint16_t cb_lookup(void *arg, const char *target_name, const char *initia
 		.max_recv_data_segment_length = 65536, .max_burst_length = 262144,
 		.first_burst_length = 65536, .initial_r2t = true, .immediate_data = true,
 		.max_outstanding_r2t = 1, .default_time2wait = 2, .default_time2retain = 20,
-		.queue_depth = QUEUE_DEPTH,
+		.queue_depth = QUEUE_DEPTH, .chap_algorithms = h->chap_algorithms,
 	};
 	info->chap = h->chap;
 	info->mutual_chap = h->mutual;
@@ -361,9 +364,10 @@ static void test_operational_keys_in_security_stage(void **state)
 static void chap_login(struct harness *h, const char *user, const char *secret, bool mutual,
 		       bool reflect)
 {
-	uint8_t challenge[CHAP_BINARY_MAX], digest[MD5_DIGEST_LEN], id, ich[16];
-	char r_hex[2 * MD5_DIGEST_LEN + 3], n_kv[300], r_kv[64], c_kv[64];
-	struct md5_ctx ctx;
+	uint8_t challenge[CHAP_BINARY_MAX], digest[CHAP_DIGEST_MAX], id, ich[16];
+	char r_hex[2 * CHAP_DIGEST_MAX + 3], n_kv[300], r_kv[80], c_kv[80], a_kv[64];
+	unsigned alg;
+	size_t dlen;
 	int clen;
 
 	send_keys(h, T_BIT | STAGES(0, 1), "InitiatorName=" INITIATOR_IQN,
@@ -372,22 +376,20 @@ static void chap_login(struct harness *h, const char *user, const char *secret, 
 	expect_stages(h, false, 0, 0);     /* not authenticated yet: T=0 */
 	assert_string_equal(key(h, "AuthMethod"), "CHAP");
 
-	send_keys(h, STAGES(0, 1), "CHAP_A=7,5", NULL);
+	snprintf(a_kv, sizeof(a_kv), "CHAP_A=%s", h->chap_offer ? h->chap_offer : "7,5");
+	send_keys(h, STAGES(0, 1), a_kv, NULL);
 	expect_stages(h, false, 0, 0);
-	assert_string_equal(key(h, "CHAP_A"), "5");
+	assert_non_null(key(h, "CHAP_A"));
+	alg = (unsigned)atoi(key(h, "CHAP_A"));
 	assert_non_null(key(h, "CHAP_I"));
 	id = (uint8_t)atoi(key(h, "CHAP_I"));
 	clen = iscsi_binary_decode(key(h, "CHAP_C"), challenge, sizeof(challenge));
 	assert_true(clen >= 16);
 
-	/* RFC 1994: MD5(identifier || secret || challenge), computed here
-	 * with md5 directly */
-	md5_init(&ctx);
-	md5_update(&ctx, &id, 1);
-	md5_update(&ctx, secret, strlen(secret));
-	md5_update(&ctx, challenge, (size_t)clen);
-	md5_final(&ctx, digest);
-	iscsi_binary_encode_hex(digest, MD5_DIGEST_LEN, r_hex);
+	/* RFC 1994: H(identifier || secret || challenge) */
+	dlen = chap_response(alg, id, secret, challenge, (size_t)clen, digest);
+	assert_int_not_equal(dlen, 0);
+	iscsi_binary_encode_hex(digest, dlen, r_hex);
 	snprintf(n_kv, sizeof(n_kv), "CHAP_N=%s", user);
 	snprintf(r_kv, sizeof(r_kv), "CHAP_R=%s", r_hex);
 	if (!mutual) {
@@ -397,7 +399,10 @@ static void chap_login(struct harness *h, const char *user, const char *secret, 
 	for (int i = 0; i < 16; i++)
 		ich[i] = (uint8_t)(0xa0 + i);
 	memcpy(c_kv, "CHAP_C=", 7);
-	iscsi_binary_encode_hex(reflect ? challenge : ich, 16, c_kv + 7);
+	if (reflect)
+		iscsi_binary_encode_hex(challenge, (size_t)clen, c_kv + 7);
+	else
+		iscsi_binary_encode_hex(ich, 16, c_kv + 7);
 	send_keys(h, T_BIT | STAGES(0, 1), n_kv, r_kv, "CHAP_I=9", c_kv, NULL);
 }
 
@@ -425,7 +430,7 @@ static void test_chap_one_way(void **state)
 static void test_chap_mutual(void **state)
 {
 	struct harness *h = *state;
-	uint8_t ich[16], got[MD5_DIGEST_LEN], want[MD5_DIGEST_LEN];
+	uint8_t ich[16], got[CHAP_DIGEST_MAX], want[CHAP_DIGEST_MAX];
 
 	h->auth_required = true;
 	h->chap = make_cred("client1", "initiatorsecret");
@@ -433,12 +438,105 @@ static void test_chap_mutual(void **state)
 	chap_login(h, "client1", "initiatorsecret", true, false);
 	expect_stages(h, true, 0, 1);
 	assert_string_equal(key(h, "CHAP_N"), "target-user");
-	assert_int_equal(iscsi_binary_decode(key(h, "CHAP_R"), got, sizeof(got)), MD5_DIGEST_LEN);
+	/* answered with the algorithm CHAP_A agreed on: SHA-256 of "7,5" */
+	assert_int_equal(iscsi_binary_decode(key(h, "CHAP_R"), got, sizeof(got)), 32);
 	for (int i = 0; i < 16; i++)
 		ich[i] = (uint8_t)(0xa0 + i);
-	chap_md5_response(9, "targetsecret12", ich, 16, want);
-	assert_memory_equal(got, want, MD5_DIGEST_LEN);
+	chap_response(CHAP_ALG_SHA256, 9, "targetsecret12", ich, 16, want);
+	assert_memory_equal(got, want, 32);
 	finish_operational(h);
+}
+
+/* The target's chap_algorithms decide among what the initiator offers. */
+static void test_chap_algorithms_restricted(void **state)
+{
+	struct harness *h = *state;
+
+	h->auth_required = true;
+	h->chap = make_cred("client1", "initiatorsecret");
+	h->chap_algorithms = CHAP_ALG_BIT(CHAP_ALG_MD5) | CHAP_ALG_BIT(CHAP_ALG_SHA1);
+	h->chap_offer = "8,7,6,5";
+	chap_login(h, "client1", "initiatorsecret", false, false);
+	assert_int_equal(h->result, LOGIN_RESULT_CONTINUE);
+	expect_stages(h, true, 0, 1);
+	finish_operational(h);
+}
+
+static void test_chap_sha3_mutual(void **state)
+{
+	struct harness *h = *state;
+	uint8_t ich[16], got[CHAP_DIGEST_MAX], want[CHAP_DIGEST_MAX];
+
+	h->auth_required = true;
+	h->chap = make_cred("client1", "initiatorsecret");
+	h->mutual = make_cred("target-user", "targetsecret12");
+	h->chap_offer = "5,6,7,8";
+	chap_login(h, "client1", "initiatorsecret", true, false);
+	expect_stages(h, true, 0, 1);
+	assert_int_equal(iscsi_binary_decode(key(h, "CHAP_R"), got, sizeof(got)), 32);
+	for (int i = 0; i < 16; i++)
+		ich[i] = (uint8_t)(0xa0 + i);
+	chap_response(CHAP_ALG_SHA3_256, 9, "targetsecret12", ich, 16, want);
+	assert_memory_equal(got, want, 32);
+	finish_operational(h);
+}
+
+/* The failed-login back-off (login_backoff.h) as login.c applies it: a
+ * portal callback turns it on; LOGIN_BACKOFF_THRESHOLD wrong responses
+ * lock the initiator out of that portal, so even the right secret is
+ * refused before any challenge; a success clears it. */
+#define UNIT_PORTAL "unit-test-portal:3260"
+
+static void cb_portal(void *arg, char *buf, size_t len)
+{
+	(void)arg;
+	snprintf(buf, len, "%s", UNIT_PORTAL);
+}
+
+static void fresh_login(struct harness *h, bool with_portal)
+{
+	struct login_callbacks cb = {
+		.lookup = cb_lookup, .complete = cb_complete, .random = cb_random,
+		.portal = with_portal ? cb_portal : NULL, .arg = h,
+	};
+
+	login_state_destroy(h->ls);
+	h->ls = login_state_create(&cb);
+	assert_non_null(h->ls);
+	h->answer_continued = false;
+}
+
+static void test_chap_backoff(void **state)
+{
+	struct harness *h = *state;
+
+	h->auth_required = true;
+	h->chap = make_cred("client1", "initiatorsecret");
+	for (int i = 0; i < LOGIN_BACKOFF_THRESHOLD; i++) {
+		fresh_login(h, true);
+		chap_login(h, "client1", "not-the-secret", false, false);
+		expect_failure(h, ISCSI_LOGIN_STATUS_AUTH_FAILED);
+	}
+	assert_true(login_backoff_remaining(login_backoff_table(), INITIATOR_IQN, UNIT_PORTAL, now_ms()) > 0);
+	/* locked out: CHAP_A gets no challenge, whatever the secret */
+	fresh_login(h, true);
+	send_keys(h, T_BIT | STAGES(0, 1), "InitiatorName=" INITIATOR_IQN, "TargetName=" TARGET_IQN,
+		  "SessionType=Normal", "AuthMethod=CHAP", NULL);
+	assert_int_equal(h->result, LOGIN_RESULT_CONTINUE);
+	send_keys(h, STAGES(0, 1), "CHAP_A=7,5", NULL);
+	assert_null(key(h, "CHAP_C"));
+	expect_failure(h, ISCSI_LOGIN_STATUS_AUTH_FAILED);
+	/* without a portal callback there is no back-off (the harness's own) */
+	fresh_login(h, false);
+	chap_login(h, "client1", "initiatorsecret", false, false);
+	expect_stages(h, true, 0, 1);
+	/* once the lockout is over a success clears the pair: here the
+	 * table is told directly, as a success through login.c would */
+	login_backoff_succeeded(login_backoff_table(), INITIATOR_IQN, UNIT_PORTAL);
+	fresh_login(h, true);
+	chap_login(h, "client1", "initiatorsecret", false, false);
+	expect_stages(h, true, 0, 1);
+	assert_int_equal(login_backoff_remaining(login_backoff_table(), INITIATOR_IQN, UNIT_PORTAL, now_ms()), 0);
 }
 
 /* CHAP offered and configured, though not required: the initiator's
@@ -540,7 +638,22 @@ static void test_chap_unsupported_algorithm(void **state)
 	send_keys(h, STAGES(0, 1), "InitiatorName=" INITIATOR_IQN, "TargetName=" TARGET_IQN,
 		  "AuthMethod=CHAP", NULL);
 	expect_stages(h, false, 0, 0);
-	send_keys(h, STAGES(0, 1), "CHAP_A=6,7", NULL);
+	send_keys(h, STAGES(0, 1), "CHAP_A=4,9,0x77", NULL);
+	expect_failure(h, ISCSI_LOGIN_STATUS_AUTH_FAILED);
+}
+
+/* Offered algorithms the target does not accept: a failed login. */
+static void test_chap_algorithm_not_allowed(void **state)
+{
+	struct harness *h = *state;
+
+	h->auth_required = true;
+	h->chap = make_cred("client1", "initiatorsecret");
+	h->chap_algorithms = CHAP_ALG_BIT(CHAP_ALG_SHA256) | CHAP_ALG_BIT(CHAP_ALG_SHA3_256);
+	send_keys(h, STAGES(0, 1), "InitiatorName=" INITIATOR_IQN, "TargetName=" TARGET_IQN,
+		  "AuthMethod=CHAP", NULL);
+	expect_stages(h, false, 0, 0);
+	send_keys(h, STAGES(0, 1), "CHAP_A=5,6", NULL);
 	expect_failure(h, ISCSI_LOGIN_STATUS_AUTH_FAILED);
 }
 
@@ -1064,6 +1177,10 @@ int main(void)
 		LOGIN_TEST(test_operational_keys_in_security_stage),
 		LOGIN_TEST(test_chap_one_way),
 		LOGIN_TEST(test_chap_mutual),
+		LOGIN_TEST(test_chap_algorithms_restricted),
+		LOGIN_TEST(test_chap_sha3_mutual),
+		LOGIN_TEST(test_chap_algorithm_not_allowed),
+		LOGIN_TEST(test_chap_backoff),
 		LOGIN_TEST(test_chap_optional),
 		LOGIN_TEST(test_chap_wrong_secret),
 		LOGIN_TEST(test_chap_wrong_name),

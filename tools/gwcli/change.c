@@ -281,13 +281,26 @@ int cmd_portal(const struct cli *cli, int argc, char **argv)
 
 int cmd_param(const struct cli *cli, int argc, char **argv)
 {
+	static const struct opt_spec opts[] = { { "discovery", 0 }, { NULL, 0 } };
 	struct parsed p;
 	json_object *req;
 	char msg[600];
 	int r;
 
-	if ((r = parse_args("param", argc, argv, NULL, &p)))
+	if ((r = parse_args("param", argc, argv, opts, &p)))
 		return r;
+	if (find_opt(&p, "discovery") >= 0) {
+		/* param set --discovery KEY VALUE: discovery sessions' own */
+		if (p.n_pos != 3 || strcmp(p.pos[0], "set") != 0)
+			return command_usage("param", p.n_pos ? "wrong number of arguments" : NULL);
+		req = request_new("param_set");
+		json_object_object_add(req, "discovery", json_object_new_boolean(true));
+		add_string(req, "key", p.pos[1]);
+		add_string(req, "value", p.pos[2]);
+		snprintf(msg, sizeof(msg), "%s of discovery sessions set to %s (used by new sessions)",
+			 p.pos[1], p.pos[2]);
+		return call_change(cli, req, msg);
+	}
 	if (p.n_pos != 4 || strcmp(p.pos[0], "set") != 0)
 		return command_usage("param", p.n_pos ? "wrong number of arguments" : NULL);
 	req = request_new("param_set");

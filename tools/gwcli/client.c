@@ -126,7 +126,21 @@ static char *exchange(const struct cli *cli, json_object *req)
 	if (fd < 0)
 		return NULL;
 	if (send_all(fd, text, strlen(text)) < 0 || send_all(fd, "\n", 1) < 0) {
-		fprintf(stderr, "gwcli: cannot send to sangwd at %s: %s\n", cli->socket_path, strerror(errno));
+		int e = errno;
+		char early[512], *nl;
+		ssize_t n;
+
+		/* sangwd may have answered and hung up before reading (a refused
+		 * client): show its answer rather than the broken pipe. */
+		n = recv(fd, early, sizeof(early) - 1, MSG_DONTWAIT);
+		if (n > 0) {
+			early[n] = '\0';
+			if ((nl = strchr(early, '\n')))
+				*nl = '\0';
+			close(fd);
+			return strdup(early);
+		}
+		fprintf(stderr, "gwcli: cannot send to sangwd at %s: %s\n", cli->socket_path, strerror(e));
 		close(fd);
 		return NULL;
 	}

@@ -34,7 +34,9 @@ const struct gwcli_command gwcli_commands[] = {
 		      "                                       --iser: iSCSI over RDMA, docs/iser.md)\n"
 		      "portal delete ADDR:PORT [--iser]       stop listening there", cmd_portal },
 	{ "param",    "param set IQN KEY VALUE                set a target parameter (MaxBurstLength, ImmediateData,\n"
-		      "                                       HeaderDigest, queue_depth, nop_interval, demo_mode, ...)", cmd_param },
+		      "                                       HeaderDigest, queue_depth, nop_interval, chap_algorithms,\n"
+		      "                                       demo_mode, ...)\n"
+		      "param set --discovery chap_algorithms ALGS  the CHAP algorithms discovery sessions accept", cmd_param },
 	{ "status",   "status                                 the cluster at a glance: every node (up, quorate, ready,\n"
 		      "                                       configuration version, sessions), the quorum, and per LU\n"
 		      "                                       the ALUA state each node reports", cmd_status },

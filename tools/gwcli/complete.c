@@ -198,7 +198,7 @@ static const struct action_args action_args[] = {
 	{ "chap", "clear", { ARG_IQN, ARG_INITIATOR }, "--discovery --mutual-only" },
 	{ "portal", "create", { ARG_NONE }, "" },
 	{ "portal", "delete", { ARG_PORTAL }, "" },
-	{ "param", "set", { ARG_IQN, ARG_PARAM }, "" },
+	{ "param", "set", { ARG_IQN, ARG_PARAM }, "--discovery" },
 };
 
 /* Options and what their values are (the values they take, as args.c's

@@ -1,0 +1,111 @@
+/* libFuzzer target: the shared state a peer node sends. Either a state
+ * snapshot (state_snapshot.c: what a synchronised member hands a joining
+ * node) or a sequence of operations as the cluster service delivers them
+ * (shared_state.c routing to ua.c, pr.c, config_requests.c, spc.c MODE
+ * SELECT, alua.c, cluster_range_lock.c, fencing.c, node_role.c), against
+ * a gateway with two null LUs. A snapshot that is refused, or an
+ * operation refused with -errno, must leave the shared state exactly as
+ * it was (compared through state_snapshot_take). Nothing may crash, leak
+ * or trip ASan/UBSan.
+ *
+ * Byte 0: bit 0 set, the rest is a snapshot; else records
+ *   byte 0 type, byte 1 origin node, bytes 2-3 payload length, payload.
+ * Snapshots and SOP_CONFIG payloads that could touch the file system
+ * (fuzz_input_unsafe) are skipped: the fuzzer must not write the disk.
+ *
+ * Seeds: SANGW_FUZZ_CAPTURE=DIR while the other targets run their
+ * corpora writes both kinds (fuzz_gateway.c).
+ *
+ *   make -C BUILD fuzz-state
+ *   BUILD/tests/fuzz/fuzz_state -max_total_time=60 tests/fuzz/corpus-state */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../gateway/shared_state.h"
+#include "../../gateway/state_snapshot.h"
+#include "../../gateway/util.h"
+#include "fuzz_gateway.h"
+
+static char *take(struct fuzz_gw *g, size_t *len)
+{
+	char *text = NULL;
+
+	if (state_snapshot_take(&g->gw, &text, len) < 0) {
+		fprintf(stderr, "fuzz_state: cannot take a snapshot\n");
+		abort();
+	}
+	return text;
+}
+
+static void expect_unchanged(struct fuzz_gw *g, const char *before, size_t before_len,
+			     const char *what, int r)
+{
+	size_t len;
+	char *after = take(g, &len);
+
+	if (len != before_len || memcmp(before, after, len) != 0) {
+		fprintf(stderr, "fuzz_state: %s refused (%d) but the state changed:\n%.*s\n---\n%.*s\n",
+			what, r, (int)before_len, before, (int)len, after);
+		abort();
+	}
+	free(after);
+}
+
+static void restore(struct fuzz_gw *g, const uint8_t *data, size_t size)
+{
+	size_t before_len;
+	char *before;
+	int r;
+
+	if (fuzz_input_unsafe(data, size))
+		return;
+	before = take(g, &before_len);
+	r = state_snapshot_cluster_restore(&g->gw, data, size);
+	fuzz_gw_drain(g);
+	if (r < 0)
+		expect_unchanged(g, before, before_len, "snapshot", r);
+	free(before);
+}
+
+static void apply_ops(struct fuzz_gw *g, const uint8_t *data, size_t size)
+{
+	while (size >= 4) {
+		uint16_t type = data[0];
+		uint32_t origin = data[1] % 4;   /* this node is 1; 0 is no node */
+		size_t len = MIN((size_t)get_be16(data + 2), size - 4);
+		const uint8_t *payload = data + 4;
+		size_t before_len;
+		char *before;
+		int r;
+
+		data += 4 + len;
+		size -= 4 + len;
+		if (type == SOP_CONFIG && fuzz_input_unsafe(payload, len))
+			continue;
+		before = take(g, &before_len);
+		r = shared_state_apply(&g->gw, origin, type, payload, (uint32_t)len);
+		fuzz_gw_drain(g);
+		if (r < 0)
+			expect_unchanged(g, before, before_len, "operation", r);
+		free(before);
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct fuzz_gw *g = fuzz_gw_get();
+
+	if (size < 1 || size > (1u << 20))
+		return 0;
+	fuzz_gw_start(g, 2);
+	if (data[0] & 1)
+		restore(g, data + 1, size - 1);
+	else
+		apply_ops(g, data + 1, size - 1);
+	fuzz_gw_stop(g);
+	return 0;
+}
