@@ -41,6 +41,21 @@ struct fuzz_session {
 	uint16_t port;
 };
 
+/* An unused loopback port: bind to port 0 and ask which one it got. */
+static uint16_t free_port(void)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
+	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
+		abort();
+	close(fd);
+	return ntohs(sin.sin_port);
+}
+
 static struct fuzz_session *session_harness(struct fuzz_gw *g)
 {
 	struct fuzz_session *h = g->target_state;
@@ -51,9 +66,10 @@ static struct fuzz_session *session_harness(struct fuzz_gw *g)
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		abort();
-	/* A port of its own per process (-jobs runs several). */
-	for (unsigned i = 0; i < 200 && !h->listener; i++) {
-		h->port = (uint16_t)(20000 + ((unsigned)getpid() * 7 + i * 101) % 40000);
+	/* A port of its own per process (-jobs runs several), one the
+	 * kernel hands out (the machine is shared: no fixed port). */
+	for (unsigned i = 0; i < 20 && !h->listener; i++) {
+		h->port = free_port();
 		h->listener = iscsi_tcp_transport.listen(g->loop, "127.0.0.1", h->port, err,
 							 sizeof(err));
 	}

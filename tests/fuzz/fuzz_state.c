@@ -2,8 +2,8 @@
  * snapshot (state_snapshot.c: what a synchronised member hands a joining
  * node) or a sequence of operations as the cluster service delivers them
  * (shared_state.c routing to ua.c, pr.c, config_requests.c, spc.c MODE
- * SELECT, alua.c, cluster_range_lock.c, fencing.c, node_role.c), against
- * a gateway with two null LUs. A snapshot that is refused, or an
+ * SELECT, alua.c, cluster_range_lock.c, fencing.c with blocklisting off,
+ * node_role.c), against a gateway with two null LUs. A snapshot that is refused, or an
  * operation refused with -errno, must leave the shared state exactly as
  * it was (compared through state_snapshot_take). Nothing may crash, leak
  * or trip ASan/UBSan.
@@ -14,7 +14,8 @@
  * (fuzz_input_unsafe) are skipped: the fuzzer must not write the disk.
  *
  * Seeds: SANGW_FUZZ_CAPTURE=DIR while the other targets run their
- * corpora writes both kinds (fuzz_gateway.c).
+ * corpora writes both kinds (fuzz_gateway.c); seeds-state.py writes the
+ * operations no single-node run submits (range locks, fencing).
  *
  *   make -C BUILD fuzz-state
  *   BUILD/tests/fuzz/fuzz_state -max_total_time=60 tests/fuzz/corpus-state */
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../../gateway/fencing.h"
 #include "../../gateway/shared_state.h"
 #include "../../gateway/state_snapshot.h"
 #include "../../gateway/util.h"
@@ -102,10 +104,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1 || size > (1u << 20))
 		return 0;
 	fuzz_gw_start(g, 2);
+	/* The fencing table (shared state) exists, blocklisting off: a
+	 * fuzzer must not ask a store to fence anything. */
+	if (fencing_init(&g->gw, false) < 0)
+		abort();
 	if (data[0] & 1)
 		restore(g, data + 1, size - 1);
 	else
 		apply_ops(g, data + 1, size - 1);
+	fuzz_gw_drain(g);
+	fencing_free(&g->gw);
 	fuzz_gw_stop(g);
 	return 0;
 }

@@ -39,11 +39,18 @@ class Stream:
 
     def scsi(self, cdb, read=0, write=0, data=b"", lun=0, attr=1, final=True, immediate=False):
         flags = (0x80 if final else 0) | (0x40 if read else 0) | (0x20 if write else 0) | attr
-        edtl = read or write
-        spec = struct.pack(">III", edtl, self.sn(immediate), 0) + bytes(cdb).ljust(16, b"\0")
+        edtl = write or read
+        cdb = bytes(cdb)
+        ahs = b""
+        if len(cdb) > 16:
+            # RFC 7143 11.2.2.3 Extended CDB AHS: the bytes beyond 16
+            ext = cdb[16:]
+            ahs = struct.pack(">HBB", len(ext) + 1, 1, 0) + ext
+            ahs += bytes(-len(ahs) % 4)
+        spec = struct.pack(">III", edtl, self.sn(immediate), 0) + cdb[:16].ljust(16, b"\0")
         itt = self.itt
         self.itt += 1
-        self.out += pdu(0x01, flags, itt, lun, spec, data, immediate)
+        self.out += pdu(0x01, flags, itt, lun, spec, data, immediate, ahs)
         return itt
 
     def data_out(self, itt, ttt, offset, data, datasn=0, final=True, lun=0):
@@ -170,7 +177,31 @@ def ordered(s):
     s.scsi([0x00] * 6)
 
 
+def long_cdbs(s):
+    # SBC-3 variable-length CDBs (0x7F): WRITE(32) and READ(32) through the
+    # Extended CDB AHS; a bidirectional command; a 32-byte CDB without AHS
+    write32 = [0x7F, 0, 0, 0, 0, 0, 0, 0x18, 0x00, 0x0B] + [0] * 10 + [0] * 8 + [0, 0, 0, 1]
+    read32 = [0x7F, 0, 0, 0, 0, 0, 0, 0x18, 0x00, 0x09] + [0] * 10 + [0] * 8 + [0, 0, 0, 1]
+    s.scsi(write32, write=512, data=bytes(512))
+    s.scsi(read32, read=512)
+    s.scsi([0x53, 0, 0, 0, 0, 0, 0, 0, 1, 0], read=512, write=512, data=bytes(512))
+    s.scsi([0x28, 0, 0, 0, 0, 0, 0, 0, 1, 0], read=512)
+    s.logout()
+
+
+def text_continue(s):
+    # a Text request split over two PDUs (C bit, RFC 7143 11.10.2), then
+    # the continuation of a long answer with the target's TTT
+    s.text(b"SendTar", final=False)
+    s.text(b"gets=All\0")
+    s.text(b"", ttt=1)
+    s.nop(bytes(range(256)) * 16)
+    s.logout()
+
+
 seeds = {
+    "long-cdbs": seed(0, long_cdbs),
+    "text-continue": seed(0x08, text_continue),
     "inquiry": seed(0, inquiry),
     "write-immediate": seed(0, write_immediate),
     "write-r2t": seed(0x10, write_r2t),
