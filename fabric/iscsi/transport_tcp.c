@@ -4,6 +4,7 @@
  * events, header and data digests, R2T for Get_Data and Data-In PDUs for
  * Put_Data. */
 #include "iscsi.h"
+#include "task_cache.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -453,45 +454,23 @@ static void tcp_get_data(struct iscsi_task *task, uint32_t offset, uint32_t len)
 
 /* --- tasks ---------------------------------------------------------------------------- */
 
-/* Task structures are recycled per thread (no allocation per command in
- * steady state); the cache is bounded by the deepest queue seen. */
-#define TASK_CACHE_MAX 1024
-static __thread struct iscsi_task *task_cache;
-static __thread unsigned task_cached;
+/* Task structures are recycled per thread (task_cache.h). */
+static __thread struct task_cache tcp_tasks;
 
 static struct iscsi_task *tcp_task_alloc(struct iscsi_conn *conn)
 {
-	struct iscsi_task *task = task_cache;
-
 	(void)conn;
-	if (!task)
-		return calloc(1, sizeof(*task));
-	task_cache = *(struct iscsi_task **)task;
-	task_cached--;
-	memset(task, 0, sizeof(*task));
-	return task;
+	return task_cache_get(&tcp_tasks, sizeof(struct iscsi_task));
 }
 
 static void tcp_task_free(struct iscsi_task *task)
 {
-	if (task_cached >= TASK_CACHE_MAX) {
-		free(task);
-		return;
-	}
-	*(struct iscsi_task **)task = task_cache;
-	task_cache = task;
-	task_cached++;
+	task_cache_put(&tcp_tasks, task);
 }
 
 static void tcp_thread_trim(void)
 {
-	struct iscsi_task *task;
-
-	while ((task = task_cache)) {
-		task_cache = *(struct iscsi_task **)task;
-		free(task);
-	}
-	task_cached = 0;
+	task_cache_trim(&tcp_tasks);
 }
 
 /* --- receive ------------------------------------------------------------------------------ */

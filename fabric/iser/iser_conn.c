@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "../../gateway/log.h"
+#include "../iscsi/task_cache.h"
 
 #define CQ_BATCH        16
 #define CQ_BUDGET       256     /* completions per wake-up before yielding */
@@ -347,9 +348,7 @@ static void iser_get_data(struct iscsi_task *task, uint32_t offset, uint32_t len
 
 /* --- tasks ------------------------------------------------------------------------- */
 
-#define TASK_CACHE_MAX 1024
-static __thread struct iser_task *task_cache;
-static __thread unsigned task_cached;
+static __thread struct task_cache iser_tasks;     /* task_cache.h */
 
 /* Allocate_Task_Resources: the command's iSER header (its STags and
  * VAs) and a registered buffer from the worker's pool lent as cmd.buf,
@@ -357,17 +356,10 @@ static __thread unsigned task_cached;
 static struct iscsi_task *iser_task_alloc(struct iscsi_conn *conn)
 {
 	struct iser_conn *ic = iser_of(conn);
-	struct iser_task *it = task_cache;
+	struct iser_task *it = task_cache_get(&iser_tasks, sizeof(*it));
 
-	if (it) {
-		task_cache = *(struct iser_task **)it;
-		task_cached--;
-		memset(it, 0, sizeof(*it));
-	} else {
-		it = calloc(1, sizeof(*it));
-		if (!it)
-			return NULL;
-	}
+	if (!it)
+		return NULL;
 	if (ic->rx_hdr)
 		it->hdr = *ic->rx_hdr;
 	it->pool = ic->pool;
@@ -392,24 +384,12 @@ static void iser_task_free(struct iscsi_task *task)
 	if (it->fallback_mr)
 		ibv_dereg_mr(it->fallback_mr);
 	iser_buf_put(it->pool, it->buf);
-	if (task_cached >= TASK_CACHE_MAX) {
-		free(it);
-		return;
-	}
-	*(struct iser_task **)it = task_cache;
-	task_cache = it;
-	task_cached++;
+	task_cache_put(&iser_tasks, it);
 }
 
 static void iser_thread_trim(void)
 {
-	struct iser_task *it;
-
-	while ((it = task_cache)) {
-		task_cache = *(struct iser_task **)it;
-		free(it);
-	}
-	task_cached = 0;
+	task_cache_trim(&iser_tasks);
 }
 
 /* --- completions ---------------------------------------------------------------------- */
