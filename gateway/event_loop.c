@@ -281,6 +281,17 @@ void ev_defer(struct event_loop *loop, struct ev_deferred *d, ev_defer_fn fn, vo
 	event_loop_wake(loop);
 }
 
+void ev_defer_move(struct event_loop *from, struct event_loop *to, struct ev_deferred *d)
+{
+	ev_defer_fn fn = d->fn;
+	void *arg = d->arg;
+
+	if (!d->queued)
+		return;
+	ev_defer_cancel(from, d);
+	ev_defer(to, d, fn, arg);
+}
+
 void ev_defer_cancel(struct event_loop *loop, struct ev_deferred *d)
 {
 	bool done = false;

@@ -68,6 +68,10 @@ void ev_timer_cancel(struct event_loop *loop, struct ev_timer *t);
 /* Run fn(arg) from the loop after the current event has been handled. */
 void ev_defer(struct event_loop *loop, struct ev_deferred *d, ev_defer_fn fn, void *arg);
 void ev_defer_cancel(struct event_loop *loop, struct ev_deferred *d);
+/* A queued deferred call now runs on loop `to` instead (nothing when it
+ * is not queued). Only with both loops held (the control thread with the
+ * world stopped, e.g. when a connection moves to its worker). */
+void ev_defer_move(struct event_loop *from, struct event_loop *to, struct ev_deferred *d);
 
 /* The time (CLOCK_MONOTONIC) when this thread's loop last woke up: one
  * clock read per batch of events instead of several per command. Falls

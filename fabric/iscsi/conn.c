@@ -494,19 +494,6 @@ static void handle_logout(struct iscsi_conn *conn, const struct pdu *req)
 
 /* --- handing a connection to its worker ----------------------------------- */
 
-/* Move a deferred call of conn from one loop to another (control thread,
- * world stopped: both loops are held). Its reference travels with it. */
-static void move_deferred(struct event_loop *from, struct event_loop *to, struct ev_deferred *d)
-{
-	ev_defer_fn fn = d->fn;
-	void *arg = d->arg;
-
-	if (!d->queued)
-		return;
-	ev_defer_cancel(from, d);
-	ev_defer(to, d, fn, arg);
-}
-
 /* After login the connection belongs to its session's worker: from the
  * next batch on, its events and deferred calls run there. */
 static void conn_move(struct iscsi_conn *conn, struct event_loop *to)
@@ -518,8 +505,8 @@ static void conn_move(struct iscsi_conn *conn, struct event_loop *to)
 	ev_timer_cancel(from, &conn->login_timer);
 	ev_timer_cancel(from, &conn->ping_timer);
 	conn->loop = to;
-	move_deferred(from, to, &conn->drop_deferred);
-	move_deferred(from, to, &conn->free_deferred);
+	ev_defer_move(from, to, &conn->drop_deferred);
+	ev_defer_move(from, to, &conn->free_deferred);
 	conn->transport->conn_move(conn, from, to);
 }
 

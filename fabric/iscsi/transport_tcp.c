@@ -170,27 +170,14 @@ static void tcp_unlisten(struct event_loop *loop, struct iscsi_listener *l)
 
 /* --- connection lifecycle ----------------------------------------------------- */
 
-/* Move a deferred call from one loop to another (control thread, world
- * stopped: both loops are held). Its reference travels with it. */
-static void move_deferred(struct event_loop *from, struct event_loop *to, struct ev_deferred *d)
-{
-	ev_defer_fn fn = d->fn;
-	void *arg = d->arg;
-
-	if (!d->queued)
-		return;
-	ev_defer_cancel(from, d);
-	ev_defer(to, d, fn, arg);
-}
-
 static void tcp_conn_move(struct iscsi_conn *conn, struct event_loop *from, struct event_loop *to)
 {
 	struct tcp_conn *tc = tcp_of(conn);
 	uint32_t events = EPOLLIN | EPOLLRDHUP | (tc->want_write ? EPOLLOUT : 0);
 
 	ev_remove(from, &tc->src);
-	move_deferred(from, to, &tc->flush_deferred);
-	move_deferred(from, to, &tc->read_deferred);
+	ev_defer_move(from, to, &tc->flush_deferred);
+	ev_defer_move(from, to, &tc->read_deferred);
 	if (ev_add(to, &tc->src, tc->fd, events, tcp_on_event, tc) < 0)
 		conn_close(conn, "cannot hand the connection to its worker");
 }

@@ -787,25 +787,14 @@ fail:
 	return NULL;
 }
 
-static void move_deferred(struct event_loop *from, struct event_loop *to, struct ev_deferred *d)
-{
-	ev_defer_fn fn = d->fn;
-	void *arg = d->arg;
-
-	if (!d->queued)
-		return;
-	ev_defer_cancel(from, d);
-	ev_defer(to, d, fn, arg);
-}
-
 /* The CQ's completion channel follows the connection to its worker; a
  * poll there picks up what arrived while it moved. */
 static void iser_conn_move(struct iscsi_conn *conn, struct event_loop *from, struct event_loop *to)
 {
 	struct iser_conn *ic = iser_of(conn);
 
-	move_deferred(from, to, &ic->flush_deferred);
-	move_deferred(from, to, &ic->poll_deferred);
+	ev_defer_move(from, to, &ic->flush_deferred);
+	ev_defer_move(from, to, &ic->poll_deferred);
 	if (ic->cq_src_added) {
 		ev_remove(from, &ic->cq_src);
 		if (ev_add(to, &ic->cq_src, ic->chan->fd, EPOLLIN, cq_on_event, ic) < 0) {
