@@ -50,6 +50,7 @@ TGTD_BSTYPE=aio
 BACKING=file
 TRANSPORT=tcp
 ISER_ADDR=
+ISER_SHIM=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -75,6 +76,10 @@ if [ $TRANSPORT = iser ]; then
 	SCHEME=iser
 	PORTAL=$ISER_ADDR:$PORT
 	[ $AGAINST = sangwd ] || fail "--iser runs against sangwd only"
+	# libiscsi 1.19 frees an iSER context while its CM thread still runs;
+	# the shim joins that thread first (libiscsi-iser-join.c).
+	ISER_SHIM=$SANGW_BUILD/tests/conformance/libiscsi-iser-join.so
+	[ -f "$ISER_SHIM" ] || fail "$ISER_SHIM is missing (make check TESTS= builds it)"
 fi
 mkdir -p "$(dirname "$LOG")" || fail "cannot create the folder of $LOG"
 if [ $BACKING = rbd ]; then
@@ -193,7 +198,8 @@ run_profile() {
 		note "[$name] iscsi-test-cu -t $t -v $flags ${urls[*]}"
 		started=$(date +%s)
 		# shellcheck disable=SC2086
-		timeout "$SUITE_TIMEOUT" iscsi-test-cu -t "$t" -v $flags "${urls[@]}" >>"$plog" 2>&1
+		timeout "$SUITE_TIMEOUT" env ${ISER_SHIM:+LD_PRELOAD="$ISER_SHIM"} \
+			iscsi-test-cu -t "$t" -v $flags "${urls[@]}" >>"$plog" 2>&1
 		rc=$?
 		note "[$name] exited $rc after $(( $(date +%s) - started )) s"
 		[ $rc -eq 124 ] && note "[$name] hit the $SUITE_TIMEOUT s limit"

@@ -1,0 +1,300 @@
+/* LD_PRELOAD workaround for a use-after-free in libiscsi 1.19's iSER
+ * transport (Debian 12), so that its conformance suite can run over
+ * iser:// (tests/cluster/iser-conformance.sh, docs/iser.md "libiscsi over
+ * iser://").
+ *
+ * libiscsi 1.19 handles RDMA-CM events on a thread per context (cm_thread
+ * in lib/iser.c, blocked in rdma_get_cm_event() on the context's event
+ * channel). iscsi_destroy_context() frees the context without stopping
+ * that thread when the connection is already down (after a logout), and
+ * only pthread_cancel()s it, never joining, otherwise. The DISCONNECTED
+ * event that follows every logout is then handled by a thread whose
+ * context is gone: it writes conn_state and sem_post()s into freed memory,
+ * often into the next context allocated at the same address, whose
+ * connect then fails at once ("Conn disconnected event"), or the heap is
+ * corrupted. libiscsi 1.20 joins the thread (upstream e114be4, 46e978c,
+ * 2212021).
+ *
+ * What the shim does, with only libiscsi's calls into other libraries:
+ * - rdma_create_id(channel, ..., context): remember channel -> context
+ *   (libiscsi passes its iscsi context).
+ * - rdma_get_cm_event(channel) on a CM thread: remember thread ->
+ *   channel; the thread may be cancelled only while it waits for an event
+ *   (in our poll()), never while it holds one, so an event is always
+ *   acknowledged (rdma_destroy_id() waits for that) and the handler never
+ *   stops half-way.
+ * - iscsi_destroy_context(context): cancel and join the context's CM
+ *   thread first, then let libiscsi free it.
+ * - pthread_cancel() of a thread this shim already joined does nothing
+ *   (libiscsi's own cancel in its disconnect path); another cancel from
+ *   libiscsi of a CM thread is followed by a join.
+ * - iscsi_create_context(): the new context proposes ImmediateData=No.
+ *   libiscsi 1.19 over iSER puts the immediate data's length in the SCSI
+ *   Command's DataSegmentLength but sends the data only through the
+ *   RDMA READ buffer, not in the message (lib/iscsi-command.c sets the
+ *   length, lib/iser.c sends the header alone), which a target must
+ *   refuse (RFC 7145 7.3.4: immediate data travels in the Send Control
+ *   message); with ImmediateData=No all write data is read by RDMA READ,
+ *   as libiscsi intends.
+ * - malloc() called from libiscsi returns zeroed memory: 1.19 allocates
+ *   its struct iser_conn with malloc and never initialises the head of
+ *   its tx_desc list, so a context whose memory was used before walks a
+ *   garbage list when its connection is established (SIGSEGV in the CM
+ *   thread).
+ *
+ * Built without sanitizers (it is loaded into Debian's iscsi-test-cu).
+ * LIBISCSI_ISER_JOIN_BACKTRACE=1 prints a backtrace on SIGSEGV/SIGABRT
+ * (the guest image has no debugger). */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <link.h>
+#include <execinfo.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <rdma/rdma_cma.h>
+#include <iscsi/iscsi.h>
+
+#define MAX_CHANNELS 256
+
+/* One RDMA-CM event channel of a libiscsi context, and its CM thread. */
+struct channel_entry {
+	struct rdma_event_channel *channel;
+	void *context;           /* libiscsi's struct iscsi_context */
+	pthread_t thread;
+	bool has_thread;
+	bool joined;             /* stopped by us: later cancels are no-ops */
+};
+
+static struct channel_entry channels[MAX_CHANNELS];
+static pthread_mutex_t channels_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void *next_symbol(const char *name)
+{
+	void *sym = dlsym(RTLD_NEXT, name);
+
+	if (!sym) {
+		fprintf(stderr, "libiscsi-iser-join: no %s: %s\n", name, dlerror());
+		abort();
+	}
+	return sym;
+}
+
+/* Under channels_lock: the entry of a channel, or a free one. */
+static struct channel_entry *entry_of(struct rdma_event_channel *channel, bool create)
+{
+	struct channel_entry *free_entry = NULL;
+
+	for (int i = 0; i < MAX_CHANNELS; i++) {
+		if (channels[i].channel == channel)
+			return &channels[i];
+		if (!channels[i].channel && !free_entry)
+			free_entry = &channels[i];
+	}
+	if (!create || !free_entry)
+		return NULL;
+	memset(free_entry, 0, sizeof(*free_entry));
+	free_entry->channel = channel;
+	return free_entry;
+}
+
+int rdma_create_id(struct rdma_event_channel *channel, struct rdma_cm_id **id,
+		   void *context, enum rdma_port_space ps)
+{
+	static int (*real)(struct rdma_event_channel *, struct rdma_cm_id **, void *,
+			   enum rdma_port_space);
+	struct channel_entry *e;
+
+	if (!real)
+		real = next_symbol("rdma_create_id");
+	if (channel) {
+		pthread_mutex_lock(&channels_lock);
+		e = entry_of(channel, true);
+		if (e)
+			e->context = context;
+		pthread_mutex_unlock(&channels_lock);
+	}
+	return real(channel, id, context, ps);
+}
+
+int rdma_get_cm_event(struct rdma_event_channel *channel, struct rdma_cm_event **event)
+{
+	static int (*real)(struct rdma_event_channel *, struct rdma_cm_event **);
+	struct channel_entry *e;
+	struct pollfd pfd = { .fd = channel->fd, .events = POLLIN };
+	int old, rc;
+
+	if (!real)
+		real = next_symbol("rdma_get_cm_event");
+	pthread_mutex_lock(&channels_lock);
+	e = entry_of(channel, false);
+	if (e && !e->has_thread) {
+		e->thread = pthread_self();
+		e->has_thread = true;
+	}
+	pthread_mutex_unlock(&channels_lock);
+
+	/* The only place the thread may be cancelled: no event in hand. */
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &old);
+	do
+		rc = poll(&pfd, 1, -1);
+	while (rc < 0 && errno == EINTR);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &old);
+	/* Cancellation stays off until this thread asks for its next event,
+	 * so the handler runs to its end and acknowledges the event. */
+	return real(channel, event);
+}
+
+static int (*real_pthread_cancel)(pthread_t);
+
+/* Cancel and join a CM thread. Called without channels_lock: the thread
+ * takes it on its way to the poll() where the cancel acts. */
+static void stop_thread(pthread_t thread)
+{
+	int err;
+
+	real_pthread_cancel(thread);
+	err = pthread_join(thread, NULL);
+	if (err)
+		fprintf(stderr, "libiscsi-iser-join: pthread_join: %s\n", strerror(err));
+}
+
+/* Under channels_lock: claim the entry's thread for stopping (once). */
+static bool claim_thread(struct channel_entry *e, pthread_t *thread)
+{
+	if (!e->has_thread || e->joined || pthread_equal(e->thread, pthread_self()))
+		return false;
+	e->joined = true;
+	*thread = e->thread;
+	return true;
+}
+
+int pthread_cancel(pthread_t thread)
+{
+	pthread_t cm_thread;
+	bool ours = false, stop = false;
+
+	if (!real_pthread_cancel)
+		real_pthread_cancel = next_symbol("pthread_cancel");
+	pthread_mutex_lock(&channels_lock);
+	for (int i = 0; i < MAX_CHANNELS && !ours; i++) {
+		struct channel_entry *e = &channels[i];
+
+		if (e->channel && e->has_thread && pthread_equal(e->thread, thread)) {
+			ours = true;
+			stop = claim_thread(e, &cm_thread);
+		}
+	}
+	pthread_mutex_unlock(&channels_lock);
+	if (!ours)
+		return real_pthread_cancel(thread);
+	/* libiscsi's cancel of a CM thread: join it too; a thread already
+	 * joined is not touched again. */
+	if (stop)
+		stop_thread(cm_thread);
+	return 0;
+}
+
+int iscsi_destroy_context(struct iscsi_context *iscsi)
+{
+	static int (*real)(struct iscsi_context *);
+	pthread_t threads[MAX_CHANNELS];
+	int n = 0, ret;
+
+	if (!real)
+		real = next_symbol("iscsi_destroy_context");
+	if (!real_pthread_cancel)
+		real_pthread_cancel = next_symbol("pthread_cancel");
+	pthread_mutex_lock(&channels_lock);
+	for (int i = 0; i < MAX_CHANNELS; i++)
+		if (channels[i].channel && channels[i].context == iscsi &&
+		    claim_thread(&channels[i], &threads[n]))
+			n++;
+	pthread_mutex_unlock(&channels_lock);
+	for (int i = 0; i < n; i++)
+		stop_thread(threads[i]);
+	ret = real(iscsi);
+	/* The context is gone: forget its channels (libiscsi 1.19 never
+	 * destroys them; a new one may come back at the same address). */
+	pthread_mutex_lock(&channels_lock);
+	for (int i = 0; i < MAX_CHANNELS; i++)
+		if (channels[i].channel && channels[i].context == iscsi)
+			memset(&channels[i], 0, sizeof(channels[i]));
+	pthread_mutex_unlock(&channels_lock);
+	return ret;
+}
+
+struct iscsi_context *iscsi_create_context(const char *initiator_name)
+{
+	static struct iscsi_context *(*real)(const char *);
+	struct iscsi_context *iscsi;
+
+	if (!real)
+		real = next_symbol("iscsi_create_context");
+	iscsi = real(initiator_name);
+	if (iscsi)
+		iscsi_set_immediate_data(iscsi, ISCSI_IMMEDIATE_DATA_NO);
+	return iscsi;
+}
+
+/* libiscsi's code, found once at start (it is a dependency of the
+ * program, so it is loaded before this constructor runs). */
+static uintptr_t libiscsi_text_start, libiscsi_text_end;
+
+static int find_libiscsi(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	(void)size;
+	(void)arg;
+	if (!info->dlpi_name || !strstr(info->dlpi_name, "libiscsi.so"))
+		return 0;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+
+		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
+			libiscsi_text_start = info->dlpi_addr + ph->p_vaddr;
+			libiscsi_text_end = libiscsi_text_start + ph->p_memsz;
+		}
+	}
+	return 1;
+}
+
+extern void *__libc_malloc(size_t size);
+
+void *malloc(size_t size)
+{
+	void *p = __libc_malloc(size);
+	uintptr_t caller = (uintptr_t)__builtin_return_address(0);
+
+	if (p && caller >= libiscsi_text_start && caller < libiscsi_text_end)
+		memset(p, 0, size);
+	return p;
+}
+
+static void print_backtrace(int sig)
+{
+	void *frames[64];
+	int n = backtrace(frames, 64);
+
+	dprintf(2, "libiscsi-iser-join: signal %d, backtrace:\n", sig);
+	backtrace_symbols_fd(frames, n, 2);
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+__attribute__((constructor)) static void start(void)
+{
+	const char *on = getenv("LIBISCSI_ISER_JOIN_BACKTRACE");
+
+	dl_iterate_phdr(find_libiscsi, NULL);
+
+	if (on && *on == '1') {
+		signal(SIGSEGV, print_backtrace);
+		signal(SIGABRT, print_backtrace);
+	}
+}
