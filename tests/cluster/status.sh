@@ -36,9 +36,10 @@ print("ok" if ok else "FAILED: " + json.dumps(d))' "$2") || fail "node $1: gwcli
 }
 
 # same_everywhere NODE...: the nodes' status pictures are equal (a moment
-# after a change they may still be converging: retry for a few seconds).
+# after a change they may still be converging: retry, up to 60 s on a
+# loaded machine).
 same_everywhere() {
-	local first i deadline=$((SECONDS + 15)) same
+	local first i deadline=$((SECONDS + 60)) same
 	while :; do
 		first=$(status_of "$1")
 		same=1
