@@ -36,6 +36,15 @@
  *   refuse (RFC 7145 7.3.4: immediate data travels in the Send Control
  *   message); with ImmediateData=No all write data is read by RDMA READ,
  *   as libiscsi intends.
+ * - iscsi_service(context, 0): libiscsi's synchronous calls poll() the
+ *   completion channel for 1 s and then call iscsi_service() with no
+ *   events, which 1.19's iSER driver answers with an error ("revents is
+ *   not POLLIN"): any command or login that takes over a second fails.
+ *   Here "no events" is nothing to do, as over TCP. 1.19's iSER driver
+ *   never scans for timed-out tasks (the TCP driver does), so a command
+ *   that gets no completion at all would wait for ever: after
+ *   IDLE_LIMIT_S idle seconds in a row the call fails, as a libiscsi
+ *   timeout would.
  * - malloc() called from libiscsi returns zeroed memory: 1.19 allocates
  *   its struct iser_conn with malloc and never initialises the head of
  *   its tx_desc list, so a context whose memory was used before walks a
@@ -74,6 +83,51 @@ struct channel_entry {
 
 static struct channel_entry channels[MAX_CHANNELS];
 static pthread_mutex_t channels_lock = PTHREAD_MUTEX_INITIALIZER;
+
+#define IDLE_LIMIT_S 60
+
+/* Consecutive idle services, per context (libiscsi is single-threaded
+ * per context; a few contexts at once). */
+static struct { struct iscsi_context *iscsi; unsigned idle; } idle_count[16];
+
+static unsigned *idle_of(struct iscsi_context *iscsi)
+{
+	int free_slot = -1;
+
+	for (int i = 0; i < 16; i++) {
+		if (idle_count[i].iscsi == iscsi)
+			return &idle_count[i].idle;
+		if (!idle_count[i].iscsi && free_slot < 0)
+			free_slot = i;
+	}
+	if (free_slot < 0)
+		free_slot = 0;
+	idle_count[free_slot].iscsi = iscsi;
+	idle_count[free_slot].idle = 0;
+	return &idle_count[free_slot].idle;
+}
+
+static void *next_symbol(const char *name);
+
+int iscsi_service(struct iscsi_context *iscsi, int revents)
+{
+	static int (*real)(struct iscsi_context *, int);
+	unsigned *idle;
+
+	if (!real)
+		real = next_symbol("iscsi_service");
+	idle = idle_of(iscsi);
+	if (revents != 0) {
+		*idle = 0;
+		return real(iscsi, revents);
+	}
+	if (++*idle < IDLE_LIMIT_S)
+		return 0;
+	*idle = 0;
+	fprintf(stderr, "libiscsi-iser-join: no completion for %d s: failing the call\n", IDLE_LIMIT_S);
+	return -1;
+}
+
 
 static void *next_symbol(const char *name)
 {
@@ -220,6 +274,9 @@ int iscsi_destroy_context(struct iscsi_context *iscsi)
 	for (int i = 0; i < n; i++)
 		stop_thread(threads[i]);
 	ret = real(iscsi);
+	for (int i = 0; i < 16; i++)
+		if (idle_count[i].iscsi == iscsi)
+			idle_count[i].iscsi = NULL;
 	/* The context is gone: forget its channels (libiscsi 1.19 never
 	 * destroys them; a new one may come back at the same address). */
 	pthread_mutex_lock(&channels_lock);
