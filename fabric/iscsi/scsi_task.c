@@ -173,6 +173,8 @@ static void task_refuse_full(struct iscsi_task *task)
 {
 	struct scsi_cmd *cmd = &task->cmd;
 
+	log_debug("%s: ITT 0x%x: immediate command beyond a full window: TASK SET FULL",
+		  task->conn->peer, task->itt);
 	cmd->status = SAM_STAT_TASK_SET_FULL;
 	cmd->sense_len = 0;
 	cmd->transfer_len = 0;
