@@ -4,6 +4,7 @@
  *
  * usage: badpdu [--initiator IQN] [--chap-user U --chap-secret S]
  *               [--timeout MS] [--flood N] [--only PATTERN] [--list]
+ *               [--immediate-flood N] [--flood-lun LUN]
  *               iscsi://HOST[:PORT]/TARGET-IQN/LUN
  *
  * The client is written from the RFC, not from the target's code: it logs
