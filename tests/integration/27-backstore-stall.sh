@@ -16,7 +16,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fs-faults.inc"
 BENCH=$SANGW_BUILD/sangw-bench
-need_program "$BENCH" "$BADPDU" "$TESTCLIENT"
+need_program "$BENCH" "$BADPDU" "$TESTCLIENT" python3
 fault_need_root
 QUEUE_DEPTH=128    # the target's default CmdSN window
 FLOOD=200          # immediate WRITEs: QUEUE_DEPTH + 1 taken, the rest refused
