@@ -7,10 +7,18 @@
 #          without flushing its log, as when its disk dies): writes and
 #          SYNCHRONIZE CACHE get MEDIUM ERROR, WRITE ERROR (03/0C/00),
 #          reads MEDIUM ERROR, UNRECOVERED READ ERROR (03/11/00).
+#  lost writeback  a block device (loop, 4096-byte sectors, over a sparse
+#          file on a 1 MiB tmpfs): 512-byte writes go to its page cache
+#          and are GOOD; writing them back fails once the tmpfs is full, so
+#          SYNCHRONIZE CACHE gets 03/0C/00, and so does every later one
+#          (the kernel reports a failed writeback once: a second fdatasync
+#          would succeed although the data is gone).
 # A third LU on another filesystem keeps serving throughout, the daemon
-# keeps running, and every write acknowledged (FUA) before a fault reads
-# back intact: on the full LU at once, on the failed one after its
-# filesystem is mounted again (journal replay) and sangwd restarted.
+# keeps running, and every write acknowledged (FUA, or followed by a
+# SYNCHRONIZE CACHE that was GOOD) before a fault reads back intact: on the
+# full LU at once, on the failed one after its filesystem is mounted again
+# (journal replay) and sangwd restarted, on the block device after its
+# page cache is dropped.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/fs-faults.inc"
 CLIENT=$SANGW_BUILD/tests/integration/sangw-cluster-client
@@ -19,13 +27,18 @@ fault_need_root
 
 mount_tmpfs "$TEST_DIR/small" 2m
 mount_ext4 "$TEST_DIR/ext4" 64
+mount_tmpfs "$TEST_DIR/wb" 1m
+truncate -s 16M "$TEST_DIR/wb/back.img" || fail "cannot create a backing file"
+attach_loop "$TEST_DIR/wb/back.img" -b 4096
 LUNS=(--lun "file:$TEST_DIR/small/thin.img,size=16M,thin=1"
       --lun "file:$TEST_DIR/ext4/lu.img,size=16M"
-      --lun "file:$TEST_DIR/ok.img,size=16M")
+      --lun "file:$TEST_DIR/ok.img,size=16M"
+      --lun "file:$LOOP_DEV")
 start_sangwd --target "$TARGET_IQN" "${LUNS[@]}"
 FULL_LU=$(iscsi_url "$TARGET_IQN" 0)
 EIO_LU=$(iscsi_url "$TARGET_IQN" 1)
 OK_LU=$(iscsi_url "$TARGET_IQN" 2)
+WB_LU=$(iscsi_url "$TARGET_IQN" 3)
 blocks=$(testclient --quiet read-capacity "$FULL_LU" | cut -d' ' -f1)
 [ -n "$blocks" ] || fail "no READ CAPACITY answer"
 # write-log's blocks are in the first half; writes that are refused go to
@@ -50,6 +63,28 @@ session_expect() {
 	"$want"*) note "$cmd $*: $out" ;;
 	*) fail "$cmd $* on LU ${url##*/}: '$out', expected '$want'" ;;
 	esac
+}
+
+# session_script URL 'CMD ARGS|WANT' ...: commands on one session (the
+# name is s); each answer must start with its WANT.
+session_script() {
+	local url=$1 input out line step i=0
+	shift
+	local steps=("$@")
+	input="open s $url"$'\n'"clear-ua s"
+	for step in "${steps[@]}"; do
+		input+=$'\n'"${step%%|*}"
+	done
+	out=$(printf '%s\nquit\n' "$input" | client session 2>&1 | tail -n "${#steps[@]}")
+	while IFS= read -r line; do
+		step=${steps[i]}
+		i=$((i + 1))
+		case $line in
+		"${step#*|}"*) note "${step%%|*}: $line" ;;
+		*) fail "${step%%|*} on LU ${url##*/}: '$line', expected '${step#*|}'" ;;
+		esac
+	done <<<"$out"
+	[ "$i" = "${#steps[@]}" ] || fail "$i answers for ${#steps[@]} commands: $out"
 }
 
 ok_lu_serves() {
@@ -91,6 +126,16 @@ case $(grep '^stopped' <<<"$out") in
 esac
 assert_alive
 ok_lu_serves 1000
+
+note "lost writeback: SYNCHRONIZE CACHE fails, and keeps failing"
+# 1 MiB direct (4096-aligned) fills the tmpfs and is synced; a 512-byte
+# write then goes to the page cache, and its writeback fails.
+session_script "$WB_LU" "write s 0 2048 5|ok" "sync s|ok" "write s 30000 1 7|ok" \
+	"sync s|check 3/0c/00" "sync s|check 3/0c/00" "sync s|check 3/0c/00"
+must blockdev --flushbufs "$LOOP_DEV"
+session_script "$WB_LU" "read s 0 2048 5|ok pattern"
+assert_alive
+ok_lu_serves 3000
 
 note "the filesystem comes back: every acknowledged write is there"
 stop_sangwd
