@@ -167,6 +167,30 @@ static void task_fail(struct iscsi_task *task, uint8_t key, uint16_t asc)
 	send_scsi_response(task);
 }
 
+/* SAM-5 5.3.1: TASK SET FULL carries no sense data; the initiator retries
+ * once some of its commands completed. */
+static void task_refuse_full(struct iscsi_task *task)
+{
+	struct scsi_cmd *cmd = &task->cmd;
+
+	log_debug("%s: ITT 0x%x: immediate command beyond a full window: TASK SET FULL",
+		  task->conn->peer, task->itt);
+	cmd->status = SAM_STAT_TASK_SET_FULL;
+	cmd->sense_len = 0;
+	cmd->transfer_len = 0;
+	send_scsi_response(task);
+}
+
+/* Non-immediate commands are bounded by the CmdSN window (queue_depth),
+ * immediate ones are not (RFC 7143 3.2.2.1): when the backstore stalls an
+ * initiator could queue them without end. The target must take at least
+ * one immediate command beyond a full window (4.2.2.1); more than that, on
+ * a connection whose window is full, gets TASK SET FULL. */
+static bool immediate_over_limit(const struct iscsi_conn *conn, const struct iscsi_task *task)
+{
+	return task->immediate && conn->task_count > conn->sess->queue_depth + 1;
+}
+
 /* --- submission ------------------------------------------------------------------ */
 
 static bool older_task_receiving(struct iscsi_conn *conn, const struct iscsi_task *task)
@@ -304,6 +328,10 @@ void task_handle_scsi_cmd(struct iscsi_conn *conn, const struct pdu *pdu)
 	}
 	if (edtl > MAX_COMMAND_BYTES) {
 		task_fail(task, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
+		return;
+	}
+	if (immediate_over_limit(conn, task)) {
+		task_refuse_full(task);
 		return;
 	}
 	if (!is_write || edtl == 0) {

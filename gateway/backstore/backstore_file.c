@@ -20,7 +20,8 @@
  * Everything that has no asynchronous form (fdatasync, hole punching,
  * zeroing, and FUA writes that cannot go direct) runs on one helper thread
  * per LU, so the loop never waits for the disk; the helper reports back
- * through a second eventfd.
+ * through a second eventfd. A failed flush is remembered: see
+ * flush_durable().
  *
  * Threads. Each thread slot (workers.h) has its own queue: AIO context,
  * eventfds, slots and pending lists, registered on that thread's loop.
@@ -84,6 +85,7 @@ struct sync_worker {
 	bool no_punch_hole;
 	bool no_zero_range;
 	void *zeros;             /* FILE_ZERO_CHUNK zero bytes, made on first use */
+	int flush_error;         /* a flush failed: every later one fails too */
 };
 
 struct file_backstore;
@@ -118,6 +120,7 @@ struct file_backstore {
 	bool created;            /* open() made the file: remove it if open fails */
 	int fd;                  /* buffered */
 	int fd_direct;           /* O_DIRECT, or -1 */
+	int fd_flush;            /* fdatasync only (flush_durable) */
 	atomic_bool direct_refused; /* the device refused our alignment: buffered */
 	uint32_t direct_align;
 
@@ -236,15 +239,34 @@ static int write_durable(struct file_backstore *fb, struct bs_io *io)
 	return 0;
 }
 
+/* SBC-4 5.26: SYNCHRONIZE CACHE is GOOD only once what was written is on
+ * the medium. fdatasync reports a failed writeback once per descriptor,
+ * and the pages it failed to write are clean afterwards: asked again, it
+ * succeeds although the data never got there (Linux errseq; PostgreSQL's
+ * "fsyncgate"). So after one failure every later flush fails too, until
+ * the LU is opened again. fd_flush serves flushes alone, so nothing else
+ * (an O_DSYNC write on fd) takes the error report before a flush sees it.
+ * fdatasync on any descriptor covers the whole inode, direct writes
+ * included (they may leave metadata to commit). */
+static int flush_durable(struct file_backstore *fb)
+{
+	struct sync_worker *w = &fb->sync;
+
+	if (w->flush_error == 0 && fdatasync(fb->fd_flush) < 0) {
+		w->flush_error = -errno;
+		log_error("%s: flush failed: %s; written data may be lost, every later flush "
+			  "fails until the LU is opened again", fb->path, strerror(errno));
+	}
+	return w->flush_error;
+}
+
 static int run_sync_op(struct file_backstore *fb, struct bs_io *io)
 {
 	switch (io->op) {
 	case BS_OP_WRITE:
 		return write_durable(fb, io);
 	case BS_OP_FLUSH:
-		/* fdatasync on any descriptor covers the whole inode, direct
-		 * writes included (they may leave metadata to commit). */
-		return fdatasync(fb->fd) < 0 ? -errno : 0;
+		return flush_durable(fb);
 	case BS_OP_UNMAP:
 		return punch_hole(fb, io->offset, io->length);
 	case BS_OP_WRITE_ZEROES:
@@ -625,6 +647,8 @@ static void file_release(struct file_backstore *fb)
 			queue_release(fb->queues[i]);
 	if (fb->fd_direct >= 0)
 		close(fb->fd_direct);
+	if (fb->fd_flush >= 0)
+		close(fb->fd_flush);
 	if (fb->fd >= 0)
 		close(fb->fd);
 	pthread_cond_destroy(&w->wake);
@@ -742,6 +766,12 @@ static int open_backing(struct file_backstore *fb, const struct lu_spec *spec,
 		fb->direct_align = FILE_DIRECT_ALIGN;
 	}
 
+	fb->fd_flush = open(fb->path, flags);
+	if (fb->fd_flush < 0) {
+		rc = -errno;
+		snprintf(err, errlen, "cannot open %s: %s", fb->path, strerror(-rc));
+		return rc;
+	}
 	fb->fd_direct = open(fb->path, flags | O_DIRECT);
 	if (fb->fd_direct < 0)
 		log_info("%s: O_DIRECT unavailable (%s), all I/O is buffered", fb->path,
@@ -808,7 +838,7 @@ static int file_open(struct lu *lu, char *err, size_t errlen)
 	}
 	w = &fb->sync;
 	fb->lu = lu;
-	fb->fd = fb->fd_direct = -1;
+	fb->fd = fb->fd_direct = fb->fd_flush = -1;
 	atomic_init(&fb->direct_refused, false);
 	fb->readonly = lu->spec.readonly;
 	pthread_mutex_init(&w->lock, NULL);

@@ -4,6 +4,7 @@
  *
  * usage: badpdu [--initiator IQN] [--chap-user U --chap-secret S]
  *               [--timeout MS] [--flood N] [--only PATTERN] [--list]
+ *               [--immediate-flood N] [--flood-lun LUN]
  *               iscsi://HOST[:PORT]/TARGET-IQN/LUN
  *
  * The client is written from the RFC, not from the target's code: it logs
@@ -143,6 +144,8 @@ struct config {
 	unsigned flood;
 	const char *only;
 	int nop_wait_ms;       /* > 0: the target pings quickly; run silent-initiator */
+	int flood_lun;         /* immediate-flood's LU (-1: lun) */
+	unsigned immediate_flood; /* immediate-flood's command count */
 };
 
 static struct config cfg = {
@@ -150,6 +153,8 @@ static struct config cfg = {
 	.initiator = "iqn.2026-11.org.sangw:badpdu",
 	.timeout_ms = 5000,
 	.flood = 10000,
+	.flood_lun = -1,
+	.immediate_flood = 300,
 };
 
 /* --- connections ------------------------------------------------------------- */
@@ -1764,6 +1769,87 @@ static enum verdict case_nop_flood(struct case_result *cr)
 	return v;
 }
 
+/* Immediate commands do not take a CmdSN slot (RFC 7143 3.2.2.1), so only
+ * the target can bound them: a burst of immediate WRITE(10)s, all sent
+ * before any answer is read, must each get GOOD or TASK SET FULL (SAM-5
+ * 5.3.1), never be dropped or kill the connection. The writes carry the
+ * healthy session's baseline block, so LBA 0 keeps its data. Against a
+ * stalled LU (--flood-lun) the answers come once it resumes: give a long
+ * --timeout. */
+static enum verdict case_immediate_flood(struct case_result *cr)
+{
+	struct conn c;
+	uint8_t bhs[BHS_LEN];
+	uint32_t n = cfg.immediate_flood, first_itt, answered = 0, good = 0, full = 0, other = 0;
+	unsigned lun = cfg.flood_lun >= 0 ? (unsigned)cfg.flood_lun : cfg.lun;
+	uint32_t bs = healthy.block_size;
+	uint8_t tur[6] = { 0 };
+	struct scsi_result res;
+	char why[256];
+	int last_other = -1;
+	enum verdict v;
+
+	NEED_LOGIN(&c, false);
+	if (!c.immediate_data || bs > c.first_burst || bs > c.target_max_recv) {
+		conn_close(&c);
+		return verdict(cr, SKIP, "needs ImmediateData and a block within FirstBurstLength");
+	}
+	/* The new nexus' power-on unit attention first. */
+	for (int i = 0; i < 3; i++) {
+		if (!scsi_read_cmd(&c, lun, tur, sizeof(tur), NULL, 0, &res, why, sizeof(why))) {
+			conn_close(&c);
+			return verdict(cr, FAIL, "%s", why);
+		}
+		if (res.status == 0)
+			break;
+	}
+	first_itt = c.next_itt;
+	c.next_itt += n;
+	for (uint32_t i = 0; i < n; i++) {
+		memset(bhs, 0, sizeof(bhs));
+		bhs[0] = OP_SCSI_CMD | FLAG_IMMEDIATE;
+		bhs[1] = FLAG_FINAL | 0x20 | 1;        /* W, SIMPLE */
+		put64(bhs + 8, encode_lun(lun));
+		put32(bhs + 16, first_itt + i);
+		put32(bhs + 20, bs);
+		put32(bhs + 24, c.cmdsn);              /* immediate: CmdSN not advanced */
+		put32(bhs + 28, c.exp_statsn);
+		bhs[32] = 0x2a;                        /* WRITE(10), SBC-3 5.32: LBA 0 */
+		put16(bhs + 32 + 7, 1);
+		if (!pdu_send(&c, bhs, healthy.baseline, bs)) {
+			conn_close(&c);
+			return verdict(cr, FAIL, "connection lost after %u immediate commands", i);
+		}
+	}
+	while (answered < n) {
+		struct pdu rsp;
+		enum recv_result r = pdu_recv_reply(&c, &rsp, cfg.timeout_ms);
+
+		if (r != RECV_OK) {
+			conn_close(&c);
+			return verdict(cr, FAIL, "after %u of %u answers (%u GOOD, %u TASK SET FULL): %s",
+				       answered, n, good, full, recv_result_name(r));
+		}
+		if ((rsp.bhs[0] & 0x3f) == OP_SCSI_RSP && get32(rsp.bhs + 16) - first_itt < n) {
+			answered++;
+			if (rsp.bhs[3] == 0x00)
+				good++;
+			else if (rsp.bhs[3] == 0x28)
+				full++;
+			else
+				other++, last_other = rsp.bhs[3];
+		}
+		pdu_free(&rsp);
+	}
+	if (other == 0)
+		v = verdict(cr, PASS, "%u immediate WRITEs: %u GOOD, %u TASK SET FULL", n, good, full);
+	else
+		v = verdict(cr, FAIL, "%u immediate WRITEs: %u GOOD, %u TASK SET FULL, %u other "
+			    "(status 0x%02x)", n, good, full, other, last_other);
+	conn_close(&c);
+	return v;
+}
+
 /* --- login attacks on a target that requires CHAP (RFC 7143 12.1.3) --- */
 
 static int chap_login(enum chap_play play, struct chap_capture *capture, char *why, size_t len)
@@ -1931,6 +2017,7 @@ static const struct test_case cases[] = {
 	{ "login-in-full-feature-phase", case_login_in_full_feature },
 	{ "truncated-pdu", case_truncated_pdu },
 	{ "nop-flood", case_nop_flood },
+	{ "immediate-flood", case_immediate_flood },
 	{ "silent-initiator", case_silent_initiator },
 	{ "chap-wrong-secret", case_chap_wrong_secret },
 	{ "chap-wrong-name", case_chap_wrong_name },
@@ -1980,8 +2067,11 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: badpdu [--initiator IQN] [--chap-user U --chap-secret S] [--timeout MS]\n"
 		   "              [--flood N] [--nop-wait MS] [--only PATTERN] [--list]\n"
+		   "              [--immediate-flood N] [--flood-lun LUN]\n"
 		   "              iscsi://HOST[:PORT]/TARGET-IQN/LUN\n"
 		   "--nop-wait MS runs silent-initiator (the target must ping within MS).\n"
+		   "--immediate-flood N [300] immediate WRITEs in immediate-flood, sent to\n"
+		   "--flood-lun LUN (default: the URL's; LBA 0 gets the URL LU's block 0).\n"
 		   "--only runs the cases whose names match PATTERN (shell wildcards).\n"
 		   "With CHAP credentials every login uses CHAP and the chap-* cases run.\n");
 }
@@ -1996,6 +2086,8 @@ int main(int argc, char **argv)
 		{ "flood", required_argument, NULL, 'n' },
 		{ "nop-wait", required_argument, NULL, 'w' },
 		{ "only", required_argument, NULL, 'o' },
+		{ "immediate-flood", required_argument, NULL, 'I' },
+		{ "flood-lun", required_argument, NULL, 'L' },
 		{ "list", no_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -2014,6 +2106,8 @@ int main(int argc, char **argv)
 		case 'n': cfg.flood = (unsigned)strtoul(optarg, NULL, 10); break;
 		case 'w': cfg.nop_wait_ms = atoi(optarg); break;
 		case 'o': cfg.only = optarg; break;
+		case 'I': cfg.immediate_flood = (unsigned)strtoul(optarg, NULL, 10); break;
+		case 'L': cfg.flood_lun = atoi(optarg); break;
 		case 'l':
 			for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
 				printf("%s\n", cases[i].name);

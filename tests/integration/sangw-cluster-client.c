@@ -419,6 +419,9 @@ static void session_command(int argc, char **argv, char *buf, size_t len)
 		if (task)
 			scsi_free_scsi_task(task);
 		return;
+	} else if (strcmp(cmd, "sync") == 0 && argc == 2) {
+		/* SYNCHRONIZE CACHE (10) of the whole LU (SBC-4 5.26). */
+		task = iscsi_synchronizecache10_sync(s->iscsi, s->lun, 0, 0, 0, 0);
 	} else if ((strcmp(cmd, "write") == 0 || strcmp(cmd, "read") == 0) && (argc == 4 || argc == 5)) {
 		session_io(s, cmd[0] == 'w', strtoull(argv[2], NULL, 0),
 			   (uint32_t)strtoul(argv[3], NULL, 0),
@@ -799,18 +802,47 @@ static bool open_for_io(struct session *s, const char *url, char *why, size_t le
 	return block_size_of(s, why, len);
 }
 
+/* How write-log makes its writes durable before it calls them acked. */
+struct durability {
+	bool fua;              /* FUA bit on every write (SBC-4 5.41) */
+	uint64_t sync_every;   /* SYNCHRONIZE CACHE after this many writes */
+};
+
+/* SYNCHRONIZE CACHE after the writes of generations [from, to): GOOD makes
+ * them acked (SBC-4 4.15: written data in the volatile cache is made
+ * durable). Returns false, with why, when it did not complete GOOD. */
+static bool sync_written(struct session *s, uint64_t blocks, uint64_t from, uint64_t to,
+			 char *why, size_t len)
+{
+	struct scsi_task *task = iscsi_synchronizecache10_sync(s->iscsi, s->lun, 0, 0, 0, 0);
+	bool good = task != NULL && task->status == SCSI_STATUS_GOOD;
+
+	outcome(task, s->iscsi, why, len);
+	if (task)
+		scsi_free_scsi_task(task);
+	if (!good)
+		return false;
+	for (uint64_t g = from; g < to; g++)
+		printf("acked %" PRIu64 " %" PRIu64 "\n", (g * 7919) % blocks, g);
+	fflush(stdout);
+	return true;
+}
+
 /* Write one block at a time, scattered over BLOCKS blocks, each with the
  * next generation from first_gen; print "sent LBA GEN" before and "acked
- * LBA GEN" once the target said GOOD. Ends (status 0) when the target is
- * lost, after --seconds or after max_writes acknowledged writes. */
+ * LBA GEN" once the write is durable: at GOOD status (plain or FUA
+ * writes), or with --sync-every once a later SYNCHRONIZE CACHE completed
+ * ("written LBA GEN" at GOOD before that). Ends (status 0) when the target
+ * is lost or answers anything but GOOD ("stopped at generation G: why"),
+ * after --seconds or after max_writes writes. */
 static int cmd_write_log(const char *url, uint64_t blocks, double seconds, uint64_t first_gen,
-			 uint64_t max_writes)
+			 uint64_t max_writes, const struct durability *dur)
 {
 	struct session s = { 0 };
 	unsigned char data[4096];
 	char why[256];
 	double start = now_s();
-	uint64_t gen;
+	uint64_t gen, unsynced_from = first_gen;
 
 	if (!open_for_io(&s, url, why, sizeof(why)) || s.block_size > sizeof(data)) {
 		fprintf(stderr, "%s: %s\n", url, why);
@@ -831,7 +863,7 @@ static int cmd_write_log(const char *url, uint64_t blocks, double seconds, uint6
 		printf("sent %" PRIu64 " %" PRIu64 "\n", lba, gen);
 		fflush(stdout);
 		task = iscsi_write16_sync(s.iscsi, s.lun, lba, data, s.block_size,
-					  (int)s.block_size, 0, 0, 0, 0, 0);
+					  (int)s.block_size, 0, 0, dur->fua, 0, 0);
 		outcome(task, s.iscsi, why, sizeof(why));
 		if (task == NULL || task->status != SCSI_STATUS_GOOD) {
 			printf("stopped at generation %" PRIu64 ": %s\n", gen, why);
@@ -840,9 +872,28 @@ static int cmd_write_log(const char *url, uint64_t blocks, double seconds, uint6
 			break;
 		}
 		scsi_free_scsi_task(task);
-		printf("acked %" PRIu64 " %" PRIu64 "\n", lba, gen);
+		if (dur->sync_every == 0) {
+			printf("acked %" PRIu64 " %" PRIu64 "\n", lba, gen);
+			unsynced_from = gen + 1;
+		} else {
+			printf("written %" PRIu64 " %" PRIu64 "\n", lba, gen);
+		}
 		fflush(stdout);
+		if (dur->sync_every && gen + 1 - unsynced_from >= dur->sync_every) {
+			if (!sync_written(&s, blocks, unsynced_from, gen + 1, why, sizeof(why))) {
+				printf("stopped at SYNCHRONIZE CACHE after generation %" PRIu64 ": %s\n",
+				       gen, why);
+				unsynced_from = gen + 1;
+				break;
+			}
+			unsynced_from = gen + 1;
+		}
 	}
+	/* The writes since the last SYNCHRONIZE CACHE: one more, if the
+	 * target still answers. */
+	if (dur->sync_every && unsynced_from < gen &&
+	    !sync_written(&s, blocks, unsynced_from, gen, why, sizeof(why)))
+		printf("final SYNCHRONIZE CACHE: %s\n", why);
 	fflush(stdout);
 	close_session(s.iscsi);
 	return 0;
@@ -953,7 +1004,7 @@ static void usage(FILE *f)
 		"      preempt NAME KEY VICTIM_KEY TYPE\n"
 		"      read-keys NAME | read-reservation NAME | read-full-status NAME\n"
 		"                          (ok gen=... keys=... raw=HEX of the parameter data)\n"
-		"      write NAME LBA COUNT [SEED] | read NAME LBA COUNT [SEED]\n"
+		"      write NAME LBA COUNT [SEED] | read NAME LBA COUNT [SEED] | sync NAME\n"
 		"      rtpg NAME           (ok groups=ID:STATE,... ao an sb un of tr)\n"
 		"      quit\n"
 		"  read-loop URL[,URL...]  read until SIGTERM (or --seconds); on a lost\n"
@@ -965,7 +1016,10 @@ static void usage(FILE *f)
 		"                          until the target is lost (or --seconds); print\n"
 		"                          'acked LBA GEN' for each acknowledged write ('sent\n"
 		"                          LBA GEN' before it); --first-gen G [1], --writes N\n"
-		"                          (stop after N acknowledged writes)\n"
+		"                          (stop after N writes); --fua: FUA on each write;\n"
+		"                          --sync-every N: SYNCHRONIZE CACHE after every N\n"
+		"                          writes, 'acked' only once it completed ('written'\n"
+		"                          at GOOD before)\n"
 		"  check-log URL LOG       read back every block LOG acknowledged: each must\n"
 		"                          hold that generation or newer ('checked N lost M')\n"
 		"  --timeout S             per-command timeout [10]\n");
@@ -978,11 +1032,14 @@ int main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 's' },
 		{ "first-gen", required_argument, NULL, 'g' },
 		{ "writes", required_argument, NULL, 'n' },
+		{ "fua", no_argument, NULL, 'F' },
+		{ "sync-every", required_argument, NULL, 'S' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	double seconds = 0;
 	uint64_t first_gen = 1, max_writes = 0;
+	struct durability dur = { false, 0 };
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -991,6 +1048,8 @@ int main(int argc, char **argv)
 		case 's': seconds = strtod(optarg, NULL); break;
 		case 'g': first_gen = strtoull(optarg, NULL, 10); break;
 		case 'n': max_writes = strtoull(optarg, NULL, 10); break;
+		case 'F': dur.fua = true; break;
+		case 'S': dur.sync_every = strtoull(optarg, NULL, 10); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1009,7 +1068,7 @@ int main(int argc, char **argv)
 		return cmd_read_loop(argv[optind + 1], seconds);
 	if (strcmp(argv[optind], "write-log") == 0 && argc - optind == 3 && atoll(argv[optind + 2]) > 0)
 		return cmd_write_log(argv[optind + 1], (uint64_t)atoll(argv[optind + 2]), seconds,
-				     first_gen ? first_gen : 1, max_writes);
+				     first_gen ? first_gen : 1, max_writes, &dur);
 	if (strcmp(argv[optind], "check-log") == 0 && argc - optind == 3)
 		return cmd_check_log(argv[optind + 1], argv[optind + 2]);
 	if (strcmp(argv[optind], "pr-latency") == 0 && argc - optind == 3 && atoi(argv[optind + 2]) > 0)
