@@ -13,7 +13,7 @@
 MANYSESS=${MANYSESS:-$SANGW_BUILD/tests/integration/sangw-manysess}
 need_program "$MANYSESS" "$TESTCLIENT"
 export ASAN_OPTIONS="quarantine_size_mb=8:${ASAN_OPTIONS:-}"
-LOGIN_TIMEOUT=5
+LOGIN_TIMEOUT=10
 NOREAD=${SANGW_NOREAD_SESSIONS:-20}   # x 256 KiB READs
 STALLS=60                             # of each kind of stalled login
 
@@ -67,7 +67,7 @@ done
 # The good session, while every stalled connection exists (the stalled
 # logins last $LOGIN_TIMEOUT s: counted again after the good I/O).
 worst=0
-for i in 1 2 3 4 5; do
+for i in 1 2 3; do
 	good_io $((1000 + i * 8))
 	[ "$GOOD_MS" -gt "$worst" ] && worst=$GOOD_MS
 done
@@ -77,8 +77,19 @@ note "good session among the stalled connections: worst write-read $worst ms (al
 [ "$worst" -le $((base_ms * 5 + 500)) ] || fail "a good write-read took $worst ms among stalled connections (alone: $base_ms ms)"
 
 # Memory: the never-reading sessions hold what they hold, and no more.
+# The READs already taken keep completing for a while after the client
+# saw the target stop reading: wait until RSS is steady (two samples half
+# a second apart within 2 MB, 30 s at most).
+rss_steady() {
+	local a b
+	a=$(rss_kb)
+	sleep 0.5
+	b=$(rss_kb)
+	[ $((b - a)) -le 2048 ] && [ $((a - b)) -le 2048 ]
+}
+wait_until 30 rss_steady || fail "RSS did not settle with the never-reading sessions: $(rss_kb) kB"
 rss2=$(rss_kb)
-note "RSS with the never-reading sessions: $rss1 kB once they were blocked, $rss2 kB after the good I/O (before: $rss0 kB)"
+note "RSS with the never-reading sessions: $rss1 kB once they were blocked, $rss2 kB once steady (before: $rss0 kB)"
 # Per session: 16 MiB of READs in flight (transport_tcp.c) plus one
 # command, and what ASan adds.
 [ $((rss2 - rss0)) -le $((NOREAD * 32 * 1024)) ] ||
@@ -93,9 +104,13 @@ for kind in connect partial midlogin; do
 	[ $rc -eq 0 ] || fail "$kind: not all stalled logins were closed by the target: $out"
 	last=$(sed -n 's/.*last \([0-9.]*\) s/\1/p' <<<"$out")
 	first=$(sed -n 's/.*first \([0-9.]*\) s.*/\1/p' <<<"$out")
-	python3 -c "import sys; sys.exit(not ($last <= $LOGIN_TIMEOUT + 3))" ||
+	# Closed by the timeout: not much before it (the connections were
+	# made just before "stalled"), and not long after (logins can wait
+	# seconds behind a busy worker: docs/reliability.md).
+	python3 -c "import sys; sys.exit(not ($last <= $LOGIN_TIMEOUT + 10))" ||
 		fail "$kind: the last stalled login was closed after $last s (login timeout $LOGIN_TIMEOUT s)"
-	python3 -c "import sys; sys.exit(not ($first >= 0))" || fail "$kind: bad report $out"
+	python3 -c "import sys; sys.exit(not ($first >= $LOGIN_TIMEOUT - 2))" ||
+		fail "$kind: a stalled login was closed after $first s, before the login timeout ($LOGIN_TIMEOUT s)"
 done
 # Several seconds later, the never-reading sessions hold no more.
 rss3=$(rss_kb)
