@@ -39,6 +39,7 @@ struct event_loop {
 	int batch_len;
 	TAILQ_HEAD(, ev_timer) timers;       /* sorted by deadline */
 	TAILQ_HEAD(, ev_deferred) deferred;
+	uint64_t defer_round;                /* run_deferred() passes so far */
 
 	/* --- threads (see event_loop.h) --- */
 	bool threaded;                       /* hooks set: others may hold it */
@@ -265,6 +266,7 @@ void ev_defer(struct event_loop *loop, struct ev_deferred *d, ev_defer_fn fn, vo
 		d->fn = fn;
 		d->arg = arg;
 		d->queued = true;
+		d->round = loop->defer_round;
 		TAILQ_INSERT_TAIL(&loop->deferred, d, link);
 		wake_if_foreign(loop);
 		return;
@@ -336,8 +338,15 @@ static void run_deferred(struct event_loop *loop)
 	ev_defer_fn fn;
 	void *arg;
 
+	/* Calls queued while these run wait for the next pass, after a
+	 * zero-timeout epoll_wait (next_timeout()): a connection that keeps
+	 * re-queueing its reading (transport_tcp.c's read budget) cannot
+	 * hold the loop from its other sources and timers, nor from the
+	 * control thread, which takes a worker's loop only while it waits. */
+	uint64_t round = ++loop->defer_round;
+
 	for (;;) {
-		while ((d = TAILQ_FIRST(&loop->deferred))) {
+		while ((d = TAILQ_FIRST(&loop->deferred)) && d->round < round) {
 			TAILQ_REMOVE(&loop->deferred, d, link);
 			d->queued = false;
 			d->fn(d->arg);

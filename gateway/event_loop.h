@@ -49,6 +49,7 @@ struct ev_deferred {
 	void *arg;
 	bool queued;
 	bool in_inbox;     /* posted by a thread that did not hold the loop */
+	uint64_t round;    /* the loop's pass of deferred calls it was queued in */
 	TAILQ_ENTRY(ev_deferred) link;
 };
 
@@ -65,7 +66,9 @@ void ev_timer_init(struct ev_timer *t, ev_timer_fn fn, void *arg);
 void ev_timer_arm(struct event_loop *loop, struct ev_timer *t, uint64_t after_ms);
 void ev_timer_cancel(struct event_loop *loop, struct ev_timer *t);
 
-/* Run fn(arg) from the loop after the current event has been handled. */
+/* Run fn(arg) from the loop after the current event has been handled;
+ * queued from a deferred call, after the loop has polled its sources once
+ * more (without waiting). */
 void ev_defer(struct event_loop *loop, struct ev_deferred *d, ev_defer_fn fn, void *arg);
 void ev_defer_cancel(struct event_loop *loop, struct ev_deferred *d);
 /* A queued deferred call now runs on loop `to` instead (nothing when it

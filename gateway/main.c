@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,6 +37,11 @@
 #define DEFAULT_TARGET_IQN  "iqn.2026-11.org.sangw:demo"
 #define MAX_CLI_LUNS        MAX_LUNS_PER_TARGET
 #define SHUTDOWN_LOGOUT_MS  3000
+/* Open files kept for everything but iSCSI connections (backstore files,
+ * libaio and eventfds, the management API, corosync, librados) when
+ * --max-connections is derived from the open-file limit. */
+#define FDS_RESERVED        256
+#define MAX_CONNECTIONS_DEFAULT_CAP 16384
 
 struct options {
 	bool foreground;
@@ -54,6 +60,8 @@ struct options {
 	unsigned workers;        /* 0: one per online CPU */
 	bool fencing_off;        /* --fencing off */
 	const char *metrics;     /* --metrics ADDR:PORT; NULL: no endpoint */
+	unsigned login_timeout_s;   /* --login-timeout; 0: the default */
+	unsigned max_connections;   /* --max-connections; 0: from the open-file limit */
 	int log_level;
 };
 
@@ -66,6 +74,7 @@ static void usage(FILE *out)
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
+"              [--login-timeout SECONDS] [--max-connections N]\n"
 "\n"
 "sangw gateway daemon: exports logical units over iSCSI and iSER.\n"
 "\n"
@@ -106,6 +115,12 @@ static void usage(FILE *out)
 "                        the newest of it and STATE_DIR wins at start (docs/rbd.md)\n"
 "      --metrics ADDR:PORT serve Prometheus metrics at http://ADDR:PORT/metrics\n"
 "                        ([IPV6ADDR]:PORT for IPv6; default off; docs/metrics.md)\n"
+"      --login-timeout SECONDS  close a connection whose login has not finished\n"
+"                        within SECONDS (1-3600, default 15)\n"
+"      --max-connections N  iSCSI connections served at once (1-1000000); more\n"
+"                        logins are refused with status 0x0302 Out of resources.\n"
+"                        Default: the open-file limit (raised to its hard limit\n"
+"                        at start) less 256, at most 16384\n"
 "  -h, --help            this help\n"
 "  -V, --version         print the version, the backstores and transports built in\n"
 "\n"
@@ -148,6 +163,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "fencing", required_argument, NULL, 'F' },
 		{ "state-store", required_argument, NULL, 'S' },
 		{ "metrics", required_argument, NULL, 'M' },
+		{ "login-timeout", required_argument, NULL, 'T' },
+		{ "max-connections", required_argument, NULL, 'N' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 },
@@ -199,6 +216,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->fencing_off = strcmp(optarg, "off") == 0;
 			break;
+		case 'T':
+		case 'N': {
+			const char *name = c == 'T' ? "--login-timeout" : "--max-connections";
+			unsigned long max = c == 'T' ? 3600 : 1000000, n;
+			char *end;
+
+			errno = 0;
+			n = strtoul(optarg, &end, 10);
+			if (*optarg < '0' || *optarg > '9' || *end || errno || n < 1 || n > max) {
+				fprintf(stderr, "sangwd: %s takes a number from 1 to %lu\n", name, max);
+				return -1;
+			}
+			if (c == 'T')
+				o->login_timeout_s = (unsigned)n;
+			else
+				o->max_connections = (unsigned)n;
+			break;
+		}
 		case 'w': {
 			char *end;
 			unsigned long n = strtoul(optarg, &end, 10);
@@ -365,6 +400,39 @@ static int build_cli_model(struct gateway *gw, const struct options *o)
 		}
 	}
 	return 0;
+}
+
+/* Every iSCSI connection is an open file: take the hard limit as our soft
+ * one (a daemon serving many initiators; systemd's LimitNOFILE sets the
+ * hard limit), and serve no more connections than the files we have, so
+ * that an initiator beyond it gets a login refusal rather than a target
+ * out of descriptors. */
+static unsigned setup_open_files(unsigned wanted)
+{
+	struct rlimit rl;
+	unsigned long usable;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return wanted ? wanted : 1024 - FDS_RESERVED;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rlim_t was = rl.rlim_cur;
+
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			rl.rlim_cur = was;
+	}
+	usable = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > 2000000 ? 2000000
+		 : (unsigned long)rl.rlim_cur;
+	usable = usable > 2 * FDS_RESERVED ? usable - FDS_RESERVED : usable / 2;
+	if (!wanted)
+		return usable < MAX_CONNECTIONS_DEFAULT_CAP ? (unsigned)usable : MAX_CONNECTIONS_DEFAULT_CAP;
+	if (wanted > usable) {
+		log_warn("--max-connections %u is more than the open-file limit allows (%llu files): "
+			 "serving at most %lu (raise LimitNOFILE / ulimit -n)", wanted,
+			 (unsigned long long)rl.rlim_cur, usable);
+		return (unsigned)usable;
+	}
+	return wanted;
 }
 
 static int make_dir(const char *path)
@@ -556,6 +624,10 @@ int main(int argc, char **argv)
 	the_gateway = &gw;
 	str_copy(gw.state_dir, o.state_dir, sizeof(gw.state_dir));
 	str_copy(gw.mgmt_socket, o.mgmt_socket, sizeof(gw.mgmt_socket));
+	gw.login_timeout_ms = (o.login_timeout_s ? o.login_timeout_s : 15) * 1000u;
+	gw.max_connections = setup_open_files(o.max_connections);
+	log_info("serving up to %u iSCSI connections; logins time out after %u s", gw.max_connections,
+		 gw.login_timeout_ms / 1000);
 	if (o.mgmt_group) {
 		/* Checked before anything is built: a typo ends the start cleanly. */
 		if (str_copy(gw.mgmt_group, o.mgmt_group, sizeof(gw.mgmt_group)) >= sizeof(gw.mgmt_group) ||

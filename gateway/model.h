@@ -312,6 +312,9 @@ struct gateway {
 	uint64_t aptpl_file_changes;     /* APTPL files written or removed (pr.c) */
 	struct mgmt_server *mgmt;        /* the management API (mgmt.c) */
 	bool cluster_ready;              /* quorate and synchronised: serve I/O */
+	/* Node-local limits (sangwd --login-timeout, --max-connections). */
+	unsigned login_timeout_ms;       /* a login must finish within this; 0: 15 s */
+	unsigned max_connections;        /* iSCSI connections served at once; 0: no bound */
 	struct fencing *fencing;         /* fencing.c; NULL: no fencing (unit tests) */
 	/* Set by main(): rebind the fabric listeners after gw->portals changed. */
 	int (*portals_changed)(struct gateway *gw, char *err, size_t errlen);

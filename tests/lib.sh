@@ -18,6 +18,10 @@
 #   SANGW_KEEP_TMP=1  keep the temporary folder for a post-mortem
 #   SANGW_VERBOSE=1   trace the script (set -x) on stderr
 #   SANGWD_LOG_LEVEL  --log-level given to sangwd (default debug; empty: none)
+#   SANGW_WRAPPER     a command that start_sangwd puts before sangwd, split
+#                     at spaces, e.g. "valgrind --error-exitcode=99"
+#                     (tools/valgrind-check); it must exec sangwd in the
+#                     same process (the PID is the daemon's)
 
 TESTS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC_TOP=$(cd "$TESTS_DIR/.." && pwd)
@@ -291,8 +295,10 @@ start_sangwd() {
 	[ -n "${SANGWD_LOG_LEVEL-debug}" ] && args+=(--log-level "${SANGWD_LOG_LEVEL-debug}")
 	[ -z "$have_config" ] && args+=(--listen "$PORTAL")
 	rm -f "$MGMT_SOCK"
-	echo "=== $(date +%T.%N) start: $SANGWD ${args[*]} $*" >>"$SANGWD_LOG"
-	"$SANGWD" "${args[@]}" "$@" >>"$SANGWD_LOG" 2>&1 &
+	local wrapper=()
+	[ -n "${SANGW_WRAPPER:-}" ] && read -r -a wrapper <<<"$SANGW_WRAPPER"
+	echo "=== $(date +%T.%N) start: ${wrapper[*]} $SANGWD ${args[*]} $*" >>"$SANGWD_LOG"
+	"${wrapper[@]}" "$SANGWD" "${args[@]}" "$@" >>"$SANGWD_LOG" 2>&1 &
 	SANGWD_PID=$!
 	local limit=$((START_TIMEOUT * 10)) n
 	for ((n = 0; n < limit; n++)); do

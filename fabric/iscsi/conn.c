@@ -14,9 +14,14 @@
 #include "../../gateway/log.h"
 #include "../../gateway/workers.h"
 
-#define LOGIN_TIMEOUT_MS     15000   /* a login must finish within this */
+#define LOGIN_TIMEOUT_MS     15000   /* default of sangwd --login-timeout */
+/* Beyond --max-connections, this many more connections are accepted only
+ * to answer their login with Out of resources; past that they are closed
+ * at once, so open files stay bounded whatever initiators do. */
+#define REFUSING_CONNS_MAX   64
 
 struct iscsi_conn_list iscsi_conns = TAILQ_HEAD_INITIALIZER(iscsi_conns);
+static unsigned iscsi_conns_open;   /* on iscsi_conns; control thread only */
 
 static void tx_pdu_recycle(struct tx_pdu *pdu);
 
@@ -144,6 +149,36 @@ static void login_timeout(struct event_loop *loop, void *arg)
 
 static void ping_tick(struct event_loop *loop, void *arg);
 
+bool conn_admissible(void)
+{
+	unsigned max = the_gateway ? the_gateway->max_connections : 0;
+
+	return !max || iscsi_conns_open < max + REFUSING_CONNS_MAX;
+}
+
+unsigned iscsi_connection_count(void)
+{
+	return iscsi_conns_open;
+}
+
+/* Over --max-connections: the login is answered 0x0302 Out of resources
+ * (RFC 7143 11.13.5: a target error, the initiator may retry later). */
+static void refuse_if_over_limit(struct iscsi_conn *conn)
+{
+	static uint64_t last_warned_ms;
+	unsigned max = the_gateway ? the_gateway->max_connections : 0;
+
+	if (!max || iscsi_conns_open <= max)
+		return;
+	login_refuse(conn->login, ISCSI_LOGIN_STATUS_OUT_OF_RESOURCES,
+		     "the gateway serves its maximum of connections (--max-connections)");
+	if (now_ms() - last_warned_ms >= 10000) {
+		last_warned_ms = now_ms();
+		log_warn("%s: %u connections open, more than --max-connections %u: refusing logins",
+			 conn->peer, iscsi_conns_open, max);
+	}
+}
+
 int conn_init(struct iscsi_conn *conn, const struct iscsi_transport *t, struct event_loop *loop)
 {
 	struct login_callbacks cb = conn_login_callbacks_template;
@@ -162,11 +197,15 @@ int conn_init(struct iscsi_conn *conn, const struct iscsi_transport *t, struct e
 	if (!conn->login)
 		return -1;
 	ev_timer_init(&conn->login_timer, login_timeout, conn);
-	ev_timer_arm(loop, &conn->login_timer, LOGIN_TIMEOUT_MS);
+	ev_timer_arm(loop, &conn->login_timer,
+		     the_gateway && the_gateway->login_timeout_ms ? the_gateway->login_timeout_ms
+								   : LOGIN_TIMEOUT_MS);
 	ev_timer_init(&conn->ping_timer, ping_tick, conn);
 	conn->last_rx_ms = now_ms();
 	conn->refs = 1;
 	TAILQ_INSERT_TAIL(&iscsi_conns, conn, link);
+	iscsi_conns_open++;
+	refuse_if_over_limit(conn);
 	log_debug("%s: connection accepted (%s)", conn->peer, t->name);
 	return 0;
 }
@@ -238,6 +277,7 @@ static void conn_close_now(struct iscsi_conn *conn, const char *why)
 	if (conn->sess)
 		session_conn_closed(conn->sess, conn);
 	TAILQ_REMOVE(&iscsi_conns, conn, link);
+	iscsi_conns_open--;
 	conn_put(conn);
 }
 

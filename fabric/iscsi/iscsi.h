@@ -88,6 +88,7 @@ struct iscsi_conn {
 	/* tasks receiving Data-Out, by ITT */
 	TAILQ_HEAD(, iscsi_task) tasks;
 	unsigned task_count;
+	uint64_t read_inflight;        /* expected Data-In bytes of tasks not yet freed */
 	uint64_t rx_pdus, tx_pdus, rx_bytes, tx_bytes;
 	unsigned refs;                 /* tasks and PDUs that still point here */
 	bool reject_logged;
@@ -129,6 +130,7 @@ struct iscsi_task {
 	uint32_t seq_end;              /* end of the current Data-Out sequence */
 	uint32_t ttt;                  /* of the outstanding R2T; reserved while unsolicited */
 	uint32_t data_in_pdus;         /* DataSN count for ExpDataSN */
+	uint32_t read_bytes;           /* in conn->read_inflight */
 	unsigned tx_refs;              /* PDUs in the tx queue using cmd.buf */
 	bool aborted_locally;
 	TAILQ_ENTRY(iscsi_task) link;  /* in conn->tasks */
@@ -162,7 +164,12 @@ void iscsi_fabric_stop(struct gateway *gw);
  * timeout_ms for them; then close what is left. */
 void iscsi_fabric_shutdown(struct gateway *gw, unsigned timeout_ms);
 int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen);
+/* Connections open now (every transport); control thread. */
 unsigned iscsi_connection_count(void);
+/* Whether a transport should take one more connection at all: false when
+ * --max-connections and the few connections kept to refuse logins
+ * politely are all in use (close the new one at once then). */
+bool conn_admissible(void);
 /* Free the calling thread's task and PDU caches (a worker thread ends). */
 void iscsi_thread_trim(void);
 

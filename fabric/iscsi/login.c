@@ -35,6 +35,8 @@ struct login_state {
 	struct login_callbacks cb;
 	bool finished;                   /* the last response (success or failure) is out */
 	unsigned requests;
+	uint16_t refuse_status;          /* login_refuse(): answer the first request with it */
+	const char *refuse_why;
 
 	/* From the first request; later ones must agree (11.12). */
 	bool have_first;
@@ -628,6 +630,8 @@ static enum login_result process_request(struct login_state *ls, const uint8_t *
 	/* 6.3: only Login Requests until the login phase is over. */
 	if (bhs_opcode(bhs) != ISCSI_OP_LOGIN_REQ)
 		return fail(ls, rsp, ISCSI_LOGIN_STATUS_INVALID_REQUEST, "not a Login Request");
+	if (ls->refuse_status)
+		return fail(ls, rsp, ls->refuse_status, ls->refuse_why);
 	if (++ls->requests > LOGIN_MAX_REQUESTS)
 		return fail(ls, rsp, ISCSI_LOGIN_STATUS_INITIATOR_ERROR, "too many login requests");
 	status = check_header(ls, bhs, &why);
@@ -678,6 +682,12 @@ static enum login_result process_request(struct login_state *ls, const uint8_t *
 	ls->rsp_transit = transit;
 	ls->rsp_nsg = nsg;
 	return send_text_piece(ls, rsp);
+}
+
+void login_refuse(struct login_state *ls, uint16_t status, const char *why)
+{
+	ls->refuse_status = status;
+	ls->refuse_why = why;
 }
 
 enum login_result login_process(struct login_state *ls, const uint8_t *bhs,

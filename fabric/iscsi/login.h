@@ -81,6 +81,11 @@ struct login_state;
 struct login_state *login_state_create(const struct login_callbacks *cb);
 void login_state_destroy(struct login_state *ls);
 
+/* Answer the first Login Request with this failure status (e.g. 0x0302
+ * Out of resources when the gateway serves its maximum of connections);
+ * why must be a string that outlives the login (a literal). */
+void login_refuse(struct login_state *ls, uint16_t status, const char *why);
+
 /* Process one Login Request. stat_sn is the StatSN to put in the response
  * (the connection's); ExpCmdSN/MaxCmdSN come from the login's CmdSN and the
  * target's queue depth. Sets up the response

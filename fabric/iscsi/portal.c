@@ -101,16 +101,6 @@ void iscsi_fabric_stop(struct gateway *gw)
 		listener_close(gw->loop, l);
 }
 
-unsigned iscsi_connection_count(void)
-{
-	struct iscsi_conn *c;
-	unsigned n = 0;
-
-	TAILQ_FOREACH(c, &iscsi_conns, link)
-		n++;
-	return n;
-}
-
 void iscsi_thread_trim(void)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(transports); i++)

@@ -73,6 +73,7 @@ void task_put(struct iscsi_task *task)
 		return;
 	TAILQ_REMOVE(&conn->tasks, task, link);
 	conn->task_count--;
+	conn->read_inflight -= task->read_bytes;
 	release_slot(task);
 	scsi_cmd_free_buf(&task->cmd);
 	session_put(task->sess);
@@ -300,6 +301,12 @@ void task_handle_scsi_cmd(struct iscsi_conn *conn, const struct pdu *pdu)
 	if (!task) {
 		conn_close(conn, "out of memory");
 		return;
+	}
+	if (is_read) {
+		/* Counted until the last Data-In is sent (transport_tcp.c
+		 * stops reading requests past a bound). */
+		task->read_bytes = get_be32(bhs + 20);
+		conn->read_inflight += task->read_bytes;
 	}
 	cmd = &task->cmd;
 	cmd->nexus = &sess->nexus;

@@ -21,10 +21,25 @@
 
 #define LOGIN_MAX_DATA       8192    /* RFC 7143 13.12: login PDUs default */
 #define TX_IOV_BATCH         64
+/* Back-pressure: with this much queued for an initiator that does not
+ * read, stop reading its requests (no new commands, so no new responses)
+ * until the queue is down to TX_RESUME_BYTES. Bounds what one connection
+ * holds beyond its CmdSN window's commands. */
+#define TX_PAUSE_BYTES       (4u << 20)
+#define TX_RESUME_BYTES      (1u << 20)
+/* Likewise with this much READ data in flight (commands accepted whose
+ * last Data-In is not sent): the CmdSN window alone would let one
+ * connection hold queue_depth x 32 MiB. One command is always taken. */
+#define READ_PAUSE_BYTES     (16u << 20)
+#define READ_RESUME_BYTES    (8u << 20)
+/* accept() out of file descriptors: wait this long before trying again
+ * (the listener stays readable: retrying at once would spin). */
+#define ACCEPT_RETRY_MS      200
 
 struct tcp_listener {
 	struct iscsi_listener l;
 	struct ev_source src;
+	struct ev_timer retry;       /* accept paused after EMFILE/ENFILE */
 	int fd;
 };
 
@@ -35,6 +50,8 @@ struct tcp_conn {
 	struct pdu_reader rx;
 	struct tx_pdu_list txq;
 	bool want_write;                     /* EPOLLOUT armed */
+	bool rx_paused;                      /* EPOLLIN off: too much queued to send */
+	uint64_t tx_queued;                  /* bytes on txq not yet written */
 	struct ev_deferred flush_deferred;   /* one writev per batch of events */
 	struct ev_deferred read_deferred;    /* more PDUs after the read budget */
 };
@@ -47,6 +64,7 @@ static inline struct tcp_conn *tcp_of(struct iscsi_conn *conn)
 static void tcp_on_event(struct event_loop *loop, uint32_t events, void *arg);
 static void tcp_flush(struct tcp_conn *tc);
 static void tcp_read(struct tcp_conn *tc);
+static void tcp_read_deferred(void *arg);
 
 /* --- accepting ------------------------------------------------------------- */
 
@@ -100,6 +118,13 @@ static struct iscsi_conn *tcp_conn_create(struct event_loop *loop, int fd)
 	return &tc->conn;
 }
 
+static void accept_retry(struct event_loop *loop, void *arg)
+{
+	struct tcp_listener *tl = arg;
+
+	ev_modify(loop, &tl->src, EPOLLIN);
+}
+
 static void on_accept(struct event_loop *loop, uint32_t events, void *arg)
 {
 	struct tcp_listener *tl = arg;
@@ -108,11 +133,21 @@ static void on_accept(struct event_loop *loop, uint32_t events, void *arg)
 	for (int i = 0; i < 32; i++) {
 		int fd = accept4(tl->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				/* The pending connection stays in the backlog;
+				 * try again later instead of spinning on it. */
+				log_warn("accept on %s:%u: %s (open-file limit; see --max-connections)",
+					 tl->l.addr, tl->l.port, strerror(errno));
+				ev_modify(loop, &tl->src, 0);
+				ev_timer_arm(loop, &tl->retry, ACCEPT_RETRY_MS);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_warn("accept on %s:%u: %s", tl->l.addr, tl->l.port, strerror(errno));
+			}
 			return;
 		}
-		if (event_loop_stopping(loop) || !tcp_conn_create(loop, fd))
+		/* Past --max-connections and the connections kept to refuse
+		 * logins politely: close at once (conn.c). */
+		if (event_loop_stopping(loop) || !conn_admissible() || !tcp_conn_create(loop, fd))
 			close(fd);
 	}
 }
@@ -155,6 +190,7 @@ static struct iscsi_listener *tcp_listen(struct event_loop *loop, const char *ad
 		return NULL;
 	}
 	tl->fd = fd;
+	ev_timer_init(&tl->retry, accept_retry, tl);
 	log_info("listening for iSCSI on %s:%u", addr, port);
 	return &tl->l;
 }
@@ -164,16 +200,26 @@ static void tcp_unlisten(struct event_loop *loop, struct iscsi_listener *l)
 	struct tcp_listener *tl = container_of(l, struct tcp_listener, l);
 
 	ev_remove(loop, &tl->src);
+	ev_timer_cancel(loop, &tl->retry);
 	close(tl->fd);
 	free(tl);
 }
 
 /* --- connection lifecycle ----------------------------------------------------- */
 
+/* What the connection waits for: requests unless paused, room to write
+ * while output waits. EPOLLRDHUP only with EPOLLIN: level-triggered, it
+ * would fire on and on while reading is paused (a closed peer shows as a
+ * write error then). */
+static uint32_t tcp_events(const struct tcp_conn *tc)
+{
+	return (tc->rx_paused ? 0 : EPOLLIN | EPOLLRDHUP) | (tc->want_write ? EPOLLOUT : 0);
+}
+
 static void tcp_conn_move(struct iscsi_conn *conn, struct event_loop *from, struct event_loop *to)
 {
 	struct tcp_conn *tc = tcp_of(conn);
-	uint32_t events = EPOLLIN | EPOLLRDHUP | (tc->want_write ? EPOLLOUT : 0);
+	uint32_t events = tcp_events(tc);
 
 	ev_remove(from, &tc->src);
 	ev_defer_move(from, to, &tc->flush_deferred);
@@ -279,6 +325,7 @@ static void tcp_send_pdu(struct iscsi_conn *conn, struct tx_pdu *pdu)
 	}
 	pdu->sent = 0;
 	TAILQ_INSERT_TAIL(&tc->txq, pdu, link);
+	tc->tx_queued += pdu_wire_len(pdu);
 	/* Flush once the current batch of events is handled: the responses
 	 * of many commands leave in one writev (design.md principle 2). */
 	if (!tc->flush_deferred.queued && !tc->want_write) {
@@ -332,7 +379,7 @@ static void tcp_flush(struct tcp_conn *tc)
 			if (errno == EAGAIN) {
 				if (!tc->want_write) {
 					tc->want_write = true;
-					ev_modify(conn->loop, &tc->src, EPOLLIN | EPOLLOUT | EPOLLRDHUP);
+					ev_modify(conn->loop, &tc->src, tcp_events(tc));
 				}
 				return;
 			}
@@ -340,6 +387,7 @@ static void tcp_flush(struct tcp_conn *tc)
 			return;
 		}
 		conn->tx_bytes += (uint64_t)w;
+		tc->tx_queued -= (uint64_t)w;
 		while (w > 0 && (pdu = TAILQ_FIRST(&tc->txq))) {
 			uint32_t left = pdu_wire_len(pdu) - pdu->sent;
 			if ((uint64_t)w < left) {
@@ -356,9 +404,23 @@ static void tcp_flush(struct tcp_conn *tc)
 			release_tx_pdu(pdu);
 		}
 	}
-	if (tc->want_write && TAILQ_EMPTY(&tc->txq) && conn->state != CONN_CLOSED) {
+	if (conn->state == CONN_CLOSED)
+		return;
+	if (tc->rx_paused && tc->tx_queued <= TX_RESUME_BYTES &&
+	    conn->read_inflight <= READ_RESUME_BYTES) {
+		tc->rx_paused = false;
+		log_debug("%s: initiator reads again, reading its requests again", conn->peer);
+		/* Requests may wait in the reader's buffer, which epoll does
+		 * not report. */
+		if (!tc->read_deferred.queued) {
+			conn_get(conn);
+			ev_defer(conn->loop, &tc->read_deferred, tcp_read_deferred, tc);
+		}
+		ev_modify(conn->loop, &tc->src, tcp_events(tc));
+	}
+	if (tc->want_write && TAILQ_EMPTY(&tc->txq)) {
 		tc->want_write = false;
-		ev_modify(conn->loop, &tc->src, EPOLLIN | EPOLLRDHUP);
+		ev_modify(conn->loop, &tc->src, tcp_events(tc));
 	}
 }
 
@@ -495,6 +557,18 @@ static void tcp_read(struct tcp_conn *tc)
 		}
 		enum pdu_read_status st;
 
+		if ((tc->tx_queued > TX_PAUSE_BYTES || conn->read_inflight > READ_PAUSE_BYTES) &&
+		    !tc->rx_paused) {
+			/* The initiator does not read what we send: no new
+			 * requests until it does (tcp_flush resumes). */
+			tc->rx_paused = true;
+			log_debug("%s: %llu bytes wait to be sent, %llu bytes of reads in flight: "
+				  "not reading requests", conn->peer, (unsigned long long)tc->tx_queued,
+				  (unsigned long long)conn->read_inflight);
+			ev_modify(conn->loop, &tc->src, tcp_events(tc));
+		}
+		if (tc->rx_paused)
+			return;
 		tc->rx.data_dest = tcp_data_dest;
 		tc->rx.data_dest_arg = conn;
 		st = pdu_reader_read(&tc->rx, tc->fd);
@@ -546,6 +620,12 @@ static void tcp_on_event(struct event_loop *loop, uint32_t events, void *arg)
 	conn_get(conn);
 	if (events & EPOLLOUT)
 		tcp_flush(tc);
+	if ((events & (EPOLLHUP | EPOLLERR)) && tc->rx_paused && conn->state != CONN_CLOSED) {
+		/* Not reading, so no end of stream to see: the error is it. */
+		conn_close(conn, "connection lost while its output waited");
+		conn_put(conn);
+		return;
+	}
 	if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) && conn->state == CONN_LOGGED_OUT) {
 		/* Nothing more is accepted after logout: discard until closed. */
 		char scratch[4096];

@@ -105,7 +105,9 @@ static void on_connect_request(struct rdma_cm_id *id, const struct rdma_conn_par
 	char peer[80];
 
 	addr_name(rdma_get_peer_addr(id), peer, sizeof(peer));
-	if (event_loop_stopping(cm.loop)) {
+	/* Past --max-connections and the connections kept to refuse logins
+	 * (conn.c): rejected before any RDMA resources are set up. */
+	if (event_loop_stopping(cm.loop) || !conn_admissible()) {
 		rdma_reject(id, NULL, 0);
 		rdma_destroy_id(id);
 		return;

@@ -1,4 +1,5 @@
-/* Unit tests of the event loop's thread rules (event_loop.h): a loop run
+/* Unit tests of the event loop's thread rules (event_loop.h), and of its
+ * passes of deferred calls (test_requeued_deferred_yields): a loop run
  * by its own thread, the way a worker runs it (its lock held except inside
  * epoll_wait), and another thread that posts work to it, holds it, arms
  * timers on it and removes its sources. Conditions are polled with a
@@ -265,6 +266,59 @@ static void test_remove_from_other_thread(void **state)
 	assert_int_equal(stale, 0);
 }
 
+/* A deferred call that queues itself again (a connection whose read
+ * budget ran out while its initiator keeps sending) runs once per pass:
+ * the pass returns, and the loop's sources are polled in between. Before,
+ * the pass ran it until it stopped re-queueing (here 1000 times). */
+struct requeuer {
+	struct event_loop *loop;
+	struct ev_deferred d;
+	int calls;
+};
+
+static void requeue_call(void *arg)
+{
+	struct requeuer *r = arg;
+
+	if (++r->calls < 1000)
+		ev_defer(r->loop, &r->d, requeue_call, r);
+}
+
+static void count_event(struct event_loop *loop, uint32_t events, void *arg)
+{
+	uint64_t v;
+
+	(void)loop;
+	(void)events;
+	if (read(((struct looper *)arg)->efd, &v, sizeof(v)) == sizeof(v))
+		atomic_fetch_add(&((struct looper *)arg)->source_events, 1);
+}
+
+static void test_requeued_deferred_yields(void **state)
+{
+	struct requeuer r = { 0 };
+	struct looper src = { 0 };
+	uint64_t one = 1;
+
+	(void)state;
+	r.loop = event_loop_create();
+	assert_non_null(r.loop);
+	src.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	assert_int_equal(ev_add(r.loop, &src.src, src.efd, EPOLLIN, count_event, &src), 0);
+	ev_defer(r.loop, &r.d, requeue_call, &r);
+	assert_int_equal(event_loop_run_once(r.loop, 0), 0);
+	assert_int_equal(r.calls, 1);
+	/* The source that became ready meanwhile is served on the next pass. */
+	assert_int_equal(write(src.efd, &one, sizeof(one)), (int)sizeof(one));
+	assert_int_equal(event_loop_run_once(r.loop, 1000), 0);
+	assert_int_equal(r.calls, 2);
+	assert_int_equal(atomic_load(&src.source_events), 1);
+	ev_defer_cancel(r.loop, &r.d);
+	ev_remove(r.loop, &src.src);
+	close(src.efd);
+	event_loop_destroy(r.loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -272,6 +326,7 @@ int main(void)
 		cmocka_unit_test(test_cancel_posted),
 		cmocka_unit_test(test_holder_wakes_loop),
 		cmocka_unit_test(test_remove_from_other_thread),
+		cmocka_unit_test(test_requeued_deferred_yields),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
