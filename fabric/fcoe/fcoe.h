@@ -25,6 +25,7 @@
 #define FCOE_EXCH_MAX   2048        /* FCP exchanges per port (RX_IDs 0..2047) */
 #define FCOE_RX_BATCH   32
 #define FCOE_TX_BATCH   64
+#define FCOE_SOCKET_BUFFER (32 << 20)  /* SO_RCVBUF/SO_SNDBUF of a port */
 
 enum vn_state {
 	VN_START = 0,      /* waiting a random time before the first probe */

@@ -644,6 +644,17 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		goto fail;
 	}
 	setsockopt(port->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	/* A write's FCP_DATA arrives as one burst of up to FCP_DL (we ask
+	 * for all of it in one FCP_XFER_RDY): room for a few MiB of frames,
+	 * or the kernel drops them (the initiator then times out). */
+	{
+		int size = FCOE_SOCKET_BUFFER;
+
+		if (setsockopt(port->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+			setsockopt(port->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+		if (setsockopt(port->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+			setsockopt(port->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	}
 	port->wwpn = p->wwpn ? p->wwpn : wwn_from_mac(port->enode_mac, 2);
 	port->wwnn = p->wwnn ? p->wwnn : wwn_from_mac(port->enode_mac, 1);
 	port->rx_frame_cap = MAX(port->mtu, (uint32_t)FCOE_MAX_FRAME) + 64;
