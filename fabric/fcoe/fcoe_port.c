@@ -299,12 +299,36 @@ static void age_rports(struct fcoe_port *port)
 	}
 }
 
+/* FC-BB-6 7.4: frames follow the interface MTU; it may change under us
+ * (checked once a second, with the beacon timer). */
+static uint32_t mtu_payload(uint32_t mtu)
+{
+	if (mtu < FCOE_HDR_LEN + FC_HDR_LEN + FC_MIN_PAYLOAD + FCOE_TRL_LEN)
+		return FC_MIN_PAYLOAD;
+	return MIN((mtu - FCOE_HDR_LEN - FC_HDR_LEN - FCOE_TRL_LEN) & ~3u, (uint32_t)FC_MAX_PAYLOAD);
+}
+
+static void check_mtu(struct fcoe_port *port)
+{
+	struct ifreq ifr;
+
+	memset(&ifr, 0, sizeof(ifr));
+	str_copy(ifr.ifr_name, port->ifname, sizeof(ifr.ifr_name));
+	if (ioctl(port->fd, SIOCGIFMTU, &ifr) < 0 || (uint32_t)ifr.ifr_mtu == port->mtu)
+		return;
+	log_info("fcoe %s: MTU %u -> %d: FC payload up to %u", port->ifname, port->mtu, ifr.ifr_mtu,
+		 mtu_payload((uint32_t)ifr.ifr_mtu));
+	port->mtu = (uint32_t)ifr.ifr_mtu;
+	port->max_payload = mtu_payload(port->mtu);
+}
+
 static void port_timer(struct event_loop *loop, void *arg)
 {
 	struct fcoe_port *port = arg;
 	uint64_t now = now_ms();
 
 	(void)loop;
+	check_mtu(port);
 	switch (port->state) {
 	case VN_START:
 		port->state = VN_PROBE1;
@@ -625,8 +649,7 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		snprintf(err, errlen, "fcoe %s: MTU %u too small for FCoE", port->ifname, port->mtu);
 		goto fail;
 	}
-	port->max_payload = MIN((port->mtu - FCOE_HDR_LEN - FC_HDR_LEN - FCOE_TRL_LEN) & ~3u,
-				(uint32_t)FC_MAX_PAYLOAD);
+	port->max_payload = mtu_payload(port->mtu);
 	memset(&sll, 0, sizeof(sll));
 	sll.sll_family = AF_PACKET;
 	sll.sll_protocol = htons(ETH_P_ALL);
