@@ -160,7 +160,19 @@ void fcoe_rport_logout(struct fcoe_rport *rp, const char *why)
 
 static void rport_remove(struct fcoe_rport *rp, const char *why)
 {
+	struct fcoe_port *port = rp->port;
+
 	fcoe_rport_logout(rp, why);
+	/* Exchanges still in the core outlive the port's table (and the
+	 * port, when it closes): they end without touching it. */
+	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
+		struct fcoe_exch *ex = port->exch[i];
+
+		if (ex && ex->rp == rp) {
+			port->exch[i] = NULL;
+			ex->in_table = false;
+		}
+	}
 	TAILQ_REMOVE(&rp->port->rports, rp, link);
 	rp->removed = true;
 	fcoe_rport_put(rp);
