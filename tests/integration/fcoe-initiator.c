@@ -7,8 +7,10 @@
  * that the target must drop while it keeps serving; finally LOGO, and an
  * FCP_CMND after it that must be answered by a LOGO from the target.
  *
- *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS
+ *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]
  *
+ * With --expect-denied, the target must refuse the PRLI (the port is in
+ * no ACL) and nothing else is tried.
  * Prints "ok: ..." per step and "FAIL: ..." on the first failure (exit 1).
  * It links the target's frame and FIP codecs (unit-tested on their own
  * against the standard CRC); the Linux initiator in the guest test is the
@@ -288,6 +290,8 @@ static void plogi(void)
 	}
 }
 
+static bool expect_denied;
+
 static void prli_and_friends(void)
 {
 	uint8_t pl[64];
@@ -302,6 +306,13 @@ static void prli_and_friends(void)
 	pl[6] = FC_SPP_EST_IMG_PAIR;
 	put_be32(pl + 16, FCP_SPPF_INIT_FCN | FCP_SPPF_RD_XRDY_DIS);
 	r = els(ELS_PRLI, pl, 20, &rlen);
+	if (expect_denied) {
+		if (r[0] != ELS_LS_RJT)
+			FAIL("PRLI of a port in no ACL was accepted");
+		OK("PRLI of a port in no ACL: LS_RJT (reason 0x%02x)", r[5]);
+		printf("all passed\n");
+		exit(0);
+	}
 	if (r[0] != ELS_LS_ACC || rlen < 20 || (r[6] & 0x0f) != FC_SPP_RESP_ACK || !(r[6] & FC_SPP_EST_IMG_PAIR))
 		FAIL("PRLI not accepted (op 0x%02x flags 0x%02x)", r[0], r[6]);
 	if (!(get_be32(r + 16) & FCP_SPPF_TARG_FCN) || get_be32(r + 16) & FCP_SPPF_INIT_FCN)
@@ -618,8 +629,12 @@ int main(int argc, char **argv)
 	struct ifreq ifr;
 	int ifindex;
 
+	if (argc == 5 && !strcmp(argv[4], "--expect-denied")) {
+		expect_denied = true;
+		argc--;
+	}
 	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1]))) {
-		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS\n");
+		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]\n");
 		return 2;
 	}
 	my_wwpn = strtoull(argv[2], NULL, 0);
