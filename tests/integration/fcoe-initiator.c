@@ -372,6 +372,10 @@ static void fcp_cmnd(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint32_t
 	send_fc(&h, payload, FCP_CMND_LEN, FC_SOF_I3, FC_EOF_T);
 }
 
+/* Loss simulation for writes: the data frame of this index is not sent
+ * (-1: none); no data frame from this index on is sent (-1: all). */
+static int skip_frame = -1, stop_frame = -1;
+
 static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint8_t *data, uint32_t dl)
 {
 	uint8_t cmnd[FCP_CMND_LEN];
@@ -404,6 +408,14 @@ static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr,
 				struct fc_hdr h;
 				uint32_t n = MIN(chunk, burst - done);
 				bool last = done + n == burst;
+
+				if ((int)cnt == stop_frame)
+					break;
+				if ((int)cnt == skip_frame) {
+					cnt++;
+					done += n;
+					continue;
+				}
 
 				fc_req_hdr(&h, FC_RCTL_DD_SOL_DATA, FC_TYPE_FCP, ox);
 				h.rx_id = rx_id;
@@ -534,6 +546,35 @@ static void tmf_and_abts(void)
 	    get_be16(rx.payload + 4) != ox)
 		FAIL("ABTS not answered with BA_ACC");
 	OK("ABTS answered with BA_ACC");
+}
+
+/* A lost write data frame (a gap) and write data that stops: the
+ * target ends the command with ABORTED COMMAND at once, or after
+ * E_D_TOV, instead of leaving it to the initiator's timeout. */
+static void lost_write_data(void)
+{
+	static uint8_t wbuf[64 * 1024];
+	uint8_t cdb[16] = { 0x2a };
+	struct fcp_result r;
+	uint64_t t0;
+
+	put_be32(cdb + 2, 300);
+	put_be16(cdb + 7, sizeof(wbuf) / 512);
+	skip_frame = 5;
+	t0 = ms_now();
+	r = scsi(cdb, 0, false, true, wbuf, sizeof(wbuf));
+	skip_frame = -1;
+	if (r.status != 2 || r.sense_key != 0xb || ms_now() - t0 > 1500)
+		FAIL("write with a lost frame: status %u key %u after %llu ms", r.status, r.sense_key,
+		     (unsigned long long)(ms_now() - t0));
+	stop_frame = 3;
+	t0 = ms_now();
+	r = scsi(cdb, 0, false, true, wbuf, sizeof(wbuf));
+	stop_frame = -1;
+	if (r.status != 2 || r.sense_key != 0xb || ms_now() - t0 < 1500)
+		FAIL("write whose data stopped: status %u key %u after %llu ms", r.status, r.sense_key,
+		     (unsigned long long)(ms_now() - t0));
+	OK("lost write data: ABORTED COMMAND at once (gap) and after E_D_TOV (data stopped)");
 }
 
 static void bad_input(void)
@@ -671,6 +712,7 @@ int main(int argc, char **argv)
 	prli_and_friends();
 	fcp_tests(strtoull(argv[3], NULL, 0), true);
 	tmf_and_abts();
+	lost_write_data();
 	bad_input();
 	fcp_tests(strtoull(argv[3], NULL, 0), false);   /* still serving */
 	logout();
