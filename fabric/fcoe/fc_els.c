@@ -28,6 +28,8 @@ static const char *els_name(uint8_t op)
 	case ELS_RTV: return "RTV";
 	case ELS_ECHO: return "ECHO";
 	case ELS_RRQ: return "RRQ";
+	case ELS_REC: return "REC";
+	case ELS_RLS: return "RLS";
 	default: return "ELS";
 	}
 }
