@@ -16,6 +16,9 @@
 
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
+#ifdef HAVE_FCOE
+#include "../fabric/fcoe/fcoe_fabric.h"
+#endif
 #include "scsi/alua.h"
 #include "backstore/backstore.h"
 #include "config.h"
@@ -49,6 +52,8 @@ struct options {
 	const char *listen[16];          /* --listen (TCP) and --listen-iser */
 	enum portal_transport listen_transport[16];
 	unsigned n_listen;
+	const char *listen_fcoe[16];     /* --listen-fcoe IFNAME[,wwpn=..,wwnn=..] */
+	unsigned n_listen_fcoe;
 	const char *target;
 	const char *luns[MAX_CLI_LUNS];
 	unsigned n_luns;
@@ -69,14 +74,14 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--listen-iser ADDR:PORT]...\n"
-"              [--target IQN]\n"
+"              [--listen-fcoe IFNAME[,wwpn=WWN][,wwnn=WWN]]... [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH] [--mgmt-group GROUP]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
 "              [--login-timeout SECONDS] [--max-connections N]\n"
 "\n"
-"sangw gateway daemon: exports logical units over iSCSI and iSER.\n"
+"sangw gateway daemon: exports logical units over iSCSI, iSER and FCoE.\n"
 "\n"
 "  -f, --foreground      stay in the foreground (default: detach, write a pid file)\n"
 "  -c, --config FILE     declarative JSON configuration (docs/configuration.md);\n"
@@ -85,6 +90,11 @@ static void usage(FILE *out)
 "      --listen-iser ADDR:PORT  iSER portal (iSCSI over RDMA, docs/iser.md) on the\n"
 "                        address of an RDMA device; repeatable. Discovery stays\n"
 "                        on TCP: without --listen, 0.0.0.0:3260 is still served\n"
+"      --listen-fcoe IFNAME[,wwpn=WWN][,wwnn=WWN]\n"
+"                        FCoE VN2VN port (FC-BB-6, docs/fcoe.md) on an Ethernet\n"
+"                        interface, exporting the LUs of --target as an FCP\n"
+"                        target; WWNs default to 0x2000<MAC> (port) and\n"
+"                        0x1000<MAC> (node); repeatable; needs CAP_NET_RAW\n"
 "  -t, --target IQN      target for --lun (default " DEFAULT_TARGET_IQN ")\n"
 "  -L, --lun SPEC        add an LU; numbered 0,1,... in order. SPEC is\n"
 "                          file:PATH[,size=SIZE][,thin=1]   (created at SIZE if missing)\n"
@@ -150,6 +160,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-iser", required_argument, NULL, 'I' },
+		{ "listen-fcoe", required_argument, NULL, 'E' },
 		{ "target", required_argument, NULL, 't' },
 		{ "lun", required_argument, NULL, 'L' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -188,6 +199,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->listen_transport[o->n_listen] = c == 'I' ? PORTAL_ISER : PORTAL_TCP;
 			o->listen[o->n_listen++] = optarg;
+			break;
+		case 'E':
+			if (o->n_listen_fcoe == ARRAY_SIZE(o->listen_fcoe)) {
+				fprintf(stderr, "sangwd: too many --listen-fcoe options\n");
+				return -1;
+			}
+#ifndef HAVE_FCOE
+			fprintf(stderr, "sangwd: --listen-fcoe: this sangwd was built without FCoE\n");
+			return -1;
+#endif
+			o->listen_fcoe[o->n_listen_fcoe++] = optarg;
 			break;
 		case 't': o->target = optarg; break;
 		case 'L':
@@ -281,7 +303,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			printf("sangwd %s\nbackstores: %s\nmetrics: %s\n", PACKAGE_VERSION, names,
 			       metrics_available() ? "yes" : "no (built without libmicrohttpd)");
 			/* iSCSI transports built in (iSER needs librdmacm) */
-			printf("transports: tcp%s\n", iscsi_transport_get(PORTAL_ISER) ? " iser" : "");
+			printf("transports: tcp%s%s\n", iscsi_transport_get(PORTAL_ISER) ? " iser" : "",
+#ifdef HAVE_FCOE
+			       " fcoe"
+#else
+			       ""
+#endif
+			       );
 			exit(0);
 		}
 		default: usage(stderr); return -1;
@@ -351,6 +379,35 @@ static int add_portal(struct gateway *gw, const char *text, enum portal_transpor
 	return 0;
 }
 
+#ifdef HAVE_FCOE
+/* --listen-fcoe IFNAME[,wwpn=..][,wwnn=..]: a VN2VN port serving iqn. */
+static int add_fcoe_portal(struct gateway *gw, const char *text, const char *iqn)
+{
+	struct portal *p = calloc(1, sizeof(*p)), *q;
+	char err[512];
+
+	if (!p) {
+		fprintf(stderr, "sangwd: out of memory\n");
+		return -1;
+	}
+	if (fcoe_parse_listen(text, p->addr, sizeof(p->addr), &p->wwpn, &p->wwnn, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		free(p);
+		return -1;
+	}
+	p->transport = PORTAL_FCOE;
+	str_copy(p->target, iqn, sizeof(p->target));
+	TAILQ_FOREACH(q, &gw->portals, link)
+		if (q->transport == PORTAL_FCOE && !strcmp(q->addr, p->addr)) {
+			fprintf(stderr, "sangwd: fcoe portal '%s' given twice\n", p->addr);
+			free(p);
+			return -1;
+		}
+	TAILQ_INSERT_TAIL(&gw->portals, p, link);
+	return 0;
+}
+#endif
+
 static bool has_tcp_portal(struct gateway *gw)
 {
 	struct portal *p;
@@ -370,6 +427,14 @@ static int build_cli_model(struct gateway *gw, const struct options *o)
 	for (unsigned i = 0; i < o->n_listen; i++)
 		if (add_portal(gw, o->listen[i], o->listen_transport[i]) < 0)
 			return -1;
+#ifdef HAVE_FCOE
+	/* With --config and no --target/--lun, an FCoE port serves the
+	 * configuration's first target (""), else the command line's. */
+	for (unsigned i = 0; i < o->n_listen_fcoe; i++)
+		if (add_fcoe_portal(gw, o->listen_fcoe[i],
+				    !o->n_luns && !o->target && o->config ? "" : iqn) < 0)
+			return -1;
+#endif
 	/* Initiators discover over TCP, also the iSER portals (RFC 7145 5.1). */
 	if (!has_tcp_portal(gw) && add_portal(gw, "0.0.0.0:3260", PORTAL_TCP) < 0)
 		return -1;
@@ -433,6 +498,18 @@ static unsigned setup_open_files(unsigned wanted)
 		return (unsigned)usable;
 	}
 	return wanted;
+}
+
+/* gw->portals changed (management API, SIGHUP): every fabric rebinds. */
+static int portals_changed(struct gateway *gw, char *err, size_t errlen)
+{
+	if (iscsi_portals_changed(gw, err, errlen) < 0)
+		return -1;
+#ifdef HAVE_FCOE
+	if (fcoe_portals_changed(gw, err, errlen) < 0)
+		return -1;
+#endif
+	return 0;
 }
 
 static int make_dir(const char *path)
@@ -690,7 +767,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
 	}
-	gw.portals_changed = iscsi_portals_changed;
+	gw.portals_changed = portals_changed;
 
 	if (o.config)
 		str_copy(gw.config_path, o.config, sizeof(gw.config_path));
@@ -716,6 +793,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
 	}
+#ifdef HAVE_FCOE
+	if (fcoe_portals_changed(&gw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
+#endif
 	if (mgmt_start(&gw, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
@@ -748,6 +831,9 @@ int main(int argc, char **argv)
 	metrics_stop();
 	mgmt_stop(&gw);
 	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
+#ifdef HAVE_FCOE
+	fcoe_fabric_shutdown(&gw);    /* LOGO to every logged-in initiator */
+#endif
 	/* Every connection is gone: what is left runs on this thread. */
 	workers_stop();
 	flush_all_lus(&gw);

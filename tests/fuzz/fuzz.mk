@@ -45,11 +45,17 @@ GATEWAY_SRC = $(sort $(LOGIN_SRC) \
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-TARGETS = login session cdb mgmt config state
+TARGETS = login session cdb mgmt config state fcoe
+
+# The FCoE/FIP codecs (fuzz_fcoe links only these).
+FCOE_SRC = fabric/fcoe/fcoe_frame.c fabric/fcoe/fip.c gateway/util.c
 
 all: $(addprefix tests/fuzz/fuzz_,$(TARGETS))
 
 tests/fuzz/fuzz_login: $(call obj,tests/fuzz/fuzz_login.c $(LOGIN_SRC))
+	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
+
+tests/fuzz/fuzz_fcoe: $(call obj,tests/fuzz/fuzz_fcoe.c $(FCOE_SRC))
 	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
 
 tests/fuzz/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(call obj,$(GATEWAY_SRC))

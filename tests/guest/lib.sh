@@ -20,7 +20,10 @@
 # here) it reaches the script in ~10 s.
 #
 # Networking: one virtio NIC (eth0) on a tap device inside a network
-# namespace; QEMU runs under `ip netns exec` there. Either the caller names
+# namespace; QEMU runs under `ip netns exec` there. --nic TAP[,mtu=N] adds
+# eth1, eth2, ... on more taps in the same namespace, without addresses
+# (raw Ethernet for FCoE: a process on the host side of the tap talks to
+# the guest's NIC). Either the caller names
 # an existing namespace (--netns, and --bridge to put the tap on a bridge
 # there, as the cluster harness's switch), or guest_start makes its own
 # namespace sgwg-PID whose tap has 203.0.113.1/24 and the guest
@@ -46,6 +49,7 @@ GUEST_QEMU_PID=
 GUEST_NETNS=
 GUEST_OWN_NETNS=          # set when guest_start made the namespace
 GUEST_TAP=
+GUEST_NIC_TAPS=()         # the taps of the extra NICs (--nic), in GUEST_NETNS
 GUEST_T0=
 GUEST_DEADLINE=
 GUEST_MEM=${GUEST_MEM:-2G}
@@ -88,11 +92,15 @@ guest_prepare() {
 #                     (default 203.0.113.1/24)
 #   --route ROUTE     an extra `ip route add ROUTE` in the guest (repeatable)
 #   --mount TAG=DIR   DIR shared read-only, mounted at /mnt/TAG (repeatable)
+#   --nic TAP[,mtu=N] one more virtio NIC (eth1, eth2, ... in order) on tap
+#                     TAP of the same namespace, up, no address; mtu=N sets
+#                     the tap's MTU and the NIC's (virtio host_mtu: the
+#                     guest's ethN starts with it), default 1500 (repeatable)
 #   --append ARGS     more kernel command line
 #   --timeout SECS    guest_wait's default deadline from now (600)
 guest_start() {
 	local netns='' bridge='' tap=sgwg-tap0 addr=203.0.113.2/24 host_addr=203.0.113.1/24
-	local routes=() mounts=() append='' timeout=600 script m tag mdir i=0
+	local routes=() mounts=() nics=() append='' timeout=600 script m tag mdir i=0 ntap nmtu
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--netns) netns=$2; shift 2 ;;
@@ -102,6 +110,7 @@ guest_start() {
 		--host-addr) host_addr=$2; shift 2 ;;
 		--route) routes+=("$2"); shift 2 ;;
 		--mount) mounts+=("$2"); shift 2 ;;
+		--nic) nics+=("$2"); shift 2 ;;
 		--append) append=$2; shift 2 ;;
 		--timeout) timeout=$2; shift 2 ;;
 		--) shift; break ;;
@@ -141,6 +150,13 @@ guest_start() {
 		ip -n "$netns" addr add "$host_addr" dev "$tap" || return 1
 	fi
 	ip -n "$netns" link set "$tap" up || return 1
+	for m in "${nics[@]}"; do
+		ntap=${m%%,*} nmtu=1500
+		[[ "$m" == *,mtu=* ]] && nmtu=${m##*,mtu=}
+		ip -n "$netns" tuntap add dev "$ntap" mode tap || return 1
+		GUEST_NIC_TAPS+=("$ntap")
+		ip -n "$netns" link set "$ntap" mtu "$nmtu" up || return 1
+	done
 
 	# What guest-init reads: the script, the address, routes and mounts.
 	{
@@ -150,7 +166,7 @@ guest_start() {
 		for m in "$@"; do printf '%q ' "$m"; done
 		printf ')\nGUEST_ROUTES=('
 		for m in "${routes[@]}"; do printf '%q ' "$m"; done
-		printf ')\nGUEST_MOUNTS=('
+		printf ')\nGUEST_NICS=%d\nGUEST_MOUNTS=(' ${#nics[@]}
 		for m in "${mounts[@]}"; do printf '%q ' "${m%%=*}"; done
 		printf ')\n'
 	} >"$GUEST_SHARE/.guest/env"
@@ -165,6 +181,14 @@ guest_start() {
 		-device "virtio-net-pci,netdev=n0,mac=52:54:00:53:47:01"
 		-device virtio-rng-pci
 		-serial "file:$GUEST_CONSOLE" -monitor none)
+	for m in "${nics[@]}"; do
+		ntap=${m%%,*} nmtu=1500
+		[[ "$m" == *,mtu=* ]] && nmtu=${m##*,mtu=}
+		i=$((i + 1))
+		qemu+=(-netdev "tap,id=n$i,ifname=$ntap,script=no,downscript=no"
+			-device "virtio-net-pci,netdev=n$i,mac=52:54:00:53:47:$(printf %02x $((i + 1))),host_mtu=$nmtu")
+	done
+	i=0
 	for m in "${mounts[@]}"; do
 		tag=${m%%=*} mdir=${m#*=}
 		i=$((i + 1))
@@ -183,7 +207,7 @@ guest_start() {
 			</dev/null >"$GUEST_RUN_DIR/qemu.log" 2>&1 &
 	fi
 	GUEST_QEMU_PID=$!
-	_guest_note "QEMU $GUEST_QEMU_PID started in $netns (tap $tap${bridge:+ on $bridge}, guest $addr): $script $*"
+	_guest_note "QEMU $GUEST_QEMU_PID started in $netns (tap $tap${bridge:+ on $bridge}, guest $addr${nics[*]:+; more NICs on ${nics[*]}}): $script $*"
 }
 
 # _guest_remove_stale_netns: delete namespaces sgwg-PID left by a run
@@ -300,6 +324,11 @@ guest_cleanup() {
 		ip -n "$GUEST_NETNS" link del "$GUEST_TAP" 2>/dev/null
 		GUEST_TAP=
 	fi
+	local t
+	for t in "${GUEST_NIC_TAPS[@]}"; do
+		[ -n "$GUEST_NETNS" ] && ip -n "$GUEST_NETNS" link del "$t" 2>/dev/null
+	done
+	GUEST_NIC_TAPS=()
 	if [ -n "$GUEST_OWN_NETNS" ]; then
 		ip netns del "$GUEST_OWN_NETNS" 2>/dev/null
 		GUEST_OWN_NETNS=
