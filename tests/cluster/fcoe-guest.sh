@@ -40,7 +40,7 @@ make_sparse_file "$TEST_DIR/lu1.img" 16M
 guest_start --nic "$tap,mtu=9000" --timeout 540 test.sh "$wwpn" || fail "cannot start the guest"
 ns=$GUEST_NETNS
 cap=$TEST_DIR/fcoe.pcap
-ip netns exec "$ns" tcpdump -i "$tap" -s 0 -U -w "$cap" 2>"$TEST_DIR/tcpdump.err" &
+ip netns exec "$ns" tcpdump -i "$tap" -s 0 -U -w "$cap" 'ether proto 0x8914 or ether proto 0x8906' 2>"$TEST_DIR/tcpdump.err" &
 TCPDUMP_PID=$!
 track_pid "$TCPDUMP_PID"
 
