@@ -15,6 +15,9 @@
 
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
+#ifdef HAVE_FCOE
+#include "../fabric/fcoe/fcoe_fabric.h"
+#endif
 #include "scsi/alua.h"
 #include "backstore/backstore.h"
 #include "config.h"
@@ -43,6 +46,8 @@ struct options {
 	const char *listen[16];          /* --listen (TCP) and --listen-iser */
 	enum portal_transport listen_transport[16];
 	unsigned n_listen;
+	const char *listen_fcoe[16];     /* --listen-fcoe IFNAME[,wwpn=..,wwnn=..] */
+	unsigned n_listen_fcoe;
 	const char *target;
 	const char *luns[MAX_CLI_LUNS];
 	unsigned n_luns;
@@ -61,13 +66,13 @@ static void usage(FILE *out)
 {
 	fprintf(out,
 "Usage: sangwd [-f] [--config FILE] [--listen ADDR:PORT]... [--listen-iser ADDR:PORT]...\n"
-"              [--target IQN]\n"
+"              [--listen-fcoe IFNAME[,wwpn=WWN][,wwnn=WWN]]... [--target IQN]\n"
 "              [--lun SPEC]... [--state-dir DIR] [--mgmt-socket PATH] [--mgmt-group GROUP]\n"
 "              [--log-level LEVEL] [--pid-file PATH] [--cluster none]\n"
 "              [--workers N] [--rbd-handles N] [--fencing on|off]\n"
 "              [--state-store rados:POOL[,...]] [--metrics ADDR:PORT]\n"
 "\n"
-"sangw gateway daemon: exports logical units over iSCSI and iSER.\n"
+"sangw gateway daemon: exports logical units over iSCSI, iSER and FCoE.\n"
 "\n"
 "  -f, --foreground      stay in the foreground (default: detach, write a pid file)\n"
 "  -c, --config FILE     declarative JSON configuration (docs/configuration.md);\n"
@@ -76,6 +81,11 @@ static void usage(FILE *out)
 "      --listen-iser ADDR:PORT  iSER portal (iSCSI over RDMA, docs/iser.md) on the\n"
 "                        address of an RDMA device; repeatable. Discovery stays\n"
 "                        on TCP: without --listen, 0.0.0.0:3260 is still served\n"
+"      --listen-fcoe IFNAME[,wwpn=WWN][,wwnn=WWN]\n"
+"                        FCoE VN2VN port (FC-BB-6, docs/fcoe.md) on an Ethernet\n"
+"                        interface, exporting the LUs of --target as an FCP\n"
+"                        target; WWNs default to 0x2000<MAC> (port) and\n"
+"                        0x1000<MAC> (node); repeatable; needs CAP_NET_RAW\n"
 "  -t, --target IQN      target for --lun (default " DEFAULT_TARGET_IQN ")\n"
 "  -L, --lun SPEC        add an LU; numbered 0,1,... in order. SPEC is\n"
 "                          file:PATH[,size=SIZE][,thin=1]   (created at SIZE if missing)\n"
@@ -135,6 +145,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "config", required_argument, NULL, 'c' },
 		{ "listen", required_argument, NULL, 'l' },
 		{ "listen-iser", required_argument, NULL, 'I' },
+		{ "listen-fcoe", required_argument, NULL, 'E' },
 		{ "target", required_argument, NULL, 't' },
 		{ "lun", required_argument, NULL, 'L' },
 		{ "state-dir", required_argument, NULL, 's' },
@@ -171,6 +182,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 			}
 			o->listen_transport[o->n_listen] = c == 'I' ? PORTAL_ISER : PORTAL_TCP;
 			o->listen[o->n_listen++] = optarg;
+			break;
+		case 'E':
+			if (o->n_listen_fcoe == ARRAY_SIZE(o->listen_fcoe)) {
+				fprintf(stderr, "sangwd: too many --listen-fcoe options\n");
+				return -1;
+			}
+#ifndef HAVE_FCOE
+			fprintf(stderr, "sangwd: --listen-fcoe: this sangwd was built without FCoE\n");
+			return -1;
+#endif
+			o->listen_fcoe[o->n_listen_fcoe++] = optarg;
 			break;
 		case 't': o->target = optarg; break;
 		case 'L':
@@ -246,7 +268,13 @@ static int parse_options(int argc, char **argv, struct options *o)
 			printf("sangwd %s\nbackstores: %s\nmetrics: %s\n", PACKAGE_VERSION, names,
 			       metrics_available() ? "yes" : "no (built without libmicrohttpd)");
 			/* iSCSI transports built in (iSER needs librdmacm) */
-			printf("transports: tcp%s\n", iscsi_transport_get(PORTAL_ISER) ? " iser" : "");
+			printf("transports: tcp%s%s\n", iscsi_transport_get(PORTAL_ISER) ? " iser" : "",
+#ifdef HAVE_FCOE
+			       " fcoe"
+#else
+			       ""
+#endif
+			       );
 			exit(0);
 		}
 		default: usage(stderr); return -1;
@@ -316,6 +344,35 @@ static int add_portal(struct gateway *gw, const char *text, enum portal_transpor
 	return 0;
 }
 
+#ifdef HAVE_FCOE
+/* --listen-fcoe IFNAME[,wwpn=..][,wwnn=..]: a VN2VN port serving iqn. */
+static int add_fcoe_portal(struct gateway *gw, const char *text, const char *iqn)
+{
+	struct portal *p = calloc(1, sizeof(*p)), *q;
+	char err[512];
+
+	if (!p) {
+		fprintf(stderr, "sangwd: out of memory\n");
+		return -1;
+	}
+	if (fcoe_parse_listen(text, p->addr, sizeof(p->addr), &p->wwpn, &p->wwnn, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		free(p);
+		return -1;
+	}
+	p->transport = PORTAL_FCOE;
+	str_copy(p->target, iqn, sizeof(p->target));
+	TAILQ_FOREACH(q, &gw->portals, link)
+		if (q->transport == PORTAL_FCOE && !strcmp(q->addr, p->addr)) {
+			fprintf(stderr, "sangwd: fcoe portal '%s' given twice\n", p->addr);
+			free(p);
+			return -1;
+		}
+	TAILQ_INSERT_TAIL(&gw->portals, p, link);
+	return 0;
+}
+#endif
+
 static bool has_tcp_portal(struct gateway *gw)
 {
 	struct portal *p;
@@ -335,10 +392,15 @@ static int build_cli_model(struct gateway *gw, const struct options *o)
 	for (unsigned i = 0; i < o->n_listen; i++)
 		if (add_portal(gw, o->listen[i], o->listen_transport[i]) < 0)
 			return -1;
+#ifdef HAVE_FCOE
+	for (unsigned i = 0; i < o->n_listen_fcoe; i++)
+		if (add_fcoe_portal(gw, o->listen_fcoe[i], iqn) < 0)
+			return -1;
+#endif
 	/* Initiators discover over TCP, also the iSER portals (RFC 7145 5.1). */
 	if (!has_tcp_portal(gw) && add_portal(gw, "0.0.0.0:3260", PORTAL_TCP) < 0)
 		return -1;
-	if (!o->n_luns && !o->target && o->config)
+	if (!o->n_luns && !o->target && o->config && !o->n_listen_fcoe)
 		return 0;
 	t = gw_find_target(gw, iqn);
 	if (!t) {
@@ -364,6 +426,18 @@ static int build_cli_model(struct gateway *gw, const struct options *o)
 			return -1;
 		}
 	}
+	return 0;
+}
+
+/* gw->portals changed (management API, SIGHUP): every fabric rebinds. */
+static int portals_changed(struct gateway *gw, char *err, size_t errlen)
+{
+	if (iscsi_portals_changed(gw, err, errlen) < 0)
+		return -1;
+#ifdef HAVE_FCOE
+	if (fcoe_portals_changed(gw, err, errlen) < 0)
+		return -1;
+#endif
 	return 0;
 }
 
@@ -618,7 +692,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
 	}
-	gw.portals_changed = iscsi_portals_changed;
+	gw.portals_changed = portals_changed;
 
 	if (o.config)
 		str_copy(gw.config_path, o.config, sizeof(gw.config_path));
@@ -644,6 +718,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
 	}
+#ifdef HAVE_FCOE
+	if (fcoe_portals_changed(&gw, err, sizeof(err)) < 0) {
+		fprintf(stderr, "sangwd: %s\n", err);
+		return 1;
+	}
+#endif
 	if (mgmt_start(&gw, err, sizeof(err)) < 0) {
 		fprintf(stderr, "sangwd: %s\n", err);
 		return 1;
@@ -676,6 +756,9 @@ int main(int argc, char **argv)
 	metrics_stop();
 	mgmt_stop(&gw);
 	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
+#ifdef HAVE_FCOE
+	fcoe_fabric_shutdown(&gw);    /* LOGO to every logged-in initiator */
+#endif
 	/* Every connection is gone: what is left runs on this thread. */
 	workers_stop();
 	flush_all_lus(&gw);

@@ -41,6 +41,7 @@ unsigned lu_latency_bucket(uint64_t ns)
 static const char *const portal_transport_names[] = {
 	[PORTAL_TCP] = "tcp",
 	[PORTAL_ISER] = "iser",
+	[PORTAL_FCOE] = "fcoe",
 };
 
 const char *portal_transport_name(enum portal_transport kind)

@@ -264,20 +264,27 @@ struct target {
 
 /* How a portal's connections carry iSCSI: TCP (RFC 7143) or iSER (RFC
  * 7145). The fabric finds the implementation (fabric/iscsi/transport.h);
- * a zeroed portal is TCP. */
+ * a zeroed portal is TCP. An FCoE portal is no iSCSI portal: it names an
+ * Ethernet interface that fabric/fcoe/ runs a VN2VN port on (docs/fcoe.md). */
 enum portal_transport {
 	PORTAL_TCP = 0,
 	PORTAL_ISER,
+	PORTAL_FCOE,
 };
 
 struct portal {
-	char addr[64];                   /* "0.0.0.0", "127.0.0.1", "::" */
-	uint16_t port;
+	char addr[64];                   /* "0.0.0.0", "127.0.0.1", "::";
+					  * FCoE: the interface name */
+	uint16_t port;                   /* FCoE: 0 */
 	enum portal_transport transport;
+	/* FCoE only: port and node names, 0 = derived from the interface
+	 * MAC; the target it serves, "" = the first one. */
+	uint64_t wwpn, wwnn;
+	char target[ISCSI_NAME_MAX];
 	TAILQ_ENTRY(portal) link;
 };
 
-/* "tcp", "iser" (configuration, management API, logs). */
+/* "tcp", "iser", "fcoe" (configuration, management API, logs). */
 const char *portal_transport_name(enum portal_transport kind);
 /* The transport called name; false when there is none by that name. */
 bool portal_transport_parse(const char *name, enum portal_transport *kind);

@@ -21,6 +21,7 @@ static const struct iscsi_transport *const transports[] = {
 #else
 	[PORTAL_ISER] = NULL,              /* built without librdmacm/libibverbs */
 #endif
+	[PORTAL_FCOE] = NULL,              /* not iSCSI: fabric/fcoe/ opens these */
 };
 
 const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind)
@@ -79,6 +80,8 @@ int iscsi_portals_changed(struct gateway *gw, char *err, size_t errlen)
 	}
 	TAILQ_FOREACH(p, &gw->portals, link) {
 		bool have = false;
+		if (p->transport == PORTAL_FCOE)
+			continue;    /* fabric/fcoe/fcoe_port.c */
 		TAILQ_FOREACH(l, &listeners, link)
 			if (listener_is(l, p))
 				have = true;

@@ -1,0 +1,180 @@
+/* The FCoE fabric's internals: a VN2VN port (FC-BB-6 7.8.7) on one
+ * Ethernet interface, the remote VN_Ports it knows (FIP neighbours, FC
+ * logins, the I_T nexus of each PRLI image pair) and the FCP exchanges
+ * (one SCSI command each). Everything runs on the control thread's loop:
+ * the nexuses live in slot 0 (workers.h), which the core serves directly.
+ *
+ * Files: fcoe_frame.c (FCoE/FC frame codec), fip.c (FIP codec),
+ * fcoe_port.c (socket, VN2VN address claiming, beacons, dispatch),
+ * fc_els.c (FLOGI/PLOGI/PRLI/... and BLS), fcp.c (FCP and fabric_ops). */
+#ifndef SANGW_FCOE_H
+#define SANGW_FCOE_H
+
+#include <net/if.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/queue.h>
+
+#include "../../gateway/event_loop.h"
+#include "../../gateway/model.h"
+#include "../../gateway/scsi/scsi.h"
+#include "fc_proto.h"
+#include "fcoe_frame.h"
+#include "fip.h"
+
+#define FCOE_EXCH_MAX   2048        /* FCP exchanges per port (RX_IDs 0..2047) */
+#define FCOE_RX_BATCH   32
+#define FCOE_TX_BATCH   64
+#define FCOE_SOCKET_BUFFER (32 << 20)  /* SO_RCVBUF/SO_SNDBUF of a port */
+
+enum vn_state {
+	VN_START = 0,      /* waiting a random time before the first probe */
+	VN_PROBE1,
+	VN_PROBE2,
+	VN_CLAIM,          /* claimed, waiting ANN_WAIT for objections */
+	VN_UP,             /* beaconing */
+};
+
+struct fcoe_port;
+
+/* A remote VN_Port: known from FIP (claims, beacons), then logged in. */
+struct fcoe_rport {
+	struct fcoe_port *port;
+	uint32_t port_id;
+	uint64_t wwpn, wwnn;
+	uint8_t enode_mac[6];       /* its ENode: FIP goes there */
+	uint8_t vn_mac[6];          /* its VN_Port: FCoE frames go there */
+	uint16_t fcoe_size;         /* from its claim */
+	uint64_t beacon_ms;         /* last beacon, 0 = none yet */
+	bool flogi;                 /* FLOGI exchanged (in FIP) */
+	bool plogi;                 /* N_Port login done */
+	bool prli;                  /* FCP image pair established */
+	bool logo_sent;             /* told it to log in again (unknown frame) */
+	uint16_t plogi_ox_id;       /* our PLOGI in flight, FC_XID_UNKNOWN if none */
+	unsigned plogi_tries;
+	struct ev_timer plogi_timer;  /* PLOGI retry after LS_RJT busy or no answer */
+	uint32_t max_payload;       /* largest FC payload it receives */
+	bool nexus_registered;
+	struct it_nexus nexus;
+	unsigned refs;              /* the port's list + each exchange */
+	bool removed;
+	struct ev_deferred drop_defer;  /* fabric_ops.drop: log it out later */
+	uint64_t rx_frames, tx_frames;
+	TAILQ_ENTRY(fcoe_rport) link;
+};
+
+enum exch_state {
+	EXCH_RECEIVING = 1,         /* FCP_XFER_RDY sent, FCP_DATA arriving */
+	EXCH_IN_CORE,
+	EXCH_DONE,
+};
+
+/* One FCP exchange we are the responder of (FCP-4 4.3). */
+struct fcoe_exch {
+	struct scsi_cmd cmd;
+	struct fcoe_rport *rp;
+	uint16_t ox_id, rx_id;
+	enum exch_state state;
+	uint32_t received;          /* write data placed */
+	uint32_t edtl;              /* FCP_DL */
+	bool aborted_locally;       /* ABTS before the core had it */
+	bool in_table;
+};
+
+struct fcoe_tmf {
+	struct tmf_req req;
+	struct fcoe_rport *rp;
+	uint16_t ox_id;             /* FCP_CMND exchange, or ABTS' */
+	uint16_t rx_id;
+	bool abts;                  /* answered with BA_ACC instead of FCP_RSP */
+};
+
+struct fcoe_port {
+	struct gateway *gw;
+	char ifname[IF_NAMESIZE];
+	char target_iqn[ISCSI_NAME_MAX];  /* "" = the first target */
+	int ifindex;
+	int fd;
+	struct ev_source src;
+	uint8_t enode_mac[6];
+	uint8_t vn_mac[6];
+	uint64_t wwpn, wwnn;
+	uint32_t port_id;
+	uint32_t mtu;
+	uint32_t max_payload;       /* largest FC payload we receive */
+	enum vn_state state;
+	unsigned probe_tries;
+	uint64_t claim_ms;          /* last claim notification sent */
+	uint64_t next_beacon_ms;
+	uint32_t rand_state;
+	struct ev_timer timer;
+	uint16_t next_els_xid;      /* RX_IDs/OX_IDs of our ELS and BLS exchanges */
+	uint8_t next_seq_id;
+	TAILQ_HEAD(, fcoe_rport) rports;
+	struct fcoe_exch *exch[FCOE_EXCH_MAX];
+	uint16_t next_rx_id;
+	/* receive batch */
+	uint8_t *rx_buf;            /* FCOE_RX_BATCH frames of rx_frame_cap bytes */
+	uint32_t rx_frame_cap;
+	/* send batch: frames queued, sent with one sendmmsg per batch */
+	uint8_t *tx_buf;            /* FCOE_TX_BATCH frames of FCOE_MAX_FRAME + 64 */
+	uint32_t tx_len[FCOE_TX_BATCH];
+	unsigned tx_count;
+	struct ev_deferred tx_flush;
+	/* counters (management API, logs) */
+	uint64_t rx_frames, rx_dropped, rx_bad_crc, rx_fip, tx_frames, tx_errors;
+	TAILQ_ENTRY(fcoe_port) link;
+};
+
+#define FCOE_TX_FRAME_CAP (FCOE_MAX_FRAME + 64)
+
+/* --- fcoe_port.c ------------------------------------------------------------ */
+/* A buffer for one outgoing frame of at most FCOE_TX_FRAME_CAP bytes;
+ * fcoe_tx_commit() queues it. */
+uint8_t *fcoe_tx_buf(struct fcoe_port *port);
+void fcoe_tx_commit(struct fcoe_port *port, size_t len);
+/* Send an FC frame to rp's VN_Port as FCoE. */
+int fcoe_send_fc(struct fcoe_rport *rp, uint8_t sof, uint8_t eof, const struct fc_hdr *h,
+		 const void *payload, size_t len);
+uint8_t fcoe_next_seq_id(struct fcoe_port *port);
+uint16_t fcoe_next_els_xid(struct fcoe_port *port);
+struct fcoe_rport *fcoe_rport_find(struct fcoe_port *port, uint32_t port_id);
+void fcoe_rport_get(struct fcoe_rport *rp);
+void fcoe_rport_put(struct fcoe_rport *rp);
+/* Forget a remote port's logins (LOGO, beacon loss): nexus loss. */
+void fcoe_rport_logout(struct fcoe_rport *rp, const char *why);
+
+/* --- fc_els.c --------------------------------------------------------------- */
+/* An ELS carried in FIP (FLOGI/LOGO between VN2VN peers). */
+void fc_els_recv_fip(struct fcoe_port *port, const struct fip_msg *m, const struct fip_els *e);
+/* An ELS or BLS frame received as FCoE. */
+void fc_els_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx);
+void fc_bls_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx);
+/* Send an ELS request (we originate: PLOGI, LOGO). */
+void fc_els_send_plogi(struct fcoe_rport *rp);
+void fc_els_send_logo(struct fcoe_rport *rp);
+void fc_els_plogi_retry(struct event_loop *loop, void *arg);
+/* Answer a request frame with payload (ELS or BLS reply). */
+void fc_send_reply(struct fcoe_rport *rp, const struct fc_hdr *req, uint8_t r_ctl, uint8_t type,
+		   const void *payload, size_t len);
+void fc_send_ls_rjt(struct fcoe_port *port, struct fcoe_rport *rp, const struct fc_hdr *req,
+		    uint8_t reason, uint8_t explanation);
+/* FC-LS-3 6.6.2 PLOGI/FLOGI payload with our service parameters. */
+size_t fc_build_login(struct fcoe_port *port, uint8_t cmd, bool flogi, uint8_t *p);
+
+/* --- fcp.c ------------------------------------------------------------------ */
+void fcp_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx);
+/* ABTS (FC-LS-3 5.3.2) of one of our FCP exchanges; returns false when
+ * the exchange is unknown (answered with BA_ACC by the caller). */
+bool fcp_abort_exchange(struct fcoe_rport *rp, const struct fc_hdr *abts);
+/* The PRLI image pair is established / ends (FCP-4 6.3). */
+int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen);
+void fcp_nexus_down(struct fcoe_rport *rp);
+/* Drop exchanges of rp that never reached the core (nexus loss). */
+void fcp_drop_local(struct fcoe_rport *rp);
+extern const struct fabric_ops fcoe_fabric_ops;
+
+/* "naa.XXXXXXXXXXXXXXXX": the name of an FC initiator port in ACLs. */
+void fc_wwn_name(uint64_t wwn, char *out, size_t len);
+
+#endif

@@ -1,0 +1,664 @@
+/* A small FCoE VN2VN initiator for tests/integration/31-fcoe-host.sh:
+ * raw AF_PACKET on one interface (in a network namespace of the test),
+ * FIP claim, FLOGI in FIP, PLOGI (sent or accepted, by port name), PRLI,
+ * RTV/ADISC/ECHO/unknown ELS, FCP INQUIRY, TEST UNIT READY (unit
+ * attention first), READ CAPACITY, WRITE and READ back, LUN RESET, ABTS,
+ * and bad input (truncated frames, bad CRC, malformed FIP, short FCP_CMND)
+ * that the target must drop while it keeps serving; finally LOGO, and an
+ * FCP_CMND after it that must be answered by a LOGO from the target.
+ *
+ *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS
+ *
+ * Prints "ok: ..." per step and "FAIL: ..." on the first failure (exit 1).
+ * It links the target's frame and FIP codecs (unit-tested on their own
+ * against the standard CRC); the Linux initiator in the guest test is the
+ * independent check of the wire format. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <poll.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../fabric/fcoe/fcoe_frame.h"
+#include "../../fabric/fcoe/fip.h"
+#include "../../gateway/util.h"
+
+static int fd;
+static uint8_t my_mac[6], my_vn_mac[6], tgt_enode[6], tgt_vn[6];
+static uint32_t my_id = 0x00beef, tgt_id;
+static uint64_t my_wwpn, tgt_wwpn;
+static uint32_t tgt_max_payload = 256;
+static uint16_t next_ox = 0x100;
+static uint8_t rxbuf[10000];
+
+#define FAIL(...) do { printf("FAIL: "); printf(__VA_ARGS__); printf("\n"); exit(1); } while (0)
+#define OK(...) do { printf("ok: "); printf(__VA_ARGS__); printf("\n"); fflush(stdout); } while (0)
+
+static uint64_t ms_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void send_raw(const uint8_t *buf, size_t len)
+{
+	if (send(fd, buf, len, 0) != (ssize_t)len)
+		FAIL("send: %s", strerror(errno));
+}
+
+/* Receive one frame for us within ms; returns its length or 0. */
+static size_t recv_frame(int ms)
+{
+	uint64_t end = ms_now() + (uint64_t)ms;
+
+	for (;;) {
+		int64_t left = (int64_t)(end - ms_now());
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		ssize_t n;
+
+		if (left <= 0 || poll(&pfd, 1, (int)left) <= 0)
+			return 0;
+		n = recv(fd, rxbuf, sizeof(rxbuf), MSG_DONTWAIT);
+		if (n < ETH_HDR_LEN)
+			continue;
+		if (!memcmp(rxbuf + 6, my_mac, 6) || !memcmp(rxbuf + 6, my_vn_mac, 6))
+			continue;   /* our own */
+		if (memcmp(rxbuf, my_mac, 6) && memcmp(rxbuf, my_vn_mac, 6) &&
+		    memcmp(rxbuf, fip_all_vn2vn_macs, 6))
+			continue;
+		return (size_t)n;
+	}
+}
+
+static struct fip_vn_self self_info(void)
+{
+	struct fip_vn_self s;
+
+	memset(&s, 0, sizeof(s));
+	memcpy(s.enode_mac, my_mac, 6);
+	s.wwnn = my_wwpn - 1;
+	s.wwpn = my_wwpn;
+	s.port_id = my_id;
+	s.fcoe_size = 2158;
+	s.fcp_initiator = true;
+	return s;
+}
+
+/* FIP: claim until the target answers with a Claim Response. */
+static void claim(void)
+{
+	struct fip_vn_self s = self_info();
+	uint8_t buf[2400];
+	uint64_t end = ms_now() + 15000;
+
+	while (ms_now() < end) {
+		size_t n = fip_build_vn(buf, sizeof(buf), FIP_SC_VN_CLAIM_NOTIFY, fip_all_vn2vn_macs, &s, 0);
+		uint64_t wait_end = ms_now() + 500;
+
+		send_raw(buf, n);
+		while (ms_now() < wait_end) {
+			struct fip_msg m;
+			struct fip_vn_info vn;
+
+			n = recv_frame(100);
+			if (!n || get_be16(rxbuf + 12) != ETH_P_FIP_FRAME)
+				continue;
+			if (fip_parse(rxbuf, n, &m) < 0 || m.op != FIP_OP_VN2VN)
+				continue;
+			if (m.subcode == FIP_SC_VN_CLAIM_REP && !memcmp(m.dst, my_mac, 6)) {
+				if (fip_vn_parse(&m, &vn) < 0)
+					FAIL("malformed claim response");
+				memcpy(tgt_enode, vn.enode_mac, 6);
+				memcpy(tgt_vn, vn.vn_mac, 6);
+				tgt_id = vn.port_id;
+				tgt_wwpn = vn.wwpn;
+				if (!vn.fcp_target || vn.fcp_initiator)
+					FAIL("claim response FC-4 features: target %d initiator %d",
+					     vn.fcp_target, vn.fcp_initiator);
+				if (n != 14 + MIN(2158u, vn.fcoe_size))
+					FAIL("claim response of %zu bytes, not padded to %u + 14", n,
+					     MIN(2158u, vn.fcoe_size));
+				OK("claim response from %06x wwpn %016llx (%zu bytes)", tgt_id,
+				   (unsigned long long)tgt_wwpn, n);
+				return;
+			}
+			if (m.subcode == FIP_SC_VN_CLAIM_NOTIFY && fip_vn_parse(&m, &vn) == 0 &&
+			    vn.port_id == my_id)
+				FAIL("target claimed our address %06x", my_id);
+		}
+	}
+	FAIL("no claim response in 15 s");
+}
+
+static void fc_req_hdr(struct fc_hdr *h, uint8_t r_ctl, uint8_t type, uint16_t ox_id)
+{
+	memset(h, 0, sizeof(*h));
+	h->r_ctl = r_ctl;
+	h->d_id = tgt_id;
+	h->s_id = my_id;
+	h->type = type;
+	h->f_ctl = FC_FC_FIRST_SEQ | FC_FC_END_SEQ | FC_FC_SEQ_INIT;
+	h->ox_id = ox_id;
+	h->rx_id = FC_XID_UNKNOWN;
+}
+
+static void send_fc(const struct fc_hdr *h, const void *payload, size_t len, uint8_t sof, uint8_t eof)
+{
+	uint8_t buf[FCOE_MAX_FRAME];
+	size_t n = fcoe_frame_build(buf, sizeof(buf), tgt_vn, my_vn_mac, sof, eof, h, payload, len);
+
+	if (!n)
+		FAIL("cannot build frame");
+	send_raw(buf, n);
+}
+
+/* Wait for an FCoE frame of exchange ox_id (any when ox_id is 0xffff). */
+static bool recv_fc(struct fcoe_rx *rx, uint16_t ox_id, int ms)
+{
+	uint64_t end = ms_now() + (uint64_t)ms;
+
+	while (ms_now() < end) {
+		size_t n = recv_frame((int)(end - ms_now()));
+
+		if (!n || get_be16(rxbuf + 12) != ETH_P_FCOE_FRAME)
+			continue;
+		if (fcoe_frame_parse(rxbuf, n, rx) != FCOE_OK)
+			FAIL("target sent a malformed FCoE frame");
+		if (memcmp(rx->dst, my_vn_mac, 6) || rx->fh.d_id != my_id || rx->fh.s_id != tgt_id)
+			FAIL("frame addressed wrongly (d_id %06x s_id %06x)", rx->fh.d_id, rx->fh.s_id);
+		if (ox_id == 0xffff || rx->fh.ox_id == ox_id)
+			return true;
+	}
+	return false;
+}
+
+static const uint8_t *els(uint8_t op, const uint8_t *pl, size_t len, size_t *rlen)
+{
+	struct fc_hdr h;
+	struct fcoe_rx rx;
+	uint16_t ox = next_ox++;
+	static uint8_t copy[2200];
+
+	fc_req_hdr(&h, FC_RCTL_ELS_REQ, FC_TYPE_ELS, ox);
+	send_fc(&h, pl, len, FC_SOF_I3, FC_EOF_T);
+	(void)op;
+	for (;;) {
+		if (!recv_fc(&rx, ox, 3000))
+			FAIL("no answer to ELS 0x%02x", op);
+		if (rx.fh.r_ctl == FC_RCTL_ELS_REP && rx.fh.f_ctl & FC_FC_EX_CTX)
+			break;
+	}
+	memcpy(copy, rx.payload, MIN(rx.payload_len, sizeof(copy)));
+	*rlen = rx.payload_len;
+	return copy;
+}
+
+static void build_login(uint8_t *p, uint8_t cmd)
+{
+	memset(p, 0, 116);
+	p[0] = cmd;
+	p[4] = p[5] = 0x20;
+	put_be16(p + 4 + 6, 2048);
+	put_be64(p + 20, my_wwpn);
+	put_be64(p + 28, my_wwpn - 1);
+	put_be16(p + 68, 0x8800);
+	put_be16(p + 68 + 6, 2048);
+}
+
+static void flogi(void)
+{
+	uint8_t fc[24 + 116], buf[512];
+	struct fc_hdr h;
+	uint64_t end = ms_now() + 3000;
+
+	fc_req_hdr(&h, FC_RCTL_ELS_REQ, FC_TYPE_ELS, next_ox++);
+	fc_hdr_encode(fc, &h);
+	build_login(fc + 24, ELS_FLOGI);
+	send_raw(buf, fip_build_els(buf, sizeof(buf), tgt_enode, my_mac, FIP_SC_REQ, FIP_DT_FLOGI, fc,
+				    sizeof(fc), my_vn_mac));
+	while (ms_now() < end) {
+		struct fip_msg m;
+		struct fip_els e;
+		size_t n = recv_frame(200);
+
+		if (!n || get_be16(rxbuf + 12) != ETH_P_FIP_FRAME || fip_parse(rxbuf, n, &m) < 0 ||
+		    m.op != FIP_OP_LS)
+			continue;
+		if (fip_els_parse(&m, &e) < 0)
+			FAIL("malformed FIP ELS reply");
+		if (e.dtype != FIP_DT_FLOGI || m.subcode != FIP_SC_REP || e.fc[24] != ELS_LS_ACC)
+			FAIL("FLOGI not accepted (dtype %u op 0x%02x)", e.dtype, e.fc[24]);
+		if (!e.has_mac || memcmp(e.mac, tgt_vn, 6))
+			FAIL("FLOGI LS_ACC MAC descriptor is not the target's VN_Port MAC");
+		if (get_be16(e.fc + 24 + 4 + 4) & 0x1000)
+			FAIL("FLOGI LS_ACC claims to be an F_Port");
+		tgt_max_payload = get_be16(e.fc + 24 + 68 + 6);
+		OK("FLOGI accepted in FIP, target receives %u-byte payloads", tgt_max_payload);
+		return;
+	}
+	FAIL("no FLOGI answer");
+}
+
+static void plogi(void)
+{
+	uint8_t pl[116];
+	size_t rlen;
+	const uint8_t *r;
+
+	if (my_wwpn > tgt_wwpn) {
+		build_login(pl, ELS_PLOGI);
+		r = els(ELS_PLOGI, pl, sizeof(pl), &rlen);
+		if (r[0] != ELS_LS_ACC || rlen < 116 || get_be64(r + 20) != tgt_wwpn)
+			FAIL("PLOGI not accepted");
+		OK("PLOGI (ours, higher port name) accepted");
+		return;
+	}
+	/* The target has the higher name: it logs in to us. */
+	for (;;) {
+		struct fcoe_rx rx;
+		struct fc_hdr h;
+
+		if (!recv_fc(&rx, 0xffff, 5000))
+			FAIL("target did not send PLOGI (its port name is higher)");
+		if (rx.fh.r_ctl != FC_RCTL_ELS_REQ || rx.payload_len < 116 || rx.payload[0] != ELS_PLOGI)
+			continue;
+		memset(&h, 0, sizeof(h));
+		h.r_ctl = FC_RCTL_ELS_REP;
+		h.d_id = tgt_id;
+		h.s_id = my_id;
+		h.type = FC_TYPE_ELS;
+		h.f_ctl = FC_FC_EX_CTX | FC_FC_LAST_SEQ | FC_FC_END_SEQ;
+		h.ox_id = rx.fh.ox_id;
+		h.rx_id = 0x4242;
+		build_login(pl, ELS_LS_ACC);
+		send_fc(&h, pl, sizeof(pl), FC_SOF_I3, FC_EOF_T);
+		OK("PLOGI from the target (higher port name) accepted");
+		return;
+	}
+}
+
+static void prli_and_friends(void)
+{
+	uint8_t pl[64];
+	const uint8_t *r;
+	size_t rlen;
+
+	memset(pl, 0, 20);
+	pl[0] = ELS_PRLI;
+	pl[1] = 16;
+	put_be16(pl + 2, 20);
+	pl[4] = FC_TYPE_FCP;
+	pl[6] = FC_SPP_EST_IMG_PAIR;
+	put_be32(pl + 16, FCP_SPPF_INIT_FCN | FCP_SPPF_RD_XRDY_DIS);
+	r = els(ELS_PRLI, pl, 20, &rlen);
+	if (r[0] != ELS_LS_ACC || rlen < 20 || (r[6] & 0x0f) != FC_SPP_RESP_ACK || !(r[6] & FC_SPP_EST_IMG_PAIR))
+		FAIL("PRLI not accepted (op 0x%02x flags 0x%02x)", r[0], r[6]);
+	if (!(get_be32(r + 16) & FCP_SPPF_TARG_FCN) || get_be32(r + 16) & FCP_SPPF_INIT_FCN)
+		FAIL("PRLI LS_ACC service parameters 0x%x: not a target", get_be32(r + 16));
+	OK("PRLI: image pair, target function");
+
+	memset(pl, 0, 4);
+	pl[0] = ELS_RTV;
+	r = els(ELS_RTV, pl, 4, &rlen);
+	if (r[0] != ELS_LS_ACC || rlen < 12 || !get_be32(r + 4))
+		FAIL("RTV");
+	memset(pl, 0, 28);
+	pl[0] = ELS_ADISC;
+	put_be64(pl + 8, my_wwpn);
+	put_be24(pl + 25, my_id);
+	r = els(ELS_ADISC, pl, 28, &rlen);
+	if (r[0] != ELS_LS_ACC || rlen < 28 || get_be64(r + 8) != tgt_wwpn || get_be24(r + 25) != tgt_id)
+		FAIL("ADISC");
+	memset(pl, 0, 32);
+	pl[0] = ELS_ECHO;
+	memcpy(pl + 4, "sangw echo test data 0123456", 28);
+	r = els(ELS_ECHO, pl, 32, &rlen);
+	if (r[0] != ELS_LS_ACC || rlen != 32 || memcmp(r + 4, pl + 4, 28))
+		FAIL("ECHO");
+	memset(pl, 0, 8);
+	pl[0] = 0x7d;    /* no such ELS */
+	r = els(0x7d, pl, 8, &rlen);
+	if (r[0] != ELS_LS_RJT || r[5] != ELS_RJT_UNSUP)
+		FAIL("unknown ELS not rejected as unsupported");
+	OK("RTV, ADISC, ECHO accepted; unknown ELS rejected");
+}
+
+/* --- FCP ----------------------------------------------------------------------- */
+
+struct fcp_result {
+	uint8_t status;
+	uint8_t flags;
+	uint32_t resid;
+	uint8_t sense_key;
+	uint32_t data_len;
+	uint8_t rsp_code;
+};
+
+static void fcp_cmnd(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint32_t dl, uint16_t ox,
+		     uint8_t *payload)
+{
+	struct fc_hdr h;
+
+	memset(payload, 0, FCP_CMND_LEN);
+	payload[1] = 0;    /* LUN 0 */
+	payload[10] = tmf;
+	payload[11] = (uint8_t)((rd ? FCP_CMND_RDDATA : 0) | (wr ? FCP_CMND_WRDATA : 0));
+	if (cdb)
+		memcpy(payload + 12, cdb, 16);
+	put_be32(payload + 28, dl);
+	fc_req_hdr(&h, FC_RCTL_DD_UNSOL_CMD, FC_TYPE_FCP, ox);
+	send_fc(&h, payload, FCP_CMND_LEN, FC_SOF_I3, FC_EOF_T);
+}
+
+static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint8_t *data, uint32_t dl)
+{
+	uint8_t cmnd[FCP_CMND_LEN];
+	struct fcp_result res;
+	uint16_t ox = next_ox++;
+	struct fcoe_rx rx;
+	uint16_t rx_id = 0;
+
+	memset(&res, 0, sizeof(res));
+	fcp_cmnd(cdb, tmf, rd, wr, dl, ox, cmnd);
+	for (;;) {
+		if (!recv_fc(&rx, ox, 5000))
+			FAIL("no FCP answer (CDB 0x%02x)", cdb ? cdb[0] : 0);
+		if (!(rx.fh.f_ctl & FC_FC_EX_CTX))
+			FAIL("FCP frame without EX_CTX");
+		if (rx_id && rx.fh.rx_id != rx_id)
+			FAIL("RX_ID changed within the exchange");
+		rx_id = rx.fh.rx_id;
+		if (rx.fh.r_ctl == FC_RCTL_DD_DATA_DESC) {
+			uint32_t off, burst, chunk = MIN(tgt_max_payload, 2048u) & ~3u, done = 0;
+			uint16_t cnt = 0;
+
+			if (!wr || rx.payload_len < 12)
+				FAIL("unexpected FCP_XFER_RDY");
+			off = get_be32(rx.payload);
+			burst = get_be32(rx.payload + 4);
+			if (off + burst > dl)
+				FAIL("FCP_XFER_RDY beyond FCP_DL");
+			while (done < burst) {
+				struct fc_hdr h;
+				uint32_t n = MIN(chunk, burst - done);
+				bool last = done + n == burst;
+
+				fc_req_hdr(&h, FC_RCTL_DD_SOL_DATA, FC_TYPE_FCP, ox);
+				h.rx_id = rx_id;
+				h.f_ctl = FC_FC_REL_OFF | (last ? FC_FC_END_SEQ | FC_FC_SEQ_INIT : 0);
+				h.seq_id = 9;
+				h.seq_cnt = cnt++;
+				h.param = off + done;
+				send_fc(&h, data + off + done, n, done ? FC_SOF_N3 : FC_SOF_I3,
+					last ? FC_EOF_T : FC_EOF_N);
+				done += n;
+			}
+			continue;
+		}
+		if (rx.fh.r_ctl == FC_RCTL_DD_SOL_DATA) {
+			if (!rd || !(rx.fh.f_ctl & FC_FC_REL_OFF) || rx.fh.param + rx.payload_len > dl)
+				FAIL("unexpected FCP_DATA (offset %u len %u)", rx.fh.param, rx.payload_len);
+			if (rx.fh.param != res.data_len)
+				FAIL("FCP_DATA out of order");
+			if (rx.payload_len > tgt_max_payload && rx.payload_len > 2048)
+				FAIL("FCP_DATA frame larger than our max payload");
+			memcpy(data + rx.fh.param, rx.payload, rx.payload_len);
+			res.data_len += rx.payload_len;
+			continue;
+		}
+		if (rx.fh.r_ctl != FC_RCTL_DD_CMD_STATUS || rx.payload_len < 24)
+			FAIL("unexpected FCP frame r_ctl 0x%02x", rx.fh.r_ctl);
+		if (!(rx.fh.f_ctl & FC_FC_LAST_SEQ) || rx.eof != FC_EOF_T)
+			FAIL("FCP_RSP does not end the exchange");
+		res.flags = rx.payload[10];
+		res.status = rx.payload[11];
+		res.resid = get_be32(rx.payload + 12);
+		if (res.flags & FCP_SNS_LEN_VAL && rx.payload_len >= 24 + 3)
+			res.sense_key = rx.payload[24 + (res.flags & FCP_RSP_LEN_VAL ? get_be32(rx.payload + 20) : 0) + 2] & 0xf;
+		if (res.flags & FCP_RSP_LEN_VAL && rx.payload_len >= 32)
+			res.rsp_code = rx.payload[24 + 3];
+		return res;
+	}
+}
+
+static void fcp_tests(uint64_t blocks, bool expect_ua)
+{
+	static uint8_t wbuf[256 * 1024], rbuf[256 * 1024];
+	uint8_t cdb[16], inq[96];
+	struct fcp_result r;
+
+	memset(cdb, 0, 16);
+	cdb[0] = 0x12;   /* INQUIRY */
+	cdb[4] = 96;
+	r = scsi(cdb, 0, true, false, inq, 96);
+	if (r.status || (inq[0] & 0x1f) != 0 || r.data_len < 36)
+		FAIL("INQUIRY status %u type %u len %u", r.status, inq[0] & 0x1f, r.data_len);
+	if (r.data_len < 96 && !(r.flags & FCP_RESID_UNDER && r.resid == 96 - r.data_len))
+		FAIL("INQUIRY residual %u flags 0x%x for %u bytes", r.resid, r.flags, r.data_len);
+	OK("INQUIRY: '%.8s' '%.16s', %u bytes", inq + 8, inq + 16, r.data_len);
+
+	memset(cdb, 0, 16);   /* TEST UNIT READY: the power-on unit attention */
+	r = scsi(cdb, 0, false, false, NULL, 0);
+	if (expect_ua && (r.status != 2 || r.sense_key != 6))
+		FAIL("first TEST UNIT READY: status %u sense key %u, expected UNIT ATTENTION", r.status, r.sense_key);
+	if (expect_ua)
+		r = scsi(cdb, 0, false, false, NULL, 0);
+	if (r.status)
+		FAIL("second TEST UNIT READY: status %u", r.status);
+	OK("TEST UNIT READY: %sGOOD", expect_ua ? "UNIT ATTENTION with sense, then " : "");
+
+	memset(cdb, 0, 16);
+	cdb[0] = 0x9e;   /* READ CAPACITY (16) */
+	cdb[1] = 0x10;
+	cdb[13] = 32;
+	r = scsi(cdb, 0, true, false, inq, 32);
+	if (r.status || get_be64(inq) + 1 != blocks || get_be32(inq + 8) != 512)
+		FAIL("READ CAPACITY(16): status %u, %llu blocks of %u", r.status,
+		     (unsigned long long)get_be64(inq) + 1, get_be32(inq + 8));
+	OK("READ CAPACITY(16): %llu blocks of 512", (unsigned long long)blocks);
+
+	for (unsigned i = 0; i < sizeof(wbuf); i++)
+		wbuf[i] = (uint8_t)(i * 7 + i / 4096);
+	memset(cdb, 0, 16);
+	cdb[0] = 0x2a;   /* WRITE (10) 512 blocks at LBA 100 */
+	put_be32(cdb + 2, 100);
+	put_be16(cdb + 7, sizeof(wbuf) / 512);
+	r = scsi(cdb, 0, false, true, wbuf, sizeof(wbuf));
+	if (r.status)
+		FAIL("WRITE(10): status %u sense key %u", r.status, r.sense_key);
+	cdb[0] = 0x28;   /* READ (10) */
+	memset(rbuf, 0, sizeof(rbuf));
+	r = scsi(cdb, 0, true, false, rbuf, sizeof(rbuf));
+	if (r.status || r.data_len != sizeof(rbuf) || memcmp(rbuf, wbuf, sizeof(rbuf)))
+		FAIL("READ(10) back: status %u, %u bytes, data %s", r.status, r.data_len,
+		     memcmp(rbuf, wbuf, sizeof(rbuf)) ? "differs" : "same");
+	OK("WRITE(10) then READ(10) of 256 KiB: data read back equal");
+
+	memset(cdb, 0, 16);
+	cdb[0] = 0x28;   /* beyond the end: CHECK CONDITION, ILLEGAL REQUEST */
+	put_be32(cdb + 2, (uint32_t)blocks);
+	put_be16(cdb + 7, 1);
+	r = scsi(cdb, 0, true, false, rbuf, 512);
+	if (r.status != 2 || r.sense_key != 5)
+		FAIL("READ beyond capacity: status %u key %u", r.status, r.sense_key);
+	OK("READ beyond capacity: ILLEGAL REQUEST");
+}
+
+static void tmf_and_abts(void)
+{
+	struct fcp_result r;
+	uint8_t cdb[16] = { 0 };
+	struct fc_hdr h;
+	struct fcoe_rx rx;
+	uint16_t ox = next_ox++;
+
+	r = scsi(NULL, FCP_TMF_LUN_RESET, false, false, NULL, 0);
+	if (!(r.flags & FCP_RSP_LEN_VAL) || r.rsp_code != FCP_TMF_CMPL)
+		FAIL("LUN RESET: flags 0x%x response code %u", r.flags, r.rsp_code);
+	for (int i = 0; i < 3; i++) {
+		r = scsi(cdb, 0, false, false, NULL, 0);
+		if (!r.status)
+			break;
+	}
+	if (r.status)
+		FAIL("TEST UNIT READY after LUN RESET: status %u", r.status);
+	OK("LUN RESET: function complete");
+
+	/* ABTS of an exchange the target does not have: BA_ACC. */
+	fc_req_hdr(&h, FC_RCTL_BA_ABTS, FC_TYPE_BLS, ox);
+	h.f_ctl = FC_FC_SEQ_INIT | FC_FC_END_SEQ;
+	send_fc(&h, NULL, 0, FC_SOF_I3, FC_EOF_T);
+	if (!recv_fc(&rx, ox, 3000) || rx.fh.r_ctl != FC_RCTL_BA_ACC || rx.payload_len < 12 ||
+	    get_be16(rx.payload + 4) != ox)
+		FAIL("ABTS not answered with BA_ACC");
+	OK("ABTS answered with BA_ACC");
+}
+
+static void bad_input(void)
+{
+	uint8_t buf[FCOE_MAX_FRAME], cmnd[FCP_CMND_LEN], cdb[16] = { 0x12, 0, 0, 0, 36 };
+	struct fc_hdr h;
+	struct fcoe_rx rx;
+	uint16_t ox = next_ox++;
+	struct fip_vn_self s = self_info();
+	size_t n;
+
+	/* An INQUIRY with a bad CRC: dropped, no answer. */
+	memset(cmnd, 0, sizeof(cmnd));
+	cmnd[11] = FCP_CMND_RDDATA;
+	memcpy(cmnd + 12, cdb, 16);
+	put_be32(cmnd + 28, 36);
+	fc_req_hdr(&h, FC_RCTL_DD_UNSOL_CMD, FC_TYPE_FCP, ox);
+	n = fcoe_frame_build(buf, sizeof(buf), tgt_vn, my_vn_mac, FC_SOF_I3, FC_EOF_T, &h, cmnd, sizeof(cmnd));
+	buf[n - 8] ^= 0xff;
+	send_raw(buf, n);
+	if (recv_fc(&rx, ox, 700))
+		FAIL("a frame with a bad CRC was answered");
+	/* The same command truncated at every length: dropped. */
+	buf[n - 8] ^= 0xff;
+	for (size_t len = ETH_HDR_LEN; len < n; len += 3)
+		send_raw(buf, len < 60 ? 60 : len);
+	if (recv_fc(&rx, ox, 700))
+		FAIL("a truncated frame was answered");
+	/* A short FCP_CMND (valid CRC): dropped. */
+	n = fcoe_frame_build(buf, sizeof(buf), tgt_vn, my_vn_mac, FC_SOF_I3, FC_EOF_T, &h, cmnd, 16);
+	send_raw(buf, n);
+	if (recv_fc(&rx, ox, 700))
+		FAIL("a short FCP_CMND was answered");
+	/* Malformed FIP: zero-length descriptor, list past the end, bad
+	 * version, a claim for the target's own address with a lower name. */
+	n = fip_build_vn(buf, sizeof(buf), FIP_SC_VN_CLAIM_NOTIFY, fip_all_vn2vn_macs, &s, 0);
+	buf[14 + 10 + 1] = 0;
+	send_raw(buf, n);
+	buf[14 + 10 + 1] = 2;
+	put_be16(buf + 14 + 6, 0x7fff);
+	send_raw(buf, n);
+	buf[14] = 0x70;
+	send_raw(buf, n);
+	n = fip_build_vn(buf, sizeof(buf), FIP_SC_VN_BEACON, fip_all_vn2vn_macs, &s, 0);
+	send_raw(buf, 30);   /* truncated beacon */
+	/* Garbage of every ethertype we listen to. */
+	memset(buf, 0xa5, 200);
+	memcpy(buf, tgt_vn, 6);
+	memcpy(buf + 6, my_vn_mac, 6);
+	put_be16(buf + 12, ETH_P_FCOE_FRAME);
+	send_raw(buf, 200);
+	put_be16(buf + 12, ETH_P_FIP_FRAME);
+	memcpy(buf, tgt_enode, 6);
+	send_raw(buf, 200);
+	OK("bad CRC, truncated frames, short FCP_CMND, malformed FIP: dropped");
+}
+
+static void logout(void)
+{
+	uint8_t pl[16], cmnd[FCP_CMND_LEN], cdb[16] = { 0 };
+	const uint8_t *r;
+	size_t rlen;
+	struct fcoe_rx rx;
+	uint64_t end;
+
+	memset(pl, 0, sizeof(pl));
+	pl[0] = ELS_LOGO;
+	put_be24(pl + 5, my_id);
+	put_be64(pl + 8, my_wwpn);
+	r = els(ELS_LOGO, pl, sizeof(pl), &rlen);
+	if (r[0] != ELS_LS_ACC)
+		FAIL("LOGO not accepted");
+	/* FC-LS-3: a command from a port that is not logged in gets LOGO. */
+	fcp_cmnd(cdb, 0, false, false, 0, next_ox++, cmnd);
+	end = ms_now() + 3000;
+	while (ms_now() < end) {
+		if (!recv_fc(&rx, 0xffff, 3000))
+			break;
+		if (rx.fh.r_ctl == FC_RCTL_DD_CMD_STATUS)
+			FAIL("a command after LOGO was executed");
+		if (rx.fh.r_ctl == FC_RCTL_ELS_REQ && rx.payload_len >= 4 && rx.payload[0] == ELS_LOGO) {
+			OK("LOGO accepted; a command after it answered with LOGO");
+			return;
+		}
+	}
+	FAIL("no LOGO from the target for a command after logout");
+}
+
+int main(int argc, char **argv)
+{
+	struct sockaddr_ll sll;
+	struct packet_mreq mr;
+	struct ifreq ifr;
+	int ifindex;
+
+	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1]))) {
+		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS\n");
+		return 2;
+	}
+	my_wwpn = strtoull(argv[2], NULL, 0);
+	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
+	if (fd < 0)
+		FAIL("socket: %s", strerror(errno));
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", argv[1]);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0)
+		FAIL("SIOCGIFHWADDR: %s", strerror(errno));
+	memcpy(my_mac, ifr.ifr_hwaddr.sa_data, 6);
+	fcoe_vn_mac(my_vn_mac, FCOE_VN2VN_FC_MAP, my_id);
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = ifindex;
+	if (bind(fd, (struct sockaddr *)&sll, sizeof(sll)) < 0)
+		FAIL("bind: %s", strerror(errno));
+	{
+		int size = 16 << 20;
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size));
+	}
+	memset(&mr, 0, sizeof(mr));
+	mr.mr_ifindex = ifindex;
+	mr.mr_type = PACKET_MR_PROMISC;
+	setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr));
+
+	claim();
+	if (tgt_id == my_id)
+		FAIL("target took our address");
+	flogi();
+	plogi();
+	prli_and_friends();
+	fcp_tests(strtoull(argv[3], NULL, 0), true);
+	tmf_and_abts();
+	bad_input();
+	fcp_tests(strtoull(argv[3], NULL, 0), false);   /* still serving */
+	logout();
+	printf("all passed\n");
+	return 0;
+}
