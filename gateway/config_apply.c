@@ -165,10 +165,12 @@ static bool portals_match(struct gateway *gw, const struct cfg_doc *doc)
 		n++;
 	if (n != doc->n_portals)
 		return false;
-	for (unsigned i = 0; i < doc->n_portals; i++)
-		if (!cfg_find_portal(gw, doc->portals[i].addr, doc->portals[i].port,
-				     doc->portals[i].transport))
+	for (unsigned i = 0; i < doc->n_portals; i++) {
+		const struct portal *p = cfg_find_portal(gw, doc->portals[i].addr, doc->portals[i].port,
+							 doc->portals[i].transport);
+		if (!p || !cfg_portal_same(p, &doc->portals[i]))
 			return false;
+	}
 	return true;
 }
 
@@ -195,6 +197,9 @@ int cfg_update_portals(struct gateway *gw, const struct cfg_doc *doc, char *err,
 		str_copy(p->addr, doc->portals[i].addr, sizeof(p->addr));
 		p->port = doc->portals[i].port;
 		p->transport = doc->portals[i].transport;
+		p->wwpn = doc->portals[i].wwpn;
+		p->wwnn = doc->portals[i].wwnn;
+		str_copy(p->target, doc->portals[i].target, sizeof(p->target));
 		TAILQ_INSERT_TAIL(&gw->portals, p, link);
 	}
 	r = cfg_notify_portals(gw, why, sizeof(why));

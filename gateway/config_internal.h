@@ -120,10 +120,19 @@ struct cfg_target {
 };
 
 struct cfg_portal {
-	char addr[64];
+	char addr[64];                /* FCoE: the interface */
 	uint16_t port;
 	enum portal_transport transport;
+	uint64_t wwpn, wwnn;          /* FCoE: 0 = from the interface MAC */
+	char target[ISCSI_NAME_MAX];  /* FCoE: the target it serves, "" = the first */
 };
+
+/* FCoE portal keys ("wwpn", "wwnn", "target") of obj into out (the
+ * configuration file and portal_add); path prefixes error messages. */
+int cfg_parse_fcoe_portal(json_object *obj, const char *path, const char *ifname,
+			  struct cfg_portal *out, char *err, size_t errlen);
+/* True when the model's portal p is what c describes. */
+bool cfg_portal_same(const struct portal *p, const struct cfg_portal *c);
 
 struct cfg_doc {
 	bool has_portals;             /* absent: the portals stay as they are */

@@ -301,11 +301,12 @@ const struct cfg_target *cfg_find_target(const struct cfg_doc *doc, const char *
 int cfg_parse_portal(json_object *v, const char *path, struct cfg_portal *out, char *err,
 		     size_t errlen)
 {
-	static const char *const keys[] = { "portal", "transport", NULL };
+	static const char *const keys[] = { "portal", "transport", "wwpn", "wwnn", "target", NULL };
 	char q[JPATH_MAX], text[128], why[256];
 	json_object *f;
 	int r;
 
+	memset(out, 0, sizeof(*out));
 	out->transport = PORTAL_TCP;
 	if (json_object_is_type(v, json_type_object)) {
 		if ((r = cfg_check_keys(v, path, keys, NULL, err, errlen)) < 0)
@@ -323,7 +324,13 @@ int cfg_parse_portal(json_object *v, const char *path, struct cfg_portal *out, c
 				return r;
 			if (!portal_transport_parse(name, &out->transport))
 				return cfg_failf(-EINVAL, err, errlen, q,
-						 "unknown transport \"%s\" (\"tcp\" or \"iser\")", name);
+						 "unknown transport \"%s\" (\"tcp\", \"iser\" or \"fcoe\")", name);
+		}
+		if (out->transport == PORTAL_FCOE)
+			return cfg_parse_fcoe_portal(v, path, text, out, err, errlen);
+		if (cfg_member(v, "wwpn") || cfg_member(v, "wwnn") || cfg_member(v, "target")) {
+			cfg_path_key(q, path, cfg_member(v, "wwpn") ? "wwpn" : cfg_member(v, "wwnn") ? "wwnn" : "target");
+			return cfg_failf(-EINVAL, err, errlen, q, "only an FCoE portal (\"transport\": \"fcoe\") takes this");
 		}
 		cfg_path_key(q, path, "portal");
 	} else {
@@ -334,6 +341,48 @@ int cfg_parse_portal(json_object *v, const char *path, struct cfg_portal *out, c
 	if (config_portal_parse(text, out->addr, sizeof(out->addr), &out->port, why, sizeof(why)) < 0)
 		return cfg_failf(-EINVAL, err, errlen, q, "%s", why);
 	return 0;
+}
+
+int cfg_parse_fcoe_portal(json_object *obj, const char *path, const char *ifname,
+			  struct cfg_portal *out, char *err, size_t errlen)
+{
+	static const char *const names[] = { "wwpn", "wwnn" };
+	char q[JPATH_MAX], text[64];
+	json_object *f;
+	int r;
+
+	/* docs/fcoe.md: "portal" names the Ethernet interface (IFNAMSIZ). */
+	cfg_path_key(q, path, "portal");
+	if (!ifname[0] || strlen(ifname) >= 16 || strpbrk(ifname, ":/ \t"))
+		return cfg_failf(-EINVAL, err, errlen, q, "an FCoE portal names a network interface, not \"%s\"",
+				 ifname);
+	str_copy(out->addr, ifname, sizeof(out->addr));
+	out->port = 0;
+	out->transport = PORTAL_FCOE;
+	for (unsigned i = 0; i < 2; i++) {
+		uint64_t *dst = i ? &out->wwnn : &out->wwpn;
+
+		if (!(f = cfg_member(obj, names[i])))
+			continue;
+		cfg_path_key(q, path, names[i]);
+		if ((r = cfg_get_string(f, q, text, sizeof(text), err, errlen)) < 0)
+			return r;
+		if (!parse_wwn(text, dst))
+			return cfg_failf(-EINVAL, err, errlen, q,
+					 "\"%s\" is not a world wide name (16 hex digits, e.g. 0x20000000c9123456)", text);
+	}
+	if ((f = cfg_member(obj, "target"))) {
+		cfg_path_key(q, path, "target");
+		if ((r = cfg_get_string(f, q, out->target, sizeof(out->target), err, errlen)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+bool cfg_portal_same(const struct portal *p, const struct cfg_portal *c)
+{
+	return p->transport == c->transport && p->port == c->port && !strcmp(p->addr, c->addr) &&
+	       p->wwpn == c->wwpn && p->wwnn == c->wwnn && !strcmp(p->target, c->target);
 }
 
 static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
@@ -358,7 +407,10 @@ static int parse_portals(json_object *v, const char *path, struct cfg_doc *doc,
 		for (size_t j = 0; j < i; j++)
 			if (strcmp(doc->portals[j].addr, p->addr) == 0 && doc->portals[j].port == p->port &&
 			    doc->portals[j].transport == p->transport) {
-				config_portal_format(p->addr, p->port, text, sizeof(text));
+				if (p->transport == PORTAL_FCOE)
+					snprintf(text, sizeof(text), "%s", p->addr);
+				else
+					config_portal_format(p->addr, p->port, text, sizeof(text));
 				return cfg_failf(-EEXIST, err, errlen, q, "%s%s\"%s\" is listed twice",
 						 p->transport == PORTAL_TCP ? "" : portal_transport_name(p->transport),
 						 p->transport == PORTAL_TCP ? "" : " portal ", text);

@@ -406,46 +406,57 @@ static int req_chap_clear(struct gateway *gw, json_object *req, enum req_mode mo
 	return 0;
 }
 
-static int req_portal(json_object *req, char *addr, size_t addrlen, uint16_t *port,
-		      enum portal_transport *transport, char *err, size_t errlen)
+/* A portal_add/portal_del request: {"portal": "ADDR:PORT", "transport":
+ * "tcp"|"iser"} or {"portal": "IFNAME", "transport": "fcoe", "wwpn",
+ * "wwnn", "target"} (docs/fcoe.md). */
+static int req_portal(json_object *req, struct cfg_portal *out, char *err, size_t errlen)
 {
 	char text[128], why[256], name[16];
 	int r;
 
+	memset(out, 0, sizeof(*out));
 	if ((r = req_string(req, "portal", true, text, sizeof(text), err, errlen)) < 0)
 		return r;
-	if (config_portal_parse(text, addr, addrlen, port, why, sizeof(why)) < 0)
-		return cfg_failf(-EINVAL, err, errlen, "portal", "%s", why);
 	if ((r = req_string(req, "transport", false, name, sizeof(name), err, errlen)) < 0)
 		return r;
-	*transport = PORTAL_TCP;
-	if (name[0] && !portal_transport_parse(name, transport))
+	out->transport = PORTAL_TCP;
+	if (name[0] && !portal_transport_parse(name, &out->transport))
 		return cfg_failf(-EINVAL, err, errlen, "transport",
-				 "unknown transport \"%s\" (\"tcp\" or \"iser\")", name);
+				 "unknown transport \"%s\" (\"tcp\", \"iser\" or \"fcoe\")", name);
+	if (out->transport == PORTAL_FCOE)
+		return cfg_parse_fcoe_portal(req, "", text, out, err, errlen);
+	if (json_object_object_get_ex(req, "wwpn", NULL) || json_object_object_get_ex(req, "wwnn", NULL) ||
+	    json_object_object_get_ex(req, "target", NULL))
+		return cfg_failf(-EINVAL, err, errlen, "transport",
+				 "wwpn, wwnn and target are for FCoE portals (\"transport\": \"fcoe\")");
+	if (config_portal_parse(text, out->addr, sizeof(out->addr), &out->port, why, sizeof(why)) < 0)
+		return cfg_failf(-EINVAL, err, errlen, "portal", "%s", why);
 	return 0;
 }
 
 static int req_portal_add(struct gateway *gw, json_object *req, enum req_mode mode,
 			  char *err, size_t errlen)
 {
-	char addr[64], why[256] = "";
-	enum portal_transport transport;
-	uint16_t port;
+	char why[256] = "";
+	struct cfg_portal c;
 	struct portal *p;
 	int r;
 
-	if ((r = req_portal(req, addr, sizeof(addr), &port, &transport, err, errlen)) < 0)
+	if ((r = req_portal(req, &c, err, errlen)) < 0)
 		return r;
-	if (cfg_find_portal(gw, addr, port, transport))
+	if (cfg_find_portal(gw, c.addr, c.port, c.transport))
 		return cfg_failf(-EEXIST, err, errlen, "portal", "already listening there (%s)",
-				 portal_transport_name(transport));
+				 portal_transport_name(c.transport));
 	if (mode == REQ_CHECK)
 		return 0;
 	if (!(p = calloc(1, sizeof(*p))))
 		return cfg_failf(-ENOMEM, err, errlen, NULL, "out of memory");
-	str_copy(p->addr, addr, sizeof(p->addr));
-	p->port = port;
-	p->transport = transport;
+	str_copy(p->addr, c.addr, sizeof(p->addr));
+	p->port = c.port;
+	p->transport = c.transport;
+	p->wwpn = c.wwpn;
+	p->wwnn = c.wwnn;
+	str_copy(p->target, c.target, sizeof(p->target));
 	TAILQ_INSERT_TAIL(&gw->portals, p, link);
 	if ((r = cfg_notify_portals(gw, why, sizeof(why))) != 0) {
 		TAILQ_REMOVE(&gw->portals, p, link);
@@ -459,18 +470,17 @@ static int req_portal_add(struct gateway *gw, json_object *req, enum req_mode mo
 static int req_portal_del(struct gateway *gw, json_object *req, enum req_mode mode,
 			  char *err, size_t errlen)
 {
-	char addr[64], why[256] = "";
-	enum portal_transport transport;
-	uint16_t port;
+	char why[256] = "";
+	struct cfg_portal c;
 	struct portal *p;
 	int r;
 
-	if ((r = req_portal(req, addr, sizeof(addr), &port, &transport, err, errlen)) < 0)
+	if ((r = req_portal(req, &c, err, errlen)) < 0)
 		return r;
-	if (!(p = cfg_find_portal(gw, addr, port, transport)))
+	if (!(p = cfg_find_portal(gw, c.addr, c.port, c.transport)))
 		return cfg_failf(-ENOENT, err, errlen, "portal", "no such %s%sportal",
-				 transport == PORTAL_TCP ? "" : portal_transport_name(transport),
-				 transport == PORTAL_TCP ? "" : " ");
+				 c.transport == PORTAL_TCP ? "" : portal_transport_name(c.transport),
+				 c.transport == PORTAL_TCP ? "" : " ");
 	if (mode == REQ_CHECK)
 		return 0;
 	TAILQ_REMOVE(&gw->portals, p, link);
@@ -578,7 +588,7 @@ static const char *const keys_chap_set[] = {
 };
 
 static const char *const keys_chap_clear[] = { "discovery", "target", "initiator", "mutual_only", NULL };
-static const char *const keys_portal[] = { "portal", "transport", NULL };
+static const char *const keys_portal[] = { "portal", "transport", "wwpn", "wwnn", "target", NULL };
 static const char *const keys_param_set[] = { "target", "discovery", "key", "value", NULL };
 static const char *const keys_config_replace[] = { "config", NULL };
 

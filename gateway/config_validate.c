@@ -182,12 +182,29 @@ json_object *config_portal_json(const struct portal *p)
 	char text[128];
 	json_object *o;
 
-	config_portal_format(p->addr, p->port, text, sizeof(text));
+	if (p->transport == PORTAL_FCOE)
+		str_copy(text, p->addr, sizeof(text));   /* the interface */
+	else
+		config_portal_format(p->addr, p->port, text, sizeof(text));
 	if (p->transport == PORTAL_TCP)
 		return json_object_new_string(text);
 	o = json_object_new_object();
 	json_object_object_add(o, "portal", json_object_new_string(text));
 	json_object_object_add(o, "transport", json_object_new_string(portal_transport_name(p->transport)));
+	if (p->transport == PORTAL_FCOE) {
+		char wwn[24];
+
+		if (p->wwpn) {
+			snprintf(wwn, sizeof(wwn), "0x%016llx", (unsigned long long)p->wwpn);
+			json_object_object_add(o, "wwpn", json_object_new_string(wwn));
+		}
+		if (p->wwnn) {
+			snprintf(wwn, sizeof(wwn), "0x%016llx", (unsigned long long)p->wwnn);
+			json_object_object_add(o, "wwnn", json_object_new_string(wwn));
+		}
+		if (p->target[0])
+			json_object_object_add(o, "target", json_object_new_string(p->target));
+	}
 	return o;
 }
 

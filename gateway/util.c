@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,4 +129,34 @@ uint64_t hash64(const void *data, size_t len, uint64_t seed)
 		h *= 0x100000001b3ULL;
 	}
 	return h;
+}
+
+bool parse_wwn(const char *text, uint64_t *wwn)
+{
+	uint64_t v = 0;
+	unsigned digits = 0;
+
+	if (!strncasecmp(text, "naa.", 4) || !strncasecmp(text, "0x", 2))
+		text += text[1] == 'x' || text[1] == 'X' ? 2 : 4;
+	for (; *text; text++) {
+		unsigned d;
+
+		if (*text == ':' && digits && digits % 2 == 0 && text[1])
+			continue;
+		if (*text >= '0' && *text <= '9')
+			d = (unsigned)(*text - '0');
+		else if (*text >= 'a' && *text <= 'f')
+			d = (unsigned)(*text - 'a' + 10);
+		else if (*text >= 'A' && *text <= 'F')
+			d = (unsigned)(*text - 'A' + 10);
+		else
+			return false;
+		if (++digits > 16)
+			return false;
+		v = v << 4 | d;
+	}
+	if (digits != 16 || v == 0)
+		return false;
+	*wwn = v;
+	return true;
 }

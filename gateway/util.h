@@ -48,6 +48,11 @@ void *alloc_io_buffer(size_t len);
 /* Write a whole file atomically: write to PATH.tmp, fsync, rename. */
 int write_file_atomic(const char *path, const void *data, size_t len);
 
+/* A Fibre Channel world wide name: "0x2000525400123456",
+ * "20:00:52:54:00:12:34:56" or "naa.2000525400123456" (16 hex digits,
+ * not zero). Returns false when text is none of these. */
+bool parse_wwn(const char *text, uint64_t *wwn);
+
 /* 64-bit FNV-1a hash, used to derive stable identifiers from names. */
 uint64_t hash64(const void *data, size_t len, uint64_t seed);
 

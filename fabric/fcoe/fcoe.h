@@ -170,8 +170,9 @@ bool fcp_abort_exchange(struct fcoe_rport *rp, const struct fc_hdr *abts);
 /* The PRLI image pair is established / ends (FCP-4 6.3). */
 int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen);
 void fcp_nexus_down(struct fcoe_rport *rp);
-/* Drop exchanges of rp that never reached the core (nexus loss). */
-void fcp_drop_local(struct fcoe_rport *rp);
+/* Drop exchanges of rp that never reached the core (nexus loss, TMFs):
+ * those of lun, or of every LUN. */
+void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns);
 extern const struct fabric_ops fcoe_fabric_ops;
 
 /* "naa.XXXXXXXXXXXXXXXX": the name of an FC initiator port in ACLs. */

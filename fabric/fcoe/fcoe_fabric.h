@@ -19,9 +19,6 @@ void fcoe_fabric_shutdown(struct gateway *gw);
  * given (derived from the interface MAC). Returns 0 or -1 with err. */
 int fcoe_parse_listen(const char *text, char *ifname, size_t ifname_len, uint64_t *wwpn,
 		      uint64_t *wwnn, char *err, size_t errlen);
-/* Parse a WWN "0x2000525400123456", "20:00:52:54:00:12:34:56" or
- * "naa.2000525400123456". */
-bool fcoe_parse_wwn(const char *text, uint64_t *wwn);
 /* The number of open FCoE ports (tests, status). */
 unsigned fcoe_port_count(void);
 

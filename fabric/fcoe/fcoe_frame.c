@@ -6,17 +6,22 @@
 
 #include "../../gateway/util.h"
 
-static uint32_t crc_table[256];
+/* Reflected CRC-32, polynomial 0x04C11DB7 (FC-FS-4 5.4, as Ethernet),
+ * eight bytes a step ("slicing by 8"): every byte of read data passes
+ * through here once. */
+static uint32_t crc_table[8][256];
 
-/* Reflected CRC-32, polynomial 0x04C11DB7 (FC-FS-4 5.4, as Ethernet). */
 static void crc_table_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
 		uint32_t c = i;
 		for (int k = 0; k < 8; k++)
 			c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-		crc_table[i] = c;
+		crc_table[0][i] = c;
 	}
+	for (uint32_t i = 0; i < 256; i++)
+		for (int t = 1; t < 8; t++)
+			crc_table[t][i] = (crc_table[t - 1][i] >> 8) ^ crc_table[0][crc_table[t - 1][i] & 0xff];
 }
 
 uint32_t fc_crc32(const void *data, size_t len)
@@ -26,8 +31,18 @@ uint32_t fc_crc32(const void *data, size_t len)
 	uint32_t c = 0xffffffffu;
 
 	pthread_once(&once, crc_table_init);
+	while (len >= 8) {
+		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+				   (uint32_t)p[3] << 24);
+
+		c = crc_table[7][lo & 0xff] ^ crc_table[6][(lo >> 8) & 0xff] ^
+		    crc_table[5][(lo >> 16) & 0xff] ^ crc_table[4][lo >> 24] ^
+		    crc_table[3][p[4]] ^ crc_table[2][p[5]] ^ crc_table[1][p[6]] ^ crc_table[0][p[7]];
+		p += 8;
+		len -= 8;
+	}
 	while (len--)
-		c = crc_table[(c ^ *p++) & 0xff] ^ (c >> 8);
+		c = crc_table[0][(c ^ *p++) & 0xff] ^ (c >> 8);
 	return ~c;
 }
 

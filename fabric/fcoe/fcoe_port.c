@@ -160,7 +160,19 @@ void fcoe_rport_logout(struct fcoe_rport *rp, const char *why)
 
 static void rport_remove(struct fcoe_rport *rp, const char *why)
 {
+	struct fcoe_port *port = rp->port;
+
 	fcoe_rport_logout(rp, why);
+	/* Exchanges still in the core outlive the port's table (and the
+	 * port, when it closes): they end without touching it. */
+	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
+		struct fcoe_exch *ex = port->exch[i];
+
+		if (ex && ex->rp == rp) {
+			port->exch[i] = NULL;
+			ex->in_table = false;
+		}
+	}
 	TAILQ_REMOVE(&rp->port->rports, rp, link);
 	rp->removed = true;
 	fcoe_rport_put(rp);
@@ -418,8 +430,11 @@ static void vn_recv(struct fcoe_port *port, const struct fip_msg *m)
 		if (!up)
 			break;
 		/* FC-BB-6 7.8.7.3: answer with a Claim Response padded to
-		 * the smaller Max FCoE Size, then beacon so it logs in now
-		 * rather than at our next periodic beacon. */
+		 * the smaller Max FCoE Size, then beacon soon so it logs in
+		 * now rather than at our next periodic beacon; not at once:
+		 * Linux logs in to a port it has a beacon from while still
+		 * in its own claim state (ANN_WAIT), where it drops its own
+		 * PLOGI, and then waits 2 * R_A_TOV to try again. */
 		{
 			struct fip_vn_self self;
 
@@ -428,8 +443,14 @@ static void vn_recv(struct fcoe_port *port, const struct fip_msg *m)
 				MIN(vn.fcoe_size ? vn.fcoe_size : 0, self.fcoe_size));
 		}
 		rp = rport_add(port, &vn);
-		if (rp && port->state == VN_UP)
-			send_vn(port, FIP_SC_VN_BEACON, fip_all_vn2vn_macs, 0);
+		if (rp && port->state == VN_UP) {
+			uint64_t soon = now_ms() + FIP_VN_ANN_WAIT_MS + 100;
+
+			if (soon < port->next_beacon_ms) {
+				port->next_beacon_ms = soon;
+				arm(port, FIP_VN_ANN_WAIT_MS + 100);
+			}
+		}
 		break;
 	case FIP_SC_VN_CLAIM_REP:
 		if (up && vn.port_id != port->port_id)
@@ -784,38 +805,6 @@ void fc_wwn_name(uint64_t wwn, char *out, size_t len)
 	snprintf(out, len, "naa.%016llx", (unsigned long long)wwn);
 }
 
-bool fcoe_parse_wwn(const char *text, uint64_t *wwn)
-{
-	uint64_t v = 0;
-	unsigned digits = 0;
-
-	if (!strncasecmp(text, "naa.", 4))
-		text += 4;
-	else if (!strncasecmp(text, "0x", 2))
-		text += 2;
-	for (; *text; text++) {
-		unsigned d;
-
-		if (*text == ':' && digits && digits % 2 == 0)
-			continue;
-		if (*text >= '0' && *text <= '9')
-			d = (unsigned)(*text - '0');
-		else if (*text >= 'a' && *text <= 'f')
-			d = (unsigned)(*text - 'a' + 10);
-		else if (*text >= 'A' && *text <= 'F')
-			d = (unsigned)(*text - 'A' + 10);
-		else
-			return false;
-		if (++digits > 16)
-			return false;
-		v = v << 4 | d;
-	}
-	if (digits != 16 || v == 0)
-		return false;
-	*wwn = v;
-	return true;
-}
-
 int fcoe_parse_listen(const char *text, char *ifname, size_t ifname_len, uint64_t *wwpn,
 		      uint64_t *wwnn, char *err, size_t errlen)
 {
@@ -835,7 +824,7 @@ int fcoe_parse_listen(const char *text, char *ifname, size_t ifname_len, uint64_
 	while ((tok = strtok_r(NULL, ",", &save))) {
 		uint64_t *dst = !strncmp(tok, "wwpn=", 5) ? wwpn : !strncmp(tok, "wwnn=", 5) ? wwnn : NULL;
 
-		if (!dst || !fcoe_parse_wwn(tok + 5, dst)) {
+		if (!dst || !parse_wwn(tok + 5, dst)) {
 			snprintf(err, errlen, "--listen-fcoe %s: '%s' is not wwpn=WWN or wwnn=WWN "
 				 "(16 hex digits, e.g. 0x20000000c9123456)", text, tok);
 			return -1;

@@ -69,14 +69,14 @@ int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen)
 	return 0;
 }
 
-void fcp_drop_local(struct fcoe_rport *rp)
+void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns)
 {
 	struct fcoe_port *port = rp->port;
 
 	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
 		struct fcoe_exch *ex = port->exch[i];
 
-		if (ex && ex->rp == rp && ex->state == EXCH_RECEIVING) {
+		if (ex && ex->rp == rp && ex->state == EXCH_RECEIVING && (all_luns || ex->cmd.lun == lun)) {
 			port->exch[i] = NULL;
 			scsi_cmd_free_buf(&ex->cmd);
 			free(ex);
@@ -90,7 +90,7 @@ void fcp_nexus_down(struct fcoe_rport *rp)
 	if (!rp->nexus_registered)
 		return;
 	rp->nexus_registered = false;
-	fcp_drop_local(rp);
+	fcp_drop_local(rp, 0, true);
 	TAILQ_REMOVE(&rp->port->gw->nexuses, &rp->nexus, link);
 	scsi_nexus_unregister(&rp->nexus);
 	fcoe_rport_put(rp);
@@ -128,7 +128,7 @@ static void exch_free(struct fcoe_exch *ex)
 	struct fcoe_rport *rp = ex->rp;
 
 	if (ex->in_table && rp->port->exch[ex->rx_id] == ex)
-		rp->port->exch[ex->rx_id] = NULL;
+		rp->port->exch[ex->rx_id] = NULL;   /* (not in_table: the port may be gone) */
 	scsi_cmd_free_buf(&ex->cmd);
 	free(ex);
 	fcoe_rport_put(rp);
@@ -435,8 +435,10 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 			return;
 		}
 		}
-		if (fn != TMF_TARGET_WARM_RESET)
-			fcp_drop_local(rp);
+		/* Writes still receiving data never reached the core: the
+		 * TMF ends them here (SAM-5 7.4, 7.6). */
+		if (fn != TMF_CLEAR_ACA)
+			fcp_drop_local(rp, lun, fn == TMF_TARGET_WARM_RESET);
 		submit_tmf(rp, fn, lun, 0, rx->fh.ox_id, rx_id, false);
 		return;
 	}

@@ -46,6 +46,8 @@ static void add_target(struct iscsi_conn *conn, struct text_kv_list *rsp, struct
 	TAILQ_FOREACH(portal, &the_gateway->portals, link) {
 		bool listed = false;
 
+		if (portal->transport == PORTAL_FCOE)
+			continue;   /* an Ethernet interface, not an iSCSI address */
 		format_address(conn, portal, t->tpgt, addr, sizeof(addr));
 		for (before = TAILQ_FIRST(&the_gateway->portals); before != portal && !listed;
 		     before = TAILQ_NEXT(before, link)) {

@@ -16,7 +16,9 @@
  * (SPC-4 5.13) and mean the same thing on every node. A registration made
  * with ALL_TG_PT covers the initiator port through every target port; one
  * made from a TransportID without an ISID (format 00b) covers every
- * initiator port of that iSCSI name.
+ * initiator port of that iSCSI name. A Fibre Channel port (fabric/fcoe/)
+ * is named "naa." and its N_Port_Name in 16 hex digits; its TransportID
+ * is the FC one (SPC-4 7.6.4.2).
  *
  * Compatible reservation handling is off (CRH = 0, SPC-4 5.13.3): while any
  * registration exists, RESERVE and RELEASE conflict; while an SPC-2
@@ -91,6 +93,10 @@ enum pr_type {
 #define TPID_FORMAT_PORT       0x1    /* name,i,0x<ISID>: one initiator port */
 #define TPID_MIN_ADDL_LEN      20
 #define ISCSI_PORT_SEPARATOR   ",i,0x"
+/* SPC-4 7.6.4.2 Fibre Channel TransportID: protocol 0, 24 bytes, the
+ * N_Port_Name at bytes 8-15. */
+#define TPID_PROTO_FC          0x0
+#define TPID_FC_LEN            24
 
 /* Commands looked at by the SPC-2 conflict rules (SPC-2 5.5). */
 #define OP_REQUEST_SENSE       0x03
@@ -884,15 +890,30 @@ static void pr_nexus_ref_set(struct pr_nexus_ref *ref, const struct it_nexus *ne
 
 /* --- PERSISTENT RESERVE IN (SPC-4 6.15) --------------------------------- */
 
-/* SPC-4 7.6.4.6: the iSCSI TransportID of a registered port; returns its
- * length (a multiple of four, at least 24). */
+/* An FC initiator port: "naa." and exactly 16 hex digits, no ISID. */
+static bool fc_port_name(const char *port, uint64_t *wwpn)
+{
+	if (strncmp(port, "naa.", 4) || strlen(port) != 20 || strspn(port + 4, "0123456789abcdef") != 16)
+		return false;
+	*wwpn = strtoull(port + 4, NULL, 16);
+	return true;
+}
+
+/* SPC-4 7.6.4.6: the iSCSI TransportID of a registered port, or 7.6.4.2
+ * the FC one; returns its length (a multiple of four, at least 24). */
 static unsigned pr_format_transport_id(const char *port, uint8_t *buf)
 {
 	size_t name_len;
 	bool has_isid;
-	uint64_t isid;
+	uint64_t isid, wwpn;
 	unsigned len = (unsigned)strlen(port) + 1, addl;
 
+	if (fc_port_name(port, &wwpn)) {
+		memset(buf, 0, TPID_FC_LEN);
+		buf[0] = TPID_PROTO_FC;
+		put_be64(buf + 8, wwpn);
+		return TPID_FC_LEN;
+	}
 	port_split(port, &name_len, &has_isid, &isid);
 	addl = MAX((len + 3) & ~3u, TPID_MIN_ADDL_LEN);
 	memset(buf, 0, 4 + addl);
@@ -1022,7 +1043,8 @@ void pr_in(struct scsi_cmd *cmd)
 
 /* --- PERSISTENT RESERVE OUT: local validation (SPC-4 6.16) -------------- */
 
-/* Decode one iSCSI TransportID (SPC-4 7.6.4.6) into an initiator port name.
+/* Decode one iSCSI (SPC-4 7.6.4.6) or FC (7.6.4.2) TransportID into an
+ * initiator port name.
  * Returns its length, 0 when it runs past avail (truncated), -1 when it is
  * invalid or not one sangw can register. */
 static int pr_parse_transport_id(const uint8_t *buf, uint32_t avail, char *port, bool need_isid)
@@ -1035,6 +1057,15 @@ static int pr_parse_transport_id(const uint8_t *buf, uint32_t avail, char *port,
 	if (avail < 4)
 		return 0;
 	format = buf[0] >> 6;
+	if ((buf[0] & 0x0f) == TPID_PROTO_FC && format == 0) {
+		/* SPC-4 7.6.4.2: one FC port, by its N_Port_Name. */
+		if (avail < TPID_FC_LEN)
+			return 0;
+		if (!get_be64(buf + 8))
+			return -1;
+		snprintf(port, PR_PORT_MAX, "naa.%016" PRIx64, get_be64(buf + 8));
+		return TPID_FC_LEN;
+	}
 	if ((buf[0] & 0x0f) != TPID_PROTO_ISCSI || format > TPID_FORMAT_PORT)
 		return -1;
 	if (need_isid && format != TPID_FORMAT_PORT)

@@ -63,5 +63,22 @@ run_initiator 0x1000000000000301 "lower port name: sangwd sends PLOGI"
 grep -q "PLOGI to .* accepted" "$SANGWD_LOG" || fail "sangwd did not log its own PLOGI"
 grep -q "bad CRC\|frame dropped" "$SANGWD_LOG" || fail "no dropped-frame note in the log"
 
+# The management API: the portal as the configuration shows it, removed,
+# refused with a bad WWN, added back with a port name of its own (higher
+# than the initiator's, so sangwd sends PLOGI again).
+wait_mgmt_socket
+out=$(gwcli ls 2>&1) || fail "gwcli ls: $out"
+grep -q "fct0,fcoe" <<<"$out" || fail "gwcli ls does not show the FCoE portal: $out"
+must gwcli portal delete fct0 --fcoe
+wait_for_line "$SANGWD_LOG" "fcoe fct0: port .* closed" 5 || fail "the FCoE port was not closed"
+out=$(gwcli portal create fct0 --fcoe --wwpn 0x20zz 2>&1) && fail "a bad WWPN was accepted: $out"
+grep -q "world wide name" <<<"$out" || fail "the refusal does not say why: $out"
+out=$(gwcli portal create 127.0.0.1:3999 --wwpn 0x2000000000000077 2>&1) && fail "--wwpn on a TCP portal: $out"
+must gwcli portal create fct0 --fcoe --wwpn 0x2000000000000077 --wwnn 0x1000000000000077
+wait_for_line "$SANGWD_LOG" "VN2VN port wwpn 2000000000000077 wwnn 1000000000000077" 5 ||
+	fail "the FCoE port did not come back with the new names"
+wait_for_line "$SANGWD_LOG" "VN_Port .* up \(wwpn 2000000000000077" 10 || fail "the new VN_Port did not come up"
+run_initiator 0x1000000000000302 "after portal delete/create through gwcli"
+
 stop_sangwd
 pass

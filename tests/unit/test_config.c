@@ -277,6 +277,16 @@ static const struct bad_case bad_cases[] = {
 	{ "{\"portals\": [\"localhost:3260\"]}", "portals[0]: " },
 	{ "{\"portals\": [\"::1:3260\"]}", "portals[0]: write IPv6 portals as [ADDRESS]:PORT" },
 	{ "{\"portals\": [\"127.0.0.1\", \"127.0.0.1:3260\"]}", "portals[1]: \"127.0.0.1:3260\" is listed twice" },
+	{ "{\"portals\": [{\"portal\": \"eth1\", \"transport\": \"fcoe\", \"wwpn\": \"0x20zz\"}]}",
+	  "portals[0].wwpn: \"0x20zz\" is not a world wide name" },
+	{ "{\"portals\": [{\"portal\": \"eth1\", \"transport\": \"fcoe\", \"wwnn\": \"0x1000000000000000aa\"}]}",
+	  "portals[0].wwnn: " },
+	{ "{\"portals\": [{\"portal\": \"10.0.0.1:3260\", \"transport\": \"fcoe\"}]}",
+	  "portals[0].portal: an FCoE portal names a network interface" },
+	{ "{\"portals\": [{\"portal\": \"10.0.0.1:3260\", \"wwpn\": \"0x2000000000000001\"}]}",
+	  "portals[0].wwpn: only an FCoE portal" },
+	{ "{\"portals\": [{\"portal\": \"eth1\", \"transport\": \"fcoe\"}, {\"portal\": \"eth1\", \"transport\": \"fcoe\"}]}",
+	  "portals[1]: fcoe portal \"eth1\" is listed twice" },
 	{ "{\"discovery\": {\"auth\": true}}", "discovery.auth: requiring CHAP on discovery needs discovery.chap" },
 	{ "{\"targets\": [{\"iqn\": \"iqn.2024-13.com.example:x\"}]}", "targets[0].iqn: \"iqn.2024-13.com.example:x\" is not a valid iSCSI name: month 13" },
 	{ "{\"targets\": [{\"iqn\": \"target1\"}]}", "targets[0].iqn: \"target1\" is not a valid iSCSI name: must begin with" },
@@ -580,6 +590,26 @@ static void test_requests_edit_model(void **state)
 	f->portal_result = 0;
 	assert_null(TAILQ_NEXT(TAILQ_FIRST(&gw->portals), link));   /* rolled back */
 
+	/* An FCoE VN2VN port (docs/fcoe.md): an interface and its names. */
+	expect_ok(f, "{\"request\": \"portal_add\", \"portal\": \"eth7\", \"transport\": \"fcoe\","
+		     " \"wwpn\": \"20:00:00:53:47:57:00:01\", \"wwnn\": \"naa.1000005347570001\", \"target\": \"" IQN1 "\"}");
+	{
+		struct portal *fp = TAILQ_NEXT(TAILQ_FIRST(&gw->portals), link);
+
+		assert_non_null(fp);
+		assert_int_equal(fp->transport, PORTAL_FCOE);
+		assert_string_equal(fp->addr, "eth7");
+		assert_true(fp->wwpn == 0x2000005347570001ull);
+		assert_true(fp->wwnn == 0x1000005347570001ull);
+		assert_string_equal(fp->target, IQN1);
+	}
+	expect_error(f, "{\"request\": \"portal_add\", \"portal\": \"eth7\", \"transport\": \"fcoe\"}",
+		     "portal: already listening there (fcoe)");
+	expect_error(f, "{\"request\": \"portal_add\", \"portal\": \"eth8\", \"transport\": \"fcoe\", \"wwpn\": \"0\"}",
+		     "wwpn: \"0\" is not a world wide name");
+	expect_error(f, "{\"request\": \"portal_add\", \"portal\": \"127.0.0.1:3272\", \"wwpn\": \"0x2000000000000001\"}",
+		     "wwpn, wwnn and target are for FCoE portals");
+
 	/* Every applied change was written to the file. */
 	{
 		char *saved = NULL;
@@ -591,6 +621,8 @@ static void test_requests_edit_model(void **state)
 		fclose(fp);
 		assert_non_null(strstr(saved, "\"MaxBurstLength\": 2097152"));
 		assert_non_null(strstr(saved, "127.0.0.1:3270"));
+		assert_non_null(strstr(saved, "\"wwpn\": \"0x2000005347570001\""));
+		assert_non_null(strstr(saved, "\"transport\": \"fcoe\""));
 		assert_non_null(strstr(saved, "lu5.img"));
 		assert_non_null(strstr(saved, "\"mapped_lun\": 0"));
 		assert_non_null(strstr(saved, "client1secret!"));
@@ -604,6 +636,9 @@ static void test_requests_edit_model(void **state)
 	expect_ok(f, "{\"request\": \"lun_del\", \"target\": \"" IQN1 "\", \"lun\": 2}");
 	assert_null(target_find_lu(t, 2));
 	expect_ok(f, "{\"request\": \"portal_del\", \"portal\": \"127.0.0.1:3270\"}");
+	expect_error(f, "{\"request\": \"portal_del\", \"portal\": \"eth9\", \"transport\": \"fcoe\"}",
+		     "no such fcoe portal");
+	expect_ok(f, "{\"request\": \"portal_del\", \"portal\": \"eth7\", \"transport\": \"fcoe\"}");
 	assert_true(TAILQ_EMPTY(&gw->portals));
 	expect_ok(f, "{\"request\": \"target_del\", \"target\": \"" IQN1 "\"}");
 	assert_null(gw_find_target(gw, IQN1));

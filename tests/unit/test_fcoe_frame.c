@@ -20,6 +20,24 @@ static void test_crc(void **state)
 	/* The IEEE 802.3 check value (FC-FS-4 5.4 uses the same CRC). */
 	assert_int_equal(fc_crc32("123456789", 9), 0xcbf43926);
 	assert_int_equal(fc_crc32("", 0), 0);
+	/* Every length and alignment against the bitwise definition. */
+	{
+		static uint8_t buf[300];
+
+		for (unsigned i = 0; i < sizeof(buf); i++)
+			buf[i] = (uint8_t)(i * 31 + 7);
+		for (unsigned off = 0; off < 8; off++)
+			for (unsigned len = 0; len + off <= sizeof(buf); len += 13) {
+				uint32_t c = 0xffffffffu;
+
+				for (unsigned i = 0; i < len; i++) {
+					c ^= buf[off + i];
+					for (int k = 0; k < 8; k++)
+						c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
+				}
+				assert_int_equal(fc_crc32(buf + off, len), ~c);
+			}
+	}
 }
 
 static struct fc_hdr hdr(void)

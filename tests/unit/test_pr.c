@@ -459,6 +459,29 @@ static void test_prin_basics(void **state)
 	assert_false(read_reservation(t, t->c).reserved);
 }
 
+/* An FC initiator port (fabric/fcoe/: "naa." and its WWPN) reads back
+ * with the FC TransportID (SPC-4 7.6.4.2): protocol 0, 24 bytes, the
+ * N_Port_Name at bytes 8-15. */
+static void test_read_full_status_fc(void **state)
+{
+	struct ctx *t = *state;
+	struct it_nexus *fc = harness_nexus(&t->h, "naa.2000525400534702", 9);
+	uint8_t *data;
+	uint32_t len;
+
+	str_copy(fc->initiator_port, "naa.2000525400534702", sizeof(fc->initiator_port));
+	clear_uas(t, fc);
+	EXPECT_GOOD(prout(t, fc, REGISTER, 0, 0, KEY_C, 0));
+	EXPECT_GOOD(prin(t, t->a, READ_FULL_STATUS, 4096, &data, &len));
+	assert_int_equal(len, 8 + 24 + 24);
+	assert_true(get_be64(data + 8) == KEY_C);
+	assert_int_equal(get_be32(data + 8 + 20), 24);
+	assert_int_equal(data[8 + 24], 0x00);            /* format 00b, FC */
+	assert_true(get_be64(data + 8 + 24 + 8) == 0x2000525400534702ULL);
+	free(data);
+	harness_nexus_free(&t->h, fc);
+}
+
 /* READ FULL STATUS (SPC-4 6.15.5): one descriptor per registration with
  * its iSCSI TransportID (SPC-4 7.6.4.6). */
 static void test_read_full_status(void **state)
@@ -1308,6 +1331,7 @@ int main(void)
 		T(test_prout_bad_input),
 		T(test_prin_basics),
 		T(test_read_full_status),
+		T(test_read_full_status_fc),
 		T(test_type_we),
 		T(test_type_ea),
 		T(test_type_we_ro),

@@ -243,14 +243,19 @@ int cmd_chap(const struct cli *cli, int argc, char **argv)
 }
 
 /* portal create|delete ADDR:PORT [--iser]; "ADDR:PORT,iser" (how ls and
- * the shell name an iSER portal) says the same as --iser. */
+ * the shell name an iSER portal) says the same as --iser. An FCoE VN2VN
+ * port: portal create IFNAME --fcoe [--wwpn WWN] [--wwnn WWN] [--target
+ * IQN], or "IFNAME,fcoe" (docs/fcoe.md). */
 int cmd_portal(const struct cli *cli, int argc, char **argv)
 {
-	static const struct opt_spec opts[] = { { "iser", 0 }, { NULL, 0 } };
+	static const struct opt_spec opts[] = {
+		{ "iser", 0 }, { "fcoe", 0 }, { "wwpn", 1 }, { "wwnn", 1 }, { "target", 1 }, { NULL, 0 },
+	};
+	static const char *const fc_keys[] = { "wwpn", "wwnn", "target" };
 	struct parsed p;
 	json_object *req;
 	char msg[300], addr[160];
-	const char *transport = "tcp", *comma;
+	const char *transport = "tcp", *comma, *kind;
 	int r;
 
 	if ((r = parse_args("portal", argc, argv, opts, &p)))
@@ -258,24 +263,37 @@ int cmd_portal(const struct cli *cli, int argc, char **argv)
 	if (p.n_pos != 2)
 		return command_usage("portal", p.n_pos ? "wrong number of arguments" : NULL);
 	snprintf(addr, sizeof(addr), "%s", p.pos[1]);
-	if ((comma = strrchr(p.pos[1], ',')) && (!strcmp(comma + 1, "iser") || !strcmp(comma + 1, "tcp"))) {
+	if ((comma = strrchr(p.pos[1], ',')) &&
+	    (!strcmp(comma + 1, "iser") || !strcmp(comma + 1, "tcp") || !strcmp(comma + 1, "fcoe"))) {
 		transport = comma + 1;
 		addr[comma - p.pos[1]] = '\0';
 	}
 	if (find_opt(&p, "iser") >= 0)
 		transport = "iser";
+	if (find_opt(&p, "fcoe") >= 0)
+		transport = "fcoe";
+	for (unsigned i = 0; i < 3; i++)
+		if (find_opt(&p, fc_keys[i]) >= 0 && strcmp(transport, "fcoe"))
+			return command_usage("portal", "--%s is for FCoE portals (--fcoe)", fc_keys[i]);
+	kind = !strcmp(transport, "iser") ? " (iSER)" : !strcmp(transport, "fcoe") ? " (FCoE VN2VN)" : "";
 	if (strcmp(p.pos[0], "create") == 0) {
 		req = request_new("portal_add");
-		snprintf(msg, sizeof(msg), "listening on %s%s", addr, strcmp(transport, "tcp") ? " (iSER)" : "");
+		snprintf(msg, sizeof(msg), "listening on %s%s", addr, kind);
 	} else if (strcmp(p.pos[0], "delete") == 0) {
 		req = request_new("portal_del");
-		snprintf(msg, sizeof(msg), "no longer listening on %s%s", addr, strcmp(transport, "tcp") ? " (iSER)" : "");
+		snprintf(msg, sizeof(msg), "no longer listening on %s%s", addr, kind);
 	} else {
 		return command_usage("portal", "unknown action '%s'", p.pos[0]);
 	}
 	add_string(req, "portal", addr);
 	if (strcmp(transport, "tcp") != 0)
 		add_string(req, "transport", transport);
+	for (unsigned i = 0; i < 3; i++) {
+		int k = find_opt(&p, fc_keys[i]);
+
+		if (k >= 0)
+			add_string(req, fc_keys[i], p.opt_val[k][0]);
+	}
 	return call_change(cli, req, msg);
 }
 

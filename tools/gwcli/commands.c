@@ -32,7 +32,10 @@ const struct gwcli_command gwcli_commands[] = {
 		      "chap clear (--discovery | IQN [INITIATOR]) [--mutual-only]", cmd_chap },
 	{ "portal",   "portal create ADDR:PORT [--iser]       listen on another portal ([ADDR]:PORT for IPv6;\n"
 		      "                                       --iser: iSCSI over RDMA, docs/iser.md)\n"
-		      "portal delete ADDR:PORT [--iser]       stop listening there", cmd_portal },
+		      "portal create IFNAME --fcoe [--wwpn WWN] [--wwnn WWN] [--target IQN]\n"
+		      "                                       an FCoE VN2VN port on an Ethernet interface\n"
+		      "                                       (docs/fcoe.md)\n"
+		      "portal delete ADDR:PORT [--iser]       stop listening there (IFNAME --fcoe: the FCoE port)", cmd_portal },
 	{ "param",    "param set IQN KEY VALUE                set a target parameter (MaxBurstLength, ImmediateData,\n"
 		      "                                       HeaderDigest, queue_depth, nop_interval, chap_algorithms,\n"
 		      "                                       demo_mode, ...)\n"
