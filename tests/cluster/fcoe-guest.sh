@@ -22,7 +22,10 @@
 # (fip, fcoe, fc with fcels, fcp, fcbls) with no malformed frame and no CRC
 # or other warning (tests/cluster/fcoe-tshark-check), and every ABTS be
 # answered. FCOE_PHASES (default "fio9000 pr loss restart mtu1500") picks
-# the steps after the login, for debugging a target one step at a time.
+# the steps after the login, for debugging a target one step at a time;
+# FCOE_MTU (default 9000) the link's MTU at the start. (1500 from the
+# start works too: Linux pads its FIP Claim Response to its Max FCoE Size,
+# 1,512 bytes at MTU 1500, 2,172 at 9000; measured with FCOE_MTU=1500.)
 # Takes 4-6 minutes here (TCG guest, load 10-15) once the image is built.
 TEST_NAME=cluster-fcoe-guest
 . "$(dirname "$0")/../lib.sh"
@@ -44,7 +47,7 @@ cp "$(dirname "$0")/fcoe-guest.guest" "$GUEST_SHARE/test.sh"
 make_sparse_file "$TEST_DIR/lu0.img" 64M
 make_sparse_file "$TEST_DIR/lu1.img" 16M
 
-guest_start --nic "$tap,mtu=9000" --timeout 540 test.sh "$wwpn" "$phases" || fail "cannot start the guest"
+guest_start --nic "$tap,mtu=${FCOE_MTU:-9000}" --timeout 540 test.sh "$wwpn" "$phases" || fail "cannot start the guest"
 ns=$GUEST_NETNS
 cap=$TEST_DIR/fcoe.pcap
 ip netns exec "$ns" tcpdump -i "$tap" -s 0 -U -w "$cap" 'ether proto 0x8914 or ether proto 0x8906' 2>"$TEST_DIR/tcpdump.err" &
