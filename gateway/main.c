@@ -393,14 +393,17 @@ static int build_cli_model(struct gateway *gw, const struct options *o)
 		if (add_portal(gw, o->listen[i], o->listen_transport[i]) < 0)
 			return -1;
 #ifdef HAVE_FCOE
+	/* With --config and no --target/--lun, an FCoE port serves the
+	 * configuration's first target (""), else the command line's. */
 	for (unsigned i = 0; i < o->n_listen_fcoe; i++)
-		if (add_fcoe_portal(gw, o->listen_fcoe[i], iqn) < 0)
+		if (add_fcoe_portal(gw, o->listen_fcoe[i],
+				    !o->n_luns && !o->target && o->config ? "" : iqn) < 0)
 			return -1;
 #endif
 	/* Initiators discover over TCP, also the iSER portals (RFC 7145 5.1). */
 	if (!has_tcp_portal(gw) && add_portal(gw, "0.0.0.0:3260", PORTAL_TCP) < 0)
 		return -1;
-	if (!o->n_luns && !o->target && o->config && !o->n_listen_fcoe)
+	if (!o->n_luns && !o->target && o->config)
 		return 0;
 	t = gw_find_target(gw, iqn);
 	if (!t) {

@@ -79,6 +79,10 @@ struct fcoe_exch {
 	uint32_t edtl;              /* FCP_DL */
 	bool aborted_locally;       /* ABTS before the core had it */
 	bool in_table;
+	/* Write data stopped (a lost last frame, a lost FCP_XFER_RDY): the
+	 * command fails after E_D_TOV instead of waiting for the initiator's
+	 * SCSI timeout. */
+	struct ev_timer data_timer;
 };
 
 struct fcoe_tmf {

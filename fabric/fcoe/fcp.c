@@ -17,6 +17,10 @@
 
 /* The largest FCP_DL we buffer for one command (as over iSCSI). */
 #define FCP_MAX_COMMAND_BYTES (64u << 20)
+/* FC-FS-4 E_D_TOV: the longest gap between two frames of a sequence. */
+#define FCP_E_D_TOV_MS        2000
+
+static void exch_free(struct fcoe_exch *ex);
 
 /* --- the I_T nexus of an image pair ------------------------------------------------ */
 
@@ -76,12 +80,8 @@ void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns)
 	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
 		struct fcoe_exch *ex = port->exch[i];
 
-		if (ex && ex->rp == rp && ex->state == EXCH_RECEIVING && (all_luns || ex->cmd.lun == lun)) {
-			port->exch[i] = NULL;
-			scsi_cmd_free_buf(&ex->cmd);
-			free(ex);
-			fcoe_rport_put(rp);
-		}
+		if (ex && ex->rp == rp && ex->state == EXCH_RECEIVING && (all_luns || ex->cmd.lun == lun))
+			exch_free(ex);
 	}
 }
 
@@ -127,6 +127,8 @@ static void exch_free(struct fcoe_exch *ex)
 {
 	struct fcoe_rport *rp = ex->rp;
 
+	if (ex->data_timer.armed)
+		ev_timer_cancel(the_gateway->loop, &ex->data_timer);
 	if (ex->in_table && rp->port->exch[ex->rx_id] == ex)
 		rp->port->exch[ex->rx_id] = NULL;   /* (not in_table: the port may be gone) */
 	scsi_cmd_free_buf(&ex->cmd);
@@ -259,6 +261,28 @@ static void exch_fail(struct fcoe_exch *ex, uint8_t key, uint16_t asc)
 	cmd->transfer_len = 0;
 	send_rsp(ex, 0, -1);
 	exch_free(ex);
+}
+
+/* FCP-4 12.3 (no sequence-level recovery): a write whose data has a
+ * gap or stopped ends at once with CHECK CONDITION, ABORTED COMMAND,
+ * DATA PHASE ERROR, which initiators retry; the rest of its data is
+ * dropped with the exchange. Waiting would cost the initiator's SCSI
+ * timeout and an ABTS. */
+static void write_data_lost(struct fcoe_exch *ex, const char *why)
+{
+	log_info("fcoe %s: write OX_ID 0x%x from %06x: %s after %u of %u bytes; ABORTED COMMAND",
+		 ex->rp->port->ifname, ex->ox_id, ex->rp->port_id, why, ex->received, ex->edtl);
+	ex->rp->port->rx_dropped++;
+	exch_fail(ex, SK_ABORTED_COMMAND, ASC_DATA_PHASE_ERROR);
+}
+
+static void data_timeout(struct event_loop *loop, void *arg)
+{
+	struct fcoe_exch *ex = arg;
+
+	(void)loop;
+	if (ex->state == EXCH_RECEIVING)
+		write_data_lost(ex, "no data for E_D_TOV");
 }
 
 /* --- task management ------------------------------------------------------------------ */
@@ -480,6 +504,8 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 	}
 	ex->state = EXCH_RECEIVING;
 	send_xfer_rdy(ex);
+	ev_timer_init(&ex->data_timer, data_timeout, ex);
+	ev_timer_arm(port->gw->loop, &ex->data_timer, FCP_E_D_TOV_MS);
 }
 
 static void recv_data(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx)
@@ -491,17 +517,21 @@ static void recv_data(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 		port->rx_dropped++;   /* aborted or unknown exchange */
 		return;
 	}
-	/* FCP-4 9.4: in order, inside the burst we asked for. */
-	if (!(rx->fh.f_ctl & FC_FC_REL_OFF) || off != ex->received ||
-	    rx->payload_len > ex->edtl - ex->received) {
-		log_warn("fcoe %s: FCP_DATA for OX_ID 0x%x at offset %u (expected %u, %u bytes) dropped",
-			 port->ifname, ex->ox_id, off, ex->received, rx->payload_len);
-		port->rx_dropped++;
+	/* FCP-4 9.4: in order, inside the burst we asked for. On one link
+	 * frames do not overtake each other: a gap is a lost frame. */
+	if (!(rx->fh.f_ctl & FC_FC_REL_OFF) || rx->payload_len > ex->edtl - MIN(off, ex->edtl)) {
+		write_data_lost(ex, "FCP_DATA outside the burst");
+		return;
+	}
+	if (off != ex->received) {
+		write_data_lost(ex, off > ex->received ? "a gap in FCP_DATA" : "FCP_DATA repeated");
 		return;
 	}
 	memcpy(ex->cmd.buf + off, rx->payload, rx->payload_len);
 	ex->received += rx->payload_len;
+	ev_timer_arm(port->gw->loop, &ex->data_timer, FCP_E_D_TOV_MS);
 	if (ex->received == ex->edtl) {
+		ev_timer_cancel(port->gw->loop, &ex->data_timer);
 		ex->cmd.data_out_len = ex->edtl;
 		ex->state = EXCH_IN_CORE;
 		scsi_cmd_submit(&ex->cmd);

@@ -49,9 +49,9 @@ start_sangwd --target "$TARGET_IQN" --lun "file:$TEST_DIR/lu0.img,size=${SIZE_MB
 wait_for_line "$SANGWD_LOG" "VN_Port .* up" 10 || fail "the VN_Port did not come up"
 BLOCKS=$((SIZE_MB * 2048))
 
-run_initiator() {   # WWPN what
+run_initiator() {   # WWPN what [--expect-denied]
 	note "initiator $1 ($2)"
-	ip netns exec "$NS_I" timeout 120 "$FCOE_INIT" fci0 "$1" "$BLOCKS" >"$TEST_DIR/init.out" 2>&1
+	ip netns exec "$NS_I" timeout 120 "$FCOE_INIT" fci0 "$1" "$BLOCKS" ${3:-} >"$TEST_DIR/init.out" 2>&1
 	local rc=$?
 	cat "$TEST_DIR/init.out" >&2
 	assert_alive
@@ -79,6 +79,22 @@ wait_for_line "$SANGWD_LOG" "VN2VN port wwpn 2000000000000077 wwnn 1000000000000
 	fail "the FCoE port did not come back with the new names"
 wait_for_line "$SANGWD_LOG" "VN_Port .* up \(wwpn 2000000000000077" 10 || fail "the new VN_Port did not come up"
 run_initiator 0x1000000000000302 "after portal delete/create through gwcli"
+stop_sangwd
+
+# From a configuration file: the FCoE portal with its names, an ACL that
+# names one FC initiator port by its WWPN; another port is refused.
+cat >"$TEST_DIR/sangw.json" <<JSON
+{"portals": ["$PORTAL", {"portal": "fct0", "transport": "fcoe", "wwpn": "0x2000000000000088",
+                        "target": "$TARGET_IQN"}],
+ "targets": [{"iqn": "$TARGET_IQN",
+              "luns": [{"lun": 0, "backstore": "file", "path": "$TEST_DIR/lu0.img"}],
+              "acls": [{"initiator": "naa.2fffffffffffff05"}]}]}
+JSON
+start_sangwd --config "$TEST_DIR/sangw.json"
+wait_for_line "$SANGWD_LOG" "VN_Port .* up \(wwpn 2000000000000088" 10 || fail "the configured VN_Port did not come up"
+run_initiator 0x2fffffffffffff05 "in the ACL"
+run_initiator 0x2fffffffffffff06 "in no ACL" --expect-denied
+grep -q "naa.2fffffffffffff06 is not in the ACLs" "$SANGWD_LOG" || fail "the refusal was not logged"
 
 stop_sangwd
 pass

@@ -7,8 +7,10 @@
  * that the target must drop while it keeps serving; finally LOGO, and an
  * FCP_CMND after it that must be answered by a LOGO from the target.
  *
- *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS
+ *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]
  *
+ * With --expect-denied, the target must refuse the PRLI (the port is in
+ * no ACL) and nothing else is tried.
  * Prints "ok: ..." per step and "FAIL: ..." on the first failure (exit 1).
  * It links the target's frame and FIP codecs (unit-tested on their own
  * against the standard CRC); the Linux initiator in the guest test is the
@@ -288,6 +290,8 @@ static void plogi(void)
 	}
 }
 
+static bool expect_denied;
+
 static void prli_and_friends(void)
 {
 	uint8_t pl[64];
@@ -302,6 +306,13 @@ static void prli_and_friends(void)
 	pl[6] = FC_SPP_EST_IMG_PAIR;
 	put_be32(pl + 16, FCP_SPPF_INIT_FCN | FCP_SPPF_RD_XRDY_DIS);
 	r = els(ELS_PRLI, pl, 20, &rlen);
+	if (expect_denied) {
+		if (r[0] != ELS_LS_RJT)
+			FAIL("PRLI of a port in no ACL was accepted");
+		OK("PRLI of a port in no ACL: LS_RJT (reason 0x%02x)", r[5]);
+		printf("all passed\n");
+		exit(0);
+	}
 	if (r[0] != ELS_LS_ACC || rlen < 20 || (r[6] & 0x0f) != FC_SPP_RESP_ACK || !(r[6] & FC_SPP_EST_IMG_PAIR))
 		FAIL("PRLI not accepted (op 0x%02x flags 0x%02x)", r[0], r[6]);
 	if (!(get_be32(r + 16) & FCP_SPPF_TARG_FCN) || get_be32(r + 16) & FCP_SPPF_INIT_FCN)
@@ -361,6 +372,10 @@ static void fcp_cmnd(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint32_t
 	send_fc(&h, payload, FCP_CMND_LEN, FC_SOF_I3, FC_EOF_T);
 }
 
+/* Loss simulation for writes: the data frame of this index is not sent
+ * (-1: none); no data frame from this index on is sent (-1: all). */
+static int skip_frame = -1, stop_frame = -1;
+
 static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint8_t *data, uint32_t dl)
 {
 	uint8_t cmnd[FCP_CMND_LEN];
@@ -393,6 +408,14 @@ static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr,
 				struct fc_hdr h;
 				uint32_t n = MIN(chunk, burst - done);
 				bool last = done + n == burst;
+
+				if ((int)cnt == stop_frame)
+					break;
+				if ((int)cnt == skip_frame) {
+					cnt++;
+					done += n;
+					continue;
+				}
 
 				fc_req_hdr(&h, FC_RCTL_DD_SOL_DATA, FC_TYPE_FCP, ox);
 				h.rx_id = rx_id;
@@ -525,6 +548,35 @@ static void tmf_and_abts(void)
 	OK("ABTS answered with BA_ACC");
 }
 
+/* A lost write data frame (a gap) and write data that stops: the
+ * target ends the command with ABORTED COMMAND at once, or after
+ * E_D_TOV, instead of leaving it to the initiator's timeout. */
+static void lost_write_data(void)
+{
+	static uint8_t wbuf[64 * 1024];
+	uint8_t cdb[16] = { 0x2a };
+	struct fcp_result r;
+	uint64_t t0;
+
+	put_be32(cdb + 2, 300);
+	put_be16(cdb + 7, sizeof(wbuf) / 512);
+	skip_frame = 5;
+	t0 = ms_now();
+	r = scsi(cdb, 0, false, true, wbuf, sizeof(wbuf));
+	skip_frame = -1;
+	if (r.status != 2 || r.sense_key != 0xb || ms_now() - t0 > 1500)
+		FAIL("write with a lost frame: status %u key %u after %llu ms", r.status, r.sense_key,
+		     (unsigned long long)(ms_now() - t0));
+	stop_frame = 3;
+	t0 = ms_now();
+	r = scsi(cdb, 0, false, true, wbuf, sizeof(wbuf));
+	stop_frame = -1;
+	if (r.status != 2 || r.sense_key != 0xb || ms_now() - t0 < 1500)
+		FAIL("write whose data stopped: status %u key %u after %llu ms", r.status, r.sense_key,
+		     (unsigned long long)(ms_now() - t0));
+	OK("lost write data: ABORTED COMMAND at once (gap) and after E_D_TOV (data stopped)");
+}
+
 static void bad_input(void)
 {
 	uint8_t buf[FCOE_MAX_FRAME], cmnd[FCP_CMND_LEN], cdb[16] = { 0x12, 0, 0, 0, 36 };
@@ -618,8 +670,12 @@ int main(int argc, char **argv)
 	struct ifreq ifr;
 	int ifindex;
 
+	if (argc == 5 && !strcmp(argv[4], "--expect-denied")) {
+		expect_denied = true;
+		argc--;
+	}
 	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1]))) {
-		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS\n");
+		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]\n");
 		return 2;
 	}
 	my_wwpn = strtoull(argv[2], NULL, 0);
@@ -656,6 +712,7 @@ int main(int argc, char **argv)
 	prli_and_friends();
 	fcp_tests(strtoull(argv[3], NULL, 0), true);
 	tmf_and_abts();
+	lost_write_data();
 	bad_input();
 	fcp_tests(strtoull(argv[3], NULL, 0), false);   /* still serving */
 	logout();
