@@ -96,7 +96,7 @@ note "guest booted to its script in $(guest_booted_after) s; initiator port $ini
 sessions=$(gwcli sessions 2>&1) || fail "gwcli sessions failed: $sessions"
 grep -qi "${ini#0x}" <<<"$(tr -d ':' <<<"$sessions")" ||
 	fail "gwcli sessions does not show the initiator port $ini: $sessions"
-note "gwcli sessions: $(echo $sessions)"
+note "gwcli sessions: $(tr -s ' \n' ' ' <<<"$sessions")"
 
 if phase pr; then
 	guest_step pr-done 240
