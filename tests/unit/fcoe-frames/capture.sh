@@ -23,7 +23,7 @@ trap finish EXIT
 guest_prepare "$run_dir"
 cp "$here/capture.guest" "$GUEST_SHARE/test.sh"
 guest_start --nic sgwg-fc0,mtu=9000 --timeout 300 test.sh || exit 1
-ip netns exec "$GUEST_NETNS" tcpdump -i sgwg-fc0 -s 0 -U -w "$run_dir/alone.pcap" 2>"$run_dir/tcpdump.err" &
+ip netns exec "$GUEST_NETNS" tcpdump -i sgwg-fc0 -s 0 -U -w "$run_dir/alone.pcap" 'ether proto 0x8914 or ether proto 0x8906' 2>"$run_dir/tcpdump.err" &
 tcpdump_pid=$!
 sleep 1
 guest_signal capturing
@@ -35,5 +35,5 @@ guest_wait
 cat "$GUEST_OUTPUT"
 [ "$GUEST_RC" = 0 ] || { echo "capture.sh: the guest's part failed ($GUEST_RC)" >&2; exit 1; }
 cp "$run_dir/alone.pcap" "$outdir/vn2vn-alone.pcap"
-cp "$GUEST_SHARE/out/lio.pcap" "$outdir/lio-vn2vn.pcap"
+tcpdump -r "$GUEST_SHARE/out/lio.pcap" -w "$outdir/lio-vn2vn.pcap" 'ether proto 0x8914 or ether proto 0x8906' 2>/dev/null
 ls -l "$outdir"/*.pcap
