@@ -86,18 +86,6 @@ guest_start --netns "$SGWC_SWITCH_NS" --bridge "$SGWC_BRIDGE" --tap sgwc-tap0 \
 	test.sh "$TARGET_IQN" "$(node_portal 1)" "$(node_portal 2)" ||
 	fail "cannot start the guest"
 
-# guest_step NAME SECONDS: wait for the guest's signal NAME; fail with its
-# output when it failed or went silent.
-guest_step() {
-	if ! guest_wait_for "$1" "$2"; then
-		note "guest output so far:"
-		tail -n 40 "$GUEST_OUTPUT" >&2
-		[ -f "$GUEST_SHARE/to-host/failed" ] && fail "in the guest: $(cat "$GUEST_SHARE/to-host/failed")"
-		guest_running || fail "the guest ended before '$1' (console: $(tail -n 3 "$GUEST_CONSOLE" | tr '\n' ' '))"
-		fail "the guest did not reach '$1' within $2 s"
-	fi
-}
-
 guest_step paths-grouped 240
 note "guest booted to its script in $(guest_booted_after) s"
 note "multipath -ll with both nodes up:"

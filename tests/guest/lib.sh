@@ -254,6 +254,19 @@ guest_wait_for() {
 	return 0
 }
 
+
+# guest_step NAME SECONDS: guest_wait_for, and on failure show the guest's
+# output so far and fail (tests/lib.sh's fail) with why: the guest's own
+# failure note, the guest having ended, or the deadline.
+guest_step() {
+	guest_wait_for "$1" "$2" && return 0
+	_guest_note "guest output so far:"
+	tail -n 40 "$GUEST_OUTPUT" >&2
+	[ -f "$GUEST_SHARE/to-host/failed" ] && fail "in the guest: $(cat "$GUEST_SHARE/to-host/failed")"
+	guest_running || fail "the guest ended before '$1' (console: $(tail -n 3 "$GUEST_CONSOLE" | tr '\n' ' '))"
+	fail "the guest did not reach '$1' within $2 s"
+}
+
 # guest_signal NAME [TEXT]: what the guest's host_wait NAME waits for.
 guest_signal() {
 	printf '%s\n' "${2:-}" >"$GUEST_SHARE/to-guest/.$1" && mv "$GUEST_SHARE/to-guest/.$1" "$GUEST_SHARE/to-guest/$1"
