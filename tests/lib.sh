@@ -366,6 +366,17 @@ bench_verified() {
 	grep -q " 0 mismatches" "$1" || fail "$2: data lost (verify mismatches): $(tail -4 "$1")"
 }
 
+# bench_finished PID LOG WHAT: wait for a sangw-bench --verify run in the
+# background, show its last lines, and require exit 0 and bench_verified.
+bench_finished() {
+	local rc
+	wait "$1"
+	rc=$?
+	note "$(tail -4 "$2" | tr -s ' ')"
+	[ $rc -eq 0 ] || fail "sangw-bench failed (status $rc): $(tail -4 "$2")"
+	bench_verified "$2" "$3"
+}
+
 # wait_lus_ready [SECONDS]: every LU's backing is open and none of its port
 # groups is Transitioning (rbd LUs open in the background and answer NOT
 # READY until then); fails with the reason gwcli shows when one is not

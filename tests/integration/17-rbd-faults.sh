@@ -25,10 +25,6 @@ wait_until 30 bench_running || fail "no writes reach the LU: $(tail -3 "$bench_l
 
 ceph_fault_cycle assert_alive
 
-wait "$bench"
-rc=$?
-note "$(tail -4 "$bench_log" | tr -s ' ')"
-[ $rc -eq 0 ] || fail "sangw-bench failed (status $rc): $(tail -4 "$bench_log")"
-bench_verified "$bench_log" "across the faults"
+bench_finished "$bench" "$bench_log" "across the faults"
 stop_sangwd
 pass
