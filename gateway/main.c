@@ -16,6 +16,7 @@
 
 #include "../cluster/cluster.h"
 #include "../fabric/iscsi/iscsi.h"
+#include "../fabric/iscsi/crc32c.h"
 #ifdef HAVE_FCOE
 #include "../fabric/fcoe/fcoe_fabric.h"
 #endif
@@ -310,6 +311,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 			       ""
 #endif
 			       );
+			printf("crc32c: %s\n", crc32c_implementation());
 			exit(0);
 		}
 		default: usage(stderr); return -1;
