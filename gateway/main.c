@@ -20,6 +20,7 @@
 #include "../fabric/fcoe/fcoe_fabric.h"
 #endif
 #include "scsi/alua.h"
+#include "scsi/target_ports.h"
 #include "backstore/backstore.h"
 #include "config.h"
 #include "event_loop.h"
@@ -832,6 +833,7 @@ int main(int argc, char **argv)
 	mgmt_stop(&gw);
 	iscsi_fabric_shutdown(&gw, SHUTDOWN_LOGOUT_MS);
 #ifdef HAVE_FCOE
+	target_ports_freeze(&gw);     /* they stay listed while we are away */
 	fcoe_fabric_shutdown(&gw);    /* LOGO to every logged-in initiator */
 #endif
 	/* Every connection is gone: what is left runs on this thread. */

@@ -317,6 +317,7 @@ struct gateway {
 	struct node_target_ports node_ports[ALUA_MAX_GROUPS];   /* ascending by node */
 	unsigned n_node_ports;
 	bool ports_announcing;           /* our SOP_TARGET_PORTS in flight */
+	bool ports_frozen;               /* stopping: announce nothing more */
 	char state_dir[PATH_MAX];
 	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
 	char mgmt_socket[PATH_MAX];

@@ -93,13 +93,18 @@ static void announced(void *ctx, int result)
 		target_ports_kick(gw);   /* they may have changed meanwhile */
 }
 
+void target_ports_freeze(struct gateway *gw)
+{
+	gw->ports_frozen = true;
+}
+
 void target_ports_kick(struct gateway *gw)
 {
 	static const struct node_target_ports none;
 	const struct node_target_ports *seen;
 	struct target_ports_payload p;
 
-	if (!gw->cluster || !gw->cluster_ready || gw->ports_announcing)
+	if (!gw->cluster || !gw->cluster_ready || gw->ports_announcing || gw->ports_frozen)
 		return;
 	seen = entry_of(gw, gw->node_id);
 	if (list_equal(&gw->own_ports, seen ? seen : &none))

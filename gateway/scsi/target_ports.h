@@ -28,6 +28,11 @@ void target_port_remove(struct gateway *gw, uint16_t rel);
  * is ready; shared_state_ready_changed() and target_port_add/remove call it. */
 void target_ports_kick(struct gateway *gw);
 
+/* sangwd is stopping: announce nothing more, so the ports it announced
+ * stay listed in its group while it is away, as when a node dies (the
+ * group itself stays listed, Unavailable: alua.h). */
+void target_ports_freeze(struct gateway *gw);
+
 /* Apply a SOP_TARGET_PORTS payload from origin_node: 0 or -EINVAL. */
 int target_ports_apply(struct gateway *gw, uint32_t origin_node, const void *payload, uint32_t len);
 

@@ -18,7 +18,9 @@
 #    FC path answers NOT READY 04/0B;
 #  - mixed: an iSCSI initiator's reservation through node 1 blocks an FC
 #    initiator's write through node 2, and the FC initiator's PREEMPT
-#    gives the iSCSI nexus 2A/05.
+#    gives the iSCSI nexus 2A/05;
+#  - node 2's sangwd restarted: its group (FC port included) Unavailable
+#    meanwhile, then both FC ports listed through both nodes again.
 TEST_NAME=cluster-fcoe
 . "$(dirname "$0")/lib.sh"
 FCOE_INIT=$SANGW_BUILD/tests/integration/fcoe-initiator
@@ -140,7 +142,8 @@ groups_has() {   # GROUPS TPG STATE RTP: "TPG:STATE@TPG+RTP" is in GROUPS
 }
 rtpg_is() {   # SESSION STATE1 STATE2: RTPG through SESSION shows both groups so
 	local i st
-	fc_expect '^ok groups=' "${1:0:1}" rtpg "$1"
+	fc "${1:0:1}" rtpg "$1"
+	[[ "$FC_REPLY" == "ok groups="* ]] || return 1   # e.g. a unit attention first
 	for i in 1 2; do
 		st=$2
 		[ "$i" = 2 ] && st=$3
@@ -223,4 +226,22 @@ sess_expect '^status 0x18$' write I 0 8 6
 fc_expect '^ok$' X write X2 0 8 5
 sess_expect '^ok pattern$' read I 0 8 5
 fc_expect '^ok$' X clear X2 "$key_x"
+
+# Node 2's sangwd restarts: meanwhile node 1 lists its group Unavailable,
+# FC port included; back, node 2 knows node 1's FC port from the state
+# transfer (node 1 has nothing new to announce) and serves a new login.
+node_stop_sangwd 2
+fc_expect '^check 6/2a/06$' X tur X1
+wait_until 10 rtpg_is X1 ao un
+rtpg_check X1 ao un
+node_start_sangwd 2 --target "$TARGET_IQN" --lun "$SHARED_LU_SPEC" \
+	--listen-fcoe "$(node_fc_if 2),wwpn=$(node_wwpn 2),wwnn=$(node_wwnn 2)"
+node_wait_lus_ready 2
+wait_for_line "$(node_dir 2)/sangwd.log" "VN_Port .* up" 10 || fail "node 2's VN_Port did not come back"
+fc_expect '^ok fcid=' Y login Y2b "$(node_wwpn 2)"
+fc_expect '^ok consumed=6/29/0' Y clear-ua Y2b
+wait_until 10 rtpg_is X1 ao ao
+rtpg_check X1 ao ao
+rtpg_check Y2b ao ao
+fc_expect '^ok pattern$' Y read Y2b 0 8 5
 pass
