@@ -723,7 +723,8 @@ static void logout(void)
  *                              the page's order; "iscsi:NAME" for a name string)
  *   write NAME LBA BLOCKS SEED | read NAME LBA BLOCKS SEED  (read: "ok pattern"
  *                              when the blocks hold what write SEED left)
- * Everything goes to LUN 0. A lost target ends the program with "FAIL: ...". */
+ * Everything goes to LUN 0. A lost target ends the program with "FAIL: ...".
+ * It beacons every 8 s once logged in, as a VN_Port must. */
 
 struct fc_session {
 	char name[32];
@@ -1058,20 +1059,45 @@ static void session_command(int argc, char **argv, char *buf, size_t len)
 	}
 }
 
+/* FC-BB-6 7.8.7.4: a VN_Port beacons every 8 s; a target drops a
+ * neighbour whose beacons stop. From the first login on, also while idle. */
+static uint64_t last_beacon_ms;
+
+static void beacon_if_due(void)
+{
+	struct fip_vn_self s = self_info();
+	uint8_t buf[2400];
+
+	if (!n_peers || ms_now() - last_beacon_ms < FIP_VN_BEACON_INT_MS)
+		return;
+	send_raw(buf, fip_build_vn(buf, sizeof(buf), FIP_SC_VN_BEACON, fip_all_vn2vn_macs, &s, 0));
+	last_beacon_ms = ms_now();
+}
+
 static int session_main(void)
 {
 	char line[1024], answer[4096];
 
 	many_targets = true;
-	while (fgets(line, sizeof(line), stdin)) {
+	for (;;) {
+		struct pollfd pfd = { .fd = 0, .events = POLLIN };
 		char *argv[8], *save = NULL;
 		int argc = 0;
+
+		/* One command at a time (the shell waits for each answer), so
+		 * stdin's buffer holds no second line while we poll. */
+		beacon_if_due();
+		if (poll(&pfd, 1, 1000) == 0)
+			continue;
+		if (!fgets(line, sizeof(line), stdin))
+			break;
 
 		for (char *t = strtok_r(line, " \t\r\n", &save); t && argc < 8;
 		     t = strtok_r(NULL, " \t\r\n", &save))
 			argv[argc++] = t;
 		if (!argc)
 			continue;
+		beacon_if_due();
 		session_command(argc, argv, answer, sizeof(answer));
 		printf("%s\n", answer);
 		fflush(stdout);
