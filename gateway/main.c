@@ -21,6 +21,7 @@
 #include "../fabric/fcoe/fcoe_fabric.h"
 #endif
 #include "scsi/alua.h"
+#include "scsi/target_ports.h"
 #include "backstore/backstore.h"
 #include "config.h"
 #include "event_loop.h"
@@ -691,6 +692,7 @@ static void gateway_teardown(struct gateway *gw, unsigned logout_ms)
 	if (gw->loop)
 		iscsi_fabric_shutdown(gw, logout_ms);
 #ifdef HAVE_FCOE
+	target_ports_freeze(gw);     /* they stay listed while we are away */
 	fcoe_fabric_shutdown(gw);    /* LOGO to every logged-in initiator */
 #endif
 	/* Every connection is gone: what is left runs on this thread. */

@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../gateway/scsi/target_ports.h"
 #include "../../gateway/log.h"
 #include "../../gateway/util.h"
 
@@ -708,6 +709,9 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		snprintf(err, errlen, "fcoe %s: out of memory", port->ifname);
 		goto fail;
 	}
+	/* An FC port is a target port of its own (SPC-4 4.6.5). */
+	if (target_port_add(gw, &port->rel_port_id, err, errlen) < 0)
+		goto fail;
 	port->rand_state = (uint32_t)(port->wwpn ^ (port->wwpn >> 32) ^ now_ns()) | 1;
 	port->next_els_xid = 0x8000;
 	ev_timer_init(&port->timer, port_timer, port);
@@ -721,6 +725,8 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		 port->mtu, port->max_payload, port->port_id);
 	return port;
 fail:
+	if (port->rel_port_id)
+		target_port_remove(gw, port->rel_port_id);
 	if (port->fd >= 0)
 		close(port->fd);
 	free(port->rx_buf);
@@ -746,6 +752,7 @@ static void port_close(struct fcoe_port *port, bool logo)
 	ev_timer_cancel(port->gw->loop, &port->timer);
 	ev_remove(port->gw->loop, &port->src);
 	close(port->fd);
+	target_port_remove(port->gw, port->rel_port_id);
 	free(port->rx_buf);
 	free(port->tx_buf);
 	free(port);
