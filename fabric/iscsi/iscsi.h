@@ -89,6 +89,7 @@ struct iscsi_conn {
 	TAILQ_HEAD(, iscsi_task) tasks;
 	unsigned task_count;
 	uint64_t read_inflight;        /* expected Data-In bytes of tasks not yet freed */
+	uint64_t write_receiving;      /* buffer bytes of WRITEs still receiving Data-Out */
 	uint64_t rx_pdus, tx_pdus, rx_bytes, tx_bytes;
 	unsigned refs;                 /* tasks and PDUs that still point here */
 	bool reject_logged;
@@ -131,6 +132,8 @@ struct iscsi_task {
 	uint32_t ttt;                  /* of the outstanding R2T; reserved while unsolicited */
 	uint32_t data_in_pdus;         /* DataSN count for ExpDataSN */
 	uint32_t read_bytes;           /* in conn->read_inflight */
+	uint32_t write_held;           /* in conn->write_receiving */
+	bool awaiting_budget;          /* R2T waits for conn->write_receiving to drop */
 	unsigned tx_refs;              /* PDUs in the tx queue using cmd.buf */
 	bool aborted_locally;
 	TAILQ_ENTRY(iscsi_task) link;  /* in conn->tasks */

@@ -15,6 +15,11 @@
 /* The largest EDTL we buffer for one command. Larger requests are refused
  * with CHECK CONDITION instead of letting one initiator claim memory. */
 #define MAX_COMMAND_BYTES (64u << 20)
+/* Buffers of WRITEs still waiting for their Data-Out, per connection: an
+ * initiator could send WRITE commands and hold back the data. Beyond this
+ * a new WRITE gets a buffer for its unsolicited data only, and its R2Ts
+ * wait until earlier WRITEs have their data (or are aborted). */
+#define WRITE_RECEIVE_BUDGET (32u << 20)
 
 static const uint8_t iscsi_to_sam_attr[] = {
 	[ISCSI_ATTR_UNTAGGED] = TASK_SIMPLE,
@@ -74,6 +79,7 @@ void task_put(struct iscsi_task *task)
 	TAILQ_REMOVE(&conn->tasks, task, link);
 	conn->task_count--;
 	conn->read_inflight -= task->read_bytes;
+	conn->write_receiving -= task->write_held;
 	release_slot(task);
 	scsi_cmd_free_buf(&task->cmd);
 	session_put(task->sess);
@@ -237,6 +243,31 @@ again:
 
 /* --- R2T (11.8) -------------------------------------------------------------------- */
 
+/* The first WRITE always gets its buffer, so the budget never stops a
+ * connection; later ones while the total stays within the budget. */
+static bool write_budget_allows(const struct iscsi_conn *conn, uint32_t more)
+{
+	return conn->write_receiving == 0 || conn->write_receiving + more <= WRITE_RECEIVE_BUDGET;
+}
+
+/* Grow a receiving task's buffer to len bytes (keeping its contents). */
+static int task_hold_write_buffer(struct iscsi_task *task, uint32_t len)
+{
+	if (len <= task->write_held)
+		return 0;
+	if (scsi_cmd_ensure_buf(&task->cmd, len) < 0)
+		return -1;
+	task->conn->write_receiving += len - task->write_held;
+	task->write_held = len;
+	return 0;
+}
+
+static void task_release_write_buffer(struct iscsi_task *task)
+{
+	task->conn->write_receiving -= task->write_held;
+	task->write_held = 0;
+}
+
 /* Ask the transport for the next burst of Data-Out: what one R2T asks
  * for (TCP sends that R2T, iSER reads the burst by RDMA READ). */
 static void solicit_data(struct iscsi_task *task)
@@ -254,18 +285,52 @@ static void solicit_data(struct iscsi_task *task)
 	task->r2t_sn++;
 }
 
-/* All Data-Out of the current sequence arrived: ask for more or run. */
+static void resume_waiting_writes(struct iscsi_conn *conn);
+
+/* All Data-Out of the current sequence arrived: ask for more or run. The
+ * first R2T of a WRITE whose buffer did not fit the budget waits. */
 static void data_sequence_done(struct iscsi_task *task)
 {
-	if (task->received >= task->edtl) {
-		struct iscsi_conn *conn = task->conn;
+	struct iscsi_conn *conn = task->conn;
 
+	if (task->received >= task->edtl) {
 		task->ttt = ISCSI_RESERVED_TAG;
+		task_release_write_buffer(task);   /* it counts as executing now */
 		task_submit(task);   /* may complete and free task at once */
 		submit_pending(conn);
+		resume_waiting_writes(conn);
 		return;
 	}
+	if (task->write_held < task->edtl) {
+		if (!write_budget_allows(conn, task->edtl - task->write_held)) {
+			task->awaiting_budget = true;
+			return;
+		}
+		if (task_hold_write_buffer(task, task->edtl) < 0) {
+			task_fail(task, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+			return;
+		}
+	}
 	solicit_data(task);
+}
+
+/* Budget came free: WRITEs waiting for it get their R2Ts, oldest first. */
+static void resume_waiting_writes(struct iscsi_conn *conn)
+{
+	struct iscsi_task *task;
+
+	if (conn->state != CONN_FULL_FEATURE)
+		return;
+again:
+	TAILQ_FOREACH(task, &conn->tasks, link) {
+		if (!task->awaiting_budget)
+			continue;
+		if (!write_budget_allows(conn, task->edtl - task->write_held))
+			return;
+		task->awaiting_budget = false;
+		data_sequence_done(task);   /* may fail and free the task */
+		goto again;
+	}
 }
 
 /* --- SCSI Command (11.3) ------------------------------------------------------------ */
@@ -276,7 +341,7 @@ void task_handle_scsi_cmd(struct iscsi_conn *conn, const struct pdu *pdu)
 	struct iscsi_session *sess = conn->sess;
 	const struct iscsi_session_params *p = &sess->params;
 	bool is_read = bhs[1] & ISCSI_CMD_READ, is_write = bhs[1] & ISCSI_CMD_WRITE;
-	uint32_t edtl = bhs_edtl(bhs);
+	uint32_t edtl = bhs_edtl(bhs), unsolicited;
 	struct iscsi_task *task;
 	struct scsi_cmd *cmd;
 	uint8_t attr = bhs[1] & ISCSI_CMD_ATTR_MASK;
@@ -345,7 +410,11 @@ void task_handle_scsi_cmd(struct iscsi_conn *conn, const struct pdu *pdu)
 		task_submit(task);
 		return;
 	}
-	if (scsi_cmd_ensure_buf(cmd, edtl) < 0) {
+	/* The whole buffer if the budget allows, else room for the
+	 * unsolicited data only (immediate data and unsolicited Data-Out,
+	 * up to FirstBurstLength, 13.15): the rest waits for budget. */
+	unsolicited = !bhs_final(bhs) && !p->initial_r2t ? MIN(p->first_burst_length, edtl) : pdu->data_len;
+	if (task_hold_write_buffer(task, write_budget_allows(conn, edtl) ? edtl : unsolicited) < 0) {
 		task_fail(task, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
 		return;
 	}
@@ -525,6 +594,7 @@ static unsigned abort_local_tasks(struct iscsi_conn *conn, uint64_t lun, bool al
 			n++;
 		}
 	}
+	resume_waiting_writes(conn);   /* budget the aborted WRITEs held */
 	return n;
 }
 

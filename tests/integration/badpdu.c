@@ -1850,6 +1850,184 @@ static enum verdict case_immediate_flood(struct case_result *cr)
 	return v;
 }
 
+/* WRITEs whose data the initiator holds back: sangwd bounds, per
+ * connection, the buffers of WRITEs waiting for Data-Out (32 MiB, RFC 7143
+ * leaves R2T timing to the target, 11.8), so it solicits only some of them
+ * until earlier ones have their data. Once the data flows, every WRITE is
+ * solicited in turn and completes GOOD. 56 WRITEs of 1 MiB (no unsolicited
+ * data: F set, not immediate) must get R2Ts for at most 40 MiB. */
+#define WITHHELD_WRITES 56u
+#define WITHHELD_BYTES (1u << 20)
+#define WITHHELD_LIMIT (40u << 20)
+
+struct r2t_req {
+	uint32_t itt, ttt, offset, len;
+};
+
+static bool send_solicited(struct conn *c, unsigned lun, const struct r2t_req *r, const uint8_t *data)
+{
+	uint32_t seg = c->target_max_recv ? c->target_max_recv : 8192, sent = 0, datasn = 0;
+	uint8_t bhs[BHS_LEN];
+
+	while (sent < r->len) {
+		uint32_t len = r->len - sent < seg ? r->len - sent : seg;
+
+		memset(bhs, 0, sizeof(bhs));
+		bhs[0] = OP_DATA_OUT;
+		bhs[1] = sent + len == r->len ? FLAG_FINAL : 0;
+		put64(bhs + 8, encode_lun(lun));
+		put32(bhs + 16, r->itt);
+		put32(bhs + 20, r->ttt);
+		put32(bhs + 28, c->exp_statsn);
+		put32(bhs + 36, datasn++);
+		put32(bhs + 40, r->offset + sent);
+		if (!pdu_send(c, bhs, data + r->offset + sent, len))
+			return false;
+		sent += len;
+	}
+	return true;
+}
+
+static enum verdict case_withheld_write_data(struct case_result *cr)
+{
+	struct conn c;
+	uint8_t bhs[BHS_LEN], tur[6] = { 0 };
+	uint32_t bs = healthy.block_size, first_itt, n = WITHHELD_WRITES;
+	uint32_t solicited_tasks = 0, first_solicited, good = 0, answered = 0;
+	uint64_t start_lba = WITHHELD_BYTES / bs;
+	bool solicited[WITHHELD_WRITES] = { false };
+	struct r2t_req queue[WITHHELD_WRITES];
+	unsigned queued = 0, lun = cfg.lun;
+	struct scsi_result res;
+	uint8_t *data;
+	char why[256];
+	enum verdict v = PASS;
+
+	if ((uint64_t)healthy.blocks * bs < (uint64_t)(n + 1) * WITHHELD_BYTES)
+		return verdict(cr, SKIP, "needs an LU of %u MiB", n + 1);
+	NEED_LOGIN(&c, false);
+	for (int i = 0; i < 3; i++) {   /* the new nexus' unit attention first */
+		if (!scsi_read_cmd(&c, lun, tur, sizeof(tur), NULL, 0, &res, why, sizeof(why))) {
+			conn_close(&c);
+			return verdict(cr, FAIL, "%s", why);
+		}
+		if (res.status == 0)
+			break;
+	}
+	if (c.max_cmdsn - c.cmdsn + 1 < n) {
+		conn_close(&c);
+		return verdict(cr, SKIP, "CmdSN window below %u", n);
+	}
+	data = malloc(WITHHELD_BYTES);
+	if (!data) {
+		conn_close(&c);
+		return verdict(cr, FAIL, "out of memory");
+	}
+	memset(data, 0x5c, WITHHELD_BYTES);
+	first_itt = c.next_itt;
+	c.next_itt += n;
+	for (uint32_t i = 0; i < n; i++) {
+		memset(bhs, 0, sizeof(bhs));
+		bhs[0] = OP_SCSI_CMD;
+		bhs[1] = FLAG_FINAL | 0x20 | 1;        /* W, SIMPLE; no unsolicited data */
+		put64(bhs + 8, encode_lun(lun));
+		put32(bhs + 16, first_itt + i);
+		put32(bhs + 20, WITHHELD_BYTES);
+		put32(bhs + 24, c.cmdsn++);
+		put32(bhs + 28, c.exp_statsn);
+		bhs[32] = 0x2a;                        /* WRITE(10), SBC-3 5.32 */
+		put32(bhs + 32 + 2, (uint32_t)(start_lba + (uint64_t)i * (WITHHELD_BYTES / bs)));
+		put16(bhs + 32 + 7, (uint16_t)(WITHHELD_BYTES / bs));
+		if (!pdu_send(&c, bhs, NULL, 0)) {
+			v = verdict(cr, FAIL, "connection lost after %u WRITEs", i);
+			goto out;
+		}
+	}
+	/* Withhold the data: take what the target solicits until it is quiet
+	 * for a second (more R2Ts later would only make the check pass). */
+	for (;;) {
+		struct pdu p;
+		enum recv_result r = pdu_recv_reply(&c, &p, 1000);
+		uint32_t idx;
+
+		if (r == RECV_TIMEOUT)
+			break;
+		if (r != RECV_OK) {
+			v = verdict(cr, FAIL, "while withholding data: %s", recv_result_name(r));
+			goto out;
+		}
+		idx = get32(p.bhs + 16) - first_itt;
+		if ((p.bhs[0] & 0x3f) != OP_R2T || idx >= n || queued >= n) {
+			v = verdict(cr, FAIL, "while withholding data: opcode 0x%02x for ITT 0x%x",
+				    p.bhs[0] & 0x3f, get32(p.bhs + 16));
+			pdu_free(&p);
+			goto out;
+		}
+		if (!solicited[idx]) {
+			solicited[idx] = true;
+			solicited_tasks++;
+		}
+		queue[queued++] = (struct r2t_req){ get32(p.bhs + 16), get32(p.bhs + 20),
+						    get32(p.bhs + 40), get32(p.bhs + 44) };
+		pdu_free(&p);
+	}
+	if (solicited_tasks == 0 || (uint64_t)solicited_tasks * WITHHELD_BYTES > WITHHELD_LIMIT) {
+		v = verdict(cr, FAIL, "%u WRITEs of %u KiB without their data: R2Ts for %u of them (%u MiB, limit %u MiB)",
+			    n, WITHHELD_BYTES >> 10, solicited_tasks, solicited_tasks * (WITHHELD_BYTES >> 20),
+			    WITHHELD_LIMIT >> 20);
+		goto out;
+	}
+	first_solicited = solicited_tasks;
+	/* Now send what was asked for, and answer every further R2T. */
+	for (unsigned i = 0; i < queued; i++)
+		if (!send_solicited(&c, lun, &queue[i], data)) {
+			v = verdict(cr, FAIL, "connection lost sending Data-Out");
+			goto out;
+		}
+	while (answered < n) {
+		struct pdu p;
+		enum recv_result r = pdu_recv_reply(&c, &p, cfg.timeout_ms);
+		uint8_t op = p.bhs[0] & 0x3f;
+
+		if (r != RECV_OK) {
+			v = verdict(cr, FAIL, "after %u of %u responses: %s", answered, n, recv_result_name(r));
+			goto out;
+		}
+		if (op == OP_R2T) {
+			struct r2t_req req = { get32(p.bhs + 16), get32(p.bhs + 20), get32(p.bhs + 40),
+					       get32(p.bhs + 44) };
+			uint32_t idx = req.itt - first_itt;
+
+			if (idx < n && !solicited[idx]) {
+				solicited[idx] = true;
+				solicited_tasks++;
+			}
+			if (idx >= n || req.offset + req.len > WITHHELD_BYTES ||
+			    !send_solicited(&c, lun, &req, data)) {
+				v = verdict(cr, FAIL, "bad R2T for ITT 0x%x (offset %u, length %u) or connection lost",
+					    req.itt, req.offset, req.len);
+				pdu_free(&p);
+				goto out;
+			}
+		} else if (op == OP_SCSI_RSP && get32(p.bhs + 16) - first_itt < n) {
+			answered++;
+			if (p.bhs[3] == 0x00)
+				good++;
+		}
+		pdu_free(&p);
+	}
+	if (good != n || solicited_tasks != n)
+		v = verdict(cr, FAIL, "%u of %u WRITEs GOOD, %u solicited", good, n, solicited_tasks);
+	else
+		v = verdict(cr, PASS, "%u WRITEs of %u KiB without their data: R2Ts for %u (%u MiB) at first; "
+			    "with the data sent, all %u solicited and GOOD", n, WITHHELD_BYTES >> 10,
+			    first_solicited, first_solicited * (WITHHELD_BYTES >> 20), n);
+out:
+	free(data);
+	conn_close(&c);
+	return v;
+}
+
 /* --- login attacks on a target that requires CHAP (RFC 7143 12.1.3) --- */
 
 static int chap_login(enum chap_play play, struct chap_capture *capture, char *why, size_t len)
@@ -2018,6 +2196,7 @@ static const struct test_case cases[] = {
 	{ "truncated-pdu", case_truncated_pdu },
 	{ "nop-flood", case_nop_flood },
 	{ "immediate-flood", case_immediate_flood },
+	{ "withheld-write-data", case_withheld_write_data },
 	{ "silent-initiator", case_silent_initiator },
 	{ "chap-wrong-secret", case_chap_wrong_secret },
 	{ "chap-wrong-name", case_chap_wrong_name },
