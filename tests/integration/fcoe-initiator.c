@@ -8,9 +8,13 @@
  * FCP_CMND after it that must be answered by a LOGO from the target.
  *
  *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]
+ *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS --bench SECONDS,BYTES
  *
  * With --expect-denied, the target must refuse the PRLI (the port is in
- * no ACL) and nothing else is tried.
+ * no ACL) and nothing else is tried. With --bench, after the login it
+ * reads BYTES at a time (QD1, READ(10) from LBA 0) for SECONDS, checks
+ * every status and prints "bench: N reads ... IOPS", then logs out
+ * (tools/fcoe-bench, docs/fcoe.md).
  * Prints "ok: ..." per step and "FAIL: ..." on the first failure (exit 1).
  * It links the target's frame and FIP codecs (unit-tested on their own
  * against the standard CRC); the Linux initiator in the guest test is the
@@ -291,6 +295,8 @@ static void plogi(void)
 }
 
 static bool expect_denied;
+static double bench_seconds;
+static uint32_t bench_bytes;
 
 static void prli_and_friends(void)
 {
@@ -518,6 +524,34 @@ static void fcp_tests(uint64_t blocks, bool expect_ua)
 	OK("READ beyond capacity: ILLEGAL REQUEST");
 }
 
+/* QD1 reads for bench_seconds: IOPS as one synchronous initiator sees it. */
+static void bench(void)
+{
+	static uint8_t buf[8 << 20];
+	uint8_t cdb[16] = { 0 };
+	struct fcp_result r;
+	uint64_t t0, end, n = 0;
+
+	r = scsi(cdb, 0, false, false, NULL, 0);   /* the power-on unit attention */
+	cdb[0] = 0x28;
+	put_be16(cdb + 7, (uint16_t)(bench_bytes / 512));
+	t0 = ms_now();
+	end = t0 + (uint64_t)(bench_seconds * 1000);
+	while (ms_now() < end) {
+		r = scsi(cdb, 0, true, false, buf, bench_bytes);
+		if (r.status || r.data_len != bench_bytes)
+			FAIL("bench READ: status %u, %u bytes", r.status, r.data_len);
+		n++;
+	}
+	{
+		double s = (double)(ms_now() - t0) / 1000;
+
+		printf("bench: %llu reads of %u bytes in %.2f s: %.0f IOPS, %.1f MiB/s\n",
+		       (unsigned long long)n, bench_bytes, s, (double)n / s,
+		       (double)n * bench_bytes / s / (1 << 20));
+	}
+}
+
 static void tmf_and_abts(void)
 {
 	struct fcp_result r;
@@ -674,8 +708,15 @@ int main(int argc, char **argv)
 		expect_denied = true;
 		argc--;
 	}
+	if (argc == 6 && !strcmp(argv[4], "--bench")) {
+		if (sscanf(argv[5], "%lf,%u", &bench_seconds, &bench_bytes) != 2 || bench_seconds <= 0 ||
+		    !bench_bytes || bench_bytes % 512 || bench_bytes > (8u << 20))
+			FAIL("--bench SECONDS,BYTES (BYTES a multiple of 512, at most 8 MiB)");
+		argc -= 2;
+	}
 	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1]))) {
-		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]\n");
+		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS "
+			"[--expect-denied | --bench SECONDS,BYTES]\n");
 		return 2;
 	}
 	my_wwpn = strtoull(argv[2], NULL, 0);
@@ -710,6 +751,11 @@ int main(int argc, char **argv)
 	flogi();
 	plogi();
 	prli_and_friends();
+	if (bench_bytes) {
+		bench();
+		logout();
+		return 0;
+	}
 	fcp_tests(strtoull(argv[3], NULL, 0), true);
 	tmf_and_abts();
 	lost_write_data();
