@@ -374,8 +374,8 @@ static void recv_prli(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 		put_be32(acc + 4 + 12, FCP_SPPF_TARG_FCN | FCP_SPPF_RD_XRDY_DIS);
 	send_acc(rp, &rx->fh, acc, sizeof(acc));
 	if (rp->prli)
-		log_info("fcoe %s: PRLI from %06x (wwpn %016llx): FCP image pair established",
-			 port->ifname, rp->port_id, (unsigned long long)rp->wwpn);
+		log_info("fcoe %s: PRLI from %06x (wwpn %016llx): FCP image pair established, "
+			 "worker %u", port->ifname, rp->port_id, (unsigned long long)rp->wwpn, rp->slot);
 }
 
 static void recv_prlo(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx)

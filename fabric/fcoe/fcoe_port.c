@@ -167,13 +167,18 @@ struct event_loop *fcoe_rport_loop(const struct fcoe_rport *rp)
 
 void fcoe_port_steer(struct fcoe_port *port)
 {
-	static struct sock_filter prog[8 + 2 * STEER_MAX + 1];
+	struct sock_filter *prog;
 	struct fcoe_rport *rp;
 	struct sock_fprog fprog;
 	unsigned n = 0, entries = 0;
 
 	if (port->nslots < 2)
 		return;
+	prog = calloc(10 + 2 * STEER_MAX + 1, sizeof(*prog));
+	if (!prog) {
+		log_warn("fcoe %s: out of memory for the fanout program", port->ifname);
+		return;
+	}
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, STEER_ETH + 12);
 	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_FCOE_FRAME, 1, 0);
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
@@ -195,12 +200,12 @@ void fcoe_port_steer(struct fcoe_port *port)
 	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
 	fprog.len = (unsigned short)n;
 	fprog.filter = prog;
-	if (setsockopt(port->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog, sizeof(fprog)) < 0) {
+	if (setsockopt(port->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog, sizeof(fprog)) < 0)
 		log_warn("fcoe %s: fanout program: %s; FCP stays on the control thread", port->ifname,
 			 strerror(errno));
-		return;
-	}
-	port->steered = entries;
+	else
+		port->steered = entries;
+	free(prog);
 }
 
 /* --- remote ports --------------------------------------------------------------- */
