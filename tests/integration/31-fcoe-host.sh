@@ -73,7 +73,7 @@ grep -q "bad CRC\|frame dropped" "$SANGWD_LOG" || fail "no dropped-frame note in
 # control thread (the main thread, TID = PID) gains far less CPU time
 # than the busiest worker thread; with FCoE on the control thread it
 # would be the other way round.
-note "1 MiB reads for 4 s: which thread carries them"
+note "1 MiB reads for 6 s: which thread carries them"
 py() {
 	python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
 }
@@ -81,11 +81,15 @@ cpu_ticks() {   # TID -> utime + stime of that thread of sangwd
 	awk '{ print $14 + $15 }' "/proc/$SANGWD_PID/task/$1/stat" 2>/dev/null || echo 0
 }
 threads_before=$(for t in /proc/"$SANGWD_PID"/task/*; do echo "${t##*/} $(cpu_ticks "${t##*/}")"; done)
-ip netns exec "$NS_I" timeout 120 "$FCOE_INIT" fci0 0x2fffffffffffff07 "$BLOCKS" --bench 4,1048576 \
+ip netns exec "$NS_I" timeout 120 "$FCOE_INIT" fci0 0x2fffffffffffff07 "$BLOCKS" --bench 6,1048576 \
 	>"$TEST_DIR/bench.out" 2>&1 &
 BENCH_PID=$!
+# Logged in (the reads follow at once); a gwcli + python round can take
+# seconds on a loaded 2-core machine, hence the 6 s of reads.
+wait_for_line "$TEST_DIR/bench.out" "RTV, ADISC, ECHO accepted" 30 ||
+	{ cat "$TEST_DIR/bench.out" >&2; fail "the reading initiator did not log in"; }
 worker=
-for ((i = 0; i < 100; i++)); do
+while kill -0 "$BENCH_PID" 2>/dev/null; do   # until the reads end
 	gwcli --json sessions >"$TEST_DIR/sessions.json" 2>&1 &&
 		worker=$(py "[s['details']['worker'] for s in j['sessions']
 			if s['details'].get('fabric') == 'fcoe'][0]" <"$TEST_DIR/sessions.json" 2>/dev/null) && break
@@ -110,8 +114,18 @@ note "nexus on worker $worker; CPU ticks: control thread $ctl, busiest other thr
 wait_mgmt_socket
 out=$(gwcli ls 2>&1) || fail "gwcli ls: $out"
 grep -q "fct0,fcoe" <<<"$out" || fail "gwcli ls does not show the FCoE portal: $out"
+# Deleted under I/O: the port closes with exchanges in flight on a worker;
+# the initiator loses its target, sangwd keeps running.
+ip netns exec "$NS_I" timeout 120 "$FCOE_INIT" fci0 0x2fffffffffffff08 "$BLOCKS" --bench 30,262144 \
+	>"$TEST_DIR/bench2.out" 2>&1 &
+BENCH_PID=$!
+wait_for_line "$TEST_DIR/bench2.out" "RTV, ADISC, ECHO accepted" 30 ||
+	{ cat "$TEST_DIR/bench2.out" >&2; fail "the reading initiator did not log in"; }
 must gwcli portal delete fct0 --fcoe
 wait_for_line "$SANGWD_LOG" "fcoe fct0: port .* closed" 5 || fail "the FCoE port was not closed"
+wait "$BENCH_PID" && fail "the initiator kept reading after its port was deleted"
+grep -q "^FAIL: no FCP answer" "$TEST_DIR/bench2.out" || { cat "$TEST_DIR/bench2.out" >&2; fail "the reads ended otherwise"; }
+assert_alive
 out=$(gwcli portal create fct0 --fcoe --wwpn 0x20zz 2>&1) && fail "a bad WWPN was accepted: $out"
 grep -q "world wide name" <<<"$out" || fail "the refusal does not say why: $out"
 out=$(gwcli portal create 127.0.0.1:3999 --wwpn 0x2000000000000077 2>&1) && fail "--wwpn on a TCP portal: $out"
