@@ -10,6 +10,8 @@
  *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]
  *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS --bench SECONDS,BYTES
  *
+ * FCOE_INITIATOR_PORT_ID in the environment sets our FC_ID (default
+ * 0x00beef), for several initiators on one link.
  * With --expect-denied, the target must refuse the PRLI (the port is in
  * no ACL) and nothing else is tried. With --bench, after the login it
  * reads BYTES at a time (QD1, READ(10) from LBA 0) for SECONDS, checks
@@ -720,6 +722,9 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	my_wwpn = strtoull(argv[2], NULL, 0);
+	/* Several initiators on one link need addresses of their own. */
+	if (getenv("FCOE_INITIATOR_PORT_ID"))
+		my_id = (uint32_t)strtoul(getenv("FCOE_INITIATOR_PORT_ID"), NULL, 0) & 0xffffff;
 	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	if (fd < 0)
 		FAIL("socket: %s", strerror(errno));
