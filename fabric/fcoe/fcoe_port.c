@@ -153,8 +153,9 @@ struct event_loop *fcoe_rport_loop(const struct fcoe_rport *rp)
  * thread that owns its exchanges, and the control thread (which stops
  * the world for each of its batches) must stay out of the data path, so
  * it cannot receive them and hand them over. PACKET_FANOUT_HASH does not
- * help: the kernel's flow hash knows no FC addresses, so every FCoE frame
- * hashes alike. A classic BPF program run by the fanout group delivers
+ * help: the kernel's flow hash knows no FC addresses (its dissector only
+ * steps over the FCoE header, and Ethernet addresses are not hashed), so
+ * every FCoE frame of a link hashes alike. A classic BPF program run by the fanout group delivers
  * each frame to exactly one socket, and replacing it is atomic: the FCP
  * (TYPE 8) and BLS (TYPE 0, ABTS) frames whose S_ID has a nexus on a
  * worker go to that worker's socket (index = slot: sockets join in slot
