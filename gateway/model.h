@@ -50,6 +50,14 @@ struct chap_cred {
 /* Asymmetric logical unit access (SPC-4 5.16, alua.c): each cluster node
  * is one target port group of every LU (id = node id) with one target port. */
 #define ALUA_MAX_GROUPS  32   /* target port groups (cluster nodes) per LU */
+#define TARGET_PORTS_EXTRA_MAX 7  /* target ports of a node besides its iSCSI one */
+
+/* A node's target ports besides its iSCSI one (scsi/target_ports.h). */
+struct node_target_ports {
+	uint32_t node;
+	unsigned n;
+	uint16_t rel[TARGET_PORTS_EXTRA_MAX];   /* ascending */
+};
 
 /* The ASYMMETRIC ACCESS STATE values of REPORT TARGET PORT GROUPS (SPC-4 6.36). */
 enum alua_state {
@@ -303,6 +311,13 @@ struct gateway {
 	/* The member pacemaker promoted (node_role.c), 0: none. It holds the
 	 * preferred role of every "preferred" LU (alua.c); shared state. */
 	uint32_t promoted_node;
+	/* Target ports besides the iSCSI one (FCoE ports), target_ports.c:
+	 * this node's own, and every node's as the cluster applied them. */
+	struct node_target_ports own_ports;
+	struct node_target_ports node_ports[ALUA_MAX_GROUPS];   /* ascending by node */
+	unsigned n_node_ports;
+	bool ports_announcing;           /* our SOP_TARGET_PORTS in flight */
+	bool ports_frozen;               /* stopping: announce nothing more */
 	char state_dir[PATH_MAX];
 	char config_path[PATH_MAX];      /* empty: no config file (demo mode) */
 	char mgmt_socket[PATH_MAX];

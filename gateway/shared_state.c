@@ -14,6 +14,7 @@
 #include "node_role.h"
 #include "scsi/pr.h"
 #include "scsi/spc.h"
+#include "scsi/target_ports.h"
 #include "state_snapshot.h"
 #include "scsi/ua.h"
 #include "util.h"
@@ -46,6 +47,7 @@ void shared_state_ready_changed(void *owner, bool ready)
 			 "is not quorate or not synchronised: I/O and shared-state changes stop");
 	gw->cluster_ready = ready;
 	fencing_kick(gw);
+	target_ports_kick(gw);
 }
 
 void shared_state_membership_changed(void *owner, const uint32_t *members, size_t n_members,
@@ -134,6 +136,8 @@ static int route_operation(struct gateway *gw, uint32_t origin_node, uint16_t ty
 		return fencing_apply(gw, origin_node, type, payload, len);
 	case SOP_NODE_ROLE:
 		return node_role_apply(gw, payload, len);
+	case SOP_TARGET_PORTS:
+		return target_ports_apply(gw, origin_node, payload, len);
 	default:
 		log_error("shared state: unknown operation type %u (%u bytes) ignored", type, len);
 		return -EINVAL;

@@ -30,6 +30,7 @@ enum shared_op_type {
 	SOP_FENCE_BEGIN = 19,    /* fencing.c: a silent member is being fenced */
 	SOP_FENCE_DONE = 20,     /* fencing.c: its clients are blocklisted */
 	SOP_NODE_ROLE = 21,      /* node_role.c: pacemaker promoted or demoted a node */
+	SOP_TARGET_PORTS = 22,   /* target_ports.c: a node's target ports besides iSCSI */
 };
 
 /* Return codes of apply functions travel to the origin's done callback.

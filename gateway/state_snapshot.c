@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "scsi/alua.h"
+#include "scsi/target_ports.h"
 #include "scsi/cluster_range_lock.h"
 #include "config.h"
 #include "fencing.h"
@@ -86,7 +87,8 @@ int state_snapshot_take(struct gateway *gw, char **text, size_t *len)
 			json_object_array_add(lus, o);
 		}
 	}
-	if (alua_snapshot_members(gw, root) < 0 || fencing_snapshot(gw, root) < 0) {
+	if (alua_snapshot_members(gw, root) < 0 || target_ports_snapshot(gw, root) < 0 ||
+	    fencing_snapshot(gw, root) < 0) {
 		json_object_put(root);
 		return -ENOMEM;
 	}
@@ -292,6 +294,11 @@ int state_snapshot_load(struct gateway *gw, const char *text, size_t len, char *
 	}
 	if (alua_restore_members(gw, root) < 0) {
 		snprintf(err, errlen, "state snapshot has a malformed \"alua_members\"");
+		r = -EINVAL;
+		goto out;
+	}
+	if (target_ports_restore(gw, root) < 0) {
+		snprintf(err, errlen, "state snapshot has a malformed \"target_ports\"");
 		r = -EINVAL;
 		goto out;
 	}

@@ -315,6 +315,25 @@ start_sangwd() {
 	fail "sangwd did not listen on $PORTAL within $START_TIMEOUT s"
 }
 
+# start_fails_with PATTERN ARGS...: sangwd (foreground, our state dir and
+# management socket) must refuse to start: exit 1 or 2 within 20 s, saying
+# PATTERN, and with no sanitizer report (a failed start releases what it
+# built: LeakSanitizer would exit 134 otherwise).
+start_fails_with() {
+	local pattern=$1 out rc
+	shift
+	mkdir -p "$STATE_DIR"
+	out=$(timeout 20 "$SANGWD" -f --state-dir "$STATE_DIR" --mgmt-socket "$MGMT_SOCK" "$@" 2>&1)
+	rc=$?
+	echo "$out" >>"$SANGWD_LOG"
+	[ $rc -ne 0 ] || fail "sangwd $* started (exit 0); expected a refusal"
+	[ $rc -ne 124 ] || fail "sangwd $* did not exit"
+	echo "$out" | grep -q -- "$pattern" || fail "sangwd $* exited $rc without saying '$pattern': $(echo "$out" | tail -n 2)"
+	if [ $rc -gt 2 ] || grep -qE 'ERROR: (Address|Leak)Sanitizer|runtime error:' <<<"$out"; then
+		fail "sangwd $* exited $rc with a sanitizer report or a crash: $(grep -m1 -E 'Sanitizer|runtime error' <<<"$out")"
+	fi
+}
+
 # stop_sangwd: SIGTERM, wait, and require exit status 0 (SIGTERM contract).
 stop_sangwd() {
 	local rc

@@ -149,6 +149,7 @@ struct fcoe_port {
 	uint8_t enode_mac[6];
 	uint8_t vn_mac[6];
 	uint64_t wwpn, wwnn;
+	uint16_t rel_port_id;       /* relative target port identifier (target_ports.h) */
 	uint32_t port_id;
 	uint32_t mtu;
 	uint32_t max_payload;       /* largest FC payload we receive */

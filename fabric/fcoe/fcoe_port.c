@@ -23,6 +23,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "../../gateway/scsi/target_ports.h"
 #include "../../gateway/log.h"
 #include "../../gateway/util.h"
 
@@ -793,7 +794,7 @@ static void slot_close(struct fcoe_slot *sl, struct fcoe_port *sum)
 
 /* The workers' sockets join slot 0's in one PACKET_FANOUT group of type
  * CBPF (fcoe_port_steer() above). Without it (an old kernel, a failure)
- * everything stays on the control thread, as with --workers 0. */
+ * everything stays on the control thread, as without workers. */
 static void open_worker_slots(struct fcoe_port *port)
 {
 	unsigned want = worker_slots();
@@ -898,6 +899,9 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 	open_worker_slots(port);
 	port->wwpn = p->wwpn ? p->wwpn : wwn_from_mac(port->enode_mac, 2);
 	port->wwnn = p->wwnn ? p->wwnn : wwn_from_mac(port->enode_mac, 1);
+	/* An FC port is a target port of its own (SPC-4 4.6.5). */
+	if (target_port_add(gw, &port->rel_port_id, err, errlen) < 0)
+		goto fail;
 	port->rand_state = (uint32_t)(port->wwpn ^ (port->wwpn >> 32) ^ now_ns()) | 1;
 	ev_timer_init(&port->timer, port_timer, port);
 	vn_restart(port);
@@ -907,6 +911,8 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		 port->nslots > 1 ? "the workers" : "the control thread");
 	return port;
 fail:
+	if (port->rel_port_id)
+		target_port_remove(gw, port->rel_port_id);
 	while (port->nslots > 0)
 		slot_close(port->slots[--port->nslots], port);
 	free(port);
@@ -927,6 +933,7 @@ static void port_close(struct fcoe_port *port, bool logo)
 	ev_timer_cancel(port->gw->loop, &port->timer);
 	while (port->nslots > 0)
 		slot_close(port->slots[--port->nslots], port);
+	target_port_remove(port->gw, port->rel_port_id);
 	free(port);
 }
 

@@ -57,7 +57,7 @@ int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen)
 	/* SPC-4 7.6.4.2 / 7.5.4.2: FC ports are named by their WWPN. */
 	str_copy(nx->initiator_port, name, sizeof(nx->initiator_port));
 	snprintf(nx->target_port, sizeof(nx->target_port), "naa.%016llx", (unsigned long long)port->wwpn);
-	nx->rel_tgt_port_id = (uint16_t)gw->node_id;
+	nx->rel_tgt_port_id = port->rel_port_id;
 	nx->tpg_id = (uint16_t)gw->node_id;
 	snprintf(nx->portal, sizeof(nx->portal), "fcoe:%s", port->ifname);
 	nx->target = t;

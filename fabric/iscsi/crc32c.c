@@ -1,11 +1,20 @@
 /* CRC32C (Castagnoli, polynomial 0x1EDC6F41, reflected 0x82F63B78), the
  * digest of RFC 7143 11.1.4 / RFC 3385. The SSE4.2 crc32 instruction
- * computes exactly this CRC; CPUs without it use a byte-wise table. */
+ * computes exactly this CRC; CPUs without it use a byte-wise table.
+ * Large buffers go to ISA-L's crc32_iscsi when sangwd is built with
+ * libisal: it folds several streams with PCLMULQDQ, where our loop is
+ * bound by the crc32 instruction's latency (tools/crc32c-bench measures
+ * both; docs/performance.md has the table). */
 #include "crc32c.h"
 
+#include <limits.h>
 #include <nmmintrin.h>
 #include <stdbool.h>
 #include <string.h>
+
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
 
 /* crc32c_table[b] is the CRC register after shifting in byte b from zero:
  * the usual reflected table for polynomial 0x82F63B78. */
@@ -104,12 +113,47 @@ static bool cpu_has_sse42(void)
 	return has == 1;
 }
 
+#ifdef HAVE_ISAL
+/* ISA-L's crc32_iscsi takes and returns the raw register like our loops
+ * (no inversion), but its length is an int: feed it in pieces. */
+static uint32_t crc32c_isal(uint32_t reg, const uint8_t *p, size_t len)
+{
+	while (len) {
+		size_t piece = len > (size_t)INT_MAX / 2 ? (size_t)INT_MAX / 2 : len;
+
+		reg = crc32_iscsi((unsigned char *)p, (int)piece, reg);
+		p += piece;
+		len -= piece;
+	}
+	return reg;
+}
+#endif
+
+#define CRC32C_STRINGIFY(x) #x
+#define CRC32C_NUMBER(x) CRC32C_STRINGIFY(x)
+
+const char *crc32c_implementation(void)
+{
+#ifdef HAVE_ISAL
+	return cpu_has_sse42() ? "sse4.2, isa-l from " CRC32C_NUMBER(CRC32C_ISAL_MIN_LEN) " bytes"
+			       : "table, isa-l from " CRC32C_NUMBER(CRC32C_ISAL_MIN_LEN) " bytes";
+#else
+	return cpu_has_sse42() ? "sse4.2" : "table";
+#endif
+}
+
 uint32_t crc32c(uint32_t crc, const void *data, size_t len)
 {
 	uint32_t reg = ~crc;
 
 	if (len == 0)
 		return crc;
+#ifdef HAVE_ISAL
+	/* Below this size the call and ISA-L's set-up cost more than they
+	 * save (header digests are 48 bytes); measured by crc32c-bench. */
+	if (len >= CRC32C_ISAL_MIN_LEN)
+		return ~crc32c_isal(reg, data, len);
+#endif
 	if (cpu_has_sse42())
 		reg = crc32c_sse42(reg, data, len);
 	else

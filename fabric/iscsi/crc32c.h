@@ -10,6 +10,12 @@
  * returned is the final (inverted) CRC, ready to chain or to store. */
 uint32_t crc32c(uint32_t crc, const void *data, size_t len);
 
+/* From this length on crc32c() uses ISA-L when built with it. */
+#define CRC32C_ISAL_MIN_LEN 256
+
+/* What computes the digests, for `sangwd --version`. */
+const char *crc32c_implementation(void);
+
 /* iSCSI puts the digest on the wire little-endian (the CRC register's
  * natural byte order, RFC 7143 11.1.4 / RFC 3385 Appendix). */
 static inline void crc32c_put(uint8_t *p, uint32_t crc)

@@ -16,6 +16,7 @@
 #include "../fencing.h"
 #include "../log.h"
 #include "sense.h"
+#include "target_ports.h"
 #include "../shared_state.h"
 #include "ua.h"
 #include "../util.h"
@@ -605,7 +606,10 @@ static void alua_report_target_port_groups(struct scsi_cmd *cmd)
 	uint8_t format = cmd->cdb[1] >> 5;
 	uint32_t alloc = get_be32(cmd->cdb + 6);
 	const struct lu_alua *a = &cmd->lu->alua;
-	uint8_t d[8 + ALUA_MAX_GROUPS * 12];
+	uint16_t extra[TARGET_PORTS_EXTRA_MAX];
+	unsigned n_ports;
+	/* Per group: the descriptor, its iSCSI port and the others. */
+	uint8_t d[8 + ALUA_MAX_GROUPS * (8 + 4 * (1 + TARGET_PORTS_EXTRA_MAX))];
 	unsigned len;
 
 	/* PARAMETER DATA FORMAT: 000b length only, 001b extended header. */
@@ -633,9 +637,14 @@ static void alua_report_target_port_groups(struct scsi_cmd *cmd)
 		p[1] = ALUA_SUPPORTED_STATES;
 		put_be16(p + 2, g->id);
 		p[5] = g->status;
-		p[7] = 1;                               /* TARGET PORT COUNT */
-		put_be16(p + 8 + 2, g->rel_port_id);    /* target port descriptor */
-		len += 12;
+		/* Target port descriptors: the node's iSCSI port, then its
+		 * other ports (FCoE) as the cluster knows them. */
+		n_ports = target_ports_extra(cmd->lu->target->gw, g->id, extra, TARGET_PORTS_EXTRA_MAX);
+		p[7] = (uint8_t)(1 + n_ports);          /* TARGET PORT COUNT */
+		put_be16(p + 8 + 2, g->rel_port_id);
+		for (unsigned j = 0; j < n_ports; j++)
+			put_be16(p + 12 + 4 * j + 2, extra[j]);
+		len += 12 + 4 * n_ports;
 	}
 	/* RETURN DATA LENGTH: the bytes after the field, header included. */
 	put_be32(d, len - 4);
@@ -727,6 +736,8 @@ static void alua_set_target_port_groups(struct scsi_cmd *cmd)
 		case ALUA_OFFLINE:
 			/* A secondary state: the field names a target port. */
 			g = group_find_port(&lu->alua, which);
+			if (!g)   /* another port (FCoE) of a node's group */
+				g = group_find(&lu->alua, target_ports_node(lu->target->gw, which));
 			break;
 		default:
 			/* Transitioning cannot be requested; LBA dependent and
@@ -963,7 +974,12 @@ json_object *alua_groups_json(const struct lu *lu)
 		json_object *o = json_object_new_object();
 		json_object *ports = json_object_new_array();
 
+		uint16_t extra[TARGET_PORTS_EXTRA_MAX];
+		unsigned n_extra = target_ports_extra(lu->target->gw, g->id, extra, TARGET_PORTS_EXTRA_MAX);
+
 		json_object_array_add(ports, json_object_new_int(g->rel_port_id));
+		for (unsigned j = 0; j < n_extra; j++)
+			json_object_array_add(ports, json_object_new_int(extra[j]));
 		json_object_object_add(o, "id", json_object_new_int(g->id));
 		json_object_object_add(o, "state",
 				       json_object_new_string(alua_state_name(group_state(lu, g))));

@@ -165,12 +165,30 @@ static unsigned put_name_designator(uint8_t *p, uint8_t assoc, const char *name)
 	return put_designator(p, 0x53, (uint8_t)(0x80 | assoc << 4 | 0x08), buf, (unsigned)padded);
 }
 
+/* An FC nexus (its TransportID's protocol identifier is FC, SPC-4
+ * 7.6.4.2) whose target port is "naa." and 16 hex digits: the N_Port_Name
+ * in wwpn[8]. */
+static bool nexus_is_fc(const struct it_nexus *nx, uint8_t wwpn[8])
+{
+	uint8_t tid[24];
+	const char *hex = nx->target_port + 4;
+
+	if (!nx->fabric || !nx->fabric->transport_id ||
+	    nx->fabric->transport_id(nx, tid, sizeof(tid)) != sizeof(tid) || (tid[0] & 0x0f) != 0)
+		return false;
+	if (strncmp(nx->target_port, "naa.", 4) || strlen(hex) != 16 ||
+	    strspn(hex, "0123456789abcdef") != 16)
+		return false;
+	put_be64(wwpn, strtoull(hex, NULL, 16));
+	return true;
+}
+
 static unsigned vpd_device_id(const struct scsi_cmd *cmd, uint8_t *d)
 {
 	const struct lu *lu = cmd->lu;
 	const struct it_nexus *nx = cmd->nexus;
 	unsigned len = 4;
-	uint8_t id[4] = { 0 };
+	uint8_t id[4] = { 0 }, id64[8];
 
 	/* NAA designator, association logical unit, binary (SPC-4 7.8.6.6):
 	 * first, as multipath initiators pick the first LU designator. */
@@ -181,8 +199,15 @@ static unsigned vpd_device_id(const struct scsi_cmd *cmd, uint8_t *d)
 	/* Target port group (7.8.6.8), association target port. */
 	put_be16(id + 2, nx->tpg_id);
 	len += put_designator(d + len, 0x01, 0x15, id, 4);
-	/* SCSI name strings of the target port and the target device. */
-	len += put_name_designator(d + len, 0x1, nx->target_port);
+	/* The target port's name: an FC port's N_Port_Name as an NAA
+	 * designator with protocol identifier FC (SPC-4 7.8.6.6, PIV set:
+	 * the protocol of the nexus, as its TransportID tells), otherwise
+	 * the iSCSI SCSI name string; then the target device's name. */
+	if (nexus_is_fc(nx, id64)) {
+		len += put_designator(d + len, 0x01, 0x93, id64, sizeof(id64));
+	} else {
+		len += put_name_designator(d + len, 0x1, nx->target_port);
+	}
 	len += put_name_designator(d + len, 0x2, lu->target->iqn);
 	put_be16(d + 2, (uint16_t)(len - 4));
 	return len;

@@ -4,7 +4,9 @@
 # build under test, ASan/UBSan in tests/run) runs in the QEMU guest of
 # tests/guest/ on soft-RoCE (rdma_rxe), next to the initiators. The
 # guest's part, tests/guest/iser-smoke-guest.sh, checks iscsi-inq over
-# iser://, open-iscsi discovery over TCP and login over -I iser, bad iSER
+# iser://, ACLs and LUN masking over iSER (kernel and libiscsi logins
+# without an ACL refused, the allowed name sees only its mapped LU),
+# open-iscsi discovery over TCP and login over -I iser, bad iSER
 # messages dropping their own connection only (iser-badmsg, built by make
 # check), fio --verify random read/write (512 B-512 KiB, QD 1, 32, 128;
 # under LU RESETs), logout and re-login, sangwd's RDMA resources (cm_id,

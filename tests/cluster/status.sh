@@ -120,7 +120,10 @@ for i in 1 3; do
 	start=$(date +%s%N)
 	check "$i" "not nodes[2][\"up\"] and nodes[2][\"state\"] in (\"down\", \"not answering\") and nodes[$i][\"up\"]"
 	ms=$(( ($(date +%s%N) - start) / 1000000 ))
-	[ "$ms" -lt 5000 ] || fail "node $i: gwcli status took $ms ms with node 2 dead (timeout 5 s)"
+	# sangwd waits up to its 5 s answer timeout for the dead node; gwcli's
+	# and the check's own start-up come on top (over a second at load 10):
+	# what must not happen is a status that waits for the membership change.
+	[ "$ms" -lt 10000 ] || fail "node $i: gwcli status took $ms ms with node 2 dead (answer timeout 5 s)"
 	note "node $i: status with node 2 dead answered in $ms ms"
 done
 wait_until 20 eval "status_of 1 | grep -q '\"id\": 2, \"name\": \"sgwc-n2\", \"state\": \"down\"'" ||

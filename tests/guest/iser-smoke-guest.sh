@@ -2,7 +2,10 @@
 # guest-init with /host as its folder): sangwd (the ASan/UBSan build at
 # /mnt/build) with an iSER portal on soft-RoCE (rdma_rxe on eth0), and
 # the initiators of the same guest:
-#   1. libiscsi's iscsi-inq over iser:// (standard INQUIRY: the vendor)
+#   1. libiscsi's iscsi-inq over iser:// (standard INQUIRY: the vendor);
+#      ACLs and LUN masking over iSER (a gwcli-made target with an ACL
+#      for another initiator: no discovery, logins refused, the allowed
+#      name sees only its mapped LU)
 #   2. open-iscsi: discovery over TCP, login over -I iser, the disk;
 #      then bad iSER messages (tests/integration/iser-badmsg: short,
 #      unknown opcode, reserved bits, truncated PDU, a non-login PDU
@@ -70,6 +73,41 @@ out=$(iscsi-inq "iser://$addr:3260/$iqn/0" 2>&1) || fail "iscsi-inq over iser://
 grep -q "SANGW" <<<"$out" || fail "iscsi-inq: no SANGW vendor in: $out"
 gnote "iscsi-inq over iser:// ok: $(grep -i 'vendor' <<<"$out" | head -n 1)"
 [ "$(counts)" = "$before" ] || fail "rdma resources after iscsi-inq: $(counts), not $before"
+
+# 1b. ACLs and LUN masking over iSER (every fabric enforces them): a
+# target made with gwcli whose one ACL maps LU 1 as LUN 0 to another
+# initiator. This guest's kernel initiator is not in it: discovery does
+# not show the target and its iSER login is refused. libiscsi over
+# iser:// as the denied name is refused too; as the allowed name its
+# LUN 0 is LU 1 (32 MiB, not LU 0's 16 MiB) and there is no LUN 1.
+# libiscsi's tools run with the iSER shim of docs/iser.md preloaded.
+acl_iqn=iqn.2026-12.org.sangw:iser-acl
+allowed=iqn.2026-12.org.sangw:iser-allowed
+acl_url=iser://$addr:3260/$acl_iqn
+gw() { /mnt/build/gwcli --socket /tmp/sangw/mgmt.sock "$@" >/tmp/gw.out 2>&1 || fail "gwcli $*: $(cat /tmp/gw.out)"; }
+shim() { LD_PRELOAD=/mnt/build/tests/conformance/libiscsi-iser-join.so "$@"; }
+gw target create "$acl_iqn"
+gw lun create "$acl_iqn" null,size=16M --lun 0
+gw lun create "$acl_iqn" null,size=32M --lun 1
+gw acl create "$acl_iqn" "$allowed" --map 0:1
+out=$(iscsiadm -m discovery -t sendtargets -p "$addr:3260" 2>&1) || fail "discovery over TCP: $out"
+grep -q "$acl_iqn" <<<"$out" && fail "discovery shows $acl_iqn to $initiator, which has no ACL: $out"
+iscsiadm -m node -T "$acl_iqn" -p "$addr:3260" -I iser -o new >/dev/null 2>&1 || fail "no iser node record for $acl_iqn"
+if iscsiadm -m node -T "$acl_iqn" -p "$addr:3260" -I iser --login >/tmp/login.out 2>&1; then
+	fail "the kernel initiator without an ACL logged in to $acl_iqn over iSER"
+fi
+grep -qiE 'authoriz' /tmp/login.out || fail "the iSER login without an ACL failed for another reason: $(cat /tmp/login.out)"
+iscsiadm -m node -T "$acl_iqn" -p "$addr:3260" -I iser -o delete >/dev/null 2>&1
+out=$(shim iscsi-readcapacity16 -s -i "$initiator" "$acl_url/0" 2>&1) &&
+	fail "libiscsi over iser:// logged in to $acl_iqn without an ACL: $out"
+grep -q 'Authorization failure' <<<"$out" || fail "libiscsi without an ACL: not an authorization failure: $out"
+size=$(shim iscsi-readcapacity16 -s -i "$allowed" "$acl_url/0" 2>&1) || fail "READ CAPACITY as $allowed over iser://: $size"
+[ "$size" = $((32 << 20)) ] || fail "LUN 0 of $allowed is $size bytes, expected LU 1's $((32 << 20))"
+out=$(shim iscsi-readcapacity16 -s -i "$allowed" "$acl_url/1" 2>&1) &&
+	fail "$allowed reached LUN 1, which its ACL does not map: $out"
+for _ in $(seq 50); do [ "$(counts)" = "$before" ] && break; sleep 0.2; done
+[ "$(counts)" = "$before" ] || fail "rdma resources after the ACL checks: $(counts), not $before"
+gnote "ACLs over iSER: without an ACL no discovery, kernel and libiscsi logins refused (authorization failure); with one, LUN 0 = LU 1 ($size bytes), no LUN 1"
 
 # 2. open-iscsi: discovery over TCP, login over iSER
 disk_of() {

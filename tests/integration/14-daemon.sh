@@ -22,6 +22,24 @@ grep -q "nonsense" "$TEST_DIR/bad.err" || fail "no reason on stderr: $(cat "$TES
 [ -e "$PID_FILE" ] && fail "a failed start left a pid file"
 port_listening "$PORT" && fail "a failed start left something listening on $PORTAL"
 
+# Foreground start-up failures: a clear reason, exit 1 or 2, nothing leaked
+# (the daemon releases what it had built: loops, workers, cluster, LUs
+# already opened, portals, listeners), nothing left listening.
+start_fails_with "cannot create $TEST_DIR/no/such/dir/x.img" --listen "$PORTAL" --target "$TARGET_IQN" \
+	--lun "file:$TEST_DIR/lu0.img,size=64M" --lun "file:$TEST_DIR/no/such/dir/x.img,size=1M"
+start_fails_with "unknown --cluster 'nosuch'" --listen "$PORTAL" --cluster nosuch --lun null
+echo '{"targets": [' >"$TEST_DIR/bad.json"
+start_fails_with "bad.json: JSON" --config "$TEST_DIR/bad.json"
+port_listening "$PORT" && fail "a failed start left something listening on $PORTAL"
+# The portal is taken by another process: after the LUs were opened.
+python3 -c 'import socket,sys,time; s=socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); print("up", flush=True); time.sleep(60)' "$PORT" >"$TEST_DIR/holder.out" &
+holder=$!
+track_pid "$holder"
+wait_until 10 file_has_line "$TEST_DIR/holder.out" up || fail "the port holder did not start"
+start_fails_with "cannot listen on $PORTAL: Address already in use" --listen "$PORTAL" --target "$TARGET_IQN" \
+	--lun "file:$TEST_DIR/lu0.img,size=64M" --lun null
+kill "$holder"; wait "$holder" 2>/dev/null
+
 start_detached() {
 	"$SANGWD" "${ARGS[@]}" >>"$SANGWD_LOG" 2>&1 || fail "sangwd (detached) returned $?"
 	[ -s "$PID_FILE" ] || fail "no pid file after the detached start returned"

@@ -19,16 +19,6 @@ write_config() { # portals JSON
                  "luns": [ { "lun": 0, "backstore": "null", "size": "64M" } ] } ] }
 JSON
 }
-start_fails_with() { # PATTERN ARGS...: sangwd must refuse to start, saying PATTERN
-	local pattern=$1 out rc
-	shift
-	out=$(timeout 20 "$SANGWD" -f --state-dir "$STATE_DIR" --mgmt-socket "$MGMT_SOCK" "$@" 2>&1)
-	rc=$?
-	echo "$out" >>"$SANGWD_LOG"
-	[ $rc -ne 0 ] || fail "sangwd $* started (exit 0); expected a refusal"
-	[ $rc -ne 124 ] || fail "sangwd $* did not exit"
-	echo "$out" | grep -q -- "$pattern" || fail "sangwd $* exited $rc without saying '$pattern': $(echo "$out" | tail -n 2)"
-}
 mkdir -p "$STATE_DIR"
 write_config "[\"$PORTAL\", {\"portal\": \"$PORTAL\", \"transport\": \"fc\"}]"
 start_fails_with 'portals\[1\].transport: unknown transport "fc"' --config "$TEST_DIR/sangw.json"

@@ -16,7 +16,10 @@
  * no ACL) and nothing else is tried. With --bench, after the login it
  * reads BYTES at a time (QD1, READ(10) from LBA 0) for SECONDS, checks
  * every status and prints "bench: N reads ... IOPS", then logs out
- * (tools/fcoe-bench, docs/fcoe.md).
+ * (tools/fcoe-bench, docs/fcoe.md). With --session (and an FC_ID of its
+ * own, hex, when several initiators share the segment) it logs in to the
+ * target ports it is told to and runs the SCSI commands read from stdin,
+ * for tests/cluster/fcoe-cluster.sh (see "session mode" below).
  * Prints "ok: ..." per step and "FAIL: ..." on the first failure (exit 1).
  * It links the target's frame and FIP codecs (unit-tested on their own
  * against the standard CRC); the Linux initiator in the guest test is the
@@ -27,6 +30,7 @@
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,15 +45,32 @@
 #include "../../gateway/util.h"
 
 static int fd;
-static uint8_t my_mac[6], my_vn_mac[6], tgt_enode[6], tgt_vn[6];
-static uint32_t my_id = 0x00beef, tgt_id;
-static uint64_t my_wwpn, tgt_wwpn;
-static uint32_t tgt_max_payload = 256;
+static uint8_t my_mac[6], my_vn_mac[6];
+static uint32_t my_id = 0x00beef;
+static uint64_t my_wwpn;
+
+/* A target port on the segment (several in the cluster test's session
+ * mode); tgt is the one the next frames go to. */
+struct peer {
+	uint8_t enode[6], vn[6];
+	uint32_t id;
+	uint64_t wwpn;
+	uint32_t max_payload;
+};
+#define MAX_PEERS 8
+static struct peer peers[MAX_PEERS];
+static unsigned n_peers;
+static struct peer *tgt = &peers[0];
+/* Session mode: frames from other targets are not errors. */
+static bool many_targets;
 static uint16_t next_ox = 0x100;
 static uint8_t rxbuf[10000];
 
 #define FAIL(...) do { printf("FAIL: "); printf(__VA_ARGS__); printf("\n"); exit(1); } while (0)
-#define OK(...) do { printf("ok: "); printf(__VA_ARGS__); printf("\n"); fflush(stdout); } while (0)
+/* Progress notes; to stderr in session mode, whose stdout is the answers. */
+static FILE *ok_out;
+#define OK(...) do { fprintf(ok_out, "ok: "); fprintf(ok_out, __VA_ARGS__); fprintf(ok_out, "\n"); \
+		     fflush(ok_out); } while (0)
 
 static uint64_t ms_now(void)
 {
@@ -127,18 +148,20 @@ static void claim(void)
 			if (m.subcode == FIP_SC_VN_CLAIM_REP && !memcmp(m.dst, my_mac, 6)) {
 				if (fip_vn_parse(&m, &vn) < 0)
 					FAIL("malformed claim response");
-				memcpy(tgt_enode, vn.enode_mac, 6);
-				memcpy(tgt_vn, vn.vn_mac, 6);
-				tgt_id = vn.port_id;
-				tgt_wwpn = vn.wwpn;
+				memcpy(tgt->enode, vn.enode_mac, 6);
+				memcpy(tgt->vn, vn.vn_mac, 6);
+				tgt->id = vn.port_id;
+				tgt->wwpn = vn.wwpn;
+				tgt->max_payload = 256;
+				n_peers = 1;
 				if (!vn.fcp_target || vn.fcp_initiator)
 					FAIL("claim response FC-4 features: target %d initiator %d",
 					     vn.fcp_target, vn.fcp_initiator);
 				if (n != 14 + MIN(2158u, vn.fcoe_size))
 					FAIL("claim response of %zu bytes, not padded to %u + 14", n,
 					     MIN(2158u, vn.fcoe_size));
-				OK("claim response from %06x wwpn %016llx (%zu bytes)", tgt_id,
-				   (unsigned long long)tgt_wwpn, n);
+				OK("claim response from %06x wwpn %016llx (%zu bytes)", tgt->id,
+				   (unsigned long long)tgt->wwpn, n);
 				return;
 			}
 			if (m.subcode == FIP_SC_VN_CLAIM_NOTIFY && fip_vn_parse(&m, &vn) == 0 &&
@@ -153,7 +176,7 @@ static void fc_req_hdr(struct fc_hdr *h, uint8_t r_ctl, uint8_t type, uint16_t o
 {
 	memset(h, 0, sizeof(*h));
 	h->r_ctl = r_ctl;
-	h->d_id = tgt_id;
+	h->d_id = tgt->id;
 	h->s_id = my_id;
 	h->type = type;
 	h->f_ctl = FC_FC_FIRST_SEQ | FC_FC_END_SEQ | FC_FC_SEQ_INIT;
@@ -164,7 +187,7 @@ static void fc_req_hdr(struct fc_hdr *h, uint8_t r_ctl, uint8_t type, uint16_t o
 static void send_fc(const struct fc_hdr *h, const void *payload, size_t len, uint8_t sof, uint8_t eof)
 {
 	uint8_t buf[FCOE_MAX_FRAME];
-	size_t n = fcoe_frame_build(buf, sizeof(buf), tgt_vn, my_vn_mac, sof, eof, h, payload, len);
+	size_t n = fcoe_frame_build(buf, sizeof(buf), tgt->vn, my_vn_mac, sof, eof, h, payload, len);
 
 	if (!n)
 		FAIL("cannot build frame");
@@ -183,7 +206,9 @@ static bool recv_fc(struct fcoe_rx *rx, uint16_t ox_id, int ms)
 			continue;
 		if (fcoe_frame_parse(rxbuf, n, rx) != FCOE_OK)
 			FAIL("target sent a malformed FCoE frame");
-		if (memcmp(rx->dst, my_vn_mac, 6) || rx->fh.d_id != my_id || rx->fh.s_id != tgt_id)
+		if (many_targets && rx->fh.s_id != tgt->id)
+			continue;   /* another target's frame: not this exchange */
+		if (memcmp(rx->dst, my_vn_mac, 6) || rx->fh.d_id != my_id || rx->fh.s_id != tgt->id)
 			FAIL("frame addressed wrongly (d_id %06x s_id %06x)", rx->fh.d_id, rx->fh.s_id);
 		if (ox_id == 0xffff || rx->fh.ox_id == ox_id)
 			return true;
@@ -233,7 +258,7 @@ static void flogi(void)
 	fc_req_hdr(&h, FC_RCTL_ELS_REQ, FC_TYPE_ELS, next_ox++);
 	fc_hdr_encode(fc, &h);
 	build_login(fc + 24, ELS_FLOGI);
-	send_raw(buf, fip_build_els(buf, sizeof(buf), tgt_enode, my_mac, FIP_SC_REQ, FIP_DT_FLOGI, fc,
+	send_raw(buf, fip_build_els(buf, sizeof(buf), tgt->enode, my_mac, FIP_SC_REQ, FIP_DT_FLOGI, fc,
 				    sizeof(fc), my_vn_mac));
 	while (ms_now() < end) {
 		struct fip_msg m;
@@ -247,12 +272,12 @@ static void flogi(void)
 			FAIL("malformed FIP ELS reply");
 		if (e.dtype != FIP_DT_FLOGI || m.subcode != FIP_SC_REP || e.fc[24] != ELS_LS_ACC)
 			FAIL("FLOGI not accepted (dtype %u op 0x%02x)", e.dtype, e.fc[24]);
-		if (!e.has_mac || memcmp(e.mac, tgt_vn, 6))
+		if (!e.has_mac || memcmp(e.mac, tgt->vn, 6))
 			FAIL("FLOGI LS_ACC MAC descriptor is not the target's VN_Port MAC");
 		if (get_be16(e.fc + 24 + 4 + 4) & 0x1000)
 			FAIL("FLOGI LS_ACC claims to be an F_Port");
-		tgt_max_payload = get_be16(e.fc + 24 + 68 + 6);
-		OK("FLOGI accepted in FIP, target receives %u-byte payloads", tgt_max_payload);
+		tgt->max_payload = get_be16(e.fc + 24 + 68 + 6);
+		OK("FLOGI accepted in FIP, target receives %u-byte payloads", tgt->max_payload);
 		return;
 	}
 	FAIL("no FLOGI answer");
@@ -264,10 +289,10 @@ static void plogi(void)
 	size_t rlen;
 	const uint8_t *r;
 
-	if (my_wwpn > tgt_wwpn) {
+	if (my_wwpn > tgt->wwpn) {
 		build_login(pl, ELS_PLOGI);
 		r = els(ELS_PLOGI, pl, sizeof(pl), &rlen);
-		if (r[0] != ELS_LS_ACC || rlen < 116 || get_be64(r + 20) != tgt_wwpn)
+		if (r[0] != ELS_LS_ACC || rlen < 116 || get_be64(r + 20) != tgt->wwpn)
 			FAIL("PLOGI not accepted");
 		OK("PLOGI (ours, higher port name) accepted");
 		return;
@@ -283,7 +308,7 @@ static void plogi(void)
 			continue;
 		memset(&h, 0, sizeof(h));
 		h.r_ctl = FC_RCTL_ELS_REP;
-		h.d_id = tgt_id;
+		h.d_id = tgt->id;
 		h.s_id = my_id;
 		h.type = FC_TYPE_ELS;
 		h.f_ctl = FC_FC_EX_CTX | FC_FC_LAST_SEQ | FC_FC_END_SEQ;
@@ -300,7 +325,7 @@ static bool expect_denied;
 static double bench_seconds;
 static uint32_t bench_bytes;
 
-static void prli_and_friends(void)
+static void prli(void)
 {
 	uint8_t pl[64];
 	const uint8_t *r;
@@ -326,7 +351,15 @@ static void prli_and_friends(void)
 	if (!(get_be32(r + 16) & FCP_SPPF_TARG_FCN) || get_be32(r + 16) & FCP_SPPF_INIT_FCN)
 		FAIL("PRLI LS_ACC service parameters 0x%x: not a target", get_be32(r + 16));
 	OK("PRLI: image pair, target function");
+}
 
+static void prli_and_friends(void)
+{
+	uint8_t pl[64];
+	const uint8_t *r;
+	size_t rlen;
+
+	prli();
 	memset(pl, 0, 4);
 	pl[0] = ELS_RTV;
 	r = els(ELS_RTV, pl, 4, &rlen);
@@ -337,7 +370,7 @@ static void prli_and_friends(void)
 	put_be64(pl + 8, my_wwpn);
 	put_be24(pl + 25, my_id);
 	r = els(ELS_ADISC, pl, 28, &rlen);
-	if (r[0] != ELS_LS_ACC || rlen < 28 || get_be64(r + 8) != tgt_wwpn || get_be24(r + 25) != tgt_id)
+	if (r[0] != ELS_LS_ACC || rlen < 28 || get_be64(r + 8) != tgt->wwpn || get_be24(r + 25) != tgt->id)
 		FAIL("ADISC");
 	memset(pl, 0, 32);
 	pl[0] = ELS_ECHO;
@@ -362,6 +395,7 @@ struct fcp_result {
 	uint8_t sense_key;
 	uint32_t data_len;
 	uint8_t rsp_code;
+	uint8_t asc, ascq;
 };
 
 static void fcp_cmnd(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr, uint32_t dl, uint16_t ox,
@@ -403,7 +437,7 @@ static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr,
 			FAIL("RX_ID changed within the exchange");
 		rx_id = rx.fh.rx_id;
 		if (rx.fh.r_ctl == FC_RCTL_DD_DATA_DESC) {
-			uint32_t off, burst, chunk = MIN(tgt_max_payload, 2048u) & ~3u, done = 0;
+			uint32_t off, burst, chunk = MIN(tgt->max_payload, 2048u) & ~3u, done = 0;
 			uint16_t cnt = 0;
 
 			if (!wr || rx.payload_len < 12)
@@ -442,7 +476,7 @@ static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr,
 				FAIL("unexpected FCP_DATA (offset %u len %u)", rx.fh.param, rx.payload_len);
 			if (rx.fh.param != res.data_len)
 				FAIL("FCP_DATA out of order");
-			if (rx.payload_len > tgt_max_payload && rx.payload_len > 2048)
+			if (rx.payload_len > tgt->max_payload && rx.payload_len > 2048)
 				FAIL("FCP_DATA frame larger than our max payload");
 			memcpy(data + rx.fh.param, rx.payload, rx.payload_len);
 			res.data_len += rx.payload_len;
@@ -455,8 +489,17 @@ static struct fcp_result scsi(const uint8_t *cdb, uint8_t tmf, bool rd, bool wr,
 		res.flags = rx.payload[10];
 		res.status = rx.payload[11];
 		res.resid = get_be32(rx.payload + 12);
-		if (res.flags & FCP_SNS_LEN_VAL && rx.payload_len >= 24 + 3)
-			res.sense_key = rx.payload[24 + (res.flags & FCP_RSP_LEN_VAL ? get_be32(rx.payload + 20) : 0) + 2] & 0xf;
+		if (res.flags & FCP_SNS_LEN_VAL && rx.payload_len >= 24 + 3) {
+			const uint8_t *sense = rx.payload + 24 +
+					       (res.flags & FCP_RSP_LEN_VAL ? get_be32(rx.payload + 20) : 0);
+
+			res.sense_key = sense[2] & 0xf;
+			/* Fixed format sense (SPC-4 4.5.3): ASC, ASCQ at 12, 13. */
+			if (sense + 14 <= rx.payload + rx.payload_len) {
+				res.asc = sense[12];
+				res.ascq = sense[13];
+			}
+		}
 		if (res.flags & FCP_RSP_LEN_VAL && rx.payload_len >= 32)
 			res.rsp_code = rx.payload[24 + 3];
 		return res;
@@ -628,7 +671,7 @@ static void bad_input(void)
 	memcpy(cmnd + 12, cdb, 16);
 	put_be32(cmnd + 28, 36);
 	fc_req_hdr(&h, FC_RCTL_DD_UNSOL_CMD, FC_TYPE_FCP, ox);
-	n = fcoe_frame_build(buf, sizeof(buf), tgt_vn, my_vn_mac, FC_SOF_I3, FC_EOF_T, &h, cmnd, sizeof(cmnd));
+	n = fcoe_frame_build(buf, sizeof(buf), tgt->vn, my_vn_mac, FC_SOF_I3, FC_EOF_T, &h, cmnd, sizeof(cmnd));
 	buf[n - 8] ^= 0xff;
 	send_raw(buf, n);
 	if (recv_fc(&rx, ox, 700))
@@ -640,7 +683,7 @@ static void bad_input(void)
 	if (recv_fc(&rx, ox, 700))
 		FAIL("a truncated frame was answered");
 	/* A short FCP_CMND (valid CRC): dropped. */
-	n = fcoe_frame_build(buf, sizeof(buf), tgt_vn, my_vn_mac, FC_SOF_I3, FC_EOF_T, &h, cmnd, 16);
+	n = fcoe_frame_build(buf, sizeof(buf), tgt->vn, my_vn_mac, FC_SOF_I3, FC_EOF_T, &h, cmnd, 16);
 	send_raw(buf, n);
 	if (recv_fc(&rx, ox, 700))
 		FAIL("a short FCP_CMND was answered");
@@ -658,12 +701,12 @@ static void bad_input(void)
 	send_raw(buf, 30);   /* truncated beacon */
 	/* Garbage of every ethertype we listen to. */
 	memset(buf, 0xa5, 200);
-	memcpy(buf, tgt_vn, 6);
+	memcpy(buf, tgt->vn, 6);
 	memcpy(buf + 6, my_vn_mac, 6);
 	put_be16(buf + 12, ETH_P_FCOE_FRAME);
 	send_raw(buf, 200);
 	put_be16(buf + 12, ETH_P_FIP_FRAME);
-	memcpy(buf, tgt_enode, 6);
+	memcpy(buf, tgt->enode, 6);
 	send_raw(buf, 200);
 	OK("bad CRC, truncated frames, short FCP_CMND, malformed FIP: dropped");
 }
@@ -699,6 +742,405 @@ static void logout(void)
 	FAIL("no LOGO from the target for a command after logout");
 }
 
+/* --- session mode (tests/cluster/fcoe-cluster.sh) ------------------------------
+ *
+ * One initiator port, logins to several target ports on the segment, and
+ * commands read from stdin, one line each, answered with one line on
+ * stdout (the shape of sangw-cluster-client's session mode):
+ *   login NAME TARGET_WWPN     claim (again), FLOGI, PLOGI, PRLI: "ok fcid=X"
+ *   tur NAME | clear-ua NAME   "ok" / "check K/AS/AQ" / "status 0xNN";
+ *                              clear-ua: TEST UNIT READY until no UNIT
+ *                              ATTENTION, "... consumed=K/AS/AQ,..."
+ *   register NAME KEY | reserve NAME KEY TYPE | release NAME KEY TYPE |
+ *   preempt NAME KEY VICTIM TYPE | clear NAME KEY     PERSISTENT RESERVE OUT
+ *   read-keys NAME | read-reservation NAME | read-full-status NAME
+ *   rtpg NAME                  "ok groups=ID:STATE@REL+REL,..."
+ *   vpd83 NAME                 "ok lu=naa.X rtp=N tpg=N port=fc:naa.Y" (in
+ *                              the page's order; "iscsi:NAME" for a name string)
+ *   write NAME LBA BLOCKS SEED | read NAME LBA BLOCKS SEED  (read: "ok pattern"
+ *                              when the blocks hold what write SEED left)
+ * Everything goes to LUN 0. A lost target ends the program with "FAIL: ...".
+ * It beacons every 8 s once logged in, as a VN_Port must. */
+
+struct fc_session {
+	char name[32];
+	struct peer *peer;
+};
+#define MAX_FC_SESSIONS 8
+static struct fc_session fc_sessions[MAX_FC_SESSIONS];
+
+static void append(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void append(char *buf, size_t len, const char *fmt, ...)
+{
+	size_t used = strlen(buf);
+	va_list ap;
+
+	if (used >= len)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf + used, len - used, fmt, ap);
+	va_end(ap);
+}
+
+static void outcome(const struct fcp_result *r, char *buf, size_t len)
+{
+	if (r->status == 0)
+		snprintf(buf, len, "ok");
+	else if (r->status == 2)
+		snprintf(buf, len, "check %x/%02x/%02x", r->sense_key, r->asc, r->ascq);
+	else
+		snprintf(buf, len, "status 0x%02x", r->status);
+}
+
+static struct peer *peer_note(const struct fip_vn_info *vn)
+{
+	struct peer *p = NULL;
+
+	for (unsigned i = 0; i < n_peers && !p; i++)
+		if (peers[i].wwpn == vn->wwpn)
+			p = &peers[i];
+	if (!p) {
+		if (n_peers == MAX_PEERS)
+			return NULL;
+		p = &peers[n_peers++];
+		p->max_payload = 256;
+	}
+	memcpy(p->enode, vn->enode_mac, 6);
+	memcpy(p->vn, vn->vn_mac, 6);
+	p->id = vn->port_id;
+	p->wwpn = vn->wwpn;
+	return p;
+}
+
+/* Claim (FC-BB-6 7.8.7.3) until the target port named wwpn answers with a
+ * Claim Response; a known neighbour takes a repeated claim as a refresh. */
+static struct peer *claim_peer(uint64_t wwpn)
+{
+	struct fip_vn_self s = self_info();
+	uint8_t buf[2400];
+
+	for (int tries = 0; tries < 10; tries++) {
+		size_t n = fip_build_vn(buf, sizeof(buf), FIP_SC_VN_CLAIM_NOTIFY, fip_all_vn2vn_macs, &s, 0);
+		uint64_t wait_end = ms_now() + 1000;
+
+		send_raw(buf, n);
+		while (ms_now() < wait_end) {
+			struct fip_msg m;
+			struct fip_vn_info vn;
+			struct peer *p;
+
+			n = recv_frame(100);
+			if (!n || get_be16(rxbuf + 12) != ETH_P_FIP_FRAME)
+				continue;
+			if (fip_parse(rxbuf, n, &m) < 0 || m.op != FIP_OP_VN2VN ||
+			    m.subcode != FIP_SC_VN_CLAIM_REP || memcmp(m.dst, my_mac, 6) ||
+			    fip_vn_parse(&m, &vn) < 0 || !vn.fcp_target)
+				continue;
+			if (vn.port_id == my_id)
+				FAIL("target %016llx claimed our address", (unsigned long long)vn.wwpn);
+			p = peer_note(&vn);
+			if (p && p->wwpn == wwpn)
+				return p;
+		}
+	}
+	return NULL;
+}
+
+static struct fc_session *fc_session_find(const char *name)
+{
+	for (unsigned i = 0; i < MAX_FC_SESSIONS; i++)
+		if (fc_sessions[i].peer && !strcmp(fc_sessions[i].name, name))
+			return &fc_sessions[i];
+	return NULL;
+}
+
+static struct fcp_result pr_out(uint8_t sa, uint8_t type, uint64_t key, uint64_t sa_key)
+{
+	uint8_t cdb[16] = { 0x5f }, pl[24];
+
+	memset(pl, 0, sizeof(pl));
+	cdb[1] = sa;
+	cdb[2] = type;               /* SCOPE 0h: LU_SCOPE */
+	put_be32(cdb + 5, sizeof(pl));
+	put_be64(pl, key);
+	put_be64(pl + 8, sa_key);
+	return scsi(cdb, 0, false, true, pl, sizeof(pl));
+}
+
+static void pattern(uint8_t *buf, uint64_t lba, uint32_t blocks, uint32_t seed)
+{
+	for (uint32_t b = 0; b < blocks; b++)
+		for (uint32_t i = 0; i < 512; i++)
+			buf[(size_t)b * 512 + i] = (uint8_t)((lba + b) * 31 + i * 7 + seed);
+}
+
+/* SPC-4 6.15.5 READ FULL STATUS: ";"-separated KEY/REL/TRANSPORTID[/holder:TYPE],
+ * the TransportID as "fc:naa.WWPN" (7.6.4.2) or "iscsi:NAME" (7.6.4.6). */
+static void describe_full_status(const uint8_t *d, uint32_t n, char *buf, size_t len)
+{
+	uint32_t end = MIN(n, 8 + get_be32(d + 4));
+
+	append(buf, len, " gen=0x%x regs=", get_be32(d));
+	for (uint32_t off = 8, first = 1; off + 24 <= end; first = 0) {
+		const uint8_t *e = d + off, *tid = e + 24;
+		uint32_t tid_len = get_be32(e + 20);
+
+		append(buf, len, "%s0x%llx/%u/", first ? "" : ";", (unsigned long long)get_be64(e),
+		       get_be16(e + 18));
+		if (off + 24 + tid_len > end)
+			break;
+		if ((tid[0] & 0x0f) == 0 && tid_len >= 24)
+			append(buf, len, "fc:naa.%016llx", (unsigned long long)get_be64(tid + 8));
+		else if ((tid[0] & 0x0f) == 5 && tid_len > 4)
+			append(buf, len, "iscsi:%.*s", (int)strnlen((const char *)tid + 4, tid_len - 4),
+			       (const char *)tid + 4);
+		else
+			append(buf, len, "proto%u", tid[0] & 0x0f);
+		if (e[12] & 0x01)
+			append(buf, len, "/holder:%u", e[13] & 0x0f);
+		off += 24 + tid_len;
+	}
+	if (end <= 8)
+		append(buf, len, "none");
+}
+
+/* SPC-4 6.36: "groups=ID:STATE@REL+REL,..." */
+static void describe_rtpg(const uint8_t *d, uint32_t n, char *buf, size_t len)
+{
+	static const char *const names[16] = {
+		[0x0] = "ao", [0x1] = "an", [0x2] = "sb", [0x3] = "un", [0xe] = "of", [0xf] = "tr",
+	};
+	uint32_t end = MIN(n, 4 + get_be32(d));
+
+	append(buf, len, " groups=");
+	for (uint32_t off = 4, first = 1; off + 8 <= end; first = 0) {
+		const char *name = names[d[off] & 0x0f];
+
+		append(buf, len, "%s%u:%s@", first ? "" : ",", get_be16(d + off + 2), name ? name : "??");
+		for (unsigned p = 0; p < d[off + 7] && off + 12 + 4 * p <= end; p++)
+			append(buf, len, "%s%u", p ? "+" : "", get_be16(d + off + 8 + 4 * p + 2));
+		off += 8 + 4 * d[off + 7];
+	}
+}
+
+/* SPC-4 7.8.6 Device Identification: the LU's and the target port's NAA
+ * names, the relative target port (type 4h) and target port group (5h). */
+static void describe_vpd83(const uint8_t *d, uint32_t n, char *buf, size_t len)
+{
+	uint32_t end = MIN(n, 4u + get_be16(d + 2));
+
+	for (uint32_t off = 4; off + 4 <= end; off += 4 + d[off + 3]) {
+		const uint8_t *id = d + off + 4;
+		uint8_t type = d[off + 1] & 0x0f, assoc = (d[off + 1] >> 4) & 3, idlen = d[off + 3];
+
+		if (off + 4 + idlen > end)
+			break;
+		if (type == 3 && assoc == 0) {
+			append(buf, len, " lu=naa.");
+			for (unsigned i = 0; i < idlen; i++)
+				append(buf, len, "%02x", id[i]);
+		} else if (type == 3 && assoc == 1 && idlen == 8) {
+			/* The target port's name: "fc:" when PIV and protocol FC (0). */
+			append(buf, len, " port=%snaa.%016llx",
+			       d[off + 1] & 0x80 && !(d[off] >> 4) ? "fc:" : "",
+			       (unsigned long long)get_be64(id));
+		} else if (type == 8 && assoc == 1) {
+			append(buf, len, " port=%s%.*s", d[off + 1] & 0x80 && d[off] >> 4 == 5 ? "iscsi:" : "",
+			       (int)strnlen((const char *)id, idlen), (const char *)id);
+		} else if (type == 4 && idlen >= 4) {
+			append(buf, len, " rtp=%u", get_be16(id + 2));
+		} else if (type == 5 && idlen >= 4) {
+			append(buf, len, " tpg=%u", get_be16(id + 2));
+		}
+	}
+}
+
+static void session_command(int argc, char **argv, char *buf, size_t len)
+{
+	static uint8_t data[256 * 512], want[256 * 512];
+	struct fc_session *s;
+	struct fcp_result r;
+	uint8_t cdb[16];
+
+	buf[0] = '\0';
+	memset(cdb, 0, sizeof(cdb));
+	if (!strcmp(argv[0], "login") && argc == 3) {
+		struct fc_session *slot = NULL;
+		struct peer *p;
+
+		for (unsigned i = 0; i < MAX_FC_SESSIONS && !slot; i++)
+			if (!fc_sessions[i].peer)
+				slot = &fc_sessions[i];
+		if (fc_session_find(argv[1]) || !slot) {
+			snprintf(buf, len, "error session %s is open, or too many", argv[1]);
+			return;
+		}
+		p = claim_peer(strtoull(argv[2], NULL, 0));
+		if (!p) {
+			snprintf(buf, len, "error no claim response from %s", argv[2]);
+			return;
+		}
+		tgt = p;
+		flogi();
+		plogi();
+		prli();
+		snprintf(slot->name, sizeof(slot->name), "%s", argv[1]);
+		slot->peer = p;
+		snprintf(buf, len, "ok fcid=%06x", p->id);
+		return;
+	}
+	if (argc < 2 || !(s = fc_session_find(argv[1]))) {
+		snprintf(buf, len, "error usage or no such session: %s", argv[0]);
+		return;
+	}
+	tgt = s->peer;
+	if (!strcmp(argv[0], "tur") && argc == 2) {
+		r = scsi(cdb, 0, false, false, NULL, 0);
+		outcome(&r, buf, len);
+	} else if (!strcmp(argv[0], "clear-ua") && argc == 2) {
+		char seen[256] = "";
+
+		for (int i = 0; i < 20; i++) {
+			r = scsi(cdb, 0, false, false, NULL, 0);
+			if (r.status != 2 || r.sense_key != 6)
+				break;
+			append(seen, sizeof(seen), "%s%x/%02x/%02x", seen[0] ? "," : "", r.sense_key,
+			       r.asc, r.ascq);
+		}
+		outcome(&r, buf, len);
+		append(buf, len, " consumed=%s", seen[0] ? seen : "none");
+	} else if (!strcmp(argv[0], "register") && argc == 3) {
+		/* REGISTER AND IGNORE EXISTING KEY */
+		r = pr_out(0x06, 0, 0, strtoull(argv[2], NULL, 0));
+		outcome(&r, buf, len);
+	} else if ((!strcmp(argv[0], "reserve") || !strcmp(argv[0], "release")) && argc == 4) {
+		r = pr_out(argv[0][2] == 's' ? 0x01 : 0x02, (uint8_t)atoi(argv[3]),
+			   strtoull(argv[2], NULL, 0), 0);
+		outcome(&r, buf, len);
+	} else if (!strcmp(argv[0], "preempt") && argc == 5) {
+		r = pr_out(0x04, (uint8_t)atoi(argv[4]), strtoull(argv[2], NULL, 0),
+			   strtoull(argv[3], NULL, 0));
+		outcome(&r, buf, len);
+	} else if (!strcmp(argv[0], "clear") && argc == 3) {
+		r = pr_out(0x03, 0, strtoull(argv[2], NULL, 0), 0);
+		outcome(&r, buf, len);
+	} else if ((!strcmp(argv[0], "read-keys") || !strcmp(argv[0], "read-reservation") ||
+		    !strcmp(argv[0], "read-full-status")) && argc == 2) {
+		uint8_t sa = argv[0][5] == 'k' ? 0 : argv[0][5] == 'r' ? 1 : 3;
+
+		cdb[0] = 0x5e;
+		cdb[1] = sa;
+		put_be16(cdb + 7, 4096);
+		memset(data, 0, 4096);
+		r = scsi(cdb, 0, true, false, data, 4096);
+		outcome(&r, buf, len);
+		if (r.status || r.data_len < 8)
+			return;
+		if (sa == 0) {
+			append(buf, len, " gen=0x%x keys=", get_be32(data));
+			for (uint32_t off = 8; off + 8 <= MIN(r.data_len, 8 + get_be32(data + 4)); off += 8)
+				append(buf, len, "%s0x%llx", off == 8 ? "" : ",",
+				       (unsigned long long)get_be64(data + off));
+			if (!get_be32(data + 4))
+				append(buf, len, "none");
+		} else if (sa == 1) {
+			append(buf, len, " gen=0x%x", get_be32(data));
+			if (get_be32(data + 4) >= 16 && r.data_len >= 24)
+				append(buf, len, " reservation=0x%llx type=%u",
+				       (unsigned long long)get_be64(data + 8), data[21] & 0x0f);
+			else
+				append(buf, len, " reservation=none");
+		} else {
+			describe_full_status(data, r.data_len, buf, len);
+		}
+	} else if (!strcmp(argv[0], "rtpg") && argc == 2) {
+		cdb[0] = 0xa3;   /* MAINTENANCE IN / REPORT TARGET PORT GROUPS */
+		cdb[1] = 0x0a;
+		put_be32(cdb + 6, 1024);
+		r = scsi(cdb, 0, true, false, data, 1024);
+		outcome(&r, buf, len);
+		if (!r.status && r.data_len >= 4)
+			describe_rtpg(data, r.data_len, buf, len);
+	} else if (!strcmp(argv[0], "vpd83") && argc == 2) {
+		cdb[0] = 0x12;   /* INQUIRY, EVPD, page 83h */
+		cdb[1] = 0x01;
+		cdb[2] = 0x83;
+		put_be16(cdb + 3, 1024);
+		r = scsi(cdb, 0, true, false, data, 1024);
+		outcome(&r, buf, len);
+		if (!r.status && r.data_len >= 4)
+			describe_vpd83(data, r.data_len, buf, len);
+	} else if ((!strcmp(argv[0], "write") || !strcmp(argv[0], "read")) && argc == 5) {
+		uint64_t lba = strtoull(argv[2], NULL, 0);
+		uint32_t blocks = (uint32_t)strtoul(argv[3], NULL, 0);
+		bool wr = argv[0][0] == 'w';
+
+		if (!blocks || blocks > 256) {
+			snprintf(buf, len, "error 1-256 blocks");
+			return;
+		}
+		pattern(want, lba, blocks, (uint32_t)strtoul(argv[4], NULL, 0));
+		cdb[0] = wr ? 0x8a : 0x88;   /* WRITE (16) / READ (16) */
+		put_be64(cdb + 2, lba);
+		put_be32(cdb + 10, blocks);
+		memset(data, 0, blocks * 512);
+		r = scsi(cdb, 0, !wr, wr, wr ? want : data, blocks * 512);
+		outcome(&r, buf, len);
+		if (!wr && !r.status)
+			append(buf, len, " %s", r.data_len == blocks * 512 && !memcmp(data, want, blocks * 512)
+						? "pattern" : "other-data");
+	} else {
+		snprintf(buf, len, "error usage: %s", argv[0]);
+	}
+}
+
+/* FC-BB-6 7.8.7.4: a VN_Port beacons every 8 s; a target drops a
+ * neighbour whose beacons stop. From the first login on, also while idle. */
+static uint64_t last_beacon_ms;
+
+static void beacon_if_due(void)
+{
+	struct fip_vn_self s = self_info();
+	uint8_t buf[2400];
+
+	if (!n_peers || ms_now() - last_beacon_ms < FIP_VN_BEACON_INT_MS)
+		return;
+	send_raw(buf, fip_build_vn(buf, sizeof(buf), FIP_SC_VN_BEACON, fip_all_vn2vn_macs, &s, 0));
+	last_beacon_ms = ms_now();
+}
+
+static int session_main(void)
+{
+	char line[1024], answer[4096];
+
+	many_targets = true;
+	for (;;) {
+		struct pollfd pfd = { .fd = 0, .events = POLLIN };
+		char *argv[8], *save = NULL;
+		int argc = 0;
+
+		/* One command at a time (the shell waits for each answer), so
+		 * stdin's buffer holds no second line while we poll. */
+		beacon_if_due();
+		if (poll(&pfd, 1, 1000) == 0)
+			continue;
+		if (!fgets(line, sizeof(line), stdin))
+			break;
+
+		for (char *t = strtok_r(line, " \t\r\n", &save); t && argc < 8;
+		     t = strtok_r(NULL, " \t\r\n", &save))
+			argv[argc++] = t;
+		if (!argc)
+			continue;
+		beacon_if_due();
+		session_command(argc, argv, answer, sizeof(answer));
+		printf("%s\n", answer);
+		fflush(stdout);
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct sockaddr_ll sll;
@@ -706,6 +1148,9 @@ int main(int argc, char **argv)
 	struct ifreq ifr;
 	int ifindex;
 
+	bool session = false;
+
+	ok_out = stdout;
 	if (argc == 5 && !strcmp(argv[4], "--expect-denied")) {
 		expect_denied = true;
 		argc--;
@@ -716,9 +1161,17 @@ int main(int argc, char **argv)
 			FAIL("--bench SECONDS,BYTES (BYTES a multiple of 512, at most 8 MiB)");
 		argc -= 2;
 	}
-	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1]))) {
+	if ((argc == 4 || argc == 5) && !strcmp(argv[3], "--session")) {
+		session = true;
+		ok_out = stderr;
+		if (argc == 5)
+			my_id = (uint32_t)strtoul(argv[4], NULL, 16) & 0xffffff;
+		argc = 4;
+	}
+	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1])) || !my_id) {
 		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS "
-			"[--expect-denied | --bench SECONDS,BYTES]\n");
+			"[--expect-denied | --bench SECONDS,BYTES]\n"
+			"       fcoe-initiator IFNAME WWPN --session [FC_ID]   (commands on stdin)\n");
 		return 2;
 	}
 	my_wwpn = strtoull(argv[2], NULL, 0);
@@ -750,8 +1203,10 @@ int main(int argc, char **argv)
 	mr.mr_type = PACKET_MR_PROMISC;
 	setsockopt(fd, SOL_PACKET, PACKET_ADD_MEMBERSHIP, &mr, sizeof(mr));
 
+	if (session)
+		return session_main();
 	claim();
-	if (tgt_id == my_id)
+	if (tgt->id == my_id)
 		FAIL("target took our address");
 	flogi();
 	plogi();

@@ -19,6 +19,7 @@
 #include "../../gateway/scsi/alua.h"
 #include "../../gateway/config.h"
 #include "../../gateway/scsi/sense.h"
+#include "../../gateway/scsi/target_ports.h"
 #include "../../gateway/util.h"
 #include "core_harness.h"
 
@@ -160,6 +161,89 @@ static void test_rtpg_length_only(void **state)
 	assert_int_equal(r.data[11], 1);                        /* TARGET PORT COUNT */
 	assert_int_equal(get_be16(r.data + 14), f->a->rel_tgt_port_id);
 	harness_result_free(&r);
+}
+
+/* An FCoE port is a target port of its own: relative target port id
+ * node + 256 * K (target_ports.h), announced through the shared state and
+ * listed by RTPG in the node's group after its iSCSI port; removed and
+ * added again it gets the lowest free id back. */
+static void test_rtpg_lists_other_target_ports(void **state)
+{
+	struct fixture *f = *state;
+	struct gateway *gw = &f->h.gw;
+	struct harness_result r = { 0 };
+	uint16_t rel1, rel2, again, list[TARGET_PORTS_EXTRA_MAX];
+	char err[256];
+	uint8_t cdb[12];
+
+	assert_int_equal(target_port_add(gw, &rel1, err, sizeof(err)), 0);
+	assert_int_equal(target_port_add(gw, &rel2, err, sizeof(err)), 0);
+	harness_drain(&f->h);
+	assert_int_equal(rel1, 1 + 256);
+	assert_int_equal(rel2, 1 + 512);
+	assert_int_equal(target_ports_node(gw, rel2), 1);
+	assert_int_equal(target_ports_node(gw, 2 + 256), 0);
+	rtpg_cdb(cdb, 0, 256);
+	assert_int_equal(run(f, f->a, cdb, 12, &r), SAM_STAT_GOOD);
+	assert_int_equal(get_be32(r.data), 8 + 3 * 4);             /* one group, three ports */
+	assert_int_equal(r.data[11], 3);                        /* TARGET PORT COUNT */
+	assert_int_equal(get_be16(r.data + 14), f->a->rel_tgt_port_id);
+	assert_int_equal(get_be16(r.data + 18), rel1);
+	assert_int_equal(get_be16(r.data + 22), rel2);
+	harness_result_free(&r);
+
+	target_port_remove(gw, rel1);
+	harness_drain(&f->h);
+	assert_int_equal(target_ports_extra(gw, 1, list, TARGET_PORTS_EXTRA_MAX), 1);
+	assert_int_equal(list[0], rel2);
+	assert_int_equal(target_port_add(gw, &again, err, sizeof(err)), 0);
+	assert_int_equal(again, rel1);
+	harness_drain(&f->h);
+	assert_int_equal(target_ports_extra(gw, 1, list, TARGET_PORTS_EXTRA_MAX), 2);
+}
+
+/* Announcements name the origin's own ports only; the snapshot carries
+ * the table to a joining node; a node id above 255 cannot have any. */
+static void test_target_ports_apply_and_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct gateway *gw = &f->h.gw;
+	struct { uint32_t node; uint16_t count; uint16_t rel[TARGET_PORTS_EXTRA_MAX]; } p;
+	uint16_t list[TARGET_PORTS_EXTRA_MAX], rel;
+	json_object *snap = json_object_new_object(), *bad;
+	char err[256];
+
+	memset(&p, 0, sizeof(p));
+	p.node = 3;
+	p.count = 2;
+	p.rel[0] = 3 + 256;
+	p.rel[1] = 3 + 768;
+	assert_int_equal(target_ports_apply(gw, 3, &p, sizeof(p)), 0);
+	assert_int_equal(target_ports_apply(gw, 2, &p, sizeof(p)), -EINVAL);   /* not its own */
+	assert_int_equal(target_ports_apply(gw, 3, &p, sizeof(p) - 1), -EINVAL);
+	p.rel[1] = 4 + 768;                                                    /* node 4's form */
+	assert_int_equal(target_ports_apply(gw, 3, &p, sizeof(p)), -EINVAL);
+	p.count = 8;
+	assert_int_equal(target_ports_apply(gw, 3, &p, sizeof(p)), -EINVAL);
+	assert_int_equal(target_ports_extra(gw, 3, list, TARGET_PORTS_EXTRA_MAX), 2);
+	assert_int_equal(list[1], 3 + 768);
+
+	assert_int_equal(target_ports_snapshot(gw, snap), 0);
+	memset(gw->node_ports, 0, sizeof(gw->node_ports));
+	gw->n_node_ports = 0;
+	assert_int_equal(target_ports_restore(gw, snap), 0);
+	assert_int_equal(target_ports_extra(gw, 3, list, TARGET_PORTS_EXTRA_MAX), 2);
+	assert_int_equal(target_ports_node(gw, 3 + 256), 3);
+	json_object_put(snap);
+	bad = json_tokener_parse("{\"target_ports\":[{\"node\":3,\"ports\":[260]}]}");
+	assert_int_equal(target_ports_restore(gw, bad), -EINVAL);
+	assert_int_equal(target_ports_extra(gw, 3, list, TARGET_PORTS_EXTRA_MAX), 2);
+	json_object_put(bad);
+
+	gw->node_id = 300;
+	assert_int_equal(target_port_add(gw, &rel, err, sizeof(err)), -ERANGE);
+	assert_non_null(strstr(err, "node id 300"));
+	gw->node_id = 1;
 }
 
 static void test_rtpg_extended_and_truncated(void **state)
@@ -798,6 +882,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_rtpg_length_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rtpg_lists_other_target_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_target_ports_apply_and_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rtpg_extended_and_truncated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inquiry_tpgs_and_designator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stpg_each_state_and_back, setup, teardown),

@@ -216,6 +216,45 @@ static void test_inquiry_vpd_pages(void **state)
 	expect_sense(&r, SK_ILLEGAL_REQUEST, ASC_INVALID_FIELD_IN_CDB);
 }
 
+/* An FC nexus (fabric/fcoe/): its TransportID says protocol FC. */
+static unsigned fc_transport_id(const struct it_nexus *nx, uint8_t *buf, unsigned len)
+{
+	(void)nx;
+	if (len < 24)
+		return 0;
+	memset(buf, 0, 24);               /* SPC-4 7.6.4.2: protocol 0, FORMAT 00b */
+	put_be64(buf + 8, 0x2fff000000000001ULL);
+	return 24;
+}
+
+/* VPD page 0x83 through an FC target port names it by its N_Port_Name:
+ * an NAA designator with PIV and protocol identifier FC (SPC-4 7.8.6.6),
+ * not an iSCSI name string. */
+static void test_vpd83_fc_port(void **state)
+{
+	struct fixture *f = *state;
+	struct fabric_ops fc_ops = *f->a->fabric;
+	struct harness_result r;
+	uint8_t cdb[6];
+	unsigned pos = 4 + 20 + 8 + 8;
+
+	fc_ops.transport_id = fc_transport_id;
+	f->a->fabric = &fc_ops;
+	str_copy(f->a->target_port, "naa.2000005347570010", sizeof(f->a->target_port));
+	inquiry_cdb(cdb, true, 0x83, 255);
+	assert_int_equal(run(f, f->a, 3, cdb, 6, &r), SAM_STAT_GOOD);
+	assert_int_equal(r.data[pos], 0x01);            /* FC, binary */
+	assert_int_equal(r.data[pos + 1], 0x93);        /* PIV, target port, NAA */
+	assert_int_equal(r.data[pos + 3], 8);
+	assert_int_equal(get_be64(r.data + pos + 4), 0x2000005347570010ULL);
+	pos += 12;
+	assert_int_equal(r.data[pos + 1], 0xa8);        /* the target device's name string */
+	pos += 4 + r.data[pos + 3];
+	assert_int_equal(pos, r.data_len);
+	harness_result_free(&r);
+	f->a->fabric = f->b->fabric;
+}
+
 static void test_unsupported_lun(void **state)
 {
 	struct fixture *f = *state;
@@ -818,6 +857,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_inquiry_standard, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inquiry_alloc_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_inquiry_vpd_pages, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_vpd83_fc_port, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_unsupported_lun, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_report_luns, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_ua_after_registration, setup, teardown),
