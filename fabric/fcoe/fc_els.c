@@ -79,18 +79,18 @@ static uint32_t login_max_payload(const struct fcoe_port *port, const uint8_t *p
 
 /* Reply header for a request received in h (FC-FS-4 9.8: we are the
  * exchange responder; the reply is the last sequence). */
-static void reply_hdr(struct fcoe_port *port, const struct fc_hdr *req, uint8_t r_ctl, uint8_t type,
+static void reply_hdr(struct fcoe_rport *rp, const struct fc_hdr *req, uint8_t r_ctl, uint8_t type,
 		      struct fc_hdr *h)
 {
 	memset(h, 0, sizeof(*h));
 	h->r_ctl = r_ctl;
 	h->d_id = req->s_id;
-	h->s_id = port->port_id;
+	h->s_id = rp->port->port_id;
 	h->type = type;
 	h->f_ctl = FC_FC_EX_CTX | FC_FC_LAST_SEQ | FC_FC_END_SEQ | FC_FC_SEQ_INIT;
-	h->seq_id = fcoe_next_seq_id(port);
+	h->seq_id = fcoe_next_seq_id(rp);
 	h->ox_id = req->ox_id;
-	h->rx_id = req->rx_id == FC_XID_UNKNOWN ? fcoe_next_els_xid(port) : req->rx_id;
+	h->rx_id = req->rx_id == FC_XID_UNKNOWN ? fcoe_next_xid(rp) : req->rx_id;
 }
 
 void fc_send_reply(struct fcoe_rport *rp, const struct fc_hdr *req, uint8_t r_ctl, uint8_t type,
@@ -98,7 +98,7 @@ void fc_send_reply(struct fcoe_rport *rp, const struct fc_hdr *req, uint8_t r_ct
 {
 	struct fc_hdr h;
 
-	reply_hdr(rp->port, req, r_ctl, type, &h);
+	reply_hdr(rp, req, r_ctl, type, &h);
 	if (type == FC_TYPE_BLS)
 		h.f_ctl &= ~(uint32_t)FC_FC_SEQ_INIT;
 	fcoe_send_fc(rp, FC_SOF_I3, FC_EOF_T, &h, payload, len);
@@ -134,7 +134,7 @@ static void fip_els_reply(struct fcoe_port *port, struct fcoe_rport *rp, const s
 	uint8_t *buf;
 	bool rjt = payload[0] == ELS_LS_RJT;
 
-	reply_hdr(port, req, FC_RCTL_ELS_REP, FC_TYPE_ELS, &h);
+	reply_hdr(rp, req, FC_RCTL_ELS_REP, FC_TYPE_ELS, &h);
 	fc_hdr_encode(fc, &h);
 	memcpy(fc + FC_HDR_LEN, payload, len);
 	buf = fcoe_tx_buf(port);
@@ -220,7 +220,7 @@ static void send_request(struct fcoe_rport *rp, uint16_t ox_id, const void *payl
 	h.s_id = rp->port->port_id;
 	h.type = FC_TYPE_ELS;
 	h.f_ctl = FC_FC_FIRST_SEQ | FC_FC_END_SEQ | FC_FC_SEQ_INIT;
-	h.seq_id = fcoe_next_seq_id(rp->port);
+	h.seq_id = fcoe_next_seq_id(rp);
 	h.ox_id = ox_id;
 	h.rx_id = FC_XID_UNKNOWN;
 	fcoe_send_fc(rp, FC_SOF_I3, FC_EOF_T, &h, payload, len);
@@ -231,7 +231,7 @@ void fc_els_send_plogi(struct fcoe_rport *rp)
 	uint8_t pl[FC_LOGIN_LEN];
 
 	fc_build_login(rp->port, ELS_PLOGI, false, pl);
-	rp->plogi_ox_id = fcoe_next_els_xid(rp->port);
+	rp->plogi_ox_id = fcoe_next_xid(rp);
 	send_request(rp, rp->plogi_ox_id, pl, sizeof(pl));
 	/* No answer within 2 * R_A_TOV / 10 (the peer may still be busy
 	 * with the FLOGI): try again, a few times. */
@@ -258,7 +258,7 @@ void fc_els_send_logo(struct fcoe_rport *rp)
 	pl[0] = ELS_LOGO;
 	put_be24(pl + 5, rp->port->port_id);
 	put_be64(pl + 8, rp->port->wwpn);
-	send_request(rp, fcoe_next_els_xid(rp->port), pl, sizeof(pl));
+	send_request(rp, fcoe_next_xid(rp), pl, sizeof(pl));
 }
 
 /* A reply to one of our requests. */
@@ -374,8 +374,8 @@ static void recv_prli(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 		put_be32(acc + 4 + 12, FCP_SPPF_TARG_FCN | FCP_SPPF_RD_XRDY_DIS);
 	send_acc(rp, &rx->fh, acc, sizeof(acc));
 	if (rp->prli)
-		log_info("fcoe %s: PRLI from %06x (wwpn %016llx): FCP image pair established",
-			 port->ifname, rp->port_id, (unsigned long long)rp->wwpn);
+		log_info("fcoe %s: PRLI from %06x (wwpn %016llx): FCP image pair established, "
+			 "worker %u", port->ifname, rp->port_id, (unsigned long long)rp->wwpn, rp->slot);
 }
 
 static void recv_prlo(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx)
@@ -514,11 +514,11 @@ void fc_bls_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fco
 	if (rx->fh.r_ctl != FC_RCTL_BA_ABTS) {
 		if (rx->fh.r_ctl == FC_RCTL_BA_ACC || rx->fh.r_ctl == FC_RCTL_BA_RJT)
 			return;   /* we send no ABTS */
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		return;
 	}
 	if (!rp->plogi) {
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		return;
 	}
 	/* The exchange's command is aborted through the core; BA_ACC then

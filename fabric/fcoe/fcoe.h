@@ -1,8 +1,19 @@
 /* The FCoE fabric's internals: a VN2VN port (FC-BB-6 7.8.7) on one
  * Ethernet interface, the remote VN_Ports it knows (FIP neighbours, FC
  * logins, the I_T nexus of each PRLI image pair) and the FCP exchanges
- * (one SCSI command each). Everything runs on the control thread's loop:
- * the nexuses live in slot 0 (workers.h), which the core serves directly.
+ * (one SCSI command each).
+ *
+ * Threads (workers.h). A port has one AF_PACKET socket per slot, all in
+ * one PACKET_FANOUT group whose classic BPF program picks the socket of
+ * each received frame: the FCP and BLS frames of a remote port with an
+ * I_T nexus go to the socket of the nexus' worker, everything else (FIP,
+ * ELS, frames of ports not logged in) to the control thread's. So FIP,
+ * logins and nexus set-up/teardown run on the control thread, and a
+ * nexus' exchanges (FCP_CMND, FCP_DATA, FCP_RSP, ABTS) on its worker, as
+ * an iSCSI connection's PDUs do. Each thread sends on its own slot's
+ * socket. What a worker changes is its own: its slot (socket, batches,
+ * counters) and its remote ports (exchange table, SEQ_ID/RX_ID counters);
+ * the control thread changes the rest with the world stopped.
  *
  * Files: fcoe_frame.c (FCoE/FC frame codec), fip.c (FIP codec),
  * fcoe_port.c (socket, VN2VN address claiming, beacons, dispatch),
@@ -18,13 +29,16 @@
 #include "../../gateway/event_loop.h"
 #include "../../gateway/model.h"
 #include "../../gateway/scsi/scsi.h"
+#include "../../gateway/workers.h"
 #include "fc_proto.h"
 #include "fcoe_frame.h"
 #include "fip.h"
 
 #define FCOE_EXCH_MAX   2048        /* FCP exchanges per port (RX_IDs 0..2047) */
-#define FCOE_RX_BATCH   32
-#define FCOE_TX_BATCH   64
+#define FCOE_RX_BATCH   64
+/* Frames sent with one sendmmsg: a 1 MiB READ at 2,048-byte payloads
+ * (513 frames with its FCP_RSP) leaves in three calls. */
+#define FCOE_TX_BATCH   256
 #define FCOE_SOCKET_BUFFER (32 << 20)  /* SO_RCVBUF/SO_SNDBUF of a port */
 
 enum vn_state {
@@ -44,6 +58,11 @@ struct fcoe_rport {
 	uint64_t wwpn, wwnn;
 	uint8_t enode_mac[6];       /* its ENode: FIP goes there */
 	uint8_t vn_mac[6];          /* its VN_Port: FCoE frames go there */
+	/* The thread (slot) of its nexus and exchanges: picked at the first
+	 * PRLI, kept for the port's life so that exchanges of an old login
+	 * still in the core end on the same thread. */
+	unsigned slot;
+	bool slot_picked;
 	uint16_t fcoe_size;         /* from its claim */
 	uint64_t beacon_ms;         /* last beacon, 0 = none yet */
 	bool flogi;                 /* FLOGI exchanged (in FIP) */
@@ -60,6 +79,12 @@ struct fcoe_rport {
 	bool removed;
 	struct ev_deferred drop_defer;  /* fabric_ops.drop: log it out later */
 	uint64_t rx_frames, tx_frames;
+	/* Changed only by the thread of `slot` (or the control thread with
+	 * the world stopped). */
+	uint8_t next_seq_id;
+	uint16_t next_xid;          /* RX_IDs of BLS/TMF, OX_IDs of our ELS */
+	uint16_t next_rx_id;
+	struct fcoe_exch *exch[FCOE_EXCH_MAX];   /* FCP exchanges by RX_ID */
 	TAILQ_ENTRY(fcoe_rport) link;
 };
 
@@ -78,7 +103,6 @@ struct fcoe_exch {
 	uint32_t received;          /* write data placed */
 	uint32_t edtl;              /* FCP_DL */
 	bool aborted_locally;       /* ABTS before the core had it */
-	bool in_table;
 	/* Write data stopped (a lost last frame, a lost FCP_XFER_RDY): the
 	 * command fails after E_D_TOV instead of waiting for the initiator's
 	 * SCSI timeout. */
@@ -93,13 +117,35 @@ struct fcoe_tmf {
 	bool abts;                  /* answered with BA_ACC instead of FCP_RSP */
 };
 
+/* One thread's socket of a port: slot 0 the control thread's (FIP, ELS,
+ * everything not steered elsewhere), 1.. the workers'. */
+struct fcoe_slot {
+	struct fcoe_port *port;
+	unsigned slot;
+	struct event_loop *loop;
+	int fd;
+	struct ev_source src;
+	bool added;
+	/* receive batch */
+	uint8_t *rx_buf;            /* FCOE_RX_BATCH frames of port->rx_frame_cap bytes */
+	/* send batch: frames queued, sent with one sendmmsg per batch */
+	uint8_t *tx_buf;            /* FCOE_TX_BATCH frames of FCOE_TX_FRAME_CAP */
+	uint32_t tx_len[FCOE_TX_BATCH];
+	unsigned tx_count;
+	struct ev_deferred tx_flush;
+	/* counters (logs; summed when the port closes) */
+	uint64_t rx_frames, rx_dropped, rx_bad_crc, rx_fip, tx_frames, tx_errors;
+	uint64_t rx_calls, tx_calls;
+};
+
 struct fcoe_port {
 	struct gateway *gw;
 	char ifname[IF_NAMESIZE];
 	char target_iqn[ISCSI_NAME_MAX];  /* "" = the first target */
 	int ifindex;
-	int fd;
-	struct ev_source src;
+	int fd;                     /* slots[0]'s socket */
+	struct fcoe_slot *slots[WORKER_SLOTS];
+	unsigned nslots;            /* 1 when the workers' sockets could not be set up */
 	uint8_t enode_mac[6];
 	uint8_t vn_mac[6];
 	uint64_t wwpn, wwnn;
@@ -113,36 +159,34 @@ struct fcoe_port {
 	uint64_t next_beacon_ms;
 	uint32_t rand_state;
 	struct ev_timer timer;
-	uint16_t next_els_xid;      /* RX_IDs/OX_IDs of our ELS and BLS exchanges */
-	uint8_t next_seq_id;
 	TAILQ_HEAD(, fcoe_rport) rports;
-	struct fcoe_exch *exch[FCOE_EXCH_MAX];
-	uint16_t next_rx_id;
-	/* receive batch */
-	uint8_t *rx_buf;            /* FCOE_RX_BATCH frames of rx_frame_cap bytes */
 	uint32_t rx_frame_cap;
-	/* send batch: frames queued, sent with one sendmmsg per batch */
-	uint8_t *tx_buf;            /* FCOE_TX_BATCH frames of FCOE_MAX_FRAME + 64 */
-	uint32_t tx_len[FCOE_TX_BATCH];
-	unsigned tx_count;
-	struct ev_deferred tx_flush;
-	/* counters (management API, logs) */
-	uint64_t rx_frames, rx_dropped, rx_bad_crc, rx_fip, tx_frames, tx_errors;
+	unsigned steered;           /* remote ports the fanout program sends to workers */
 	TAILQ_ENTRY(fcoe_port) link;
 };
 
 #define FCOE_TX_FRAME_CAP (FCOE_MAX_FRAME + 64)
 
 /* --- fcoe_port.c ------------------------------------------------------------ */
-/* A buffer for one outgoing frame of at most FCOE_TX_FRAME_CAP bytes;
- * fcoe_tx_commit() queues it. */
+/* The calling thread's slot of port (slot 0 on the control thread). */
+struct fcoe_slot *fcoe_slot_here(struct fcoe_port *port);
+/* A buffer for one outgoing frame of at most FCOE_TX_FRAME_CAP bytes, on
+ * the calling thread's socket; fcoe_tx_commit() queues it. */
 uint8_t *fcoe_tx_buf(struct fcoe_port *port);
 void fcoe_tx_commit(struct fcoe_port *port, size_t len);
 /* Send an FC frame to rp's VN_Port as FCoE. */
 int fcoe_send_fc(struct fcoe_rport *rp, uint8_t sof, uint8_t eof, const struct fc_hdr *h,
 		 const void *payload, size_t len);
-uint8_t fcoe_next_seq_id(struct fcoe_port *port);
-uint16_t fcoe_next_els_xid(struct fcoe_port *port);
+/* A received frame dropped (counted on the calling thread's slot). */
+void fcoe_count_drop(struct fcoe_port *port);
+uint8_t fcoe_next_seq_id(struct fcoe_rport *rp);
+/* OX_IDs of our ELS requests, RX_IDs of BLS and TMF exchanges: above the
+ * FCP exchange table, never 0xffff. */
+uint16_t fcoe_next_xid(struct fcoe_rport *rp);
+/* The loop that runs rp's exchanges (timers). */
+struct event_loop *fcoe_rport_loop(const struct fcoe_rport *rp);
+/* Rebuild the fanout program after a nexus came or went (control thread). */
+void fcoe_port_steer(struct fcoe_port *port);
 struct fcoe_rport *fcoe_rport_find(struct fcoe_port *port, uint32_t port_id);
 void fcoe_rport_get(struct fcoe_rport *rp);
 void fcoe_rport_put(struct fcoe_rport *rp);

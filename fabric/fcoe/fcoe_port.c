@@ -1,14 +1,17 @@
 /* FCoE VN2VN ports (FC-BB-6 7.8.7): an AF_PACKET socket on the
  * interface, the VN_Port address claim (probe, claim, beacons, conflict
  * resolution), the table of neighbouring VN_Ports and the dispatch of
- * received frames to FIP, ELS, BLS and FCP. Frames are received in
- * batches (recvmmsg) and sent in batches (sendmmsg, flushed once per
- * event-loop batch). */
+ * received frames to FIP, ELS, BLS and FCP. One socket per thread in a
+ * PACKET_FANOUT group steers each nexus' FCP frames to its worker
+ * (fcoe.h, fcoe_port_steer()). Frames are received in batches
+ * (recvmmsg) and sent in batches (sendmmsg, flushed once per event-loop
+ * batch of the sending thread). */
 #include "fcoe.h"
 #include "fcoe_fabric.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <poll.h>
@@ -40,59 +43,72 @@ unsigned fcoe_port_count(void)
 
 /* --- sending ------------------------------------------------------------------ */
 
+struct fcoe_slot *fcoe_slot_here(struct fcoe_port *port)
+{
+	unsigned slot = worker_slot();
+
+	/* A worker only runs the exchanges of its own slot's nexuses. */
+	return slot < port->nslots ? port->slots[slot] : port->slots[0];
+}
+
 static void tx_flush(void *arg)
 {
-	struct fcoe_port *port = arg;
+	struct fcoe_slot *sl = arg;
 	struct mmsghdr msgs[FCOE_TX_BATCH];
 	struct iovec iov[FCOE_TX_BATCH];
 	unsigned done = 0, spins = 0;
 
-	if (port->tx_flush.queued)
-		ev_defer_cancel(port->gw->loop, &port->tx_flush);
-	memset(msgs, 0, sizeof(msgs));
-	for (unsigned i = 0; i < port->tx_count; i++) {
-		iov[i].iov_base = port->tx_buf + (size_t)i * FCOE_TX_FRAME_CAP;
-		iov[i].iov_len = port->tx_len[i];
+	if (sl->tx_flush.queued)
+		ev_defer_cancel(sl->loop, &sl->tx_flush);
+	memset(msgs, 0, sizeof(msgs[0]) * sl->tx_count);
+	for (unsigned i = 0; i < sl->tx_count; i++) {
+		iov[i].iov_base = sl->tx_buf + (size_t)i * FCOE_TX_FRAME_CAP;
+		iov[i].iov_len = sl->tx_len[i];
 		msgs[i].msg_hdr.msg_iov = &iov[i];
 		msgs[i].msg_hdr.msg_iovlen = 1;
 	}
-	while (done < port->tx_count) {
-		int n = sendmmsg(port->fd, msgs + done, port->tx_count - done, 0);
+	while (done < sl->tx_count) {
+		int n = sendmmsg(sl->fd, msgs + done, sl->tx_count - done, 0);
 
+		sl->tx_calls++;
 		if (n > 0) {
 			done += (unsigned)n;
-			port->tx_frames += (uint64_t)n;
+			sl->tx_frames += (uint64_t)n;
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == ENOBUFS) && spins++ < 1000) {
 			/* The device queue is full: wait for room, briefly. */
-			struct pollfd pfd = { .fd = port->fd, .events = POLLOUT };
+			struct pollfd pfd = { .fd = sl->fd, .events = POLLOUT };
 			poll(&pfd, 1, 1);
 			continue;
 		}
 		if (n < 0 && errno == EINTR)
 			continue;
-		port->tx_errors += port->tx_count - done;
-		log_debug("fcoe %s: send: %s", port->ifname, n < 0 ? strerror(errno) : "short");
+		sl->tx_errors += sl->tx_count - done;
+		log_debug("fcoe %s: send: %s", sl->port->ifname, n < 0 ? strerror(errno) : "short");
 		break;
 	}
-	port->tx_count = 0;
+	sl->tx_count = 0;
 }
 
 uint8_t *fcoe_tx_buf(struct fcoe_port *port)
 {
-	if (port->tx_count == FCOE_TX_BATCH)
-		tx_flush(port);
-	return port->tx_buf + (size_t)port->tx_count * FCOE_TX_FRAME_CAP;
+	struct fcoe_slot *sl = fcoe_slot_here(port);
+
+	if (sl->tx_count == FCOE_TX_BATCH)
+		tx_flush(sl);
+	return sl->tx_buf + (size_t)sl->tx_count * FCOE_TX_FRAME_CAP;
 }
 
 void fcoe_tx_commit(struct fcoe_port *port, size_t len)
 {
+	struct fcoe_slot *sl = fcoe_slot_here(port);
+
 	if (!len)
 		return;
-	port->tx_len[port->tx_count++] = (uint32_t)len;
-	if (!port->tx_flush.queued)
-		ev_defer(port->gw->loop, &port->tx_flush, tx_flush, port);
+	sl->tx_len[sl->tx_count++] = (uint32_t)len;
+	if (!sl->tx_flush.queued)
+		ev_defer(sl->loop, &sl->tx_flush, tx_flush, sl);
 }
 
 int fcoe_send_fc(struct fcoe_rport *rp, uint8_t sof, uint8_t eof, const struct fc_hdr *h,
@@ -110,17 +126,88 @@ int fcoe_send_fc(struct fcoe_rport *rp, uint8_t sof, uint8_t eof, const struct f
 	return 0;
 }
 
-uint8_t fcoe_next_seq_id(struct fcoe_port *port)
+void fcoe_count_drop(struct fcoe_port *port)
 {
-	return port->next_seq_id++;
+	fcoe_slot_here(port)->rx_dropped++;
 }
 
-uint16_t fcoe_next_els_xid(struct fcoe_port *port)
+uint8_t fcoe_next_seq_id(struct fcoe_rport *rp)
 {
-	/* Above the FCP exchange table, never 0xffff. */
-	if (port->next_els_xid < 0x8000 || port->next_els_xid >= 0xfffe)
-		port->next_els_xid = 0x8000;
-	return port->next_els_xid++;
+	return rp->next_seq_id++;
+}
+
+uint16_t fcoe_next_xid(struct fcoe_rport *rp)
+{
+	if (rp->next_xid < 0x8000 || rp->next_xid >= 0xfffe)
+		rp->next_xid = 0x8000;
+	return rp->next_xid++;
+}
+
+struct event_loop *fcoe_rport_loop(const struct fcoe_rport *rp)
+{
+	return worker_loop(rp->slot);   /* slot 0: the control loop */
+}
+
+/* --- steering received frames to the workers ----------------------------------- */
+
+/* Why a fanout program: the FCP frames of a nexus must reach the one
+ * thread that owns its exchanges, and the control thread (which stops
+ * the world for each of its batches) must stay out of the data path, so
+ * it cannot receive them and hand them over. PACKET_FANOUT_HASH does not
+ * help: the kernel's flow hash knows no FC addresses (its dissector only
+ * steps over the FCoE header, and Ethernet addresses are not hashed), so
+ * every FCoE frame of a link hashes alike. A classic BPF program run by the fanout group delivers
+ * each frame to exactly one socket, and replacing it is atomic: the FCP
+ * (TYPE 8) and BLS (TYPE 0, ABTS) frames whose S_ID has a nexus on a
+ * worker go to that worker's socket (index = slot: sockets join in slot
+ * order), all else to socket 0 (FIP, ELS, ports not logged in). Loads
+ * are relative to the link-layer header (SKF_LL_OFF), wherever the
+ * kernel's data pointer is when the program runs. */
+#define STEER_ETH  (SKF_LL_OFF)
+#define STEER_FC   (SKF_LL_OFF + ETH_HDR_LEN + FCOE_HDR_LEN)
+#define STEER_MAX  1000   /* remote ports on workers (BPF_MAXINSNS 4096) */
+
+void fcoe_port_steer(struct fcoe_port *port)
+{
+	struct sock_filter *prog;
+	struct fcoe_rport *rp;
+	struct sock_fprog fprog;
+	unsigned n = 0, entries = 0;
+
+	if (port->nslots < 2)
+		return;
+	prog = calloc(10 + 2 * STEER_MAX + 1, sizeof(*prog));
+	if (!prog) {
+		log_warn("fcoe %s: out of memory for the fanout program", port->ifname);
+		return;
+	}
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_H | BPF_ABS, STEER_ETH + 12);
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, ETH_P_FCOE_FRAME, 1, 0);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_B | BPF_ABS, STEER_FC + 8);   /* TYPE */
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FC_TYPE_FCP, 2, 0);
+	prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, FC_TYPE_BLS, 1, 0);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, STEER_FC + 4);   /* CS_CTL, S_ID */
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_ALU | BPF_AND | BPF_K, 0xffffff);
+	TAILQ_FOREACH(rp, &port->rports, link) {
+		if (!rp->nexus_registered || !rp->slot || rp->slot >= port->nslots)
+			continue;
+		if (entries == STEER_MAX)
+			break;   /* the rest stays on the control thread: slower, still right */
+		prog[n++] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, rp->port_id, 0, 1);
+		prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, rp->slot);
+		entries++;
+	}
+	prog[n++] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, 0);
+	fprog.len = (unsigned short)n;
+	fprog.filter = prog;
+	if (setsockopt(port->fd, SOL_PACKET, PACKET_FANOUT_DATA, &fprog, sizeof(fprog)) < 0)
+		log_warn("fcoe %s: fanout program: %s; FCP stays on the control thread", port->ifname,
+			 strerror(errno));
+	else
+		port->steered = entries;
+	free(prog);
 }
 
 /* --- remote ports --------------------------------------------------------------- */
@@ -161,21 +248,13 @@ void fcoe_rport_logout(struct fcoe_rport *rp, const char *why)
 
 static void rport_remove(struct fcoe_rport *rp, const char *why)
 {
-	struct fcoe_port *port = rp->port;
-
 	fcoe_rport_logout(rp, why);
-	/* Exchanges still in the core outlive the port's table (and the
-	 * port, when it closes): they end without touching it. */
-	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
-		struct fcoe_exch *ex = port->exch[i];
-
-		if (ex && ex->rp == rp) {
-			port->exch[i] = NULL;
-			ex->in_table = false;
-		}
-	}
+	/* Exchanges still in the core keep rp (their references) and end
+	 * without sending anything (rp->removed). */
 	TAILQ_REMOVE(&rp->port->rports, rp, link);
 	rp->removed = true;
+	if (rp->slot_picked)
+		workers_release(rp->slot);
 	fcoe_rport_put(rp);
 }
 
@@ -204,6 +283,7 @@ static struct fcoe_rport *rport_add(struct fcoe_port *port, const struct fip_vn_
 		rp->refs = 1;
 		rp->plogi_ox_id = FC_XID_UNKNOWN;
 		rp->max_payload = FC_MIN_PAYLOAD;
+		rp->next_xid = 0x8000;
 		ev_timer_init(&rp->plogi_timer, fc_els_plogi_retry, rp);
 		TAILQ_INSERT_TAIL(&port->rports, rp, link);
 		log_info("fcoe %s: neighbour %06x wwpn %016llx wwnn %016llx mac %02x:%02x:%02x:%02x:%02x:%02x",
@@ -387,7 +467,7 @@ static void vn_recv(struct fcoe_port *port, const struct fip_msg *m)
 	bool up = port->state == VN_UP || port->state == VN_CLAIM;
 
 	if (fip_vn_parse(m, &vn) < 0) {
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		log_debug("fcoe %s: malformed VN2VN message (subcode %u) dropped", port->ifname,
 			  m->subcode);
 		return;
@@ -481,9 +561,8 @@ static void fip_recv(struct fcoe_port *port, const uint8_t *frame, size_t len)
 	struct fip_msg m;
 	struct fip_els e;
 
-	port->rx_fip++;
 	if (fip_parse(frame, len, &m) < 0) {
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		return;
 	}
 	/* Addressed to us or to the VN2VN groups only. */
@@ -496,7 +575,7 @@ static void fip_recv(struct fcoe_port *port, const uint8_t *frame, size_t len)
 		if (port->state != VN_UP && port->state != VN_CLAIM)
 			return;
 		if (fip_els_parse(&m, &e) < 0) {
-			port->rx_dropped++;
+			fcoe_count_drop(port);
 			log_debug("fcoe %s: malformed FIP ELS dropped", port->ifname);
 			return;
 		}
@@ -505,16 +584,17 @@ static void fip_recv(struct fcoe_port *port, const uint8_t *frame, size_t len)
 	/* FCF discovery, keep-alives, VLAN discovery: not VN2VN's. */
 }
 
-static void fcoe_recv(struct fcoe_port *port, const uint8_t *frame, size_t len)
+static void fcoe_recv(struct fcoe_slot *sl, const uint8_t *frame, size_t len)
 {
+	struct fcoe_port *port = sl->port;
 	struct fcoe_rx rx;
 	struct fcoe_rport *rp;
 	int rc = fcoe_frame_parse(frame, len, &rx);
 
 	if (rc != FCOE_OK) {
 		if (rc == FCOE_ERR_CRC)
-			port->rx_bad_crc++;
-		port->rx_dropped++;
+			sl->rx_bad_crc++;
+		sl->rx_dropped++;
 		log_debug("fcoe %s: frame dropped (%s)", port->ifname,
 			  rc == FCOE_ERR_CRC ? "bad CRC" : "malformed");
 		return;
@@ -523,14 +603,21 @@ static void fcoe_recv(struct fcoe_port *port, const uint8_t *frame, size_t len)
 		return;
 	/* FC-BB-6 7.6: to our VN_Port MAC, D_ID ours, from a known VN_Port. */
 	if (memcmp(rx.dst, port->vn_mac, 6) || rx.fh.d_id != port->port_id) {
-		port->rx_dropped++;
+		sl->rx_dropped++;
 		return;
 	}
 	rp = fcoe_rport_find(port, rx.fh.s_id);
 	if (!rp) {
 		/* Not a neighbour (no claim seen): nothing to answer with. */
-		port->rx_dropped++;
+		sl->rx_dropped++;
 		log_debug("fcoe %s: frame from unknown port %06x dropped", port->ifname, rx.fh.s_id);
+		return;
+	}
+	if (sl->slot && (rp->slot != sl->slot || rx.fh.type == FC_TYPE_ELS)) {
+		/* Steered here before its nexus ended or moved (the program
+		 * changes with the world stopped; frames already queued on
+		 * this socket stay): this thread does not own it. */
+		sl->rx_dropped++;
 		return;
 	}
 	rp->rx_frames++;
@@ -545,14 +632,15 @@ static void fcoe_recv(struct fcoe_port *port, const uint8_t *frame, size_t len)
 		fcp_recv(port, rp, &rx);
 		break;
 	default:
-		port->rx_dropped++;
+		sl->rx_dropped++;
 		break;
 	}
 }
 
 static void on_readable(struct event_loop *loop, uint32_t events, void *arg)
 {
-	struct fcoe_port *port = arg;
+	struct fcoe_slot *sl = arg;
+	struct fcoe_port *port = sl->port;
 	struct mmsghdr msgs[FCOE_RX_BATCH];
 	struct iovec iov[FCOE_RX_BATCH];
 	struct sockaddr_ll from[FCOE_RX_BATCH];
@@ -564,14 +652,15 @@ static void on_readable(struct event_loop *loop, uint32_t events, void *arg)
 
 		memset(msgs, 0, sizeof(msgs));
 		for (unsigned i = 0; i < FCOE_RX_BATCH; i++) {
-			iov[i].iov_base = port->rx_buf + (size_t)i * port->rx_frame_cap;
+			iov[i].iov_base = sl->rx_buf + (size_t)i * port->rx_frame_cap;
 			iov[i].iov_len = port->rx_frame_cap;
 			msgs[i].msg_hdr.msg_iov = &iov[i];
 			msgs[i].msg_hdr.msg_iovlen = 1;
 			msgs[i].msg_hdr.msg_name = &from[i];
 			msgs[i].msg_hdr.msg_namelen = sizeof(from[i]);
 		}
-		n = recvmmsg(port->fd, msgs, FCOE_RX_BATCH, MSG_DONTWAIT, NULL);
+		n = recvmmsg(sl->fd, msgs, FCOE_RX_BATCH, MSG_DONTWAIT, NULL);
+		sl->rx_calls++;
 		if (n <= 0)
 			return;
 		for (int i = 0; i < n; i++) {
@@ -581,14 +670,16 @@ static void on_readable(struct event_loop *loop, uint32_t events, void *arg)
 			if (from[i].sll_pkttype == PACKET_OUTGOING)
 				continue;
 			if (msgs[i].msg_hdr.msg_flags & MSG_TRUNC || len < ETH_HDR_LEN) {
-				port->rx_dropped++;
+				sl->rx_dropped++;
 				continue;
 			}
-			port->rx_frames++;
-			if (get_be16(frame + 12) == ETH_P_FIP_FRAME)
+			sl->rx_frames++;
+			if (get_be16(frame + 12) == ETH_P_FIP_FRAME && !sl->slot) {
+				sl->rx_fip++;
 				fip_recv(port, frame, len);
-			else if (get_be16(frame + 12) == ETH_P_FCOE_FRAME)
-				fcoe_recv(port, frame, len);
+			} else if (get_be16(frame + 12) == ETH_P_FCOE_FRAME) {
+				fcoe_recv(sl, frame, len);
+			}
 		}
 		if (n < FCOE_RX_BATCH)
 			return;
@@ -622,13 +713,130 @@ static uint64_t wwn_from_mac(const uint8_t mac[6], unsigned naa)
 	return (uint64_t)naa << 60 | m;
 }
 
+/* One slot's socket: bound to the interface, large buffers (a write's
+ * FCP_DATA arrives as one burst of up to FCP_DL: we ask for all of it in
+ * one FCP_XFER_RDY, so room for a few MiB of frames, or the kernel drops
+ * them and the initiator times out), batch buffers, on the slot's loop. */
+static struct fcoe_slot *slot_open(struct fcoe_port *port, unsigned slot, char *err, size_t errlen)
+{
+	struct fcoe_slot *sl = calloc(1, sizeof(*sl));
+	struct sockaddr_ll sll;
+	int one = 1, size = FCOE_SOCKET_BUFFER;
+
+	if (!sl) {
+		snprintf(err, errlen, "fcoe %s: out of memory", port->ifname);
+		return NULL;
+	}
+	sl->port = port;
+	sl->slot = slot;
+	sl->loop = slot ? worker_loop(slot) : port->gw->loop;
+	/* Protocol 0 until bound: no frames of other interfaces queue up.
+	 * Both ethertypes on one socket: ETH_P_ALL, filtered when received. */
+	sl->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (sl->fd < 0) {
+		snprintf(err, errlen, "fcoe %s: AF_PACKET socket: %s (needs CAP_NET_RAW)",
+			 port->ifname, strerror(errno));
+		free(sl);
+		return NULL;
+	}
+	memset(&sll, 0, sizeof(sll));
+	sll.sll_family = AF_PACKET;
+	sll.sll_protocol = htons(ETH_P_ALL);
+	sll.sll_ifindex = port->ifindex;
+	if (bind(sl->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+		snprintf(err, errlen, "fcoe %s: bind: %s", port->ifname, strerror(errno));
+		goto fail;
+	}
+	setsockopt(sl->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
+	if (setsockopt(sl->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(sl->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(sl->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
+		setsockopt(sl->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
+	sl->rx_buf = malloc((size_t)FCOE_RX_BATCH * port->rx_frame_cap);
+	sl->tx_buf = malloc((size_t)FCOE_TX_BATCH * FCOE_TX_FRAME_CAP);
+	if (!sl->rx_buf || !sl->tx_buf) {
+		snprintf(err, errlen, "fcoe %s: out of memory", port->ifname);
+		goto fail;
+	}
+	if (ev_add(sl->loop, &sl->src, sl->fd, EPOLLIN, on_readable, sl) < 0) {
+		snprintf(err, errlen, "fcoe %s: epoll: %s", port->ifname, strerror(errno));
+		goto fail;
+	}
+	sl->added = true;
+	return sl;
+fail:
+	close(sl->fd);
+	free(sl->rx_buf);
+	free(sl->tx_buf);
+	free(sl);
+	return NULL;
+}
+
+/* Control thread, world stopped (or no workers running yet). */
+static void slot_close(struct fcoe_slot *sl, struct fcoe_port *sum)
+{
+	if (sl->tx_count)
+		tx_flush(sl);
+	ev_defer_cancel(sl->loop, &sl->tx_flush);
+	if (sl->added)
+		ev_remove(sl->loop, &sl->src);
+	close(sl->fd);
+	free(sl->rx_buf);
+	free(sl->tx_buf);
+	log_debug("fcoe %s: slot %u: %llu frames in %llu recvmmsg, %llu out in %llu sendmmsg, "
+		  "%llu dropped (%llu bad CRC), %llu FIP, %llu send errors", sum->ifname, sl->slot,
+		  (unsigned long long)sl->rx_frames, (unsigned long long)sl->rx_calls,
+		  (unsigned long long)sl->tx_frames, (unsigned long long)sl->tx_calls,
+		  (unsigned long long)sl->rx_dropped, (unsigned long long)sl->rx_bad_crc,
+		  (unsigned long long)sl->rx_fip, (unsigned long long)sl->tx_errors);
+	free(sl);
+}
+
+/* The workers' sockets join slot 0's in one PACKET_FANOUT group of type
+ * CBPF (fcoe_port_steer() above). Without it (an old kernel, a failure)
+ * everything stays on the control thread, as without workers. */
+static void open_worker_slots(struct fcoe_port *port)
+{
+	unsigned want = worker_slots();
+	int arg = (PACKET_FANOUT_CBPF | PACKET_FANOUT_FLAG_UNIQUEID) << 16, id;
+	socklen_t len = sizeof(id);
+	char err[256];
+
+	port->nslots = 1;
+	if (want < 2)
+		return;
+	if (setsockopt(port->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0 ||
+	    getsockopt(port->fd, SOL_PACKET, PACKET_FANOUT, &id, &len) < 0) {
+		log_warn("fcoe %s: PACKET_FANOUT: %s; FCoE I/O stays on the control thread",
+			 port->ifname, strerror(errno));
+		return;
+	}
+	arg = (id & 0xffff) | PACKET_FANOUT_CBPF << 16;
+	for (unsigned s = 1; s < want; s++) {
+		struct fcoe_slot *sl = slot_open(port, s, err, sizeof(err));
+
+		if (sl && setsockopt(sl->fd, SOL_PACKET, PACKET_FANOUT, &arg, sizeof(arg)) < 0) {
+			snprintf(err, sizeof(err), "fcoe %s: PACKET_FANOUT join: %s", port->ifname,
+				 strerror(errno));
+			slot_close(sl, port);
+			sl = NULL;
+		}
+		if (!sl) {
+			log_warn("%s; FCoE I/O stays on the control thread", err);
+			while (port->nslots > 1)
+				slot_close(port->slots[--port->nslots], port);
+			return;
+		}
+		port->slots[port->nslots++] = sl;
+	}
+}
+
 static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, char *err,
 				   size_t errlen)
 {
 	struct fcoe_port *port = calloc(1, sizeof(*port));
-	struct sockaddr_ll sll;
 	struct ifreq ifr;
-	int one = 1;
+	int fd;
 
 	if (!port) {
 		snprintf(err, errlen, "fcoe %s: out of memory", p->addr);
@@ -647,24 +855,26 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		snprintf(err, errlen, "fcoe: no interface '%s'", port->ifname);
 		goto fail;
 	}
-	/* Both ethertypes on one socket: ETH_P_ALL, filtered below. */
-	port->fd = socket(AF_PACKET, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, htons(ETH_P_ALL));
-	if (port->fd < 0) {
+	fd = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
 		snprintf(err, errlen, "fcoe %s: AF_PACKET socket: %s (needs CAP_NET_RAW)",
 			 port->ifname, strerror(errno));
 		goto fail;
 	}
 	memset(&ifr, 0, sizeof(ifr));
 	str_copy(ifr.ifr_name, port->ifname, sizeof(ifr.ifr_name));
-	if (ioctl(port->fd, SIOCGIFHWADDR, &ifr) < 0 || ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */) {
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr) < 0 || ifr.ifr_hwaddr.sa_family != 1 /* ARPHRD_ETHER */) {
 		snprintf(err, errlen, "fcoe %s: not an Ethernet interface", port->ifname);
+		close(fd);
 		goto fail;
 	}
 	memcpy(port->enode_mac, ifr.ifr_hwaddr.sa_data, 6);
-	if (ioctl(port->fd, SIOCGIFMTU, &ifr) < 0) {
+	if (ioctl(fd, SIOCGIFMTU, &ifr) < 0) {
 		snprintf(err, errlen, "fcoe %s: MTU: %s", port->ifname, strerror(errno));
+		close(fd);
 		goto fail;
 	}
+	close(fd);
 	port->mtu = (uint32_t)ifr.ifr_mtu;
 	/* FC-BB-6 7.4: the FC frame has to fit the Ethernet payload. */
 	if (port->mtu < FCOE_HDR_LEN + FC_HDR_LEN + FC_MIN_PAYLOAD + FCOE_TRL_LEN) {
@@ -672,14 +882,12 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		goto fail;
 	}
 	port->max_payload = mtu_payload(port->mtu);
-	memset(&sll, 0, sizeof(sll));
-	sll.sll_family = AF_PACKET;
-	sll.sll_protocol = htons(ETH_P_ALL);
-	sll.sll_ifindex = port->ifindex;
-	if (bind(port->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
-		snprintf(err, errlen, "fcoe %s: bind: %s", port->ifname, strerror(errno));
+	port->rx_frame_cap = MAX(port->mtu, (uint32_t)FCOE_MAX_FRAME) + 64;
+	port->slots[0] = slot_open(port, 0, err, errlen);
+	if (!port->slots[0])
 		goto fail;
-	}
+	port->nslots = 1;
+	port->fd = port->slots[0]->fd;
 	/* Receive the VN2VN groups; VN_Port MACs are added as unicast
 	 * addresses when the NIC filters, else the port goes promiscuous. */
 	if (add_membership(port->fd, port->ifindex, PACKET_MR_MULTICAST, fip_all_vn2vn_macs) < 0 ||
@@ -688,49 +896,25 @@ static struct fcoe_port *port_open(struct gateway *gw, const struct portal *p, c
 		snprintf(err, errlen, "fcoe %s: multicast membership: %s", port->ifname, strerror(errno));
 		goto fail;
 	}
-	setsockopt(port->fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, &one, sizeof(one));
-	/* A write's FCP_DATA arrives as one burst of up to FCP_DL (we ask
-	 * for all of it in one FCP_XFER_RDY): room for a few MiB of frames,
-	 * or the kernel drops them (the initiator then times out). */
-	{
-		int size = FCOE_SOCKET_BUFFER;
-
-		if (setsockopt(port->fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
-			setsockopt(port->fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
-		if (setsockopt(port->fd, SOL_SOCKET, SO_SNDBUFFORCE, &size, sizeof(size)) < 0)
-			setsockopt(port->fd, SOL_SOCKET, SO_SNDBUF, &size, sizeof(size));
-	}
+	open_worker_slots(port);
 	port->wwpn = p->wwpn ? p->wwpn : wwn_from_mac(port->enode_mac, 2);
 	port->wwnn = p->wwnn ? p->wwnn : wwn_from_mac(port->enode_mac, 1);
-	port->rx_frame_cap = MAX(port->mtu, (uint32_t)FCOE_MAX_FRAME) + 64;
-	port->rx_buf = malloc((size_t)FCOE_RX_BATCH * port->rx_frame_cap);
-	port->tx_buf = malloc((size_t)FCOE_TX_BATCH * FCOE_TX_FRAME_CAP);
-	if (!port->rx_buf || !port->tx_buf) {
-		snprintf(err, errlen, "fcoe %s: out of memory", port->ifname);
-		goto fail;
-	}
 	/* An FC port is a target port of its own (SPC-4 4.6.5). */
 	if (target_port_add(gw, &port->rel_port_id, err, errlen) < 0)
 		goto fail;
 	port->rand_state = (uint32_t)(port->wwpn ^ (port->wwpn >> 32) ^ now_ns()) | 1;
-	port->next_els_xid = 0x8000;
 	ev_timer_init(&port->timer, port_timer, port);
-	if (ev_add(gw->loop, &port->src, port->fd, EPOLLIN, on_readable, port) < 0) {
-		snprintf(err, errlen, "fcoe %s: epoll: %s", port->ifname, strerror(errno));
-		goto fail;
-	}
 	vn_restart(port);
-	log_info("fcoe %s: VN2VN port wwpn %016llx wwnn %016llx, MTU %u (FC payload up to %u), probing %06x",
-		 port->ifname, (unsigned long long)port->wwpn, (unsigned long long)port->wwnn,
-		 port->mtu, port->max_payload, port->port_id);
+	log_info("fcoe %s: VN2VN port wwpn %016llx wwnn %016llx, MTU %u (FC payload up to %u), "
+		 "probing %06x; FCP on %s", port->ifname, (unsigned long long)port->wwpn,
+		 (unsigned long long)port->wwnn, port->mtu, port->max_payload, port->port_id,
+		 port->nslots > 1 ? "the workers" : "the control thread");
 	return port;
 fail:
 	if (port->rel_port_id)
 		target_port_remove(gw, port->rel_port_id);
-	if (port->fd >= 0)
-		close(port->fd);
-	free(port->rx_buf);
-	free(port->tx_buf);
+	while (port->nslots > 0)
+		slot_close(port->slots[--port->nslots], port);
 	free(port);
 	return NULL;
 }
@@ -746,15 +930,10 @@ static void port_close(struct fcoe_port *port, bool logo)
 			fc_els_send_logo(rp);
 		rport_remove(rp, "port closed");
 	}
-	if (port->tx_count)
-		tx_flush(port);
-	ev_defer_cancel(port->gw->loop, &port->tx_flush);
 	ev_timer_cancel(port->gw->loop, &port->timer);
-	ev_remove(port->gw->loop, &port->src);
-	close(port->fd);
+	while (port->nslots > 0)
+		slot_close(port->slots[--port->nslots], port);
 	target_port_remove(port->gw, port->rel_port_id);
-	free(port->rx_buf);
-	free(port->tx_buf);
 	free(port);
 }
 

@@ -65,22 +65,33 @@ int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen)
 	nx->fabric = &fcoe_fabric_ops;
 	nx->fabric_priv = rp;
 	TAILQ_INIT(&nx->uas);
-	nx->slot = 0;   /* the control thread carries every FCoE port */
+	/* Like an iSCSI session, the nexus goes to the worker with the
+	 * fewest sessions; the fanout program then sends its FCP frames
+	 * there (fcoe.h). Once picked, a remote port keeps its worker. */
+	if (!rp->slot_picked) {
+		rp->slot = port->nslots > 1 ? workers_pick() : 0;
+		rp->slot_picked = port->nslots > 1;
+		if (rp->slot >= port->nslots) {
+			workers_release(rp->slot);
+			rp->slot = 0;
+			rp->slot_picked = false;
+		}
+	}
+	nx->slot = rp->slot;
 	TAILQ_INSERT_TAIL(&gw->nexuses, nx, link);
 	rp->nexus_registered = true;
 	fcoe_rport_get(rp);   /* the nexus: aborted commands may finish later */
 	scsi_nexus_register(nx);
+	fcoe_port_steer(port);
 	return 0;
 }
 
 void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns)
 {
-	struct fcoe_port *port = rp->port;
-
 	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
-		struct fcoe_exch *ex = port->exch[i];
+		struct fcoe_exch *ex = rp->exch[i];
 
-		if (ex && ex->rp == rp && ex->state == EXCH_RECEIVING && (all_luns || ex->cmd.lun == lun))
+		if (ex && ex->state == EXCH_RECEIVING && (all_luns || ex->cmd.lun == lun))
 			exch_free(ex);
 	}
 }
@@ -93,20 +104,22 @@ void fcp_nexus_down(struct fcoe_rport *rp)
 	fcp_drop_local(rp, 0, true);
 	TAILQ_REMOVE(&rp->port->gw->nexuses, &rp->nexus, link);
 	scsi_nexus_unregister(&rp->nexus);
+	fcoe_port_steer(rp->port);
 	fcoe_rport_put(rp);
 }
 
 /* --- exchanges ------------------------------------------------------------------- */
 
+/* RX_IDs are per remote port (an exchange is named by both ports and
+ * both IDs, FC-FS-4 9.8), so the port's thread alone hands them out. */
 static struct fcoe_exch *exch_new(struct fcoe_rport *rp, uint16_t ox_id)
 {
-	struct fcoe_port *port = rp->port;
 	struct fcoe_exch *ex;
 
 	for (unsigned n = 0; n < FCOE_EXCH_MAX; n++) {
-		uint16_t id = (uint16_t)((port->next_rx_id + n) % FCOE_EXCH_MAX);
+		uint16_t id = (uint16_t)((rp->next_rx_id + n) % FCOE_EXCH_MAX);
 
-		if (port->exch[id])
+		if (rp->exch[id])
 			continue;
 		ex = calloc(1, sizeof(*ex));
 		if (!ex)
@@ -114,9 +127,8 @@ static struct fcoe_exch *exch_new(struct fcoe_rport *rp, uint16_t ox_id)
 		ex->rp = rp;
 		ex->ox_id = ox_id;
 		ex->rx_id = id;
-		ex->in_table = true;
-		port->exch[id] = ex;
-		port->next_rx_id = (uint16_t)((id + 1) % FCOE_EXCH_MAX);
+		rp->exch[id] = ex;
+		rp->next_rx_id = (uint16_t)((id + 1) % FCOE_EXCH_MAX);
 		fcoe_rport_get(rp);
 		return ex;
 	}
@@ -128,9 +140,9 @@ static void exch_free(struct fcoe_exch *ex)
 	struct fcoe_rport *rp = ex->rp;
 
 	if (ex->data_timer.armed)
-		ev_timer_cancel(the_gateway->loop, &ex->data_timer);
-	if (ex->in_table && rp->port->exch[ex->rx_id] == ex)
-		rp->port->exch[ex->rx_id] = NULL;   /* (not in_table: the port may be gone) */
+		ev_timer_cancel(fcoe_rport_loop(rp), &ex->data_timer);
+	if (rp->exch[ex->rx_id] == ex)
+		rp->exch[ex->rx_id] = NULL;
 	scsi_cmd_free_buf(&ex->cmd);
 	free(ex);
 	fcoe_rport_put(rp);
@@ -139,9 +151,9 @@ static void exch_free(struct fcoe_exch *ex)
 static struct fcoe_exch *exch_by_ox(struct fcoe_rport *rp, uint16_t ox_id)
 {
 	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
-		struct fcoe_exch *ex = rp->port->exch[i];
+		struct fcoe_exch *ex = rp->exch[i];
 
-		if (ex && ex->rp == rp && ex->ox_id == ox_id && ex->state != EXCH_DONE)
+		if (ex && ex->ox_id == ox_id && ex->state != EXCH_DONE)
 			return ex;
 	}
 	return NULL;
@@ -200,7 +212,7 @@ static void send_rsp(struct fcoe_exch *ex, uint32_t moved, int rsp_code)
 	}
 	rsp[10] = flags;
 	exch_hdr(ex, FC_RCTL_DD_CMD_STATUS, FC_FC_LAST_SEQ | FC_FC_END_SEQ, &h);
-	h.seq_id = fcoe_next_seq_id(ex->rp->port);
+	h.seq_id = fcoe_next_seq_id(ex->rp);
 	fcoe_send_fc(ex->rp, FC_SOF_I3, FC_EOF_T, &h, rsp, len);
 }
 
@@ -211,7 +223,7 @@ static uint32_t send_data_in(struct fcoe_exch *ex)
 	struct scsi_cmd *cmd = &ex->cmd;
 	uint32_t total = MIN(cmd->data_in_len, ex->edtl), off = 0;
 	uint32_t chunk = MIN(ex->rp->max_payload, ex->rp->port->max_payload) & ~3u;
-	uint8_t seq_id = fcoe_next_seq_id(ex->rp->port);
+	uint8_t seq_id = fcoe_next_seq_id(ex->rp);
 	uint16_t cnt = 0;
 
 	while (off < total) {
@@ -272,7 +284,7 @@ static void write_data_lost(struct fcoe_exch *ex, const char *why)
 {
 	log_info("fcoe %s: write OX_ID 0x%x from %06x: %s after %u of %u bytes; ABORTED COMMAND",
 		 ex->rp->port->ifname, ex->ox_id, ex->rp->port_id, why, ex->received, ex->edtl);
-	ex->rp->port->rx_dropped++;
+	fcoe_count_drop(ex->rp->port);
 	exch_fail(ex, SK_ABORTED_COMMAND, ASC_DATA_PHASE_ERROR);
 }
 
@@ -405,7 +417,7 @@ static void send_xfer_rdy(struct fcoe_exch *ex)
 	put_be32(xr, 0);
 	put_be32(xr + 4, ex->edtl);
 	exch_hdr(ex, FC_RCTL_DD_DATA_DESC, FC_FC_END_SEQ | FC_FC_SEQ_INIT, &h);
-	h.seq_id = fcoe_next_seq_id(ex->rp->port);
+	h.seq_id = fcoe_next_seq_id(ex->rp);
 	fcoe_send_fc(ex->rp, FC_SOF_I3, FC_EOF_T, &h, xr, sizeof(xr));
 }
 
@@ -419,18 +431,18 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 	uint64_t lun;
 
 	if (rx->payload_len < FCP_CMND_LEN) {
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		return;
 	}
 	add_cdb = (uint32_t)(p[11] >> 2) * 4;
 	need = FCP_CMND_LEN + add_cdb;
 	if (rx->payload_len < need) {
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		return;
 	}
 	if (exch_by_ox(rp, rx->fh.ox_id)) {
 		/* FC-FS-4: an OX_ID in use; the initiator is confused. */
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		return;
 	}
 	lun = fcp_lun_decode(p);
@@ -439,7 +451,7 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 	edtl = get_be32(p + 12 + 16 + add_cdb);
 	if (tmf) {
 		enum tmf_function fn;
-		uint16_t rx_id = fcoe_next_els_xid(port);
+		uint16_t rx_id = fcoe_next_xid(rp);
 
 		/* FCP-4 9.2.2.5: one task management flag at a time. */
 		switch (tmf) {
@@ -468,7 +480,7 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 	}
 	ex = exch_new(rp, rx->fh.ox_id);
 	if (!ex) {
-		port->rx_dropped++;   /* out of exchanges: the initiator retries */
+		fcoe_count_drop(port);   /* out of exchanges: the initiator retries */
 		return;
 	}
 	cmd = &ex->cmd;
@@ -505,16 +517,16 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 	ex->state = EXCH_RECEIVING;
 	send_xfer_rdy(ex);
 	ev_timer_init(&ex->data_timer, data_timeout, ex);
-	ev_timer_arm(port->gw->loop, &ex->data_timer, FCP_E_D_TOV_MS);
+	ev_timer_arm(fcoe_rport_loop(rp), &ex->data_timer, FCP_E_D_TOV_MS);
 }
 
 static void recv_data(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx)
 {
-	struct fcoe_exch *ex = rx->fh.rx_id < FCOE_EXCH_MAX ? port->exch[rx->fh.rx_id] : NULL;
+	struct fcoe_exch *ex = rx->fh.rx_id < FCOE_EXCH_MAX ? rp->exch[rx->fh.rx_id] : NULL;
 	uint32_t off = rx->fh.param;
 
-	if (!ex || ex->rp != rp || ex->ox_id != rx->fh.ox_id || ex->state != EXCH_RECEIVING) {
-		port->rx_dropped++;   /* aborted or unknown exchange */
+	if (!ex || ex->ox_id != rx->fh.ox_id || ex->state != EXCH_RECEIVING) {
+		fcoe_count_drop(port);   /* aborted or unknown exchange */
 		return;
 	}
 	/* FCP-4 9.4: in order, inside the burst we asked for. On one link
@@ -529,9 +541,9 @@ static void recv_data(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 	}
 	memcpy(ex->cmd.buf + off, rx->payload, rx->payload_len);
 	ex->received += rx->payload_len;
-	ev_timer_arm(port->gw->loop, &ex->data_timer, FCP_E_D_TOV_MS);
+	ev_timer_arm(fcoe_rport_loop(rp), &ex->data_timer, FCP_E_D_TOV_MS);
 	if (ex->received == ex->edtl) {
-		ev_timer_cancel(port->gw->loop, &ex->data_timer);
+		ev_timer_cancel(fcoe_rport_loop(rp), &ex->data_timer);
 		ex->cmd.data_out_len = ex->edtl;
 		ex->state = EXCH_IN_CORE;
 		scsi_cmd_submit(&ex->cmd);
@@ -544,7 +556,7 @@ void fcp_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_r
 		/* FC-LS-3 4.2.11: a frame from a port not logged in is
 		 * discarded and answered with LOGO, once, so the initiator
 		 * logs in again (e.g. after sangwd restarted). */
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		if (!rp->logo_sent) {
 			rp->logo_sent = true;
 			fc_els_send_logo(rp);
@@ -552,7 +564,7 @@ void fcp_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_r
 		return;
 	}
 	if (rx->fh.f_ctl & FC_FC_EX_CTX) {
-		port->rx_dropped++;   /* we originate no FCP exchange */
+		fcoe_count_drop(port);   /* we originate no FCP exchange */
 		return;
 	}
 	switch (rx->fh.r_ctl) {
@@ -563,7 +575,7 @@ void fcp_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_r
 		recv_data(port, rp, rx);
 		break;
 	default:
-		port->rx_dropped++;
+		fcoe_count_drop(port);
 		break;
 	}
 }
@@ -621,7 +633,7 @@ static void fcoe_describe(const struct it_nexus *nx, void *json)
 	json_object_object_add(o, "max_frame_payload", json_object_new_int((int)rp->max_payload));
 	json_object_object_add(o, "rx_frames", json_object_new_int64((int64_t)rp->rx_frames));
 	json_object_object_add(o, "tx_frames", json_object_new_int64((int64_t)rp->tx_frames));
-	json_object_object_add(o, "worker", json_object_new_int(0));
+	json_object_object_add(o, "worker", json_object_new_int((int)nx->slot));
 }
 
 const struct fabric_ops fcoe_fabric_ops = {

@@ -8,9 +8,15 @@
  * FCP_CMND after it that must be answered by a LOGO from the target.
  *
  *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]
+ *   fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS --bench SECONDS,BYTES
  *
+ * FCOE_INITIATOR_PORT_ID in the environment sets our FC_ID (default
+ * 0x00beef), for several initiators on one link.
  * With --expect-denied, the target must refuse the PRLI (the port is in
- * no ACL) and nothing else is tried. With --session (and an FC_ID of its
+ * no ACL) and nothing else is tried. With --bench, after the login it
+ * reads BYTES at a time (QD1, READ(10) from LBA 0) for SECONDS, checks
+ * every status and prints "bench: N reads ... IOPS", then logs out
+ * (tools/fcoe-bench, docs/fcoe.md). With --session (and an FC_ID of its
  * own, hex, when several initiators share the segment) it logs in to the
  * target ports it is told to and runs the SCSI commands read from stdin,
  * for tests/cluster/fcoe-cluster.sh (see "session mode" below).
@@ -316,6 +322,8 @@ static void plogi(void)
 }
 
 static bool expect_denied;
+static double bench_seconds;
+static uint32_t bench_bytes;
 
 static void prli(void)
 {
@@ -559,6 +567,34 @@ static void fcp_tests(uint64_t blocks, bool expect_ua)
 	if (r.status != 2 || r.sense_key != 5)
 		FAIL("READ beyond capacity: status %u key %u", r.status, r.sense_key);
 	OK("READ beyond capacity: ILLEGAL REQUEST");
+}
+
+/* QD1 reads for bench_seconds: IOPS as one synchronous initiator sees it. */
+static void bench(void)
+{
+	static uint8_t buf[8 << 20];
+	uint8_t cdb[16] = { 0 };
+	struct fcp_result r;
+	uint64_t t0, end, n = 0;
+
+	r = scsi(cdb, 0, false, false, NULL, 0);   /* the power-on unit attention */
+	cdb[0] = 0x28;
+	put_be16(cdb + 7, (uint16_t)(bench_bytes / 512));
+	t0 = ms_now();
+	end = t0 + (uint64_t)(bench_seconds * 1000);
+	while (ms_now() < end) {
+		r = scsi(cdb, 0, true, false, buf, bench_bytes);
+		if (r.status || r.data_len != bench_bytes)
+			FAIL("bench READ: status %u, %u bytes", r.status, r.data_len);
+		n++;
+	}
+	{
+		double s = (double)(ms_now() - t0) / 1000;
+
+		printf("bench: %llu reads of %u bytes in %.2f s: %.0f IOPS, %.1f MiB/s\n",
+		       (unsigned long long)n, bench_bytes, s, (double)n / s,
+		       (double)n * bench_bytes / s / (1 << 20));
+	}
 }
 
 static void tmf_and_abts(void)
@@ -1119,6 +1155,12 @@ int main(int argc, char **argv)
 		expect_denied = true;
 		argc--;
 	}
+	if (argc == 6 && !strcmp(argv[4], "--bench")) {
+		if (sscanf(argv[5], "%lf,%u", &bench_seconds, &bench_bytes) != 2 || bench_seconds <= 0 ||
+		    !bench_bytes || bench_bytes % 512 || bench_bytes > (8u << 20))
+			FAIL("--bench SECONDS,BYTES (BYTES a multiple of 512, at most 8 MiB)");
+		argc -= 2;
+	}
 	if ((argc == 4 || argc == 5) && !strcmp(argv[3], "--session")) {
 		session = true;
 		ok_out = stderr;
@@ -1127,11 +1169,15 @@ int main(int argc, char **argv)
 		argc = 4;
 	}
 	if (argc != 4 || !(ifindex = (int)if_nametoindex(argv[1])) || !my_id) {
-		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS [--expect-denied]\n"
-				"       fcoe-initiator IFNAME WWPN --session [FC_ID]   (commands on stdin)\n");
+		fprintf(stderr, "usage: fcoe-initiator IFNAME WWPN EXPECTED_BLOCKS "
+			"[--expect-denied | --bench SECONDS,BYTES]\n"
+			"       fcoe-initiator IFNAME WWPN --session [FC_ID]   (commands on stdin)\n");
 		return 2;
 	}
 	my_wwpn = strtoull(argv[2], NULL, 0);
+	/* Several initiators on one link need addresses of their own. */
+	if (getenv("FCOE_INITIATOR_PORT_ID"))
+		my_id = (uint32_t)strtoul(getenv("FCOE_INITIATOR_PORT_ID"), NULL, 0) & 0xffffff;
 	fd = socket(AF_PACKET, SOCK_RAW, htons(ETH_P_ALL));
 	if (fd < 0)
 		FAIL("socket: %s", strerror(errno));
@@ -1165,6 +1211,11 @@ int main(int argc, char **argv)
 	flogi();
 	plogi();
 	prli_and_friends();
+	if (bench_bytes) {
+		bench();
+		logout();
+		return 0;
+	}
 	fcp_tests(strtoull(argv[3], NULL, 0), true);
 	tmf_and_abts();
 	lost_write_data();
