@@ -35,10 +35,11 @@ agent() {
 }
 
 # The agent's detached sangwd is not our child: stop it whatever happens.
+# Keeps the exit status for lib.sh's cleanup (a FAIL must exit 1).
 end_agent_daemon() {
-	local pid
-	pid=$(cat "$PID_FILE" 2>/dev/null) || return 0
-	kill -KILL "$pid" 2>/dev/null
+	local rc=$? pid
+	pid=$(cat "$PID_FILE" 2>/dev/null) && kill -KILL "$pid" 2>/dev/null
+	return $rc
 }
 trap 'end_agent_daemon; cleanup' EXIT
 
