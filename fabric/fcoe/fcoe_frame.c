@@ -4,11 +4,17 @@
 #include <pthread.h>
 #include <string.h>
 
+#ifdef HAVE_ISAL
+#include <isa-l/crc.h>
+#endif
+
 #include "../../gateway/util.h"
 
 /* Reflected CRC-32, polynomial 0x04C11DB7 (FC-FS-4 5.4, as Ethernet),
  * eight bytes a step ("slicing by 8"): every byte of read data passes
- * through here once. */
+ * through here once. With ISA-L (libisal) its crc32_gzip_refl computes
+ * the same CRC (pre- and post-inverted, as FC's) by carry-less
+ * multiplication, about ten times faster on a full frame. */
 static uint32_t crc_table[8][256];
 
 static void crc_table_init(void)
@@ -30,6 +36,10 @@ uint32_t fc_crc32(const void *data, size_t len)
 	const uint8_t *p = data;
 	uint32_t c = 0xffffffffu;
 
+#ifdef HAVE_ISAL
+	if (len >= 64)
+		return crc32_gzip_refl(0, data, len);
+#endif
 	pthread_once(&once, crc_table_init);
 	while (len >= 8) {
 		uint32_t lo = c ^ ((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
