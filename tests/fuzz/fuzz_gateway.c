@@ -133,8 +133,7 @@ struct fuzz_gw *fuzz_gw_get(void)
 		if (!mkdtemp(singleton->dir))
 			abort();
 	}
-	/* One loop for the process: listeners a target keeps (fuzz_session)
-	 * stay registered; each gateway leaves it empty otherwise. */
+	/* One loop for the process; each gateway leaves it empty. */
 	singleton->loop = event_loop_create();
 	if (!singleton->loop || workers_init(singleton->loop, 0) < 0)
 		abort();
