@@ -94,44 +94,111 @@ static void restore(struct fuzz_gw *g, const uint8_t *data, size_t size)
 	}
 }
 
-/* One snapshot per operation, not two: the state after an operation is
- * the state before the next, so a refused operation is compared with
- * the snapshot its predecessor left (the same check). The last
- * operation's snapshot is needed only when it was refused. */
+static void gateway_up(struct fuzz_gw *g)
+{
+	fuzz_gw_start(g, 2);
+	/* The fencing table (shared state) exists, blocklisting off: a
+	 * fuzzer must not ask a store to fence anything. */
+	if (fencing_init(&g->gw, false) < 0)
+		abort();
+}
+
+static void gateway_down(struct fuzz_gw *g)
+{
+	fuzz_gw_drain(g);
+	fencing_free(&g->gw);
+	fuzz_gw_stop(g);
+}
+
+/* The next record: false at the end of the input. */
+static bool next_op(const uint8_t **data, size_t *size, uint16_t *type, uint32_t *origin,
+		    const uint8_t **payload, size_t *len)
+{
+	while (*size >= 4) {
+		const uint8_t *d = *data;
+
+		*type = d[0];
+		*origin = d[1] % 4;   /* this node is 1; 0 is no node */
+		*len = MIN((size_t)get_be16(d + 2), *size - 4);
+		*payload = d + 4;
+		*data += 4 + *len;
+		*size -= 4 + *len;
+		if (!(*type == SOP_CONFIG && fuzz_input_unsafe(*payload, *len)))
+			return true;
+	}
+	return false;
+}
+
+static int apply_one(struct fuzz_gw *g, uint16_t type, uint32_t origin, const uint8_t *payload,
+		     size_t len)
+{
+	int r = shared_state_apply(&g->gw, origin, type, payload, (uint32_t)len);
+
+	fuzz_gw_drain(g);
+	return r;
+}
+
+/* Operations, in two passes so that snapshots are taken only around the
+ * refused ones (a snapshot costs more than everything else here). Pass
+ * 1 applies them all and notes which were refused; when none was, that
+ * is all. Else pass 2 applies the same operations to a fresh gateway
+ * again (the same state: fuzz_gw_start builds the same one, see
+ * fresh_state) and compares the state before and after each operation
+ * that pass 1 saw refused, when it is refused again: the same check as
+ * a snapshot around every operation, at one snapshot per refused
+ * operation plus one after each accepted run. */
 static void apply_ops(struct fuzz_gw *g, const uint8_t *data, size_t size)
 {
-	size_t before_len;
-	char *before = NULL;   /* NULL: the fresh gateway's (fresh_state) */
+	const uint8_t *d = data, *payload;
+	size_t n = 0, refused = 0, z = size, len, snap_len = 0;
+	uint16_t type;
+	uint32_t origin;
+	bool *was_refused, clean;
+	const char *snap;
+	char *own = NULL;
 
-	while (size >= 4) {
-		uint16_t type = data[0];
-		uint32_t origin = data[1] % 4;   /* this node is 1; 0 is no node */
-		size_t len = MIN((size_t)get_be16(data + 2), size - 4);
-		const uint8_t *payload = data + 4;
-		const char *prev;
-		size_t prev_len, after_len;
+	while (next_op(&d, &z, &type, &origin, &payload, &len))
+		n++;
+	was_refused = calloc(n ? n : 1, sizeof(*was_refused));
+	if (!was_refused)
+		return;
+	d = data;
+	z = size;
+	for (size_t i = 0; next_op(&d, &z, &type, &origin, &payload, &len); i++) {
+		was_refused[i] = apply_one(g, type, origin, payload, len) < 0;
+		refused += was_refused[i];
+	}
+	if (!refused) {
+		free(was_refused);
+		return;
+	}
+	gateway_down(g);
+	gateway_up(g);
+	snap = fresh_state(g, &snap_len);
+	clean = true;   /* snap is the state now */
+	d = data;
+	z = size;
+	for (size_t i = 0; next_op(&d, &z, &type, &origin, &payload, &len); i++) {
+		size_t after_len;
 		char *after;
 		int r;
 
-		data += 4 + len;
-		size -= 4 + len;
-		if (type == SOP_CONFIG && fuzz_input_unsafe(payload, len))
+		if (was_refused[i] && !clean) {
+			free(own);
+			snap = own = take(g, &snap_len);
+			clean = true;
+		}
+		r = apply_one(g, type, origin, payload, len);
+		if (!was_refused[i] || r >= 0) {
+			clean = false;
 			continue;
-		prev = before ? before : fresh_state(g, &prev_len);
-		if (before)
-			prev_len = before_len;
-		r = shared_state_apply(&g->gw, origin, type, payload, (uint32_t)len);
-		fuzz_gw_drain(g);
-		if (r >= 0 && size < 4)
-			break;   /* the last one, accepted: nothing to compare */
+		}
 		after = take(g, &after_len);
-		if (r < 0)
-			expect_unchanged(prev, prev_len, after, after_len, "operation", r);
-		free(before);
-		before = after;
-		before_len = after_len;
+		expect_unchanged(snap, snap_len, after, after_len, "operation", r);
+		free(after);   /* equal to snap: the state is still snap */
 	}
-	free(before);
+	free(own);
+	free(was_refused);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -142,17 +209,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > (1u << 20))
 		return 0;
-	fuzz_gw_start(g, 2);
-	/* The fencing table (shared state) exists, blocklisting off: a
-	 * fuzzer must not ask a store to fence anything. */
-	if (fencing_init(&g->gw, false) < 0)
-		abort();
+	gateway_up(g);
 	if (data[0] & 1)
 		restore(g, data + 1, size - 1);
 	else
 		apply_ops(g, data + 1, size - 1);
-	fuzz_gw_drain(g);
-	fencing_free(&g->gw);
-	fuzz_gw_stop(g);
+	gateway_down(g);
 	return 0;
 }
