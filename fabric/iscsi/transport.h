@@ -170,5 +170,10 @@ struct iscsi_transport {
 const struct iscsi_transport *iscsi_transport_get(enum portal_transport kind);
 
 extern const struct iscsi_transport iscsi_tcp_transport;
+/* A connection on a stream socket that is already connected, set up as
+ * an accepted one (its login starts). tests/fuzz/fuzz_session.c hands it
+ * one end of a socketpair: the whole transport without the TCP stack.
+ * NULL (fd left open) when out of memory or past --max-connections. */
+struct iscsi_conn *iscsi_tcp_adopt(struct event_loop *loop, int fd);
 
 #endif

@@ -118,6 +118,13 @@ static struct iscsi_conn *tcp_conn_create(struct event_loop *loop, int fd)
 	return &tc->conn;
 }
 
+struct iscsi_conn *iscsi_tcp_adopt(struct event_loop *loop, int fd)
+{
+	if (event_loop_stopping(loop) || !conn_admissible())
+		return NULL;
+	return tcp_conn_create(loop, fd);
+}
+
 static void accept_retry(struct event_loop *loop, void *arg)
 {
 	struct tcp_listener *tl = arg;

@@ -394,52 +394,40 @@ static void iser_thread_trim(void)
 
 /* --- completions ---------------------------------------------------------------------- */
 
-/* A received message: the iSER header, then one whole iSCSI PDU. */
+/* A received message: the iSER header, then one whole iSCSI PDU
+ * (iser_rx_decode: pure, tests/fuzz/fuzz_iser.c). */
 static void handle_recv(struct iser_conn *ic, struct iser_wr *w, uint32_t len)
 {
 	struct iscsi_conn *conn = &ic->conn;
 	struct iser_hdr h;
-	enum iser_parse res = iser_hdr_parse(w->buf, len, &h);
-	size_t need;
 	struct pdu *pdu = &ic->rx_pdu;
+	const char *why;
+	uint32_t max_dsl = conn->state == CONN_LOGIN || !conn->sess ? ISER_RECV_DSL :
+			   conn->sess->params.target_max_recv_dsl;
 
 	conn->rx_bytes += len;
-	if (res == ISER_PARSE_UNKNOWN_OP && h.opcode == ISER_OP_HELLO && !ic->seen_login) {
-		struct iser_hello hello;
-		bool ok = iser_hello_parse(w->buf, len, &hello) && hello.min_ver <= ISER_VERSION;
-		send_hello_reply(ic, !ok);
-		if (!ok)
-			conn_close(conn, "iSER Hello with no version we support");
-		else if (post_recv(ic, w) < 0)
+	switch (iser_rx_decode(w->buf, len, !ic->seen_login, max_dsl, &h, pdu, &why)) {
+	case ISER_RX_HELLO:
+		send_hello_reply(ic, false);
+		if (post_recv(ic, w) < 0)
 			conn_close(conn, "cannot post a receive");
 		return;
-	}
-	if (res != ISER_PARSE_OK) {
-		conn_close(conn, res == ISER_PARSE_SHORT ? "short iSER message" :
-			   res == ISER_PARSE_UNKNOWN_OP ? "unknown iSER opcode" :
-			   "reserved bits set in the iSER header");
+	case ISER_RX_HELLO_REJECT:
+		send_hello_reply(ic, true);
+		conn_close(conn, why);
 		return;
-	}
-	need = iser_msg_needs(w->buf, len);
-	if (!need || need > len) {
-		conn_close(conn, "iSER message shorter than its PDU");
+	case ISER_RX_BAD:
+		conn_close(conn, why);
 		return;
-	}
-	memcpy(pdu->bhs, w->buf + ISER_HDR_LEN, ISCSI_BHS_LEN);
-	if (bhs_data_len(pdu->bhs) > (conn->state == CONN_LOGIN || !conn->sess ? ISER_RECV_DSL :
-				       conn->sess->params.target_max_recv_dsl)) {
-		/* Longer than we declared (RFC 7145 6.5 TargetRecvDataSegmentLength). */
+	case ISER_RX_TOO_LONG:
 		if (conn->state == CONN_LOGIN)
 			conn_close(conn, "login PDU longer than 8192 bytes of data");
 		else
-			conn_reject_and_close(conn, ISCSI_REJECT_PROTOCOL_ERROR, pdu->bhs,
-					      "data segment longer than TargetRecvDataSegmentLength");
+			conn_reject_and_close(conn, ISCSI_REJECT_PROTOCOL_ERROR, pdu->bhs, why);
 		return;
+	case ISER_RX_PDU:
+		break;
 	}
-	pdu->ahs_len = (uint32_t)pdu->bhs[4] * 4;
-	memcpy(pdu->ahs, w->buf + ISER_HDR_LEN + ISCSI_BHS_LEN, pdu->ahs_len);
-	pdu->data = w->buf + ISER_HDR_LEN + ISCSI_BHS_LEN + pdu->ahs_len;
-	pdu->data_len = bhs_data_len(pdu->bhs);
 	ic->seen_login = true;
 	ic->rx_hdr = &h;
 	ic->rx_bhs = pdu->bhs;

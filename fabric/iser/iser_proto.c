@@ -72,6 +72,45 @@ void iser_hello_reply_put(uint8_t *buf, bool reject, uint8_t max_ver, uint8_t cu
 	buf[3] = (uint8_t)ord;
 }
 
+enum iser_rx iser_rx_decode(uint8_t *buf, size_t len, bool hello_ok, uint32_t max_dsl,
+			    struct iser_hdr *h, struct pdu *pdu, const char **why)
+{
+	enum iser_parse res = iser_hdr_parse(buf, len, h);
+	size_t need;
+
+	*why = NULL;
+	if (res == ISER_PARSE_UNKNOWN_OP && h->opcode == ISER_OP_HELLO && hello_ok) {
+		struct iser_hello hello;
+
+		if (iser_hello_parse(buf, len, &hello) && hello.min_ver <= ISER_VERSION)
+			return ISER_RX_HELLO;
+		*why = "iSER Hello with no version we support";
+		return ISER_RX_HELLO_REJECT;
+	}
+	if (res != ISER_PARSE_OK) {
+		*why = res == ISER_PARSE_SHORT ? "short iSER message" :
+		       res == ISER_PARSE_UNKNOWN_OP ? "unknown iSER opcode" :
+		       "reserved bits set in the iSER header";
+		return ISER_RX_BAD;
+	}
+	need = iser_msg_needs(buf, len);
+	if (!need || need > len) {
+		*why = "iSER message shorter than its PDU";
+		return ISER_RX_BAD;
+	}
+	memcpy(pdu->bhs, buf + ISER_HDR_LEN, ISCSI_BHS_LEN);
+	if (bhs_data_len(pdu->bhs) > max_dsl) {
+		/* Longer than we declared (RFC 7145 6.5 TargetRecvDataSegmentLength). */
+		*why = "data segment longer than TargetRecvDataSegmentLength";
+		return ISER_RX_TOO_LONG;
+	}
+	pdu->ahs_len = (uint32_t)pdu->bhs[4] * 4;
+	memcpy(pdu->ahs, buf + ISER_HDR_LEN + ISCSI_BHS_LEN, pdu->ahs_len);
+	pdu->data = buf + ISER_HDR_LEN + ISCSI_BHS_LEN + pdu->ahs_len;
+	pdu->data_len = bhs_data_len(pdu->bhs);
+	return ISER_RX_PDU;
+}
+
 uint8_t iser_cm_req_flags(const void *priv, size_t len)
 {
 	return priv && len >= 1 ? *(const uint8_t *)priv : 0;

@@ -3,13 +3,15 @@
  * HelloReply messages, and the private data of the RDMA CM connect
  * request and accept as the Linux initiator and target exchange them.
  * Pure functions over byte buffers: no verbs here (tests/unit/
- * test_iser_proto.c). */
+ * test_iser_proto.c, tests/fuzz/fuzz_iser.c). */
 #ifndef SANGW_ISER_PROTO_H
 #define SANGW_ISER_PROTO_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#include "../iscsi/pdu.h"
 
 #define ISER_HDR_LEN       28     /* 9.2: flags, Write STag/VA, Read STag/VA */
 #define ISER_HELLO_LEN     4      /* 9.3, 9.4 */
@@ -72,6 +74,24 @@ bool iser_hello_parse(const uint8_t *buf, size_t len, struct iser_hello *h);
 /* 9.4 HelloReply: reject, MaxVer, CurVer, iSER-ORD. */
 void iser_hello_reply_put(uint8_t *buf, bool reject, uint8_t max_ver, uint8_t cur_ver,
 			  uint16_t ord);
+
+/* What a received Send message turns out to be (iser_rx_decode). */
+enum iser_rx {
+	ISER_RX_PDU,               /* an iSCSI PDU: pdu filled, data points into buf */
+	ISER_RX_HELLO,             /* a Hello with a version we support: HelloReply */
+	ISER_RX_HELLO_REJECT,      /* a Hello with none: HelloReply with reject, close */
+	ISER_RX_BAD,               /* not a message we take: close (*why says why) */
+	ISER_RX_TOO_LONG,          /* a PDU whose data segment is over max_dsl (pdu->bhs
+				    * is filled for the Reject) */
+};
+
+/* The receive path's decoding of one Send message of len bytes (RFC
+ * 7145 9.2, 9.3): the iSER header (into *h), then either a Hello (taken
+ * only while hello_ok: before the Login Request) or one whole iSCSI
+ * control-type PDU of at most max_dsl bytes of data, copied into pdu
+ * (BHS, AHS) with pdu->data pointing into buf. Never reads past len. */
+enum iser_rx iser_rx_decode(uint8_t *buf, size_t len, bool hello_ok, uint32_t max_dsl,
+			    struct iser_hdr *h, struct pdu *pdu, const char **why);
 
 /* CM private data: the flags of a connect request (0 when absent or
  * short) and the target's accept answer. */

@@ -70,6 +70,7 @@ struct sanitize_op {
 	bool zero_pattern;
 	bool abandoned;              /* the LU is being destroyed */
 	uint8_t *chunk;              /* OVERWRITE: the pattern over a chunk */
+	uint32_t chunk_bytes;        /* its size: the LU's, up to SANITIZE_CHUNK_BYTES */
 	uint64_t next_offset;        /* bytes done, for progress */
 	uint64_t end_offset;
 	uint64_t start_ns;
@@ -165,7 +166,7 @@ static void sanitize_overwrite_next(struct sanitize_op *op)
 		ev_timer_arm(lu_loop(op->lu), &op->pace_timer, MAX(wait_ms, (uint64_t)1));
 		return;
 	}
-	length = MIN(op->end_offset - op->next_offset, (uint64_t)SANITIZE_CHUNK_BYTES);
+	length = MIN(op->end_offset - op->next_offset, (uint64_t)op->chunk_bytes);
 	if (op->zero_pattern)
 		sanitize_submit(op, BS_OP_WRITE_ZEROES, op->next_offset, length, NULL);
 	else
@@ -271,12 +272,16 @@ static bool sanitize_overwrite_params(struct scsi_cmd *cmd, struct sanitize_op *
 	 * of it leaves the medium in the same state. */
 	op->zero_pattern = mem_all_zero(p + 4, pattern_len);
 	if (!op->zero_pattern) {
-		op->chunk = alloc_io_buffer(SANITIZE_CHUNK_BYTES);
+		/* A small LU needs no 1 MiB chunk (one chunk covers it). */
+		op->chunk_bytes = (uint32_t)MIN((uint64_t)SANITIZE_CHUNK_BYTES,
+						MAX(lu->num_blocks << lu->block_shift,
+						    (uint64_t)lu->block_size));
+		op->chunk = alloc_io_buffer(op->chunk_bytes);
 		if (!op->chunk) {
 			fail_no_memory(cmd);
 			return false;
 		}
-		for (uint32_t i = 0; i < SANITIZE_CHUNK_BYTES; i++)
+		for (uint32_t i = 0; i < op->chunk_bytes; i++)
 			op->chunk[i] = p[4 + i % pattern_len];
 	}
 	return true;
@@ -349,6 +354,7 @@ static void sanitize_command(struct scsi_cmd *cmd)
 	}
 	op->lu = lu;
 	op->service_action = sa;
+	op->chunk_bytes = SANITIZE_CHUNK_BYTES;
 	op->ause = cmd->cdb[1] & 0x20;
 	ev_timer_init(&op->pace_timer, sanitize_pace_timer, op);
 	if (sa == CDB_SA_SANITIZE_OVERWRITE && !sanitize_overwrite_params(cmd, op)) {

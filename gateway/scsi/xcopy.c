@@ -352,6 +352,7 @@ struct xcopy_op {
 	/* the chunk in flight */
 	uint64_t chunk_src, chunk_dst, chunk_len;
 	uint8_t *buf;
+	uint64_t buf_len;                /* the largest chunk: up to XCOPY_CHUNK_BYTES */
 	struct bs_io io;
 };
 
@@ -493,6 +494,8 @@ static bool check_segments(struct xcopy_op *op)
 			fail_param(cmd, &err);
 			return false;
 		}
+		/* A short copy needs no 1 MiB buffer. */
+		op->buf_len = MAX(op->buf_len, MIN(bytes, (uint64_t)XCOPY_CHUNK_BYTES));
 		if (beyond_end(s->src_lba, bytes, src) ||
 		    beyond_end(s->dst_lba, bytes, dst)) {
 			log_info("%s: EXTENDED COPY segment %u: LBA range beyond the %s LU", iqn, i,
@@ -647,7 +650,7 @@ static void copy_next(struct xcopy_op *op)
 		op_finish(op, SK_COPY_ABORTED, asc);
 		return;
 	}
-	op->chunk_len = MIN(op->seg_bytes - op->seg_done, (uint64_t)XCOPY_CHUNK_BYTES);
+	op->chunk_len = MIN(op->seg_bytes - op->seg_done, op->buf_len);
 	pos = op->backward ? op->seg_bytes - op->seg_done - op->chunk_len : op->seg_done;
 	op->chunk_src = op->src_offset + pos;
 	op->chunk_dst = op->dst_offset + pos;
@@ -709,7 +712,8 @@ void xcopy_extended_copy(struct scsi_cmd *cmd)
 		free(op);
 		return;
 	}
-	op->buf = alloc_io_buffer(XCOPY_CHUNK_BYTES);
+	op->buf_len = MAX(op->buf_len, (uint64_t)4096);
+	op->buf = alloc_io_buffer(op->buf_len);
 	job = calloc(1, sizeof(*job));
 	if (!op->buf || !job) {
 		free(job);

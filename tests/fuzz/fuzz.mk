@@ -45,10 +45,14 @@ GATEWAY_SRC = $(sort $(LOGIN_SRC) \
 
 obj = $(patsubst %.c,$(OBJ)/%.o,$(1))
 
-TARGETS = login session cdb mgmt config state fcoe
+TARGETS = login session cdb mgmt config state fcoe iser
 
 # The FCoE/FIP codecs (fuzz_fcoe links only these).
 FCOE_SRC = fabric/fcoe/fcoe_frame.c fabric/fcoe/fip.c gateway/util.c
+
+# The iSER wire formats and receive decoding (fuzz_iser links only these:
+# no verbs, built whether or not this machine has librdmacm).
+ISER_SRC = fabric/iser/iser_proto.c gateway/util.c
 
 all: $(addprefix tests/fuzz/fuzz_,$(TARGETS))
 
@@ -56,6 +60,9 @@ tests/fuzz/fuzz_login: $(call obj,tests/fuzz/fuzz_login.c $(LOGIN_SRC))
 	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
 
 tests/fuzz/fuzz_fcoe: $(call obj,tests/fuzz/fuzz_fcoe.c $(FCOE_SRC))
+	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
+
+tests/fuzz/fuzz_iser: $(call obj,tests/fuzz/fuzz_iser.c $(ISER_SRC))
 	$(CLANG) $(FUZZ_LDFLAGS) -o $@ $^ $(FUZZ_LIBS)
 
 tests/fuzz/fuzz_%: $(OBJ)/tests/fuzz/fuzz_%.o $(call obj,$(GATEWAY_SRC))

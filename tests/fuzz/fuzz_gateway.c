@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "../../cluster/cluster.h"
+#include "../../fabric/iscsi/iscsi.h"
+#include "../../gateway/buffer_pool.h"
 #include "../../gateway/config.h"
 #include "../../gateway/event_loop.h"
 #include "../../gateway/log.h"
@@ -131,8 +133,7 @@ struct fuzz_gw *fuzz_gw_get(void)
 		if (!mkdtemp(singleton->dir))
 			abort();
 	}
-	/* One loop for the process: listeners a target keeps (fuzz_session)
-	 * stay registered; each gateway leaves it empty otherwise. */
+	/* One loop for the process; each gateway leaves it empty. */
 	singleton->loop = event_loop_create();
 	if (!singleton->loop || workers_init(singleton->loop, 0) < 0)
 		abort();
@@ -207,6 +208,13 @@ void fuzz_gw_stop(struct fuzz_gw *g)
 	config_model_clear(gw);
 	fuzz_gw_drain(g);
 	cluster_destroy(gw->cluster);
+	/* Free what the per-thread caches keep for the next connection (as
+	 * a worker thread of sangwd does when it ends): an input then frees everything it
+	 * allocated, so libFuzzer never runs it twice to look for a leak
+	 * (it does so whenever mallocs outnumber frees, and stops looking
+	 * after 1000 such inputs). */
+	iscsi_thread_trim();
+	iobuf_trim();
 	the_gateway = NULL;
 	g->started = false;
 	empty_dir(g->dir);

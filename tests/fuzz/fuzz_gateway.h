@@ -22,7 +22,6 @@ struct fuzz_gw {
 	char dir[64];            /* state dir (see fuzz_gw_get) */
 	bool started;
 	bool verbose;            /* SANGW_FUZZ_LOG: the targets trace what they do */
-	void *target_state;      /* what one target keeps between inputs (fuzz_session: its listener) */
 	/* SANGW_FUZZ_CAPTURE (fuzz_gateway.c) */
 	const char *capture_dir;
 	uint8_t *capture_ops;

@@ -1,7 +1,7 @@
 /* libFuzzer target: what an initiator sends on a logged-in iSCSI session.
- * The harness logs in over loopback TCP to the real transport
- * (transport_tcp.c: a listener on 127.0.0.1, the PDU reader, Data-In and
- * R2T) with a valid Login Request, then sends the input as the byte
+ * The harness logs in through the real transport (transport_tcp.c: the
+ * PDU reader, Data-In and R2T, on one end of a socketpair that it adopts
+ * as an accepted connection) with a valid Login Request, then sends the input as the byte
  * stream of the full feature phase: SCSI Commands with immediate and
  * unsolicited data, Data-Out, TMFs, Text (SendTargets), NOP-Out, Logout
  * and SNACK, in any order and with any sequence numbers, against a
@@ -19,9 +19,7 @@
  *
  *   make -C BUILD fuzz-session
  *   BUILD/tests/fuzz/fuzz_session -max_total_time=60 tests/fuzz/corpus-session */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,57 +27,12 @@
 #include <unistd.h>
 
 #include "../../fabric/iscsi/iscsi.h"
+#include "../../fabric/iscsi/transport.h"
 #include "../../gateway/event_loop.h"
 #include "../../gateway/util.h"
 #include "fuzz_gateway.h"
 
 #define FUZZ_INITIATOR "iqn.2026-11.org.sangw:fuzz-initiator"
-
-/* Kept between inputs in the harness singleton (fuzz_gw.target_state). */
-struct fuzz_session {
-	struct iscsi_listener *listener;
-	uint16_t port;
-};
-
-/* An unused loopback port: bind to port 0 and ask which one it got. */
-static uint16_t free_port(void)
-{
-	struct sockaddr_in sin = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) < 0)
-		abort();
-	close(fd);
-	return ntohs(sin.sin_port);
-}
-
-static struct fuzz_session *session_harness(struct fuzz_gw *g)
-{
-	struct fuzz_session *h = g->target_state;
-	char err[256] = "";
-
-	if (h)
-		return h;
-	h = calloc(1, sizeof(*h));
-	if (!h)
-		abort();
-	/* A port of its own per process (-jobs runs several), one the
-	 * kernel hands out (the machine is shared: no fixed port). */
-	for (unsigned i = 0; i < 20 && !h->listener; i++) {
-		h->port = free_port();
-		h->listener = iscsi_tcp_transport.listen(g->loop, "127.0.0.1", h->port, err,
-							 sizeof(err));
-	}
-	if (!h->listener) {
-		fprintf(stderr, "fuzz_session: %s\n", err);
-		abort();
-	}
-	g->target_state = h;
-	return h;
-}
 
 /* RFC 7143 11.12: a Login Request from the operational stage straight to
  * full feature phase (no security stage: the target asks no CHAP). */
@@ -109,17 +62,21 @@ static size_t login_request(uint8_t flags, uint8_t *buf, size_t cap)
 	return len;
 }
 
-static int connect_client(uint16_t port)
+/* The initiator's end of a socketpair whose other end the transport
+ * adopts as an accepted connection (iscsi_tcp_adopt): the same reader,
+ * writev and close path as over TCP, without the TCP stack and without
+ * a listener, connect and accept per input. */
+static int connect_client(struct event_loop *loop)
 {
-	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(port) };
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int sv[2];
 
-	if (fd < 0)
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv) < 0)
 		abort();
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (connect(fd, (struct sockaddr *)&sin, sizeof(sin)) < 0 && errno != EINPROGRESS)
+	if (!iscsi_tcp_adopt(loop, sv[1])) {
+		fprintf(stderr, "fuzz_session: the transport refused the connection\n");
 		abort();
-	return fd;
+	}
+	return sv[0];
 }
 
 /* Read and drop what the target sent; false once it closed. */
@@ -143,7 +100,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_gw *g = fuzz_gw_get();
-	struct fuzz_session *h = session_harness(g);
 	struct event_loop *loop = g->loop;
 	uint8_t login[ISCSI_BHS_LEN + 1024];
 	size_t login_len, sent = 0, total;
@@ -162,7 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(stream + login_len, data + 1, size - 1);
 
 	fuzz_gw_start(g, 2);
-	fd = connect_client(h->port);
+	fd = connect_client(loop);
 	/* Feed the stream as the socket takes it; the target's answers are
 	 * read so that it never stalls on a full socket. Then half-close:
 	 * the target must close its side. Bounded: a session that never

@@ -41,58 +41,164 @@ static char *take(struct fuzz_gw *g, size_t *len)
 	return text;
 }
 
-static void expect_unchanged(struct fuzz_gw *g, const char *before, size_t before_len,
-			     const char *what, int r)
+/* A refused snapshot or operation left the state as it was. */
+static void expect_unchanged(const char *before, size_t before_len, const char *after,
+			     size_t len, const char *what, int r)
 {
-	size_t len;
-	char *after = take(g, &len);
-
 	if (len != before_len || memcmp(before, after, len) != 0) {
 		fprintf(stderr, "fuzz_state: %s refused (%d) but the state changed:\n%.*s\n---\n%.*s\n",
 			what, r, (int)before_len, before, (int)len, after);
 		abort();
 	}
-	free(after);
+}
+
+/* The state of a fresh gateway: the same for every input of the
+ * process (fuzz_gw_start builds the same one), so it is taken once and,
+ * to be sure of that, compared with a fresh one on the first inputs. */
+static const char *fresh_state(struct fuzz_gw *g, size_t *len)
+{
+	static char *text;
+	static size_t text_len;
+	static unsigned checked;
+
+	if (!text) {
+		text = take(g, &text_len);
+	} else if (checked < 8) {
+		size_t now_len;
+		char *now = take(g, &now_len);
+
+		checked++;
+		expect_unchanged(text, text_len, now, now_len, "nothing (a fresh gateway)", 0);
+		free(now);
+	}
+	*len = text_len;
+	return text;
 }
 
 static void restore(struct fuzz_gw *g, const uint8_t *data, size_t size)
 {
-	size_t before_len;
-	char *before;
+	size_t before_len, len;
+	const char *before;
+	char *after;
 	int r;
 
 	if (fuzz_input_unsafe(data, size))
 		return;
-	before = take(g, &before_len);
+	before = fresh_state(g, &before_len);
 	r = state_snapshot_cluster_restore(&g->gw, data, size);
 	fuzz_gw_drain(g);
-	if (r < 0)
-		expect_unchanged(g, before, before_len, "snapshot", r);
-	free(before);
+	if (r < 0) {
+		after = take(g, &len);
+		expect_unchanged(before, before_len, after, len, "snapshot", r);
+		free(after);
+	}
 }
 
+static void gateway_up(struct fuzz_gw *g)
+{
+	fuzz_gw_start(g, 2);
+	/* The fencing table (shared state) exists, blocklisting off: a
+	 * fuzzer must not ask a store to fence anything. */
+	if (fencing_init(&g->gw, false) < 0)
+		abort();
+}
+
+static void gateway_down(struct fuzz_gw *g)
+{
+	fuzz_gw_drain(g);
+	fencing_free(&g->gw);
+	fuzz_gw_stop(g);
+}
+
+/* The next record: false at the end of the input. */
+static bool next_op(const uint8_t **data, size_t *size, uint16_t *type, uint32_t *origin,
+		    const uint8_t **payload, size_t *len)
+{
+	while (*size >= 4) {
+		const uint8_t *d = *data;
+
+		*type = d[0];
+		*origin = d[1] % 4;   /* this node is 1; 0 is no node */
+		*len = MIN((size_t)get_be16(d + 2), *size - 4);
+		*payload = d + 4;
+		*data += 4 + *len;
+		*size -= 4 + *len;
+		if (!(*type == SOP_CONFIG && fuzz_input_unsafe(*payload, *len)))
+			return true;
+	}
+	return false;
+}
+
+static int apply_one(struct fuzz_gw *g, uint16_t type, uint32_t origin, const uint8_t *payload,
+		     size_t len)
+{
+	int r = shared_state_apply(&g->gw, origin, type, payload, (uint32_t)len);
+
+	fuzz_gw_drain(g);
+	return r;
+}
+
+/* Operations, in two passes so that snapshots are taken only around the
+ * refused ones (a snapshot costs more than everything else here). Pass
+ * 1 applies them all and notes which were refused; when none was, that
+ * is all. Else pass 2 applies the same operations to a fresh gateway
+ * again (the same state: fuzz_gw_start builds the same one, see
+ * fresh_state) and compares the state before and after each operation
+ * that pass 1 saw refused, when it is refused again: the same check as
+ * a snapshot around every operation, at one snapshot per refused
+ * operation plus one after each accepted run. */
 static void apply_ops(struct fuzz_gw *g, const uint8_t *data, size_t size)
 {
-	while (size >= 4) {
-		uint16_t type = data[0];
-		uint32_t origin = data[1] % 4;   /* this node is 1; 0 is no node */
-		size_t len = MIN((size_t)get_be16(data + 2), size - 4);
-		const uint8_t *payload = data + 4;
-		size_t before_len;
-		char *before;
+	const uint8_t *d = data, *payload;
+	size_t n = 0, refused = 0, z = size, len, snap_len = 0;
+	uint16_t type;
+	uint32_t origin;
+	bool *was_refused, clean;
+	const char *snap;
+	char *own = NULL;
+
+	while (next_op(&d, &z, &type, &origin, &payload, &len))
+		n++;
+	was_refused = calloc(n ? n : 1, sizeof(*was_refused));
+	if (!was_refused)
+		return;
+	d = data;
+	z = size;
+	for (size_t i = 0; next_op(&d, &z, &type, &origin, &payload, &len); i++) {
+		was_refused[i] = apply_one(g, type, origin, payload, len) < 0;
+		refused += was_refused[i];
+	}
+	if (!refused) {
+		free(was_refused);
+		return;
+	}
+	gateway_down(g);
+	gateway_up(g);
+	snap = fresh_state(g, &snap_len);
+	clean = true;   /* snap is the state now */
+	d = data;
+	z = size;
+	for (size_t i = 0; next_op(&d, &z, &type, &origin, &payload, &len); i++) {
+		size_t after_len;
+		char *after;
 		int r;
 
-		data += 4 + len;
-		size -= 4 + len;
-		if (type == SOP_CONFIG && fuzz_input_unsafe(payload, len))
+		if (was_refused[i] && !clean) {
+			free(own);
+			snap = own = take(g, &snap_len);
+			clean = true;
+		}
+		r = apply_one(g, type, origin, payload, len);
+		if (!was_refused[i] || r >= 0) {
+			clean = false;
 			continue;
-		before = take(g, &before_len);
-		r = shared_state_apply(&g->gw, origin, type, payload, (uint32_t)len);
-		fuzz_gw_drain(g);
-		if (r < 0)
-			expect_unchanged(g, before, before_len, "operation", r);
-		free(before);
+		}
+		after = take(g, &after_len);
+		expect_unchanged(snap, snap_len, after, after_len, "operation", r);
+		free(after);   /* equal to snap: the state is still snap */
 	}
+	free(own);
+	free(was_refused);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -103,17 +209,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1 || size > (1u << 20))
 		return 0;
-	fuzz_gw_start(g, 2);
-	/* The fencing table (shared state) exists, blocklisting off: a
-	 * fuzzer must not ask a store to fence anything. */
-	if (fencing_init(&g->gw, false) < 0)
-		abort();
+	gateway_up(g);
 	if (data[0] & 1)
 		restore(g, data + 1, size - 1);
 	else
 		apply_ops(g, data + 1, size - 1);
-	fuzz_gw_drain(g);
-	fencing_free(&g->gw);
-	fuzz_gw_stop(g);
+	gateway_down(g);
 	return 0;
 }
