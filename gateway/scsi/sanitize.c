@@ -281,8 +281,10 @@ static bool sanitize_overwrite_params(struct scsi_cmd *cmd, struct sanitize_op *
 			fail_no_memory(cmd);
 			return false;
 		}
+		/* The pattern starts again in every logical block, repeated
+		 * to fill it (SBC-3 5.24.3); chunks start on a block. */
 		for (uint32_t i = 0; i < op->chunk_bytes; i++)
-			op->chunk[i] = p[4 + i % pattern_len];
+			op->chunk[i] = p[4 + (i & (lu->block_size - 1)) % pattern_len];
 	}
 	return true;
 }

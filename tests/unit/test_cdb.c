@@ -1477,6 +1477,16 @@ static void test_sanitize_overwrite(void **state)
 		assert_int_equal(back[i], i % 4 + 1);
 	free(back);
 
+	/* A pattern that does not divide the block starts again in each
+	 * block (SBC-3 5.24.3), not where the previous block left it. */
+	put_be16(params + 2, 3);
+	memcpy(params + 4, "\x07\x08\x09", 3);
+	assert_int_equal(sanitize(f, LUN_THICK, 0x01, params, 7, &res), SAM_STAT_GOOD);
+	back = read_blocks(f, LUN_THICK, 0, 3);
+	for (unsigned i = 0; i < 3 * 512; i++)
+		assert_int_equal(back[i], (i % 512) % 3 + 7);
+	free(back);
+
 	/* IMMED: status at once; everything but INQUIRY, REPORT LUNS and
 	 * REQUEST SENSE is NOT READY, SANITIZE IN PROGRESS meanwhile. */
 	put_be16(params + 2, 512);
