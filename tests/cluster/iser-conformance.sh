@@ -13,6 +13,8 @@
 # classification is not finished (a hang in ExtendedCopy, PreventAllow
 # after a nexus loss) and a run takes 20-30 minutes under TCG.
 TEST_NAME=cluster-iser-conformance
+# several iscsi-test-cu processes at once (run-libiscsi.sh --iser)
+export GUEST_MEM=${GUEST_MEM:-3G}
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
 need_program qemu-system-x86_64 setpriv "$SANGWD"
@@ -20,9 +22,9 @@ need_program qemu-system-x86_64 setpriv "$SANGWD"
 guest_image || fail "cannot build the guest image (tests/guest/build-image)"
 guest_install_trap
 guest_prepare
-guest_start --timeout 1500 --mount "build=$SANGW_BUILD" --mount "src=$SRC_TOP" \
+guest_start --timeout 3000 --mount "build=$SANGW_BUILD" --mount "src=$SRC_TOP" \
 	"$SRC_TOP/tests/cluster/iser-conformance.guest" || fail "the guest did not start"
-guest_wait 1500
+guest_wait 3000
 cp "$GUEST_SHARE/out/libiscsi-iser.log" "$SANGW_BUILD/tests/conformance/libiscsi-iser.log" 2>/dev/null
 cat "$GUEST_OUTPUT" >&2
 [ "$GUEST_RC" = 0 ] || fail "over iSER: $(grep -E '^(FAIL|PASS)' "$GUEST_OUTPUT" | tail -n 1)"
