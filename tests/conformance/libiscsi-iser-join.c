@@ -65,6 +65,9 @@
  *   messages smaller than 512k") are refused before: otherwise the CmdSN
  *   is never sent, the target rightly holds every later command for the
  *   missing one (RFC 7143 3.2.2.1) and the session hangs.
+ * - A read's datain.size is its expected transfer length less the
+ *   residual the target reported (1.19 over iSER gives the expected
+ *   transfer length, whatever the target wrote).
  * - Task management requests fail at once: 1.19's iSER driver sends them
  *   down its SCSI command path, which reads the NULL task's expected
  *   transfer length (SIGSEGV at libiscsi.so.7+0x206b3).
@@ -218,11 +221,42 @@ int rdma_destroy_id(struct rdma_cm_id *id)
 /* libiscsi 1.19's iSER send buffer (DATA_BUFFER_SIZE, include/iser-private.h). */
 #define ISER_DATA_BUFFER 0x40000
 
+/* A command's own callback and data, around which the shim's runs. */
+struct command_wrap {
+	struct scsi_task *task;
+	iscsi_command_cb cb;
+	void *private_data;
+};
+
+/* 1.19's iSER driver gives a read's datain.size as its expected transfer
+ * length (it copies the whole registered buffer; there are no Data-In
+ * PDUs to count): with an underflow the target wrote expected transfer
+ * length - residual bytes (RFC 7143 11.4.5.2), which is what libiscsi
+ * reports over TCP. */
+static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
+			 void *private_data)
+{
+	struct command_wrap *w = private_data;
+	struct scsi_task *task = w->task;
+	iscsi_command_cb cb = w->cb;
+	void *cb_data = w->private_data;
+
+	free(w);
+	if (command_data == task && task->xfer_dir == SCSI_XFER_READ &&
+	    task->residual_status == SCSI_RESIDUAL_UNDERFLOW &&
+	    task->residual <= (size_t)task->expxferlen &&
+	    task->datain.size == task->expxferlen)
+		task->datain.size = task->expxferlen - (int)task->residual;
+	cb(iscsi, status, command_data, cb_data);
+}
+
 int iscsi_scsi_command_async(struct iscsi_context *iscsi, int lun, struct scsi_task *task,
 			     iscsi_command_cb cb, struct iscsi_data *data, void *private_data)
 {
 	static int (*real)(struct iscsi_context *, int, struct scsi_task *, iscsi_command_cb,
 			   struct iscsi_data *, void *);
+	struct command_wrap *w;
+	int ret;
 
 	if (!real)
 		real = next_symbol("iscsi_scsi_command_async");
@@ -234,6 +268,16 @@ int iscsi_scsi_command_async(struct iscsi_context *iscsi, int lun, struct scsi_t
 			"a command with expected transfer length %d\n", task->expxferlen);
 		return -1;
 	}
+	w = malloc(sizeof(*w));
+	if (!w || !cb)
+		goto plain;
+	*w = (struct command_wrap){ .task = task, .cb = cb, .private_data = private_data };
+	ret = real(iscsi, lun, task, command_done, data, w);
+	if (ret != 0)
+		free(w);
+	return ret;
+plain:
+	free(w);
 	return real(iscsi, lun, task, cb, data, private_data);
 }
 
