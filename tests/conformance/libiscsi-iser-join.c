@@ -49,7 +49,28 @@
  *   its struct iser_conn with malloc and never initialises the head of
  *   its tx_desc list, so a context whose memory was used before walks a
  *   garbage list when its connection is established (SIGSEGV in the CM
- *   thread).
+ *   thread). Only small blocks: the 256 KiB send buffers (256 per
+ *   connection) need no zeroing, and zeroing them cost a second per login
+ *   under TCG.
+ * - iscsi_destroy_context() of a context still connected: libiscsi 1.19
+ *   disconnects only when iscsi->fd != -1 (lib/init.c), and its iSER
+ *   driver never sets fd, so the RDMA connection stayed up (the target
+ *   kept the I_T nexus: PreventAllow.ITNexusLoss) and its 256 registered
+ *   send buffers leaked (64 MiB a connection: the guest's OOM killer).
+ *   The shim calls iscsi_disconnect() first when the context's RDMA-CM id
+ *   still exists.
+ * - Commands 1.19's iSER driver would refuse only after taking a CmdSN
+ *   (a read with expected transfer length 0: "Read command with no
+ *   expected transfer length"; more than 256 KiB: "Libiscsi-iSER supports
+ *   messages smaller than 512k") are refused before: otherwise the CmdSN
+ *   is never sent, the target rightly holds every later command for the
+ *   missing one (RFC 7143 3.2.2.1) and the session hangs.
+ * - A read's datain.size is its expected transfer length less the
+ *   residual the target reported (1.19 over iSER gives the expected
+ *   transfer length, whatever the target wrote).
+ * - Task management requests fail at once: 1.19's iSER driver sends them
+ *   down its SCSI command path, which reads the NULL task's expected
+ *   transfer length (SIGSEGV at libiscsi.so.7+0x206b3).
  *
  * Built without sanitizers (it is loaded into Debian's iscsi-test-cu).
  * LIBISCSI_ISER_JOIN_BACKTRACE=1 prints a backtrace on SIGSEGV/SIGABRT
@@ -69,6 +90,7 @@
 #include <unistd.h>
 #include <rdma/rdma_cma.h>
 #include <iscsi/iscsi.h>
+#include <iscsi/scsi-lowlevel.h>
 
 #define MAX_CHANNELS 256
 
@@ -76,6 +98,7 @@
 struct channel_entry {
 	struct rdma_event_channel *channel;
 	void *context;           /* libiscsi's struct iscsi_context */
+	struct rdma_cm_id *id;   /* until rdma_destroy_id() */
 	pthread_t thread;
 	bool has_thread;
 	bool joined;             /* stopped by us: later cancels are no-ops */
@@ -164,17 +187,112 @@ int rdma_create_id(struct rdma_event_channel *channel, struct rdma_cm_id **id,
 	static int (*real)(struct rdma_event_channel *, struct rdma_cm_id **, void *,
 			   enum rdma_port_space);
 	struct channel_entry *e;
+	int ret;
 
 	if (!real)
 		real = next_symbol("rdma_create_id");
+	ret = real(channel, id, context, ps);
 	if (channel) {
 		pthread_mutex_lock(&channels_lock);
 		e = entry_of(channel, true);
-		if (e)
+		if (e) {
 			e->context = context;
+			e->id = ret == 0 ? *id : NULL;
+		}
 		pthread_mutex_unlock(&channels_lock);
 	}
-	return real(channel, id, context, ps);
+	return ret;
+}
+
+int rdma_destroy_id(struct rdma_cm_id *id)
+{
+	static int (*real)(struct rdma_cm_id *);
+
+	if (!real)
+		real = next_symbol("rdma_destroy_id");
+	pthread_mutex_lock(&channels_lock);
+	for (int i = 0; i < MAX_CHANNELS; i++)
+		if (channels[i].channel && channels[i].id == id)
+			channels[i].id = NULL;
+	pthread_mutex_unlock(&channels_lock);
+	return real(id);
+}
+
+/* libiscsi 1.19's iSER send buffer (DATA_BUFFER_SIZE, include/iser-private.h). */
+#define ISER_DATA_BUFFER 0x40000
+
+/* A command's own callback and data, around which the shim's runs. */
+struct command_wrap {
+	struct scsi_task *task;
+	iscsi_command_cb cb;
+	void *private_data;
+};
+
+/* 1.19's iSER driver gives a read's datain.size as its expected transfer
+ * length (it copies the whole registered buffer; there are no Data-In
+ * PDUs to count): with an underflow the target wrote expected transfer
+ * length - residual bytes (RFC 7143 11.4.5.2), which is what libiscsi
+ * reports over TCP. */
+static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
+			 void *private_data)
+{
+	struct command_wrap *w = private_data;
+	struct scsi_task *task = w->task;
+	iscsi_command_cb cb = w->cb;
+	void *cb_data = w->private_data;
+
+	free(w);
+	if (command_data == task && task->xfer_dir == SCSI_XFER_READ &&
+	    task->residual_status == SCSI_RESIDUAL_UNDERFLOW &&
+	    task->residual <= (size_t)task->expxferlen &&
+	    task->datain.size == task->expxferlen)
+		task->datain.size = task->expxferlen - (int)task->residual;
+	cb(iscsi, status, command_data, cb_data);
+}
+
+int iscsi_scsi_command_async(struct iscsi_context *iscsi, int lun, struct scsi_task *task,
+			     iscsi_command_cb cb, struct iscsi_data *data, void *private_data)
+{
+	static int (*real)(struct iscsi_context *, int, struct scsi_task *, iscsi_command_cb,
+			   struct iscsi_data *, void *);
+	struct command_wrap *w;
+	int ret;
+
+	if (!real)
+		real = next_symbol("iscsi_scsi_command_async");
+	if (task->expxferlen > ISER_DATA_BUFFER ||
+	    (task->xfer_dir == SCSI_XFER_READ && task->expxferlen == 0)) {
+		/* (iscsi_set_error is not exported: the reason goes to stderr) */
+		(void)iscsi;
+		fprintf(stderr, "libiscsi-iser-join: refused: libiscsi 1.19's iSER driver cannot send "
+			"a command with expected transfer length %d\n", task->expxferlen);
+		return -1;
+	}
+	w = malloc(sizeof(*w));
+	if (!w || !cb)
+		goto plain;
+	*w = (struct command_wrap){ .task = task, .cb = cb, .private_data = private_data };
+	ret = real(iscsi, lun, task, command_done, data, w);
+	if (ret != 0)
+		free(w);
+	return ret;
+plain:
+	free(w);
+	return real(iscsi, lun, task, cb, data, private_data);
+}
+
+int iscsi_task_mgmt_async(struct iscsi_context *iscsi, int lun, enum iscsi_task_mgmt_funcs function,
+			  uint32_t ritt, uint32_t rcmdsn, iscsi_command_cb cb, void *private_data)
+{
+	(void)lun;
+	(void)ritt;
+	(void)rcmdsn;
+	(void)cb;
+	(void)private_data;
+	(void)iscsi;
+	fprintf(stderr, "libiscsi-iser-join: refused: libiscsi 1.19's iSER driver cannot send "
+		"task management function %d\n", (int)function);
+	return -1;
 }
 
 int rdma_get_cm_event(struct rdma_event_channel *channel, struct rdma_cm_event **event)
@@ -260,11 +378,22 @@ int iscsi_destroy_context(struct iscsi_context *iscsi)
 	static int (*real)(struct iscsi_context *);
 	pthread_t threads[MAX_CHANNELS];
 	int n = 0, ret;
+	bool connected = false;
 
 	if (!real)
 		real = next_symbol("iscsi_destroy_context");
 	if (!real_pthread_cancel)
 		real_pthread_cancel = next_symbol("pthread_cancel");
+	/* Still has its RDMA-CM id: the connection (or what is left of it
+	 * after the target closed it) is torn down and its buffers freed by
+	 * the driver's disconnect, which 1.19 skips (see the top). */
+	pthread_mutex_lock(&channels_lock);
+	for (int i = 0; i < MAX_CHANNELS; i++)
+		if (channels[i].channel && channels[i].context == iscsi && channels[i].id)
+			connected = true;
+	pthread_mutex_unlock(&channels_lock);
+	if (connected)
+		iscsi_disconnect(iscsi);
 	pthread_mutex_lock(&channels_lock);
 	for (int i = 0; i < MAX_CHANNELS; i++)
 		if (channels[i].channel && channels[i].context == iscsi &&
@@ -323,12 +452,15 @@ static int find_libiscsi(struct dl_phdr_info *info, size_t size, void *arg)
 
 extern void *__libc_malloc(size_t size);
 
+/* struct iser_conn and the other structures, not the data buffers. */
+#define SMALL_BLOCK 65536
+
 void *malloc(size_t size)
 {
 	void *p = __libc_malloc(size);
 	uintptr_t caller = (uintptr_t)__builtin_return_address(0);
 
-	if (p && caller >= libiscsi_text_start && caller < libiscsi_text_end)
+	if (p && size <= SMALL_BLOCK && caller >= libiscsi_text_start && caller < libiscsi_text_end)
 		memset(p, 0, size);
 	return p;
 }

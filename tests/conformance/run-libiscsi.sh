@@ -23,6 +23,9 @@
 #                   in the QEMU guest over soft-RoCE); the same expected list
 #                   except the tests known-iser-defects.txt names: libiscsi's
 #                   own iSER code cannot run them, so they are left out
+#   --subset "SPEC ..."  over iSER, only the tests under these FAMILY.SUITE
+#                   or FAMILY.SUITE.TEST names, in every profile; the
+#                   expected list is cut to them (tests/run's short run)
 #
 # sangwd serves a thin 256 MiB file LU per profile (see PROFILES below:
 # the whole ALL family with -d -S and two URLs to the same LU, which
@@ -51,6 +54,7 @@ BACKING=file
 TRANSPORT=tcp
 ISER_ADDR=
 ISER_SHIM=
+SUBSET=
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -62,6 +66,7 @@ while [ $# -gt 0 ]; do
 	--tgtd-bstype) TGTD_BSTYPE=$2; shift ;;
 	--rbd) BACKING=rbd ;;
 	--iser) TRANSPORT=iser; ISER_ADDR=$2; shift ;;
+	--subset) SUBSET=$2; shift ;;
 	-h|--help) sed -n '2,20s/^# \{0,1\}//p' "$0"; VERDICT_GIVEN=1; exit 0 ;;
 	*) echo "run-libiscsi.sh: unknown option $1" >&2; VERDICT_GIVEN=1; exit 2 ;;
 	esac
@@ -169,6 +174,23 @@ without_iser_defects() {
 	done
 }
 
+# in_subset SPEC...: the specs, one a line; with --subset, the tests under
+# them that are also under a SPEC of the subset.
+in_subset() {
+	if [ -z "$SUBSET" ]; then
+		printf '%s\n' "$@"
+		return
+	fi
+	iscsi-test-cu -l 2>/dev/null | awk -F. -v specs="$*" -v subset="$SUBSET" '
+		function under(name, list,   n, a, i) {
+			n = split(list, a, " ")
+			for (i = 1; i <= n; i++)
+				if (name == a[i] || index(name, a[i] ".") == 1) return 1
+			return 0
+		}
+		NF == 3 && under($0, specs) && under($0, subset)'
+}
+
 # run_iser_tests NAME FLAGS PLOG SPEC...: over iSER, the tests of the specs
 # in one iscsi-test-cu process, with the urls array of the caller. A test
 # that crashes libiscsi ends that process: the tests that got no verdict
@@ -188,7 +210,7 @@ run_iser_tests() {
 		note "[$name] round $round: $(tr ',' '\n' <<<"$pending" | wc -l) tests in one iscsi-test-cu -v $flags ${urls[*]}"
 		started=$(date +%s)
 		# shellcheck disable=SC2086
-		timeout "$SUITE_TIMEOUT" env LD_PRELOAD="$ISER_SHIM" \
+		timeout "$SUITE_TIMEOUT" env LD_PRELOAD="$ISER_SHIM" LIBISCSI_ISER_JOIN_BACKTRACE=1 \
 			iscsi-test-cu -t "$pending" -v $flags "${urls[@]}" >>"$plog" 2>&1
 		rc=$?
 		note "[$name] exited $rc after $(( $(date +%s) - started )) s"
@@ -197,9 +219,11 @@ run_iser_tests() {
 }
 
 # run_profile NAME SIZE LU_OPTIONS FLAGS NURLS TESTS: one daemon, one LU, the tests.
+# (JOB_ID: the part of a profile this is, over iSER; see run_iser_jobs.)
+JOB_ID=
 run_profile() {
 	local name=$1 size=$2 lu_opts=$3 flags=$4 nurls=$5 tests=$6 url urls t rc started
-	local plog=$TEST_DIR/$name.log
+	local plog=$TEST_DIR/$name${JOB_ID:+-$JOB_ID}.log
 	rm -f "$LU_IMG"
 	make_sparse_file "$LU_IMG" "$size"   # exists already: a read-only LU is not created
 	if [ $AGAINST = tgtd ]; then
@@ -221,11 +245,15 @@ run_profile() {
 	[ "$nurls" = 2 ] && urls+=("$url")
 	: >"$plog"
 	if [ $TRANSPORT = iser ]; then
-		# one process per suite: libiscsi 1.19 leaks each iSER
-		# connection's 256 registered send buffers (128 MiB), so one
-		# process for the whole profile runs the guest out of memory
-		for t in $(without_iser_defects $tests); do
-			run_iser_tests "$name" "$flags" "$plog" "$t"
+		# one process per suite: a crash costs one suite's process,
+		# and without the shim libiscsi 1.19 leaked each iSER
+		# connection's 256 registered send buffers (64 MiB: one
+		# process for a whole profile ran the guest out of memory)
+		local specs suite
+		specs=$(without_iser_defects $tests)
+		for suite in $(cut -d. -f1,2 <<<"$specs" | uniq); do
+			# shellcheck disable=SC2046
+			run_iser_tests "$name" "$flags" "$plog" $(grep -e "^$suite\$" -e "^$suite\." <<<"$specs")
 		done
 	else
 		for t in $tests; do
@@ -268,10 +296,91 @@ run_profile() {
 	SANGWD_PID=
 }
 
-for profile in "${PROFILES[@]}"; do
-	IFS='|' read -r p_name p_size p_opts p_flags p_urls p_tests <<<"$profile"
-	run_profile "$p_name" "$p_size" "$p_opts" "$p_flags" "$p_urls" "$p_tests"
-done
+# run_iser_jobs: over iSER, the profiles as ISER_JOBS jobs at a time, each
+# with its own sangwd, port, state and LU (so no test sees another job's
+# reservations or UAs), "full" cut into ISER_SPLIT parts of whole suites.
+# Under TCG most of a test's time is its logins (each test logs in anew,
+# and libiscsi 1.19's iSER connect registers 256 buffers): jobs overlap
+# those well on the guest's 2 vCPUs. Each job writes its own results,
+# log and daemon problem; they are gathered here.
+ISER_JOBS=${SANGW_ISER_JOBS:-3}
+ISER_SPLIT=${SANGW_ISER_SPLIT:-$ISER_JOBS}
+run_iser_jobs() {
+	local jobs=() pids=() profile p_name p_size p_opts p_flags p_urls p_tests specs k i
+	local range=${SANGW_PORT_RANGE:-3300-3399} low span
+	low=${range%-*}
+	span=$((${range#*-} - low + 1))
+	for profile in "${PROFILES[@]}"; do
+		IFS='|' read -r p_name p_size p_opts p_flags p_urls p_tests <<<"$profile"
+		# shellcheck disable=SC2046
+		specs=$(in_subset $(without_iser_defects $p_tests))
+		[ -n "$specs" ] || continue
+		if [ "$p_name" = full ]; then
+			# whole suites to the part with the fewest tests so far
+			for ((k = 0; k < ISER_SPLIT; k++)); do
+				jobs+=("$p_name|$p_size|$p_opts|$p_flags|$p_urls|$(iscsi-test-cu -l 2>/dev/null |
+					awk -F. -v k=$k -v n="$ISER_SPLIT" '
+					NR == FNR { if (NF == 3) { tests[$1 "." $2]++; } next }
+					{ suite = $1 "." $2; w = (NF == 3 ? 1 : tests[suite])
+					  if (!(suite in part)) { best = 0
+						for (i = 1; i < n; i++) if (load[i] < load[best]) best = i
+						part[suite] = best }
+					  load[part[suite]] += w
+					  if (part[suite] == k) print }' - <(echo "$specs") | paste -sd' ')")
+			done
+		else
+			jobs+=("$p_name|$p_size|$p_opts|$p_flags|$p_urls|$(paste -sd' ' <<<"$specs")")
+		fi
+	done
+	for i in "${!jobs[@]}"; do
+		[ -n "${jobs[$i]##*|}" ] || continue     # an empty part of "full"
+		while [ "${#pids[@]}" -ge "$ISER_JOBS" ]; do
+			wait -n "${pids[@]}"
+			for k in "${!pids[@]}"; do
+				pid_gone "${pids[$k]}" && unset "pids[$k]"
+			done
+		done
+		IFS='|' read -r p_name p_size p_opts p_flags p_urls p_tests <<<"${jobs[$i]}"
+		(
+			JOB_ID=$i
+			PORT=$((low + (PORT - low + i) % span))
+			PORTAL=$ISER_ADDR:$PORT
+			STATE_DIR=$TEST_DIR/state-$i MGMT_SOCK=$TEST_DIR/mgmt-$i.sock
+			SANGWD_LOG=$TEST_DIR/sangwd-$i.log LU_IMG=$TEST_DIR/lu-$i.img
+			RESULTS=$TEST_DIR/results-$i.tsv LOG=$TEST_DIR/libiscsi-$i.log
+			SANGWD_PID='' daemon_problem='' BACKGROUND_PIDS=()
+			trap end_test_processes EXIT
+			: >"$RESULTS"
+			: >"$LOG"
+			note "job $i: profile $p_name on port $PORT: $p_tests"
+			run_profile "$p_name" "$p_size" "$p_opts" "$p_flags" "$p_urls" "$p_tests"
+			echo "$daemon_problem" >"$TEST_DIR/problem-$i"
+		) &
+		pids+=($!)
+	done
+	wait
+	for i in "${!jobs[@]}"; do
+		[ -n "${jobs[$i]##*|}" ] || continue
+		cat "$TEST_DIR/results-$i.tsv" >>"$RESULTS" 2>/dev/null
+		cat "$TEST_DIR/libiscsi-$i.log" >>"$LOG" 2>/dev/null
+		if [ ! -f "$TEST_DIR/problem-$i" ]; then
+			daemon_problem="${daemon_problem:+$daemon_problem; }job $i (${jobs[$i]%%|*}) did not finish (sangwd log: $(tail -n 3 "$TEST_DIR/sangwd-$i.log" 2>/dev/null | tr '\n' ' '))"
+		elif [ -s "$TEST_DIR/problem-$i" ]; then
+			daemon_problem="${daemon_problem:+$daemon_problem; }$(cat "$TEST_DIR/problem-$i")"
+		fi
+	done
+}
+
+started_all=$(date +%s)
+if [ $TRANSPORT = iser ]; then
+	run_iser_jobs
+else
+	for profile in "${PROFILES[@]}"; do
+		IFS='|' read -r p_name p_size p_opts p_flags p_urls p_tests <<<"$profile"
+		run_profile "$p_name" "$p_size" "$p_opts" "$p_flags" "$p_urls" "$p_tests"
+	done
+fi
+note "all profiles took $(( $(date +%s) - started_all )) s"
 URL="$SCHEME://$PORTAL/$TARGET_IQN/*"
 
 # --- results -----------------------------------------------------------------
@@ -334,6 +443,13 @@ if [ $TRANSPORT = iser ]; then
 	awk -F: 'NR == FNR { skip[$0] = 1; next } !($2 in skip)' \
 		"$TEST_DIR/iser-defects.txt" "$TEST_DIR/expected.txt" >"$TEST_DIR/expected-iser.txt"
 	mv "$TEST_DIR/expected-iser.txt" "$TEST_DIR/expected.txt"
+fi
+if [ -n "$SUBSET" ]; then
+	# only what the subset ran is expected
+	awk -F: -v subset="$SUBSET" '{ n = split(subset, a, " ")
+		for (i = 1; i <= n; i++) if ($2 == a[i] || index($2, a[i] ".") == 1) { print; next } }' \
+		"$TEST_DIR/expected.txt" >"$TEST_DIR/expected-subset.txt"
+	mv "$TEST_DIR/expected-subset.txt" "$TEST_DIR/expected.txt"
 fi
 awk -F'\t' 'NR == FNR { outcome[$1] = $2; reason[$1] = $3; next }
 	!($1 in outcome) { printf "    %-50s missing from the log\n", $1; next }
