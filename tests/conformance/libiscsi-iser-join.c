@@ -61,7 +61,9 @@
  *   still exists.
  * - Commands 1.19's iSER driver would refuse only after taking a CmdSN
  *   (a read with expected transfer length 0: "Read command with no
- *   expected transfer length"; more than 256 KiB: "Libiscsi-iSER supports
+ *   expected transfer length"; a write with expected transfer length 0,
+ *   which has no data iovector: "Can't find iovector data for DATA-OUT
+ *   (RDMA)"; more than 256 KiB: "Libiscsi-iSER supports
  *   messages smaller than 512k") are refused before: otherwise the CmdSN
  *   is never sent, the target rightly holds every later command for the
  *   missing one (RFC 7143 3.2.2.1) and the session hangs.
@@ -261,7 +263,8 @@ int iscsi_scsi_command_async(struct iscsi_context *iscsi, int lun, struct scsi_t
 	if (!real)
 		real = next_symbol("iscsi_scsi_command_async");
 	if (task->expxferlen > ISER_DATA_BUFFER ||
-	    (task->xfer_dir == SCSI_XFER_READ && task->expxferlen == 0)) {
+	    ((task->xfer_dir == SCSI_XFER_READ || task->xfer_dir == SCSI_XFER_WRITE) &&
+	     task->expxferlen == 0)) {
 		/* (iscsi_set_error is not exported: the reason goes to stderr) */
 		(void)iscsi;
 		fprintf(stderr, "libiscsi-iser-join: refused: libiscsi 1.19's iSER driver cannot send "
