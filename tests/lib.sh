@@ -334,6 +334,24 @@ start_fails_with() {
 	fi
 }
 
+# sangwd_in_netns NS: from now on start_sangwd runs sangwd inside the
+# network namespace NS (through a wrapper script), and the readiness and
+# port checks look for its TCP portal there.
+sangwd_in_netns() {
+	SANGWD_NETNS=$1
+	local wrap=$TEST_DIR/sangwd-in-ns
+	printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$1" "$SANGWD" >"$wrap"
+	chmod +x "$wrap"
+	SANGWD=$wrap
+	daemon_ready() {
+		pid_gone "$SANGWD_PID" && return 2
+		port_listening "$PORT"
+	}
+	port_listening() {
+		ip netns exec "$SANGWD_NETNS" ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
+	}
+}
+
 # stop_sangwd: SIGTERM, wait, and require exit status 0 (SIGTERM contract).
 stop_sangwd() {
 	local rc

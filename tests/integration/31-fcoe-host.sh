@@ -36,17 +36,7 @@ ip -n "$NS_T" link set lo up
 
 # sangwd lives in the target namespace; lib.sh's readiness check looks
 # for the TCP portal there.
-WRAP=$TEST_DIR/sangwd-in-ns
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS_T" "$SANGWD" >"$WRAP"
-chmod +x "$WRAP"
-SANGWD=$WRAP
-daemon_ready() {
-	pid_gone "$SANGWD_PID" && return 2
-	port_listening "$PORT"
-}
-port_listening() {
-	ip netns exec "$NS_T" ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
+sangwd_in_netns "$NS_T"
 
 SIZE_MB=32
 start_sangwd --workers 2 --target "$TARGET_IQN" --lun "file:$TEST_DIR/lu0.img,size=${SIZE_MB}M" \

@@ -37,17 +37,7 @@ for n in 1 2; do
 	ip -n "${!ns}" link set fci0 address "02:00:00:00:00:2$n" up || fail "veth $n up"
 done
 
-WRAP=$TEST_DIR/sangwd-in-ns
-printf '#!/bin/sh\nexec ip netns exec %s %s "$@"\n' "$NS_T" "$SANGWD" >"$WRAP"
-chmod +x "$WRAP"
-SANGWD=$WRAP
-daemon_ready() {
-	pid_gone "$SANGWD_PID" && return 2
-	port_listening "$PORT"
-}
-port_listening() {
-	ip netns exec "$NS_T" ss -Hltn "sport = :$1" 2>/dev/null | grep -q .
-}
+sangwd_in_netns "$NS_T"
 py() {
 	python3 -c "import json,sys; j=json.load(sys.stdin); print($1)"
 }
