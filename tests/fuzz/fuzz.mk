@@ -37,7 +37,7 @@ GATEWAY_SRC = $(sort $(LOGIN_SRC) \
 	gateway/config_export.c gateway/mgmt.c gateway/cluster_status.c \
 	gateway/backstore/backstore.c gateway/backstore/backstore_file.c \
 	gateway/backstore/backstore_null.c gateway/scsi/xcopy.c gateway/scsi/sanitize.c \
-	gateway/scsi/scsi_lu.c gateway/scsi/alua.c gateway/scsi/cluster_range_lock.c \
+	gateway/scsi/scsi_lu.c gateway/scsi/alua.c gateway/scsi/target_ports.c gateway/scsi/cluster_range_lock.c \
 	cluster/cluster.c cluster/cluster_single.c gateway/metrics.c gateway/metrics_text.c \
 	fabric/iscsi/transport_tcp.c fabric/iscsi/portal.c fabric/iscsi/conn.c \
 	fabric/iscsi/session.c fabric/iscsi/scsi_task.c fabric/iscsi/discovery.c \
