@@ -134,7 +134,7 @@ static void usage(FILE *out)
 "                        Default: the open-file limit (raised to its hard limit\n"
 "                        at start) less 256, at most 16384\n"
 "  -h, --help            this help\n"
-"  -V, --version         print the version, the backstores and transports built in\n"
+"  -V, --version         print the version, the backstores, transports and CRC32C code built in\n"
 "\n"
 "Signals: SIGHUP reloads --config, SIGTERM/SIGINT stop cleanly (exit 0).\n"
 "See sangwd(8), gwcli(8) and docs/configuration.md.\n");
