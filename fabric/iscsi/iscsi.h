@@ -90,6 +90,7 @@ struct iscsi_conn {
 	unsigned task_count;
 	uint64_t read_inflight;        /* expected Data-In bytes of tasks not yet freed */
 	uint64_t write_receiving;      /* buffer bytes of WRITEs still receiving Data-Out */
+	unsigned writes_awaiting;      /* tasks with awaiting_budget set */
 	uint64_t rx_pdus, tx_pdus, rx_bytes, tx_bytes;
 	unsigned refs;                 /* tasks and PDUs that still point here */
 	bool reject_logged;

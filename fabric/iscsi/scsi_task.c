@@ -80,6 +80,8 @@ void task_put(struct iscsi_task *task)
 	conn->task_count--;
 	conn->read_inflight -= task->read_bytes;
 	conn->write_receiving -= task->write_held;
+	if (task->awaiting_budget)
+		conn->writes_awaiting--;
 	release_slot(task);
 	scsi_cmd_free_buf(&task->cmd);
 	session_put(task->sess);
@@ -304,6 +306,7 @@ static void data_sequence_done(struct iscsi_task *task)
 	if (task->write_held < task->edtl) {
 		if (!write_budget_allows(conn, task->edtl - task->write_held)) {
 			task->awaiting_budget = true;
+			conn->writes_awaiting++;
 			return;
 		}
 		if (task_hold_write_buffer(task, task->edtl) < 0) {
@@ -319,7 +322,9 @@ static void resume_waiting_writes(struct iscsi_conn *conn)
 {
 	struct iscsi_task *task;
 
-	if (conn->state != CONN_FULL_FEATURE)
+	/* Called for every WRITE that has its data: nothing to walk for
+	 * unless some WRITE waits. */
+	if (!conn->writes_awaiting || conn->state != CONN_FULL_FEATURE)
 		return;
 again:
 	TAILQ_FOREACH(task, &conn->tasks, link) {
@@ -328,6 +333,7 @@ again:
 		if (!write_budget_allows(conn, task->edtl - task->write_held))
 			return;
 		task->awaiting_budget = false;
+		conn->writes_awaiting--;
 		data_sequence_done(task);   /* may fail and free the task */
 		goto again;
 	}
