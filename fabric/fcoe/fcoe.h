@@ -85,11 +85,17 @@ struct fcoe_rport {
 	uint16_t next_xid;          /* RX_IDs of BLS/TMF, OX_IDs of our ELS */
 	uint16_t next_rx_id;
 	struct fcoe_exch *exch[FCOE_EXCH_MAX];   /* FCP exchanges by RX_ID */
+	/* Buffers of writes sent FCP_XFER_RDY and still receiving data, and
+	 * how many writes wait for room within the budget (fcp.c). */
+	uint32_t write_receiving;
+	unsigned writes_waiting;
+	uint64_t write_arrivals;    /* order of the waiting writes */
 	TAILQ_ENTRY(fcoe_rport) link;
 };
 
 enum exch_state {
-	EXCH_RECEIVING = 1,         /* FCP_XFER_RDY sent, FCP_DATA arriving */
+	EXCH_WAITING = 1,           /* a write waiting for buffer budget: no FCP_XFER_RDY yet */
+	EXCH_RECEIVING,             /* FCP_XFER_RDY sent, FCP_DATA arriving */
 	EXCH_IN_CORE,
 	EXCH_DONE,
 };
@@ -102,6 +108,7 @@ struct fcoe_exch {
 	enum exch_state state;
 	uint32_t received;          /* write data placed */
 	uint32_t edtl;              /* FCP_DL */
+	uint64_t arrival;           /* EXCH_WAITING: first come, first served */
 	bool aborted_locally;       /* ABTS before the core had it */
 	/* Write data stopped (a lost last frame, a lost FCP_XFER_RDY): the
 	 * command fails after E_D_TOV instead of waiting for the initiator's

@@ -19,8 +19,16 @@
 #define FCP_MAX_COMMAND_BYTES (64u << 20)
 /* FC-FS-4 E_D_TOV: the longest gap between two frames of a sequence. */
 #define FCP_E_D_TOV_MS        2000
+/* Buffers of writes sent FCP_XFER_RDY and not yet given all their data,
+ * per remote port (as over iSCSI, fabric/iscsi/scsi_task.c): without a
+ * bound an initiator could send 2,048 write commands of 64 MiB and hold
+ * the data back. Beyond it a write waits, without FCP_XFER_RDY (FCP-4
+ * 9.3 leaves its timing to the target), until earlier writes have their
+ * data or end. */
+#define FCP_WRITE_RECEIVE_BUDGET (32u << 20)
 
 static void exch_free(struct fcoe_exch *ex);
+static void start_waiting_writes(struct fcoe_rport *rp);
 
 /* --- the I_T nexus of an image pair ------------------------------------------------ */
 
@@ -88,11 +96,17 @@ int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen)
 
 void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns)
 {
-	for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
-		struct fcoe_exch *ex = rp->exch[i];
+	/* Waiting writes first: the budget the receiving ones free then
+	 * goes only to writes that stay. */
+	for (int pass = 0; pass < 2; pass++) {
+		enum exch_state state = pass ? EXCH_RECEIVING : EXCH_WAITING;
 
-		if (ex && ex->state == EXCH_RECEIVING && (all_luns || ex->cmd.lun == lun))
-			exch_free(ex);
+		for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
+			struct fcoe_exch *ex = rp->exch[i];
+
+			if (ex && ex->state == state && (all_luns || ex->cmd.lun == lun))
+				exch_free(ex);
+		}
 	}
 }
 
@@ -138,13 +152,20 @@ static struct fcoe_exch *exch_new(struct fcoe_rport *rp, uint16_t ox_id)
 static void exch_free(struct fcoe_exch *ex)
 {
 	struct fcoe_rport *rp = ex->rp;
+	bool was_receiving = ex->state == EXCH_RECEIVING;
 
+	if (was_receiving)
+		rp->write_receiving -= ex->edtl;
+	else if (ex->state == EXCH_WAITING)
+		rp->writes_waiting--;
 	if (ex->data_timer.armed)
 		ev_timer_cancel(fcoe_rport_loop(rp), &ex->data_timer);
 	if (rp->exch[ex->rx_id] == ex)
 		rp->exch[ex->rx_id] = NULL;
 	scsi_cmd_free_buf(&ex->cmd);
 	free(ex);
+	if (was_receiving)
+		start_waiting_writes(rp);   /* the exchange's reference still holds rp */
 	fcoe_rport_put(rp);
 }
 
@@ -373,7 +394,7 @@ bool fcp_abort_exchange(struct fcoe_rport *rp, const struct fc_hdr *abts)
 
 	if (!ex || !rp->nexus_registered)
 		return false;
-	if (ex->state == EXCH_RECEIVING) {
+	if (ex->state == EXCH_RECEIVING || ex->state == EXCH_WAITING) {
 		/* Not in the core yet: just forget it. */
 		exch_free(ex);
 		return false;
@@ -419,6 +440,27 @@ static void send_xfer_rdy(struct fcoe_exch *ex)
 	exch_hdr(ex, FC_RCTL_DD_DATA_DESC, FC_FC_END_SEQ | FC_FC_SEQ_INIT, &h);
 	h.seq_id = fcoe_next_seq_id(ex->rp);
 	fcoe_send_fc(ex->rp, FC_SOF_I3, FC_EOF_T, &h, xr, sizeof(xr));
+}
+
+/* The first write always gets its buffer; later ones while the total
+ * stays within the budget. */
+static bool write_budget_allows(const struct fcoe_rport *rp, uint32_t more)
+{
+	return rp->write_receiving == 0 || rp->write_receiving + more <= FCP_WRITE_RECEIVE_BUDGET;
+}
+
+/* A write's buffer, its FCP_XFER_RDY and the E_D_TOV timer for its data. */
+static void start_receiving(struct fcoe_exch *ex)
+{
+	if (scsi_cmd_ensure_buf(&ex->cmd, ex->edtl) < 0) {
+		ex->state = EXCH_DONE;
+		exch_fail(ex, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+		return;
+	}
+	ex->state = EXCH_RECEIVING;
+	ex->rp->write_receiving += ex->edtl;
+	send_xfer_rdy(ex);
+	ev_timer_arm(fcoe_rport_loop(ex->rp), &ex->data_timer, FCP_E_D_TOV_MS);
 }
 
 static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx)
@@ -510,14 +552,36 @@ static void recv_cmnd(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 		scsi_cmd_submit(cmd);
 		return;
 	}
-	if (scsi_cmd_ensure_buf(cmd, edtl) < 0) {
-		exch_fail(ex, SK_HARDWARE_ERROR, ASC_INTERNAL_TARGET_FAILURE);
+	ev_timer_init(&ex->data_timer, data_timeout, ex);
+	if (rp->writes_waiting == 0 && write_budget_allows(rp, edtl)) {
+		start_receiving(ex);
 		return;
 	}
-	ex->state = EXCH_RECEIVING;
-	send_xfer_rdy(ex);
-	ev_timer_init(&ex->data_timer, data_timeout, ex);
-	ev_timer_arm(fcoe_rport_loop(rp), &ex->data_timer, FCP_E_D_TOV_MS);
+	ex->state = EXCH_WAITING;
+	ex->arrival = ++rp->write_arrivals;
+	rp->writes_waiting++;
+	log_debug("fcoe %s: write OX_ID 0x%x from %06x (%u bytes) waits: %u bytes of writes receiving",
+		  port->ifname, ex->ox_id, rp->port_id, edtl, rp->write_receiving);
+}
+
+/* The oldest waiting writes get their buffers and FCP_XFER_RDY, as far
+ * as the budget goes. */
+static void start_waiting_writes(struct fcoe_rport *rp)
+{
+	while (rp->writes_waiting) {
+		struct fcoe_exch *next = NULL;
+
+		for (unsigned i = 0; i < FCOE_EXCH_MAX; i++) {
+			struct fcoe_exch *ex = rp->exch[i];
+
+			if (ex && ex->state == EXCH_WAITING && (!next || ex->arrival < next->arrival))
+				next = ex;
+		}
+		if (!next || !write_budget_allows(rp, next->edtl))
+			return;
+		rp->writes_waiting--;
+		start_receiving(next);
+	}
 }
 
 static void recv_data(struct fcoe_port *port, struct fcoe_rport *rp, const struct fcoe_rx *rx)
@@ -546,6 +610,8 @@ static void recv_data(struct fcoe_port *port, struct fcoe_rport *rp, const struc
 		ev_timer_cancel(fcoe_rport_loop(rp), &ex->data_timer);
 		ex->cmd.data_out_len = ex->edtl;
 		ex->state = EXCH_IN_CORE;
+		rp->write_receiving -= ex->edtl;
+		start_waiting_writes(rp);
 		scsi_cmd_submit(&ex->cmd);
 	}
 }

@@ -3,6 +3,7 @@
  * FIP claim, FLOGI in FIP, PLOGI (sent or accepted, by port name), PRLI,
  * RTV/ADISC/ECHO/unknown ELS, FCP INQUIRY, TEST UNIT READY (unit
  * attention first), READ CAPACITY, WRITE and READ back, LUN RESET, ABTS,
+ * lost write data, writes whose data is held back (the buffer budget),
  * and bad input (truncated frames, bad CRC, malformed FIP, short FCP_CMND)
  * that the target must drop while it keeps serving; finally LOGO, and an
  * FCP_CMND after it that must be answered by a LOGO from the target.
@@ -656,6 +657,111 @@ static void lost_write_data(void)
 	OK("lost write data: ABORTED COMMAND at once (gap) and after E_D_TOV (data stopped)");
 }
 
+/* Writes whose data is held back (issue 15): the target keeps buffers for
+ * at most 32 MiB of writes still waiting for data per remote port
+ * (FCP_WRITE_RECEIVE_BUDGET in fabric/fcoe/fcp.c); later writes get
+ * their FCP_XFER_RDY only when earlier ones have their data. 40 writes
+ * of 1 MiB, then a TEST UNIT READY: frames of one link keep their order,
+ * so by its FCP_RSP the target has seen all 40 and must have sent
+ * exactly 32 FCP_XFER_RDY. Then the data goes out one frame per ready
+ * write in turn (each stays well inside E_D_TOV), and all 40 must end
+ * GOOD, the last 8 after FCP_XFER_RDYs that came as others finished. */
+static void withheld_writes(void)
+{
+	enum { N = 40, ADMITTED = 32, BYTES = 1 << 20 };
+	struct w { uint16_t rx_id; uint32_t sent; bool ready, done; uint8_t status; } w[N];
+	static uint8_t data[BYTES];
+	uint8_t cmnd[FCP_CMND_LEN], cdb[16];
+	uint32_t chunk = MIN(tgt->max_payload, 2048u) & ~3u;
+	uint16_t ox0 = next_ox, tur_ox = (uint16_t)(ox0 + N);
+	unsigned ready = 0, done = 0;
+	bool tur_done = false;
+	struct fcoe_rx rx;
+	uint64_t end;
+
+	next_ox = (uint16_t)(next_ox + N + 1);
+	memset(w, 0, sizeof(w));
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 13 + i / 512);
+	for (unsigned i = 0; i < N; i++) {
+		memset(cdb, 0, 16);
+		cdb[0] = 0x2a;   /* WRITE (10), 1 MiB, 16 places in the 32 MiB LU */
+		put_be32(cdb + 2, (i % 16) * (BYTES / 512));
+		put_be16(cdb + 7, BYTES / 512);
+		fcp_cmnd(cdb, 0, false, true, BYTES, (uint16_t)(ox0 + i), cmnd);
+	}
+	memset(cdb, 0, 16);
+	fcp_cmnd(cdb, 0, false, false, 0, tur_ox, cmnd);
+	end = ms_now() + 60000;
+	while (done < N) {
+		bool to_send = false;
+
+		if (ms_now() > end)
+			FAIL("withheld writes: %u of %u ended, %u got FCP_XFER_RDY in 60 s", done, N, ready);
+		for (unsigned i = 0; i < N; i++)
+			to_send |= w[i].ready && w[i].sent < BYTES;
+		/* Data to send: only look at what has come in already. */
+		while (recv_fc(&rx, 0xffff, to_send && tur_done ? 1 : 200)) {
+			unsigned i = (uint16_t)(rx.fh.ox_id - ox0);
+
+			if (rx.fh.ox_id == tur_ox) {
+				if (rx.fh.r_ctl != FC_RCTL_DD_CMD_STATUS || rx.payload_len < 24 || rx.payload[11])
+					FAIL("withheld writes: TEST UNIT READY not GOOD");
+				if (ready != ADMITTED)
+					FAIL("withheld writes: %u of %u writes got FCP_XFER_RDY before their data "
+					     "(expected %u: 32 MiB)", ready, N, ADMITTED);
+				OK("withheld writes: %u of %u 1 MiB writes sent FCP_XFER_RDY, the rest wait",
+				   ready, N);
+				tur_done = true;
+			} else if (i >= N) {
+				FAIL("withheld writes: a frame of exchange 0x%x", rx.fh.ox_id);
+			} else if (rx.fh.r_ctl == FC_RCTL_DD_DATA_DESC) {
+				if (w[i].ready || rx.payload_len < 12 || get_be32(rx.payload) != 0 ||
+				    get_be32(rx.payload + 4) != BYTES)
+					FAIL("withheld writes: bad or repeated FCP_XFER_RDY for write %u", i);
+				w[i].ready = true;
+				w[i].rx_id = rx.fh.rx_id;
+				ready++;
+			} else if (rx.fh.r_ctl == FC_RCTL_DD_CMD_STATUS && rx.payload_len >= 24) {
+				if (!tur_done || w[i].done || w[i].sent != BYTES)
+					FAIL("withheld writes: FCP_RSP for write %u after %u bytes (status %u)", i,
+					     w[i].sent, rx.payload[11]);
+				w[i].done = true;
+				w[i].status = rx.payload[11];
+				done++;
+			} else {
+				FAIL("withheld writes: unexpected frame r_ctl 0x%02x", rx.fh.r_ctl);
+			}
+		}
+		if (!tur_done)
+			continue;
+		for (unsigned i = 0; i < N; i++) {
+			struct fc_hdr h;
+			uint32_t n = MIN(chunk, BYTES - w[i].sent);
+			bool last;
+
+			if (!w[i].ready || w[i].sent == BYTES)
+				continue;
+			last = w[i].sent + n == BYTES;
+			fc_req_hdr(&h, FC_RCTL_DD_SOL_DATA, FC_TYPE_FCP, (uint16_t)(ox0 + i));
+			h.rx_id = w[i].rx_id;
+			h.f_ctl = FC_FC_REL_OFF | (last ? FC_FC_END_SEQ | FC_FC_SEQ_INIT : 0);
+			h.seq_id = 9;
+			h.seq_cnt = (uint16_t)(w[i].sent / chunk);
+			h.param = w[i].sent;
+			send_fc(&h, data + w[i].sent, n, w[i].sent ? FC_SOF_N3 : FC_SOF_I3,
+				last ? FC_EOF_T : FC_EOF_N);
+			w[i].sent += n;
+		}
+	}
+	for (unsigned i = 0; i < N; i++)
+		if (w[i].status)
+			FAIL("withheld writes: write %u ended with status %u", i, w[i].status);
+	if (ready != N)
+		FAIL("withheld writes: %u FCP_XFER_RDY for %u writes", ready, N);
+	OK("withheld writes: all %u GOOD, the waiting ones as earlier writes got their data", N);
+}
+
 static void bad_input(void)
 {
 	uint8_t buf[FCOE_MAX_FRAME], cmnd[FCP_CMND_LEN], cdb[16] = { 0x12, 0, 0, 0, 36 };
@@ -1219,6 +1325,7 @@ int main(int argc, char **argv)
 	fcp_tests(strtoull(argv[3], NULL, 0), true);
 	tmf_and_abts();
 	lost_write_data();
+	withheld_writes();
 	bad_input();
 	fcp_tests(strtoull(argv[3], NULL, 0), false);   /* still serving */
 	logout();
