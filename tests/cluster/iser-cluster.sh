@@ -12,11 +12,13 @@
 # the other; REPORT TARGET PORT GROUPS through each path (preferred node
 # 1 A/O, node 2 A/N); REGISTER/RESERVE through node 1 seen and enforced
 # through node 2 (RESERVATION CONFLICT), PREEMPT through node 2 and node
-# 1's UNIT ATTENTION 2A/05; clean SIGTERM exits, no sanitizer report.
+# 1's UNIT ATTENTION 2A/05; an ALUA change through node 1 seen through
+# both (2A/06, RTPG, NOT READY 04/0B); clean SIGTERM exits, no sanitizer
+# report.
 #
 # SANGW_ISERCL_NODE2_CLUSTER=none starts node 2's sangwd out of the cluster:
 # the test must then fail (it shows that it can).
-# Takes ~1.5-2 minutes here (TCG guest) once the image is built.
+# Takes 2.5-3 minutes here (TCG guest) once the image is built.
 TEST_NAME=cluster-iser-cluster
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
