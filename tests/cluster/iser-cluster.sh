@@ -18,7 +18,7 @@
 #
 # SANGW_ISERCL_NODE2_CLUSTER=none starts node 2's sangwd out of the cluster:
 # the test must then fail (it shows that it can).
-# Takes 2.5-3 minutes here (TCG guest) once the image is built.
+# Takes 2-3 minutes here (TCG guest, 108-182 s) once the image is built.
 TEST_NAME=cluster-iser-cluster
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
