@@ -13,7 +13,8 @@
 # 1 A/O, node 2 A/N); REGISTER/RESERVE through node 1 seen and enforced
 # through node 2 (RESERVATION CONFLICT), PREEMPT through node 2 and node
 # 1's UNIT ATTENTION 2A/05; an ALUA change through node 1 seen through
-# both (2A/06, RTPG, NOT READY 04/0B); clean SIGTERM exits, no sanitizer
+# both (2A/06, RTPG, NOT READY 04/0B); node 2 stopping seen through node
+# 1 (2A/06, its group Unavailable); clean SIGTERM exits, no sanitizer
 # report.
 #
 # SANGW_ISERCL_NODE2_CLUSTER=none starts node 2's sangwd out of the cluster:
