@@ -40,7 +40,8 @@ static int wait_event(enum rdma_cm_event_type want, int timeout_ms)
 		if (type == RDMA_CM_EVENT_DISCONNECTED || type == RDMA_CM_EVENT_REJECTED ||
 		    type == RDMA_CM_EVENT_CONNECT_ERROR || type == RDMA_CM_EVENT_UNREACHABLE ||
 		    type == RDMA_CM_EVENT_ADDR_ERROR || type == RDMA_CM_EVENT_ROUTE_ERROR) {
-			fprintf(stderr, "iser-badmsg: %s\n", rdma_event_str(ev->event));
+			/* (ev is acknowledged, i.e. freed, by now) */
+			fprintf(stderr, "iser-badmsg: %s\n", rdma_event_str((enum rdma_cm_event_type)type));
 			return -2;
 		}
 	}
