@@ -187,11 +187,28 @@ void fuzz_gw_start(struct fuzz_gw *g, int n_lus)
 	fuzz_gw_drain(g);
 }
 
+void fuzz_gw_poll(struct fuzz_gw *g)
+{
+	if (g->no_fds)
+		event_loop_run_ready(g->gw.loop);
+	else
+		event_loop_run_once(g->gw.loop, 0);
+}
+
 void fuzz_gw_drain(struct fuzz_gw *g)
 {
 	/* The single-node service applies from deferred calls, which may
-	 * queue more, and completions come through eventfds: quiet means two
-	 * rounds in a row that left nothing deferred. */
+	 * queue more; without fds, quiet is when none is left. */
+	if (g->no_fds) {
+		for (int i = 0; i < 256; i++) {
+			event_loop_run_ready(g->gw.loop);
+			if (!event_loop_has_deferred(g->gw.loop))
+				break;
+		}
+		return;
+	}
+	/* Completions may come through eventfds: quiet means two rounds in
+	 * a row that left nothing deferred. */
 	for (int i = 0, quiet = 0; i < 256 && quiet < 2; i++) {
 		event_loop_run_once(g->gw.loop, 0);
 		quiet = event_loop_has_deferred(g->gw.loop) ? 0 : quiet + 1;

@@ -243,6 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_gw *g = fuzz_gw_get();
 
+	g->no_fds = true;   /* no fabric, null LUs, no file backstore (fuzz_input_unsafe) */
 	if (size < 1 || size > (1u << 20))
 		return 0;
 	gateway_up(g);
