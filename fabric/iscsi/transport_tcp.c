@@ -564,14 +564,7 @@ static void tcp_read(struct tcp_conn *tc)
 		}
 		enum pdu_read_status st;
 
-		/* READs in flight pause the reading only while no WRITE waits
-		 * for Data-Out: that data is behind in the stream, and an
-		 * ORDERED READ waits for the WRITE (scsi_task.c task_submit),
-		 * so paused neither would ever end, nor would the initiator's
-		 * close be seen (fuzz_session: a WRITE with unsolicited data
-		 * to come, then an ORDERED command with EDTL 32 MiB). */
-		if ((tc->tx_queued > TX_PAUSE_BYTES ||
-		     (conn->read_inflight > READ_PAUSE_BYTES && conn->write_receiving == 0)) &&
+		if ((tc->tx_queued > TX_PAUSE_BYTES || conn->read_inflight > READ_PAUSE_BYTES) &&
 		    !tc->rx_paused) {
 			/* The initiator does not read what we send: no new
 			 * requests until it does (tcp_flush resumes). */
