@@ -439,6 +439,15 @@ int event_loop_run_once(struct event_loop *loop, int timeout_ms)
 	return 0;
 }
 
+int event_loop_run_ready(struct event_loop *loop)
+{
+	this_loop = loop;
+	loop_now_ns = now_ns();
+	run_timers(loop);
+	run_deferred(loop);
+	return 0;
+}
+
 int event_loop_run(struct event_loop *loop)
 {
 	while (!loop->stop) {

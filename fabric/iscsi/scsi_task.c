@@ -224,6 +224,15 @@ static void task_submit(struct iscsi_task *task)
 		return;
 	}
 	task->state = TASK_IN_CORE;
+	if (task->cmd.dir == SCSI_DIR_IN || task->cmd.dir == SCSI_DIR_BIDI) {
+		/* Counted from here until the last Data-In is sent
+		 * (transport_tcp.c stops reading requests past a bound), not
+		 * from its arrival: an ORDERED READ waiting above for an older
+		 * WRITE's Data-Out would otherwise stop the reading of that
+		 * data, and neither would end (fuzz_session found it). */
+		task->read_bytes = (uint32_t)task->cmd.expected_len;
+		task->conn->read_inflight += task->read_bytes;
+	}
 	scsi_cmd_submit(&task->cmd);
 }
 
@@ -372,12 +381,6 @@ void task_handle_scsi_cmd(struct iscsi_conn *conn, const struct pdu *pdu)
 	if (!task) {
 		conn_close(conn, "out of memory");
 		return;
-	}
-	if (is_read) {
-		/* Counted until the last Data-In is sent (transport_tcp.c
-		 * stops reading requests past a bound). */
-		task->read_bytes = get_be32(bhs + 20);
-		conn->read_inflight += task->read_bytes;
 	}
 	cmd = &task->cmd;
 	cmd->nexus = &sess->nexus;

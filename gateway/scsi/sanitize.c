@@ -243,7 +243,7 @@ static bool sanitize_overwrite_params(struct scsi_cmd *cmd, struct sanitize_op *
 	struct lu *lu = cmd->lu;
 	uint32_t param_len = get_be16(cmd->cdb + 7);
 	const uint8_t *p = cmd->buf;
-	uint32_t pattern_len;
+	uint32_t pattern_len, filled;
 
 	/* More than the 4-byte header, at most one block of pattern. */
 	if (param_len <= 4 || param_len > lu->block_size + 4) {
@@ -282,9 +282,19 @@ static bool sanitize_overwrite_params(struct scsi_cmd *cmd, struct sanitize_op *
 			return false;
 		}
 		/* The pattern starts again in every logical block, repeated
-		 * to fill it (SBC-3 5.24.3); chunks start on a block. */
-		for (uint32_t i = 0; i < op->chunk_bytes; i++)
-			op->chunk[i] = p[4 + (i & (lu->block_size - 1)) % pattern_len];
+		 * to fill it (SBC-3 5.24.3); chunks start on a block. One
+		 * block is filled byte by byte, then copied over the rest,
+		 * doubling (a byte loop over 1 MiB was most of fuzz_cdb's
+		 * SANITIZE time). */
+		filled = MIN(op->chunk_bytes, lu->block_size);
+		for (uint32_t i = 0; i < filled; i++)
+			op->chunk[i] = p[4 + i % pattern_len];
+		while (filled < op->chunk_bytes) {
+			uint32_t n = MIN(filled, op->chunk_bytes - filled);
+
+			memcpy(op->chunk + filled, op->chunk, n);
+			filled += n;
+		}
 	}
 	return true;
 }

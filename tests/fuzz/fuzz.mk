@@ -10,7 +10,8 @@
 srcdir ?= .
 CLANG ?= clang
 FUZZ_SAN = -fsanitize=address,undefined -fno-sanitize-recover=undefined
-FUZZ_CFLAGS = -std=gnu11 -g -O1 -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
+FUZZ_OPT ?= -O1
+FUZZ_CFLAGS = -std=gnu11 -g $(FUZZ_OPT) -D_GNU_SOURCE -Wall -Wextra -Werror -Wno-unused-parameter \
 	-fno-omit-frame-pointer $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 	$(QB_CFLAGS) $(JSONC_CFLAGS) -I$(srcdir)
 FUZZ_LDFLAGS = $(FUZZ_SAN) -fsanitize=fuzzer

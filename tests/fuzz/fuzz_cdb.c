@@ -158,9 +158,14 @@ static void nexus_logout(struct fuzz_run *run, unsigned i)
 /* Run the loop until no command or TMF is outstanding. */
 static void wait_idle(struct fuzz_run *run)
 {
-	/* Waits only for due timers (a paced SANITIZE) or completions. */
-	for (int i = 0; i < 100000 && (run->inflight || run->tmfs); i++)
-		event_loop_run_once(run->g->gw.loop, 100);
+	/* Completions come through deferred calls; with none queued, waits
+	 * for the next timer (a paced SANITIZE). */
+	for (int i = 0; i < 100000 && (run->inflight || run->tmfs); i++) {
+		if (event_loop_has_deferred(run->g->gw.loop))
+			fuzz_gw_poll(run->g);
+		else
+			event_loop_run_once(run->g->gw.loop, 100);
+	}
 	if (run->inflight || run->tmfs) {
 		fprintf(stderr, "fuzz_cdb: %u commands and %u TMFs never completed\n", run->inflight,
 			run->tmfs);
@@ -243,6 +248,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct fuzz_run run = { .g = fuzz_gw_get() };
 
+	run.g->no_fds = true;   /* the fabric is this file, the LUs null */
 	fuzz_gw_start(run.g, 2);
 	for (unsigned i = 0; i < FUZZ_NEXUSES; i++)
 		nexus_login(&run, i);
@@ -270,7 +276,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= used;
 		/* A TARGET COLD RESET or a removed ACL drops sessions; the
 		 * fabric logs them out from its loop, then they log in again. */
-		event_loop_run_once(run.g->gw.loop, 0);
+		fuzz_gw_poll(run.g);
 		for (unsigned i = 0; i < FUZZ_NEXUSES; i++) {
 			if (run.nexus[i].dropped) {
 				nexus_logout(&run, i);

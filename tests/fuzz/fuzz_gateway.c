@@ -101,6 +101,8 @@ static void empty_dir(const char *dir)
 
 static void fuzz_gw_exit(void)
 {
+	iscsi_thread_trim();
+	iobuf_trim();
 	if (singleton && singleton->dir[0]) {
 		empty_dir(singleton->dir);
 		rmdir(singleton->dir);
@@ -185,11 +187,28 @@ void fuzz_gw_start(struct fuzz_gw *g, int n_lus)
 	fuzz_gw_drain(g);
 }
 
+void fuzz_gw_poll(struct fuzz_gw *g)
+{
+	if (g->no_fds)
+		event_loop_run_ready(g->gw.loop);
+	else
+		event_loop_run_once(g->gw.loop, 0);
+}
+
 void fuzz_gw_drain(struct fuzz_gw *g)
 {
 	/* The single-node service applies from deferred calls, which may
-	 * queue more, and completions come through eventfds: quiet means two
-	 * rounds in a row that left nothing deferred. */
+	 * queue more; without fds, quiet is when none is left. */
+	if (g->no_fds) {
+		for (int i = 0; i < 256; i++) {
+			event_loop_run_ready(g->gw.loop);
+			if (!event_loop_has_deferred(g->gw.loop))
+				break;
+		}
+		return;
+	}
+	/* Completions may come through eventfds: quiet means two rounds in
+	 * a row that left nothing deferred. */
 	for (int i = 0, quiet = 0; i < 256 && quiet < 2; i++) {
 		event_loop_run_once(g->gw.loop, 0);
 		quiet = event_loop_has_deferred(g->gw.loop) ? 0 : quiet + 1;
@@ -208,13 +227,16 @@ void fuzz_gw_stop(struct fuzz_gw *g)
 	config_model_clear(gw);
 	fuzz_gw_drain(g);
 	cluster_destroy(gw->cluster);
-	/* Free what the per-thread caches keep for the next connection (as
-	 * a worker thread of sangwd does when it ends): an input then frees everything it
-	 * allocated, so libFuzzer never runs it twice to look for a leak
-	 * (it does so whenever mallocs outnumber frees, and stops looking
-	 * after 1000 such inputs). */
-	iscsi_thread_trim();
-	iobuf_trim();
+	/* The per-thread caches (data buffers, PDUs) stay warm for the next
+	 * input, as they do from one command to the next in sangwd: freeing
+	 * them here made every input map, fault in and unmap its large data
+	 * buffers again under ASan (a quarter of fuzz_session's time). An
+	 * input that grows a cache allocates more than it frees, and
+	 * libFuzzer runs it once more to look for a leak (it stops looking
+	 * after 1000 inputs that still do on the second run: the rerun
+	 * finds the cache warm, so they do not); the caches are bounded
+	 * (buffer_pool.c), so that happens a few times per process. Their
+	 * buffers are not zeroed, in sangwd neither. fuzz_gw_exit frees them. */
 	the_gateway = NULL;
 	g->started = false;
 	empty_dir(g->dir);

@@ -22,6 +22,10 @@ struct fuzz_gw {
 	char dir[64];            /* state dir (see fuzz_gw_get) */
 	bool started;
 	bool verbose;            /* SANGW_FUZZ_LOG: the targets trace what they do */
+	/* Set by a target that opens no socket (null backstores complete
+	 * through deferred calls): no fd of the loop can be ready, so the
+	 * loop runs without polling (event_loop_run_ready). */
+	bool no_fds;
 	/* SANGW_FUZZ_CAPTURE (fuzz_gateway.c) */
 	const char *capture_dir;
 	uint8_t *capture_ops;
@@ -40,6 +44,8 @@ struct fuzz_gw *fuzz_gw_get(void);
 void fuzz_gw_start(struct fuzz_gw *g, int n_lus);
 /* Let every pending operation and deferred call run. */
 void fuzz_gw_drain(struct fuzz_gw *g);
+/* One iteration of the loop without waiting (see no_fds). */
+void fuzz_gw_poll(struct fuzz_gw *g);
 /* Tear the gateway down and empty the folder. */
 void fuzz_gw_stop(struct fuzz_gw *g);
 /* Inputs that could reach the file system or fill the disk (a file
