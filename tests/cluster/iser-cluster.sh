@@ -24,10 +24,7 @@ TEST_NAME=cluster-iser-cluster
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
 
-need_program qemu-system-x86_64 setpriv
-[ -x "$SANGWD" ] || fail "$SANGWD is not built"
-"$SANGWD" --version | grep -q '^transports:.* iser' ||
-	fail "sangwd was built without iSER (apt-get install librdmacm-dev libibverbs-dev)"
+guest_need_iser_sangwd
 # Build (or find) the image before taking the cluster lock.
 guest_image || fail "cannot build the guest image (tests/guest/build-image)"
 # One cluster test at a time (corosync in the guest needs no namespace of

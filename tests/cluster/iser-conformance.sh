@@ -28,8 +28,7 @@ if [ "${SANGW_ISER_CONFORMANCE:-quick}" = full ]; then
 	args=()
 	limit=3600
 fi
-need_program qemu-system-x86_64 setpriv "$SANGWD"
-"$SANGWD" --version | grep -q '^transports:.* iser' || fail "this sangwd has no iSER transport ($("$SANGWD" --version | tr '\n' ' '))"
+guest_need_iser_sangwd
 guest_image || fail "cannot build the guest image (tests/guest/build-image)"
 guest_install_trap
 guest_prepare

@@ -17,10 +17,7 @@ TEST_NAME=cluster-iser-guest
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
 
-need_program qemu-system-x86_64 setpriv
-[ -x "$SANGWD" ] || fail "$SANGWD is not built"
-"$SANGWD" --version | grep -q '^transports:.* iser' ||
-	fail "sangwd was built without iSER (apt-get install librdmacm-dev libibverbs-dev)"
+guest_need_iser_sangwd
 guest_image || fail "cannot build the guest image (tests/guest/build-image)"
 guest_install_trap
 guest_prepare

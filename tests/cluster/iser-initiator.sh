@@ -15,8 +15,7 @@
 TEST_NAME=cluster-iser-initiator
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../guest/lib.sh"
-need_program qemu-system-x86_64 setpriv "$SANGWD" "$GWCLI"
-"$SANGWD" --version | grep -q '^transports:.* iser' || fail "this sangwd has no iSER transport ($("$SANGWD" --version | tr '\n' ' '))"
+guest_need_iser_sangwd "$GWCLI"
 guest_image || fail "cannot build the guest image (tests/guest/build-image)"
 guest_install_trap
 guest_prepare

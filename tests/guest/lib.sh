@@ -61,6 +61,14 @@ _guest_note() {
 
 # guest_image: build the image unless it is cached; sets GUEST_IMAGE.
 # The first build takes a few minutes (tests/guest/build-image).
+# guest_need_iser_sangwd [PROGRAM...]: the iSER tests' preconditions: QEMU,
+# setpriv, the given programs, and a $SANGWD built with the iSER transport.
+guest_need_iser_sangwd() {
+	need_program qemu-system-x86_64 setpriv "$SANGWD" "$@"
+	"$SANGWD" --version | grep -q '^transports:.* iser' ||
+		fail "sangwd was built without iSER (apt-get install librdmacm-dev libibverbs-dev): $("$SANGWD" --version | tr '\n' ' ')"
+}
+
 guest_image() {
 	local t0=$SECONDS
 	GUEST_IMAGE=$("$GUEST_LIB_DIR/build-image") || return 1
