@@ -4,7 +4,7 @@
 # ocf-tester reports no error (start, stop, monitor, probes with the
 # binary missing, promote, demote, notify, idempotence), a probe with
 # sangwd not installed says "not running" and a recurring monitor "not
-# installed", monitor answers in under a second through the management
+# installed", monitor answers well within its timeout through the management
 # socket, promote/demote show in gwcli, and a sangwd killed with SIGKILL is
 # "not running" (so pacemaker restarts it). The 3-node pacemaker cluster:
 # tests/cluster/pacemaker.sh.
@@ -73,17 +73,26 @@ note "ocf-tester: rc $rc in $(( ($(date +%s%N) - start_ns) / 1000000 )) ms: $(ta
 grep -qi "error\|fail" "$TEST_DIR/ocf-tester.log" && fail "ocf-tester reported: $(cat "$TEST_DIR/ocf-tester.log")"
 
 # start, a fast monitor, promote and demote as gwcli shows them.
+# "Fast" is judged against the agent's own meta-data (monitor timeout 10 s,
+# after which pacemaker fails the operation), not a wall-clock guess: every
+# monitor well inside it (half), and the median under 2 s, so a monitor that
+# sat out a socket or request timeout each time would fail. (It was "each
+# under 1 s", which a loaded 2-CPU machine broke once at 1074 ms.)
 agent start || fail "start returned $?"
 SANGWD_PID=$(cat "$PID_FILE")
+monitor_ms=()
 for i in 1 2 3 4 5; do
 	t0=$(date +%s%N)
 	agent monitor CRM_meta_interval=10000
 	rc=$?
 	ms=$(( ($(date +%s%N) - t0) / 1000000 ))
 	[ $rc -eq 0 ] || fail "monitor of a started sangwd returned $rc"
-	[ $ms -lt 1000 ] || fail "monitor took $ms ms (must answer in under a second)"
+	[ $ms -lt 5000 ] || fail "monitor took $ms ms (half of its 10 s timeout is 5000)"
+	monitor_ms+=("$ms")
 done
-note "monitor: $ms ms"
+median_ms=$(printf '%s\n' "${monitor_ms[@]}" | sort -n | sed -n 3p)
+[ "$median_ms" -lt 2000 ] || fail "monitor: median $median_ms ms of ${monitor_ms[*]} (must be under 2000)"
+note "monitor: ${monitor_ms[*]} ms (median $median_ms)"
 agent promote || fail "promote returned $?"
 agent monitor CRM_meta_interval=9000
 rc=$?; [ $rc -eq 8 ] || fail "monitor of a promoted sangwd returned $rc, expected 8 (OCF_RUNNING_PROMOTED)"
