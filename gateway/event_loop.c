@@ -369,6 +369,11 @@ bool event_loop_has_deferred(struct event_loop *loop)
 	return any;
 }
 
+bool event_loop_has_timers(struct event_loop *loop)
+{
+	return !TAILQ_EMPTY(&loop->timers);
+}
+
 /* --- running ----------------------------------------------------------- */
 
 static int next_timeout(struct event_loop *loop, int limit_ms)

@@ -99,6 +99,9 @@ struct event_loop *event_loop_current(void);
 void event_loop_wake(struct event_loop *loop);
 /* Deferred calls are pending (local or in the inbox). */
 bool event_loop_has_deferred(struct event_loop *loop);
+/* Timers are armed (the fuzz harnesses: an input is over only when
+ * nothing of it is left to run, e.g. a TMF polling for its aborted tasks). */
+bool event_loop_has_timers(struct event_loop *loop);
 
 /* Run until event_loop_stop(); returns 0. */
 int event_loop_run(struct event_loop *loop);

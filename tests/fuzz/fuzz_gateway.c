@@ -227,6 +227,15 @@ void fuzz_gw_stop(struct fuzz_gw *g)
 	config_model_clear(gw);
 	fuzz_gw_drain(g);
 	cluster_destroy(gw->cluster);
+	/* The loop outlives the gateway: a timer still armed now would run
+	 * in a later input, against that input's gateway, and free this
+	 * one's objects there (a TMF's poll did, in fuzz_session): inputs
+	 * would depend on each other and end with more mallocs than frees,
+	 * which makes libFuzzer give up its leak check. */
+	if (event_loop_has_timers(g->loop)) {
+		fprintf(stderr, "fuzz: a timer is still armed after the gateway was torn down\n");
+		abort();
+	}
 	/* The per-thread caches (data buffers, PDUs) stay warm for the next
 	 * input, as they do from one command to the next in sangwd: freeing
 	 * them here made every input map, fault in and unmap its large data

@@ -46,7 +46,8 @@ void fuzz_gw_start(struct fuzz_gw *g, int n_lus);
 void fuzz_gw_drain(struct fuzz_gw *g);
 /* One iteration of the loop without waiting (see no_fds). */
 void fuzz_gw_poll(struct fuzz_gw *g);
-/* Tear the gateway down and empty the folder. */
+/* Tear the gateway down and empty the folder; aborts when a timer is
+ * still armed then (it would run in the next input). */
 void fuzz_gw_stop(struct fuzz_gw *g);
 /* Inputs that could reach the file system or fill the disk (a file
  * backstore, '/' or a \u escape that may hide either): the JSON targets

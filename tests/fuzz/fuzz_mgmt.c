@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "../../gateway/config.h"
+#include "../../gateway/config_internal.h"
 #include "../../gateway/event_loop.h"
 #include "../../gateway/mgmt.h"
 #include "fuzz_gateway.h"
@@ -67,6 +68,28 @@ static bool drain_client(int fd)
 	}
 }
 
+/* FUZZ_MGMT_BASE parsed and validated once per process; each input
+ * applies it to a fresh gateway (cfg_apply_doc does not change it), as
+ * config_load_text would after parsing the same text again. */
+static const struct cfg_doc *base_doc(void)
+{
+	static struct cfg_doc doc;
+	static bool parsed;
+	char err[1024];
+	json_object *root;
+
+	if (parsed)
+		return &doc;
+	root = cfg_parse_json_text(FUZZ_MGMT_BASE, strlen(FUZZ_MGMT_BASE), err, sizeof(err));
+	if (!root || cfg_parse_doc(root, &doc, err, sizeof(err)) < 0) {
+		fprintf(stderr, "fuzz_mgmt: base configuration: %s\n", err);
+		abort();
+	}
+	json_object_put(root);
+	parsed = true;
+	return &doc;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -81,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size > (1u << 20) || fuzz_input_unsafe(data, size))
 		return -1;   /* not added to the corpus */
 	fuzz_gw_start(g, -1);
-	if (config_load_text(&g->gw, FUZZ_MGMT_BASE, strlen(FUZZ_MGMT_BASE), err, sizeof(err)) < 0) {
+	if (cfg_apply_doc(&g->gw, base_doc(), true, err, sizeof(err)) < 0) {
 		fprintf(stderr, "fuzz_mgmt: base configuration: %s\n", err);
 		abort();
 	}

@@ -1,9 +1,10 @@
-/* Unit tests of the event loop's thread rules (event_loop.h), and of its
- * passes of deferred calls (test_requeued_deferred_yields): a loop run
- * by its own thread, the way a worker runs it (its lock held except inside
- * epoll_wait), and another thread that posts work to it, holds it, arms
- * timers on it and removes its sources. Conditions are polled with a
- * deadline, never slept on. */
+/* Unit tests of the event loop's thread rules (event_loop.h), of its
+ * passes of deferred calls (test_requeued_deferred_yields) and of
+ * event_loop_has_timers (test_has_timers): a loop run by its own thread,
+ * the way a worker runs it (its lock held except inside epoll_wait), and
+ * another thread that posts work to it, holds it, arms timers on it and
+ * removes its sources. Conditions are polled with a deadline, never
+ * slept on. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -319,6 +320,36 @@ static void test_requeued_deferred_yields(void **state)
 	event_loop_destroy(r.loop);
 }
 
+static void count_fire(struct event_loop *loop, void *arg)
+{
+	(void)loop;
+	atomic_fetch_add(&((struct looper *)arg)->timer_fires, 1);
+}
+
+/* event_loop_has_timers: armed until fired or cancelled (the fuzz
+ * harnesses end an input only when none is left). */
+static void test_has_timers(void **state)
+{
+	struct looper l = { 0 };
+
+	(void)state;
+	l.loop = event_loop_create();
+	assert_non_null(l.loop);
+	assert_false(event_loop_has_timers(l.loop));
+	ev_timer_init(&l.timer, count_fire, &l);
+	ev_timer_arm(l.loop, &l.timer, 1);
+	assert_true(event_loop_has_timers(l.loop));
+	for (uint64_t end = now_ms() + DEADLINE_MS; !atomic_load(&l.timer_fires) && now_ms() < end;)
+		event_loop_run_once(l.loop, 10);
+	assert_int_equal(atomic_load(&l.timer_fires), 1);
+	assert_false(event_loop_has_timers(l.loop));
+	ev_timer_arm(l.loop, &l.timer, 60000);
+	assert_true(event_loop_has_timers(l.loop));
+	ev_timer_cancel(l.loop, &l.timer);
+	assert_false(event_loop_has_timers(l.loop));
+	event_loop_destroy(l.loop);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -327,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_holder_wakes_loop),
 		cmocka_unit_test(test_remove_from_other_thread),
 		cmocka_unit_test(test_requeued_deferred_yields),
+		cmocka_unit_test(test_has_timers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
