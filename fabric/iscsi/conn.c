@@ -527,9 +527,10 @@ static void handle_logout(struct iscsi_conn *conn, const struct pdu *req)
 		conn->state = CONN_LOGGED_OUT;
 		pdu->close_after = true;
 	}
-	conn_queue_pdu(conn, pdu);
 	if (conn->state == CONN_LOGGED_OUT)
-		session_logged_out(conn->sess);
+		session_logged_out(conn->sess, conn, pdu);
+	else
+		conn_queue_pdu(conn, pdu);
 }
 
 /* --- handing a connection to its worker ----------------------------------- */

@@ -158,6 +158,7 @@ struct iscsi_session {
 	uint64_t created_ms;
 	unsigned refs;                 /* the session itself + its tasks */
 	struct ev_deferred logout_deferred;  /* nexus loss at logout (session.c) */
+	struct tx_pdu *logout_rsp;     /* held until the nexus loss is in effect */
 	TAILQ_ENTRY(iscsi_session) link;
 };
 
@@ -222,7 +223,9 @@ extern TAILQ_HEAD(iscsi_conn_list, iscsi_conn) iscsi_conns;
 /* --- session.c -------------------------------------------------------------- */
 uint16_t session_login_complete(struct iscsi_conn *conn, struct login_state *ls, uint16_t *tsih);
 void session_conn_closed(struct iscsi_session *sess, struct iscsi_conn *conn);
-void session_logged_out(struct iscsi_session *sess);
+/* A successful logout: rsp (its Logout Response) is queued on conn once
+ * the session's nexus loss is in effect (at once when it has no nexus). */
+void session_logged_out(struct iscsi_session *sess, struct iscsi_conn *conn, struct tx_pdu *rsp);
 void session_get(struct iscsi_session *sess);
 void session_put(struct iscsi_session *sess);
 /* CmdSN rules (RFC 7143 4.2.2.1): accept or ignore a request's CmdSN.

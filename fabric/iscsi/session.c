@@ -87,24 +87,55 @@ static void session_end(struct iscsi_session *sess)
 	session_put(sess);
 }
 
+/* Control thread, world stopped: the nexus loss is in effect on every
+ * node; the Logout Response may go (its connection closes after it). */
+static void session_logout_released(void *ctx, int result)
+{
+	struct iscsi_session *sess = ctx;
+	struct tx_pdu *rsp = sess->logout_rsp;
+
+	if (result < 0)
+		log_warn("session %s tsih %u: logout: reservation release not confirmed (%s); "
+			 "answering the logout", sess->initiator_name, sess->tsih, strerror(-result));
+	sess->logout_rsp = NULL;
+	if (rsp) {
+		if (sess->conn)
+			conn_queue_pdu(sess->conn, rsp);
+		else
+			release_tx_pdu(rsp);
+	}
+	session_put(sess);
+}
+
 static void session_logout_deferred(void *arg)
 {
 	struct iscsi_session *sess = arg;
 
-	session_nexus_loss(sess);
-	session_put(sess);
+	if (!sess->nexus_registered) {         /* lost meanwhile (connection closed) */
+		session_logout_released(sess, 0);
+		return;
+	}
+	sess->nexus_registered = false;
+	TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
+	scsi_nexus_unregister_then(&sess->nexus, session_logout_released, sess);
+	workers_release(sess->nexus.slot);
 }
 
 /* RFC 7143 11.14: a successful logout ends the session (one connection,
- * ERL 0). The nexus is lost now, before the Logout Response can reach the
- * initiator, so a command it sends next on another session (on another
- * worker) finds the nexus' reservations already released; the connection
- * closes once the response is out. */
-void session_logged_out(struct iscsi_session *sess)
+ * ERL 0), and the Logout Response tells the initiator it has ended. So
+ * the nexus is lost first and rsp goes out only once that is in effect
+ * cluster-wide (SAM-5 6.3.4: its SPC-2 reservations released): a command
+ * the initiator sends next through another session, on any node, never
+ * meets the old nexus' reservation (libiscsi's Sanitize.Reset did, when
+ * the response went first). The connection closes once rsp is out. */
+void session_logged_out(struct iscsi_session *sess, struct iscsi_conn *conn, struct tx_pdu *rsp)
 {
-	if (!sess || !sess->nexus_registered)
+	if (!sess || !sess->nexus_registered || sess->logout_rsp) {
+		conn_queue_pdu(conn, rsp);
 		return;
+	}
 	session_get(sess);
+	sess->logout_rsp = rsp;
 	if (on_control_thread())
 		session_logout_deferred(sess);
 	else
@@ -242,6 +273,10 @@ void session_conn_closed(struct iscsi_session *sess, struct iscsi_conn *conn)
 		return;
 	sess->conn = NULL;
 	conn->sess = NULL;
+	if (sess->logout_rsp) {                /* its Logout Response never goes */
+		release_tx_pdu(sess->logout_rsp);
+		sess->logout_rsp = NULL;
+	}
 	/* ERL 0, one connection: losing it ends the session (6.1.4). */
 	session_end(sess);
 }

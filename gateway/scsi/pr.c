@@ -1691,20 +1691,26 @@ static int spc2_apply_lu_reset(struct gateway *gw, const void *payload, uint32_t
 	return PR_GOOD;
 }
 
-void pr_nexus_lost(struct it_nexus *nexus)
+void pr_nexus_lost(struct it_nexus *nexus, scsi_nexus_released_fn released, void *ctx)
 {
 	struct gateway *gw = nexus->target ? nexus->target->gw : the_gateway;
 	struct pr_nexus_loss_payload p = { .nexus_id = nexus->id };
 	int rc;
 
-	if (!gw || !gw->cluster)
+	if (!gw || !gw->cluster) {
+		if (released)
+			released(ctx, 0);
 		return;
+	}
 	/* Always through the door: a RESERVE from this nexus may still be on
 	 * its way, and must be undone after it. */
-	rc = cluster_submit(gw->cluster, SOP_NEXUS_LOSS, &p, sizeof(p), NULL, NULL);
-	if (rc < 0)
+	rc = cluster_submit(gw->cluster, SOP_NEXUS_LOSS, &p, sizeof(p), released, ctx);
+	if (rc < 0) {
 		log_warn("nexus %" PRIx64 ": reservation release not submitted: %s", nexus->id,
 			 strerror(-rc));
+		if (released)
+			released(ctx, rc);
+	}
 }
 
 void pr_lu_reset(struct lu *lu)

@@ -26,7 +26,9 @@ void spc2_reserve(struct scsi_cmd *cmd);      /* RESERVE(6) 0x16, RESERVE(10) 0x
 void spc2_release(struct scsi_cmd *cmd);      /* RELEASE(6) 0x17, RELEASE(10) 0x57 */
 
 /* Side effects of events, submitted through the door: */
-void pr_nexus_lost(struct it_nexus *nexus);   /* SPC-2 reservation released */
+/* SPC-2 reservation released; released(ctx, result) (may be NULL) once
+ * applied on every node (scsi_nexus_unregister_then). */
+void pr_nexus_lost(struct it_nexus *nexus, scsi_nexus_released_fn released, void *ctx);
 void pr_lu_reset(struct lu *lu);              /* SPC-2 reservation released */
 
 /* Cluster nodes left (the membership callback, at the same point of the

@@ -219,6 +219,14 @@ void scsi_nexus_register(struct it_nexus *nexus);
 /* I_T nexus loss (SAM-5 6.3.4): abort its commands (cmd_done with
  * aborted set), release SPC-2 reservations it holds, drop its UAs. */
 void scsi_nexus_unregister(struct it_nexus *nexus);
+/* The same, and released(ctx, result) runs on the control thread once the
+ * release of its SPC-2 reservations is in effect on every node (result <
+ * 0: not known, e.g. quorum lost). A fabric that acknowledges the end of
+ * a nexus (an iSCSI Logout Response) waits for it, so the initiator's next
+ * command through another nexus never meets the old reservation. */
+typedef void (*scsi_nexus_released_fn)(void *ctx, int result);
+void scsi_nexus_unregister_then(struct it_nexus *nexus, scsi_nexus_released_fn released,
+				void *ctx);
 
 /* A stable 64-bit key for an LU: same on every node (hash of target IQN
  * and LUN), used in shared-state operations and UA entries. */

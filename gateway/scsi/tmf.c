@@ -361,6 +361,12 @@ void scsi_nexus_register(struct it_nexus *nexus)
 
 void scsi_nexus_unregister(struct it_nexus *nexus)
 {
+	scsi_nexus_unregister_then(nexus, NULL, NULL);
+}
+
+void scsi_nexus_unregister_then(struct it_nexus *nexus, scsi_nexus_released_fn released,
+				void *ctx)
+{
 	struct lu *lu;
 
 	/* SAM-5 6.3.4 I_T nexus loss: its tasks are aborted. Those at the
@@ -372,6 +378,6 @@ void scsi_nexus_unregister(struct it_nexus *nexus)
 		 * removal prevention and drops its held copy results. */
 		scsi_lu_nexus_lost(lu, nexus);
 	}
-	pr_nexus_lost(nexus);
 	ua_clear_nexus(nexus);
+	pr_nexus_lost(nexus, released, ctx);
 }

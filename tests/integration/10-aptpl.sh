@@ -1,7 +1,10 @@
 #!/bin/bash
 # APTPL (SPC-4 5.13.5): registrations and the reservation made with
 # "activate persist through power loss" survive a restart of sangwd; without
-# APTPL they do not.
+# APTPL they do not. First, an SPC-2 reservation ends with its holder's
+# logout before the Logout Response (SAM-5 6.3.4): another initiator's
+# command sent right after it is GOOD, 50 rounds (the old order, response
+# first, failed in round 0; libiscsi's Sanitize.Reset met it).
 . "$(dirname "$0")/../lib.sh"
 need_program "$TESTCLIENT"
 
@@ -11,6 +14,8 @@ LU0=$(iscsi_url "$TARGET_IQN" 0)
 LU1=$(iscsi_url "$TARGET_IQN" 1)
 
 start_sangwd "${ARGS[@]}"
+out=$(testclient reserve-logout "$LU1" 50 2>&1) || fail "reserve-logout: $out"
+note "$out"
 # LU 0 with APTPL, Exclusive Access (type 3); LU 1 without, Write Exclusive.
 testclient --aptpl pr-register-reserve "$LU0" 0xabc123 3 || fail "REGISTER/RESERVE with APTPL failed"
 testclient pr-register-reserve "$LU1" 0x5150 1 || fail "REGISTER/RESERVE without APTPL failed"

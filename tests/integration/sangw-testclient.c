@@ -786,6 +786,78 @@ static int cmd_pr_register_reserve(const char *url, const char *key_text, const 
 	return rc;
 }
 
+/* SPC-2 RESERVE(6) through one session, a TEST UNIT READY through a
+ * second (another initiator, logged in all along) that must meet
+ * RESERVATION CONFLICT, the holder's logout, and at once the same TEST
+ * UNIT READY again, which must be GOOD: once the Logout Response is in,
+ * the holder's I_T nexus is gone and its reservation with it (SAM-5
+ * 6.3.4, SPC-2 5.5.1). ROUNDS times, since it is a race when the target
+ * answers the logout before the release is in effect. */
+static int cmd_reserve_logout(const char *url, const char *rounds_text, const struct options *o)
+{
+	struct options holder_opts = *o;
+	char holder_name[300], why[512];
+	int lun, rounds = atoi(rounds_text), rc = 1;
+	struct iscsi_context *other, *holder;
+	struct scsi_task *task;
+
+	snprintf(holder_name, sizeof(holder_name), "%s-holder", o->initiator);
+	holder_opts.initiator = holder_name;
+	other = login(url, o, true, &lun, why, sizeof(why));
+	if (other == NULL) {
+		say("login to %s failed: %s", url, why);
+		return 1;
+	}
+	for (int i = 0; i < rounds; i++) {
+		holder = login(url, &holder_opts, true, &lun, why, sizeof(why));
+		if (holder == NULL) {
+			say("round %d: login of %s failed: %s", i, holder_name, why);
+			goto out;
+		}
+		task = iscsi_reserve6_sync(holder, lun);
+		if (!task_good(task, "RESERVE(6)", holder)) {
+			if (task)
+				scsi_free_scsi_task(task);
+			logout(holder);
+			goto out;
+		}
+		scsi_free_scsi_task(task);
+		task = iscsi_testunitready_sync(other, lun);
+		if (task == NULL || task->status != SCSI_STATUS_RESERVATION_CONFLICT) {
+			describe_task(task, why, sizeof(why));
+			say("round %d: TEST UNIT READY while another nexus holds the reservation: %s "
+			    "(expected RESERVATION CONFLICT)", i, why);
+			if (task)
+				scsi_free_scsi_task(task);
+			logout(holder);
+			goto out;
+		}
+		scsi_free_scsi_task(task);
+		if (iscsi_logout_sync(holder) != 0) {
+			say("round %d: logout of the holder failed: %s", i, iscsi_get_error(holder));
+			iscsi_destroy_context(holder);
+			goto out;
+		}
+		task = iscsi_testunitready_sync(other, lun);
+		iscsi_disconnect(holder);
+		iscsi_destroy_context(holder);
+		if (!task_good(task, "TEST UNIT READY right after the holder's Logout Response", other)) {
+			say("round %d of %d: the logged-out nexus' reservation was still in effect", i,
+			    rounds);
+			if (task)
+				scsi_free_scsi_task(task);
+			goto out;
+		}
+		scsi_free_scsi_task(task);
+	}
+	if (!o->quiet)
+		printf("%d rounds: the reservation ended with the holder's logout every time\n", rounds);
+	rc = 0;
+out:
+	logout(other);
+	return rc;
+}
+
 /* Print the registered keys and the reservation as one line each, for
  * scripts to compare: "keys 0x1 0x2" and "reservation 0x1 type 1" or
  * "reservation none". */
@@ -962,6 +1034,8 @@ static void usage(FILE *f)
 		"  inquiry-vpd83 URL         print the LU's NAA designator\n"
 		"  pr-register-reserve URL KEY TYPE [--aptpl]\n"
 		"                            register KEY and reserve with TYPE (1 WE, 3 EA, ...)\n"
+		"  reserve-logout URL ROUNDS RESERVE(6) by INITIATOR-holder, its logout, then\n"
+		"                            TEST UNIT READY by INITIATOR at once: GOOD each round\n"
 		"  pr-show URL               print registered keys and the reservation\n"
 		"  caw-increment URL LBA COUNT\n"
 		"                            add 1 to the counter in block LBA COUNT times with\n"
@@ -1070,6 +1144,7 @@ int main(int argc, char **argv)
 	if (strcmp(cmd, "inquiry-vpd83") == 0) { NEED(1); return cmd_inquiry_vpd83(args[0], &o); }
 	if (strcmp(cmd, "read-loop") == 0) { NEED(2); return cmd_read_loop(args[0], args[1], &o); }
 	if (strcmp(cmd, "pr-register-reserve") == 0) { NEED(3); return cmd_pr_register_reserve(args[0], args[1], args[2], &o); }
+	if (strcmp(cmd, "reserve-logout") == 0) { NEED(2); return cmd_reserve_logout(args[0], args[1], &o); }
 	if (strcmp(cmd, "pr-show") == 0) { NEED(1); return cmd_pr_show(args[0], &o); }
 	if (strcmp(cmd, "caw-increment") == 0) { NEED(3); return cmd_caw_increment(args[0], args[1], args[2], &o); }
 #undef NEED
