@@ -66,14 +66,20 @@ void session_put(struct iscsi_session *sess)
 		free(sess);
 }
 
-/* I_T nexus loss for the core (SAM-5 6.3.4); control thread. */
-static void session_nexus_loss(struct iscsi_session *sess)
+/* I_T nexus loss for the core (SAM-5 6.3.4); control thread. released
+ * (may be NULL) runs once it is in effect cluster-wide, at once when the
+ * nexus was already lost. */
+static void session_nexus_loss(struct iscsi_session *sess, scsi_nexus_released_fn released,
+			       void *ctx)
 {
-	if (!sess->nexus_registered)
+	if (!sess->nexus_registered) {
+		if (released)
+			released(ctx, 0);
 		return;
+	}
 	sess->nexus_registered = false;
 	TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
-	scsi_nexus_unregister(&sess->nexus);
+	scsi_nexus_unregister_then(&sess->nexus, released, ctx);
 	workers_release(sess->nexus.slot);
 }
 
@@ -83,7 +89,7 @@ static void session_end(struct iscsi_session *sess)
 	TAILQ_REMOVE(&iscsi_sessions, sess, link);
 	log_info("session %s tsih %u to %s ended", sess->initiator_name, sess->tsih,
 		 sess->target ? sess->target->iqn : "discovery");
-	session_nexus_loss(sess);
+	session_nexus_loss(sess, NULL, NULL);
 	session_put(sess);
 }
 
@@ -109,16 +115,8 @@ static void session_logout_released(void *ctx, int result)
 
 static void session_logout_deferred(void *arg)
 {
-	struct iscsi_session *sess = arg;
-
-	if (!sess->nexus_registered) {         /* lost meanwhile (connection closed) */
-		session_logout_released(sess, 0);
-		return;
-	}
-	sess->nexus_registered = false;
-	TAILQ_REMOVE(&the_gateway->nexuses, &sess->nexus, link);
-	scsi_nexus_unregister_then(&sess->nexus, session_logout_released, sess);
-	workers_release(sess->nexus.slot);
+	/* The nexus may be lost already (the connection closed meanwhile). */
+	session_nexus_loss(arg, session_logout_released, arg);
 }
 
 /* RFC 7143 11.14: a successful logout ends the session (one connection,
