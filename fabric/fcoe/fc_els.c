@@ -7,6 +7,7 @@
 #include "fcoe.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../../gateway/log.h"
@@ -145,6 +146,63 @@ static void fip_els_reply(struct fcoe_port *port, struct fcoe_rport *rp, const s
 					   rjt ? NULL : port->vn_mac));
 }
 
+/* --- LOGO: the answer waits for the nexus loss ---------------------------------- */
+
+/* A LOGO ends the remote port's I_T nexus (FC-LS-3 4.2.12; SAM-5 6.3.4:
+ * its tasks aborted, its SPC-2 reservations released). The LS_ACC tells
+ * the initiator it is over, so it goes out only once the loss is in
+ * effect on every node: a command the initiator sends next through
+ * another target port, on any node, never meets the old reservation (the
+ * iSCSI Logout Response waits the same way, fabric/iscsi/session.c). */
+struct logout_reply {
+	struct fcoe_rport *rp;     /* a reference of its own */
+	struct fc_hdr req;
+	uint8_t fip_dtype;         /* 0: an FCoE ELS frame; else the FIP descriptor */
+};
+
+static void send_logout_acc(struct fcoe_rport *rp, const struct fc_hdr *req, uint8_t fip_dtype)
+{
+	static const uint8_t acc[4] = { ELS_LS_ACC, 0, 0, 0 };
+
+	if (fip_dtype)
+		fip_els_reply(rp->port, rp, req, fip_dtype, acc, sizeof(acc));
+	else
+		send_acc(rp, req, NULL, 0);
+}
+
+/* Control thread: the nexus loss is in effect cluster-wide (result < 0:
+ * not confirmed, e.g. quorum lost; the logout is answered anyway, as the
+ * local port has forgotten the login). */
+static void logout_released(void *ctx, int result)
+{
+	struct logout_reply *r = ctx;
+
+	if (result < 0)
+		log_warn("fcoe %s: LOGO from %06x: reservation release not confirmed (%s); "
+			 "accepting the logout", r->rp->port->ifname, r->rp->port_id, strerror(-result));
+	if (!r->rp->removed)
+		send_logout_acc(r->rp, &r->req, r->fip_dtype);
+	fcoe_rport_put(r->rp);
+	free(r);
+}
+
+static void logout_then_accept(struct fcoe_rport *rp, const struct fc_hdr *req, uint8_t fip_dtype,
+			       const char *why)
+{
+	struct logout_reply *r = malloc(sizeof(*r));
+
+	if (!r) {   /* no memory to wait with: the old order, accept first */
+		send_logout_acc(rp, req, fip_dtype);
+		fcoe_rport_logout(rp, why);
+		return;
+	}
+	r->rp = rp;
+	r->req = *req;
+	r->fip_dtype = fip_dtype;
+	fcoe_rport_get(rp);
+	fcoe_rport_logout_then(rp, why, logout_released, r);
+}
+
 void fc_els_recv_fip(struct fcoe_port *port, const struct fip_msg *m, const struct fip_els *e)
 {
 	struct fc_hdr h;
@@ -196,10 +254,7 @@ void fc_els_recv_fip(struct fcoe_port *port, const struct fip_msg *m, const stru
 		return;
 	}
 	if (e->dtype == FIP_DT_LOGO && pl[0] == ELS_LOGO) {
-		uint8_t acc[4] = { ELS_LS_ACC, 0, 0, 0 };
-
-		fip_els_reply(port, rp, &h, e->dtype, acc, sizeof(acc));
-		fcoe_rport_logout(rp, "FIP LOGO");
+		logout_then_accept(rp, &h, e->dtype, "FIP LOGO");
 		return;
 	}
 	{
@@ -461,8 +516,7 @@ void fc_els_recv(struct fcoe_port *port, struct fcoe_rport *rp, const struct fco
 		recv_plogi(port, rp, rx);
 		return;
 	case ELS_LOGO:
-		send_acc(rp, &rx->fh, NULL, 0);
-		fcoe_rport_logout(rp, "LOGO");
+		logout_then_accept(rp, &rx->fh, 0, "LOGO");
 		return;
 	case ELS_FLOGI:
 		/* FC-BB-6 7.8.7.5: VN2VN FLOGI goes in FIP. */

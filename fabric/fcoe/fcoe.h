@@ -199,6 +199,11 @@ void fcoe_rport_get(struct fcoe_rport *rp);
 void fcoe_rport_put(struct fcoe_rport *rp);
 /* Forget a remote port's logins (LOGO, beacon loss): nexus loss. */
 void fcoe_rport_logout(struct fcoe_rport *rp, const char *why);
+/* The same, and released(ctx, result) runs on the control thread once the
+ * nexus loss is in effect on every node (scsi_nexus_unregister_then; at
+ * once when no nexus was up): the LS_ACC to a LOGO waits for it. */
+void fcoe_rport_logout_then(struct fcoe_rport *rp, const char *why,
+			    scsi_nexus_released_fn released, void *ctx);
 
 /* --- fc_els.c --------------------------------------------------------------- */
 /* An ELS carried in FIP (FLOGI/LOGO between VN2VN peers). */
@@ -226,6 +231,7 @@ bool fcp_abort_exchange(struct fcoe_rport *rp, const struct fc_hdr *abts);
 /* The PRLI image pair is established / ends (FCP-4 6.3). */
 int fcp_nexus_up(struct fcoe_rport *rp, char *why, size_t whylen);
 void fcp_nexus_down(struct fcoe_rport *rp);
+void fcp_nexus_down_then(struct fcoe_rport *rp, scsi_nexus_released_fn released, void *ctx);
 /* Drop exchanges of rp that never reached the core (nexus loss, TMFs):
  * those of lun, or of every LUN. */
 void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns);

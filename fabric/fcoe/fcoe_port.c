@@ -235,10 +235,16 @@ void fcoe_rport_put(struct fcoe_rport *rp)
 
 void fcoe_rport_logout(struct fcoe_rport *rp, const char *why)
 {
+	fcoe_rport_logout_then(rp, why, NULL, NULL);
+}
+
+void fcoe_rport_logout_then(struct fcoe_rport *rp, const char *why,
+			    scsi_nexus_released_fn released, void *ctx)
+{
 	if (rp->plogi || rp->prli || rp->flogi)
 		log_info("fcoe %s: remote port %06x (wwpn %016llx) logged out: %s", rp->port->ifname,
 			 rp->port_id, (unsigned long long)rp->wwpn, why);
-	fcp_nexus_down(rp);
+	fcp_nexus_down_then(rp, released, ctx);
 	rp->flogi = rp->plogi = rp->prli = false;
 	rp->plogi_ox_id = FC_XID_UNKNOWN;
 	rp->plogi_tries = 0;

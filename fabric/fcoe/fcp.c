@@ -112,12 +112,20 @@ void fcp_drop_local(struct fcoe_rport *rp, uint64_t lun, bool all_luns)
 
 void fcp_nexus_down(struct fcoe_rport *rp)
 {
-	if (!rp->nexus_registered)
+	fcp_nexus_down_then(rp, NULL, NULL);
+}
+
+void fcp_nexus_down_then(struct fcoe_rport *rp, scsi_nexus_released_fn released, void *ctx)
+{
+	if (!rp->nexus_registered) {
+		if (released)
+			released(ctx, 0);
 		return;
+	}
 	rp->nexus_registered = false;
 	fcp_drop_local(rp, 0, true);
 	TAILQ_REMOVE(&rp->port->gw->nexuses, &rp->nexus, link);
-	scsi_nexus_unregister(&rp->nexus);
+	scsi_nexus_unregister_then(&rp->nexus, released, ctx);
 	fcoe_port_steer(rp->port);
 	fcoe_rport_put(rp);
 }

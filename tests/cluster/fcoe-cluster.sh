@@ -19,6 +19,8 @@
 #  - mixed: an iSCSI initiator's reservation through node 1 blocks an FC
 #    initiator's write through node 2, and the FC initiator's PREEMPT
 #    gives the iSCSI nexus 2A/05;
+#  - an SPC-2 reservation held through node 1 is gone through node 2
+#    as soon as the LOGO that ended its nexus is accepted;
 #  - node 2's sangwd restarted: its group (FC port included) Unavailable
 #    meanwhile, then both FC ports listed through both nodes again.
 TEST_NAME=cluster-fcoe
@@ -226,6 +228,26 @@ sess_expect '^status 0x18$' write I 0 8 6
 fc_expect '^ok$' X write X2 0 8 5
 sess_expect '^ok pattern$' read I 0 8 5
 fc_expect '^ok$' X clear X2 "$key_x"
+
+# SPC-2 RESERVE(6) and LOGO (SAM-5 6.3.4: nexus loss releases it): X
+# reserves through node 1, so its nexus through node 2 conflicts; X logs
+# out of node 1 and sends a TEST UNIT READY through node 2 the moment the
+# LS_ACC arrives: GOOD, since the LS_ACC waits until the release is in
+# effect on both nodes. Node 2's corosync is stopped for 0.3 s across the
+# LOGO (well inside the 1 s token timeout), so the release reaches node 2
+# late: the LS_ACC must wait for it (it used to go first, and the TUR met
+# the old reservation).
+for round in 1 2 3 4 5; do
+	fc_expect '^ok$' X reserve6 X1
+	fc_expect '^status 0x18$' X tur X2
+	kill -STOP "${COROSYNC_PIDS[2]}" || fail "cannot stop node 2's corosync"
+	(sleep 0.3; kill -CONT "${COROSYNC_PIDS[2]}") &
+	resume=$!
+	fc_expect '^ok tur=ok$' X logo X1 tur X2
+	wait "$resume"
+	fc_expect '^ok fcid=' X login X1 "$(node_wwpn 1)"
+	fc_expect '^ok consumed=6/29/0' X clear-ua X1
+done
 
 # Node 2's sangwd restarts: meanwhile node 1 lists its group Unavailable,
 # FC port included; back, node 2 knows node 1's FC port from the state

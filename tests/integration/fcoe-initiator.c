@@ -865,6 +865,12 @@ static void logout(void)
  *                              the page's order; "iscsi:NAME" for a name string)
  *   write NAME LBA BLOCKS SEED | read NAME LBA BLOCKS SEED  (read: "ok pattern"
  *                              when the blocks hold what write SEED left)
+ *   reserve6 NAME | release6 NAME   SPC-2 RESERVE(6) / RELEASE(6)
+ *   logo NAME [tur OTHER]      LOGO to NAME's target port, "ok" once its LS_ACC
+ *                              is in (NAME is closed; log in again with login);
+ *                              with tur, a TEST UNIT READY through session
+ *                              OTHER the moment the LS_ACC arrives:
+ *                              "ok tur=ok" / "ok tur=status 0x18" ...
  * Everything goes to LUN 0. A lost target ends the program with "FAIL: ...".
  * It beacons every 8 s once logged in, as a VN_Port must. */
 
@@ -1104,6 +1110,38 @@ static void session_command(int argc, char **argv, char *buf, size_t len)
 	if (!strcmp(argv[0], "tur") && argc == 2) {
 		r = scsi(cdb, 0, false, false, NULL, 0);
 		outcome(&r, buf, len);
+	} else if ((!strcmp(argv[0], "reserve6") || !strcmp(argv[0], "release6")) && argc == 2) {
+		cdb[0] = argv[0][2] == 's' ? 0x16 : 0x17;
+		r = scsi(cdb, 0, false, false, NULL, 0);
+		outcome(&r, buf, len);
+	} else if (!strcmp(argv[0], "logo") && (argc == 2 || (argc == 4 && !strcmp(argv[2], "tur")))) {
+		struct fc_session *other = argc == 4 ? fc_session_find(argv[3]) : NULL;
+		uint8_t pl[16];
+		const uint8_t *acc;
+		size_t rlen;
+
+		if (argc == 4 && (!other || other == s)) {
+			snprintf(buf, len, "error no such other session: %s", argv[3]);
+			return;
+		}
+		memset(pl, 0, sizeof(pl));
+		pl[0] = ELS_LOGO;
+		put_be24(pl + 5, my_id);
+		put_be64(pl + 8, my_wwpn);
+		acc = els(ELS_LOGO, pl, sizeof(pl), &rlen);
+		if (acc[0] != ELS_LS_ACC) {
+			snprintf(buf, len, "error LOGO answered 0x%02x", acc[0]);
+			return;
+		}
+		s->peer = NULL;
+		snprintf(buf, len, "ok");
+		if (other) {
+			/* No pause: the LS_ACC says the nexus is gone everywhere. */
+			tgt = other->peer;
+			r = scsi(cdb, 0, false, false, NULL, 0);
+			append(buf, len, " tur=");
+			outcome(&r, buf + strlen(buf), len - strlen(buf));
+		}
 	} else if (!strcmp(argv[0], "clear-ua") && argc == 2) {
 		char seen[256] = "";
 
