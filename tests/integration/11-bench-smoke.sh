@@ -116,10 +116,10 @@ bench_json raw-big --engine raw --verify --rw write --pattern seq --bs 1M --sess
 bench_verified_json raw-big "the raw 1 MiB write run"
 [ "$(json_field raw-big readback_chunks)" -gt 0 ] || { show_run raw-big; fail "nothing was read back"; }
 
-note "raw engine: 4K random writes at QD 32, read back"
-bench_json raw-qd32 --engine raw --verify --rw write --qd 32 --time 1 "$FILE_LU" ||
-	{ show_run raw-qd32; fail "raw engine QD 32 writes exited $?"; }
-bench_verified_json raw-qd32 "the raw QD 32 run"
+note "raw engine: 4K random writes at QD 512, beyond sangwd's CmdSN window of 128 (MaxCmdSN)"
+bench_json raw-qd512 --engine raw --verify --rw write --qd 512 --time 1 --io-timeout 10 "$FILE_LU" ||
+	{ show_run raw-qd512; fail "raw engine QD 512 writes exited $?"; }
+bench_verified_json raw-qd512 "the raw QD 512 run"
 
 note "raw engine: --verify catches the null LU too"
 bench_json raw-null --engine raw --verify --rw write --ios 64 --qd 4 "$NULL_LU"
@@ -181,6 +181,7 @@ rc=$?
 echo "$out" >&2
 [ $rc -eq 0 ] || fail "bench-compare --quick exited $rc"
 grep -q '^| case ' <<<"$out" || fail "bench-compare printed no table"
+grep -q "client .* --engine raw" <<<"$out" || fail "bench-compare did not drive both targets with the raw engine"
 for c in null-randread-4k-qd32-s1 file-randwrite-4k-qd32-s1; do
 	for t in sangwd tgtd; do
 		grep -qP "^$c\t$t\t1\t[0-9.]+\t.*\tok$" "$TEST_DIR/compare/results.tsv" ||
