@@ -36,8 +36,9 @@
 #define OUR_FIRST_BURST (256u * 1024)
 #define OUR_MAX_BURST (16u * 1024 * 1024 - 1024)
 #define LOGIN_TEXT_MAX 8192
-#define MAX_TASKS 4096          /* commands in flight or waiting for the window */
-#define ITT_INDEX_BITS 12
+#define LOGIN_MAX_ROUNDS 16     /* requests per login before giving up */
+#define ITT_INDEX_BITS 11
+#define MAX_TASKS (1u << ITT_INDEX_BITS)  /* in flight or waiting for the window: > MAX_QD */
 #define ITT_RESERVED 0xffffffffu
 #define ITT_LOGOUT 0x80000000u  /* above every command's ITT */
 #define TTT_NONE 0xffffffffu
@@ -115,6 +116,10 @@ struct bench_conn {
 	uint8_t direct_bhs[BHS_LEN];
 	uint8_t *direct_dst;
 	size_t direct_left;
+	/* After a payload received directly, read only the next header: in
+	 * a stream of large Data-In PDUs, a big recv would copy most of the
+	 * next payload through the receive buffer. */
+	bool header_only;
 };
 
 static const uint8_t zero_pad[4];
@@ -772,7 +777,9 @@ static int receive(struct bench_conn *c)
 	for (;;) {
 		bool direct = c->direct_left != 0;
 		uint8_t *dst = direct ? c->direct_dst : c->rx + c->rx_len;
-		size_t want = direct ? c->direct_left : RX_BUFFER_SIZE - c->rx_len;
+		size_t want = direct ? c->direct_left
+			    : c->header_only && c->rx_len < BHS_LEN ? BHS_LEN - c->rx_len
+			    : RX_BUFFER_SIZE - c->rx_len;
 		ssize_t n = recv(c->fd, dst, want, MSG_DONTWAIT);
 
 		if (n == 0)
@@ -787,10 +794,12 @@ static int receive(struct bench_conn *c)
 		if (direct) {
 			c->direct_dst += n;
 			c->direct_left -= (size_t)n;
+			c->header_only = c->direct_left == 0;
 			if (c->direct_left == 0 &&
 			    handle_pdu(c, c->direct_bhs, NULL, get24(c->direct_bhs + 5)) < 0)
 				return -1;
 		} else {
+			c->header_only = false;
 			c->rx_len += (size_t)n;
 			if (parse_rx(c) < 0)
 				return -1;
@@ -837,7 +846,7 @@ static void raw_tick(struct bench_conn *c)
 		if (!t->busy || now - t->start_ns < limit)
 			continue;
 		conn_fail(c, "a command got no answer in %u s", c->io_timeout_s);
-		t->next = NULL;
+		c->window_head = c->window_tail = NULL;  /* nothing more is sent */
 		complete(c, t, &r);
 	}
 }
@@ -998,6 +1007,7 @@ static bool login(struct bench_conn *c, const struct bench_connect_params *p,
 	char text[LOGIN_TEXT_MAX], answer[LOGIN_TEXT_MAX], number[16];
 	uint32_t len = 0;
 	int next = STAGE_OPERATIONAL;
+	unsigned round;
 
 	/* 10.12.5: a random ISID (type 10b); the session index as qualifier. */
 	ls.isid[0] = 0x80;
@@ -1011,10 +1021,14 @@ static bool login(struct bench_conn *c, const struct bench_connect_params *p,
 	add_key(text, &len, "SessionType", "Normal");
 	add_key(text, &len, "TargetName", u->target);
 	add_key(text, &len, "AuthMethod", "None");
-	for (;;) {
+	for (round = 0;; round++) {
 		uint8_t rsp[BHS_LEN];
 		uint32_t dsl;
 
+		if (round == LOGIN_MAX_ROUNDS) {
+			conn_fail(c, "login: no full feature phase after %u requests", round);
+			return false;
+		}
 		if (!send_login(c, &ls, next, text, len))
 			return false;
 		if (!transfer_all(c->fd, rsp, BHS_LEN, false)) {
