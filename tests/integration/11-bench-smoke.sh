@@ -6,7 +6,10 @@
 # initiator, --engine raw) does the same runs plus 1 MiB writes (beyond the
 # 256 KiB FirstBurstLength: R2T and Data-Out), and a command the target
 # fails (a read-only LU), an unknown LUN and a target that goes away
-# surface as exit status 1 and a message, as with libiscsi. Then a tiny
+# surface as exit status 1 and a message, as with libiscsi; against
+# tests/integration/fake_target.py (R2T only, small Data-Out, a CmdSN
+# window of 4) it answers a NOP-In ping, and a Reject or an Async logout
+# request ends the run with exit status 1. Then a tiny
 # tools/bench-compare run against sangwd and tgtd (both driven by the raw
 # engine) prints its table.
 # No timing is ever asserted: this machine's numbers are noise here.
@@ -169,6 +172,52 @@ rc=$?
 [ $rc -eq 1 ] || { cat "$TEST_DIR/drop.out" "$TEST_DIR/drop.err" >&2; fail "raw: a lost target exited $rc, expected 1"; }
 grep -q "connection lost" "$TEST_DIR/drop.err" ||
 	{ cat "$TEST_DIR/drop.err" >&2; fail "raw: no 'connection lost' message"; }
+
+# fake_run SCENARIO ARGS...: tests/integration/fake_target.py (a strict
+# target: R2T only, 8 KiB Data-Out, a CmdSN window of 4) with SCENARIO,
+# driven by the raw engine with --verify and ARGS; sets bench_rc and fake_rc.
+fake_run() {
+	local scenario=$1 port ready=$TEST_DIR/fake.$1.ready
+	shift
+	port=$(pick_free_port) || fail "no free port"
+	python3 "$SRC_TOP/tests/integration/fake_target.py" --port "$port" --scenario "$scenario" \
+		--ready-file "$ready" 2>"$TEST_DIR/fake.$scenario.log" &
+	fake_pid=$!
+	track_pid "$fake_pid"
+	wait_until 20 test -e "$ready" || fail "the fake target did not start"
+	timeout 120 "$BENCH" --engine raw --quiet --verify "$@" \
+		"iscsi://127.0.0.1:$port/iqn.2026-12.org.sangw:fake/0" \
+		>"$TEST_DIR/fake.$scenario.out" 2>"$TEST_DIR/fake.$scenario.err"
+	bench_rc=$?
+	wait "$fake_pid"
+	fake_rc=$?
+	cat "$TEST_DIR/fake.$scenario.log" >&2
+}
+show_fake() {
+	cat "$TEST_DIR/fake.$1.out" "$TEST_DIR/fake.$1.err" >&2
+}
+
+note "raw engine, fake target: 128 KiB writes through R2T alone, in 8 KiB Data-Out PDUs"
+fake_run plain --rw write --bs 128k --qd 2 --ios 50
+[ $bench_rc -eq 0 ] || { show_fake plain; fail "raw engine against the fake target exited $bench_rc"; }
+[ $fake_rc -eq 0 ] || { show_fake plain; fail "the fake target saw a broken rule (see above)"; }
+bench_verified "$TEST_DIR/fake.plain.out" "raw engine, fake target, 128 KiB writes"
+
+note "raw engine, fake target: a NOP-In ping is answered (and QD 8 keeps to a window of 4)"
+fake_run nop --rw mix --qd 8 --ios 300
+[ $bench_rc -eq 0 ] || { show_fake nop; fail "raw engine with a NOP-In ping exited $bench_rc"; }
+[ $fake_rc -eq 0 ] || { show_fake nop; fail "the ping was not answered, or a rule was broken"; }
+bench_verified "$TEST_DIR/fake.nop.out" "raw engine, fake target, NOP-In"
+
+note "raw engine, fake target: a Reject and an Async Message asking for a logout end the run, exit 1"
+fake_run reject --rw mix --qd 8 --ios 300
+[ $bench_rc -eq 1 ] || { show_fake reject; fail "a rejected command exited $bench_rc, expected 1"; }
+grep -q "the target rejected a SCSI command (reason 0x09)" "$TEST_DIR/fake.reject.err" ||
+	{ show_fake reject; fail "no message for the Reject"; }
+fake_run async --rw mix --qd 8 --ios 300
+[ $bench_rc -eq 1 ] || { show_fake async; fail "an Async logout request exited $bench_rc, expected 1"; }
+grep -q "connection lost: the target requested a logout" "$TEST_DIR/fake.async.err" ||
+	{ show_fake async; fail "no message for the Async Message"; }
 
 if ! command -v tgtd >/dev/null 2>&1 || ! command -v iscsi-perf >/dev/null 2>&1; then
 	note "tgtd or iscsi-perf missing: bench-compare not tried"
