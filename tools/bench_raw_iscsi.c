@@ -8,8 +8,9 @@
  *   sent with one sendmsg whose iovecs point at the headers and at the
  *   commands' own buffers: write data is never copied.
  *
- * Login without authentication (RFC 7143 6.3, 13), ErrorRecoveryLevel 0, no
- * digests, one connection per session, CmdSN window respected (4.2.2.1). */
+ * Login with one-way CHAP or no authentication (RFC 7143 6.3, 12.1.3, 13),
+ * ErrorRecoveryLevel 0, no digests, one connection per session, CmdSN
+ * window respected (4.2.2.1). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -26,6 +27,7 @@
 #include <unistd.h>
 
 #include "bench_engine.h"
+#include "../fabric/iscsi/chap.h"   /* the CHAP digest and binary values */
 
 #define BHS_LEN 48
 #define RX_BUFFER_SIZE (512u * 1024)
@@ -194,12 +196,13 @@ static int conn_fail(struct bench_conn *c, const char *fmt, ...)
 /* --- the URL ---------------------------------------------------------------- */
 
 struct raw_url {
+	char user[256], secret[256];    /* CHAP, empty without */
 	char portal[300];
 	char target[256];
 	unsigned lun;
 };
 
-/* iscsi://host[:port]/target-iqn/lun; false with why in err. */
+/* iscsi://[user%secret@]host[:port]/target-iqn/lun; false with why in err. */
 static bool parse_url(const char *url, struct raw_url *u, const char **err)
 {
 	const char *p = url + strlen("iscsi://");
@@ -208,16 +211,25 @@ static bool parse_url(const char *url, struct raw_url *u, const char **err)
 	unsigned long lun;
 
 	if (strncmp(url, "iscsi://", 8) != 0 || slash == NULL) {
-		*err = "expected iscsi://host[:port]/target-iqn/lun";
-		return false;
-	}
-	if (at != NULL && at < slash) {
-		*err = "CHAP credentials in the URL need --engine libiscsi";
+		*err = "expected iscsi://[user%secret@]host[:port]/target-iqn/lun";
 		return false;
 	}
 	if (strchr(url, '?') != NULL) {
-		*err = "URL arguments (?...) need --engine libiscsi";
+		*err = "URL arguments (?..., e.g. mutual CHAP) need --engine libiscsi";
 		return false;
+	}
+	u->user[0] = u->secret[0] = '\0';
+	if (at != NULL && at < slash) {
+		const char *pct = memchr(p, '%', (size_t)(at - p));
+
+		if (pct == NULL || pct == p || (size_t)(pct - p) >= sizeof(u->user) ||
+		    (size_t)(at - pct - 1) >= sizeof(u->secret)) {
+			*err = "CHAP credentials in the URL are user%secret@";
+			return false;
+		}
+		snprintf(u->user, sizeof(u->user), "%.*s", (int)(pct - p), p);
+		snprintf(u->secret, sizeof(u->secret), "%.*s", (int)(at - pct - 1), pct + 1);
+		p = at + 1;
 	}
 	slash2 = strchr(slash + 1, '/');
 	if ((size_t)(slash - p) >= sizeof(u->portal) || slash == p || slash2 == NULL ||
@@ -877,12 +889,19 @@ static bool transfer_all(int fd, void *buf, size_t len, bool sending)
 	return true;
 }
 
+enum chap_progress { CHAP_NOT_STARTED, CHAP_ALGORITHM_SENT, CHAP_ANSWERED };
+
 struct login_state {
 	uint8_t isid[6];
 	uint16_t tsih;
 	int stage;                      /* the current stage (CSG) */
-	bool auth_refused;
-	char target_auth[64];
+	char auth_method[64];           /* what the target chose */
+	/* One-way CHAP (12.1.3): the target's CHAP_A, CHAP_I and CHAP_C. */
+	enum chap_progress chap;
+	unsigned chap_algorithm;
+	unsigned chap_id;
+	int challenge_len;              /* < 0: none yet, or malformed */
+	uint8_t challenge[CHAP_BINARY_MAX];
 };
 
 /* A numerical key's value, or false when it is not a number. */
@@ -919,9 +938,15 @@ static bool apply_keys(struct bench_conn *c, struct login_state *ls, char *text,
 			const char *key = p, *value = eq + 1;
 
 			*eq = '\0';
-			if (strcmp(key, "AuthMethod") == 0 && strcmp(value, "None") != 0) {
-				ls->auth_refused = true;
-				snprintf(ls->target_auth, sizeof(ls->target_auth), "%s", value);
+			if (strcmp(key, "AuthMethod") == 0) {
+				snprintf(ls->auth_method, sizeof(ls->auth_method), "%s", value);
+			} else if (strcmp(key, "CHAP_A") == 0 && key_number(value, &v)) {
+				ls->chap_algorithm = v;
+			} else if (strcmp(key, "CHAP_I") == 0 && key_number(value, &v) && v <= 255) {
+				ls->chap_id = v;
+			} else if (strcmp(key, "CHAP_C") == 0) {
+				ls->challenge_len = iscsi_binary_decode(value, ls->challenge,
+									sizeof(ls->challenge));
 			} else if ((strcmp(key, "HeaderDigest") == 0 || strcmp(key, "DataDigest") == 0) &&
 				   strcmp(value, "None") != 0) {
 				conn_fail(c, "the target wants %s=%s; the raw engine does no digests", key,
@@ -985,10 +1010,58 @@ static bool send_login(struct bench_conn *c, struct login_state *ls, int next_st
 	return true;
 }
 
+/* The security stage goes on (the target did not transit): what to send
+ * next, in text/len and *next (the stage to ask for, -1 none yet). */
+static bool security_step(struct bench_conn *c, struct login_state *ls, const struct raw_url *u,
+			  char *text, uint32_t *len, int *next)
+{
+	uint8_t digest[CHAP_DIGEST_MAX];
+	char hex[2 * CHAP_DIGEST_MAX + 3];
+	size_t n;
+
+	if (ls->auth_method[0] == '\0' || strcmp(ls->auth_method, "None") == 0) {
+		*next = STAGE_OPERATIONAL;      /* nothing to prove */
+		return true;
+	}
+	if (strcmp(ls->auth_method, "CHAP") != 0 || u->user[0] == '\0') {
+		conn_fail(c, "login: the target wants AuthMethod=%s%s", ls->auth_method,
+			  u->user[0] == '\0' ? "; put CHAP credentials in the URL (user%secret@)" : "");
+		return false;
+	}
+	switch (ls->chap) {
+	case CHAP_NOT_STARTED:
+		add_key(text, len, "CHAP_A", "5");      /* MD5, RFC 1994: every target has it */
+		ls->chap = CHAP_ALGORITHM_SENT;
+		return true;
+	case CHAP_ALGORITHM_SENT:
+		if (ls->challenge_len <= 0) {
+			conn_fail(c, "login: the target sent no usable CHAP_C");
+			return false;
+		}
+		n = chap_response(ls->chap_algorithm, (uint8_t)ls->chap_id, u->secret, ls->challenge,
+				  (size_t)ls->challenge_len, digest);
+		if (n == 0) {
+			conn_fail(c, "login: the target chose CHAP_A=%u, which we did not offer",
+				  ls->chap_algorithm);
+			return false;
+		}
+		iscsi_binary_encode_hex(digest, n, hex);
+		add_key(text, len, "CHAP_N", u->user);
+		add_key(text, len, "CHAP_R", hex);
+		ls->chap = CHAP_ANSWERED;
+		*next = STAGE_OPERATIONAL;
+		return true;
+	case CHAP_ANSWERED:
+		break;
+	}
+	conn_fail(c, "login: the target did not end the security stage after our CHAP_R");
+	return false;
+}
+
 static const char *login_status_text(uint8_t class, uint8_t detail)
 {
 	if (class == 2 && detail == 1)
-		return "authentication failed (CHAP needs --engine libiscsi)";
+		return "authentication failed (check the CHAP user and secret in the URL)";
 	if (class == 2 && detail == 2)
 		return "authorization failure: this initiator may not use the target";
 	if (class == 2 && detail == 3)
@@ -1003,10 +1076,11 @@ static const char *login_status_text(uint8_t class, uint8_t detail)
 static bool login(struct bench_conn *c, const struct bench_connect_params *p,
 		  const struct raw_url *u)
 {
-	struct login_state ls = { .stage = STAGE_SECURITY };
+	struct login_state ls = { .stage = STAGE_SECURITY, .challenge_len = -1 };
 	char text[LOGIN_TEXT_MAX], answer[LOGIN_TEXT_MAX], number[16];
 	uint32_t len = 0;
-	int next = STAGE_OPERATIONAL;
+	/* With CHAP to offer, the target decides whether to ask for it. */
+	int next = u->user[0] != '\0' ? -1 : STAGE_OPERATIONAL;
 	unsigned round;
 
 	/* 10.12.5: a random ISID (type 10b); the session index as qualifier. */
@@ -1020,7 +1094,7 @@ static bool login(struct bench_conn *c, const struct bench_connect_params *p,
 	add_key(text, &len, "InitiatorName", p->initiator);
 	add_key(text, &len, "SessionType", "Normal");
 	add_key(text, &len, "TargetName", u->target);
-	add_key(text, &len, "AuthMethod", "None");
+	add_key(text, &len, "AuthMethod", u->user[0] != '\0' ? "CHAP,None" : "None");
 	for (round = 0;; round++) {
 		uint8_t rsp[BHS_LEN];
 		uint32_t dsl;
@@ -1056,14 +1130,14 @@ static bool login(struct bench_conn *c, const struct bench_connect_params *p,
 		c->max_cmdsn = get32(rsp + 32);
 		if (!apply_keys(c, &ls, answer, dsl))
 			return false;
-		if (ls.auth_refused) {
-			conn_fail(c, "login: the target wants AuthMethod=%s; use --engine libiscsi with "
-				  "CHAP credentials in the URL", ls.target_auth);
-			return false;
-		}
 		len = 0;
 		if (rsp[1] & LOGIN_CONTINUE)
 			continue;       /* 11.13.2: more text follows: ask for it */
+		if (ls.stage == STAGE_SECURITY && !(rsp[1] & LOGIN_TRANSIT)) {
+			if (!security_step(c, &ls, u, text, &len, &next))
+				return false;
+			continue;
+		}
 		if (!(rsp[1] & LOGIN_TRANSIT))
 			continue;       /* the target stays in this stage: go on */
 		ls.stage = rsp[1] & 0x03;

@@ -3,10 +3,10 @@
  *   sangw-bench [options] iscsi://[user[%password]@]host[:port]/target-iqn/lun
  *
  * Two initiators carry its commands (bench_engine.h): --engine libiscsi
- * (the default: libiscsi's asynchronous API, CHAP and header digests) and
- * --engine raw (tools/bench_raw_iscsi.c: our own small initiator that
- * batches its system calls, so the client takes less CPU from the target
- * it measures; no CHAP, no digests).
+ * (the default: libiscsi's asynchronous API, CHAP, mutual CHAP and header
+ * digests) and --engine raw (tools/bench_raw_iscsi.c: our own small
+ * initiator that batches its system calls, so the client takes less CPU
+ * from the target it measures; one-way CHAP, no digests).
  *
  * N sessions (each its own TCP connection) keep Q commands
  * outstanding each: READ(16)/WRITE(16), random or sequential, for a time or
@@ -864,8 +864,9 @@ static void usage(FILE *to)
 "  -D, --header-digest   require CRC32C header digests (default: none)\n"
 "      --io-timeout SEC  fail a command after SEC seconds (default %d)\n"
 "      --seed N          seed of the random choices (default: time based)\n"
-"      --engine E        the initiator: libiscsi (default; CHAP, header digests)\n"
-"                        or raw (our own, cheaper per I/O: no CHAP, no digests)\n"
+"      --engine E        the initiator: libiscsi (default; mutual CHAP, header\n"
+"                        digests) or raw (our own, cheaper per I/O: one-way\n"
+"                        CHAP, no digests, no URL arguments)\n"
 "  -h, --help            this help\n"
 "\n"
 "Exit status: 0 success, 1 I/O errors, data mismatches or no target, 2 usage.\n",

@@ -144,9 +144,9 @@ grep -q "READ CAPACITY(16) .* failed: CHECK CONDITION, ILLEGAL_REQUEST, ASC/ASCQ
 	fail "raw: unclear message for an unknown LUN: $out"
 
 note "raw engine: what it cannot do is a usage error naming the libiscsi engine"
-out=$(timeout 10 "$BENCH" --engine raw "$(portal_url alice secret)/$TARGET_IQN/0" 2>&1)
-[ $? -eq 2 ] || fail "raw: a CHAP URL did not exit 2: $out"
-grep -q "engine libiscsi" <<<"$out" || fail "raw: the CHAP refusal does not name --engine libiscsi: $out"
+out=$(timeout 10 "$BENCH" --engine raw "$FILE_LU?target_user=t&target_password=p" 2>&1)
+[ $? -eq 2 ] || fail "raw: URL arguments (mutual CHAP) did not exit 2: $out"
+grep -q "engine libiscsi" <<<"$out" || fail "raw: the URL arguments refusal does not name --engine libiscsi: $out"
 timeout 10 "$BENCH" --engine raw --header-digest "$FILE_LU" 2>/dev/null
 [ $? -eq 2 ] || fail "raw: --header-digest did not exit 2"
 timeout 10 "$BENCH" --engine sideways "$FILE_LU" 2>/dev/null
