@@ -8,8 +8,9 @@
 # fails (a read-only LU), an unknown LUN and a target that goes away
 # surface as exit status 1 and a message, as with libiscsi; against
 # tests/integration/fake_target.py (R2T only, small Data-Out, a CmdSN
-# window of 4) it answers a NOP-In ping, and a Reject or an Async logout
-# request ends the run with exit status 1. Then a tiny
+# window of 4) it answers a NOP-In ping, and a Reject, an Async logout
+# request or commands left unanswered end the run with exit status 1.
+# Then a tiny
 # tools/bench-compare run against sangwd and tgtd (both driven by the raw
 # engine) prints its table.
 # No timing is ever asserted: this machine's numbers are noise here.
@@ -218,6 +219,12 @@ fake_run async --rw mix --qd 8 --ios 300
 [ $bench_rc -eq 1 ] || { show_fake async; fail "an Async logout request exited $bench_rc, expected 1"; }
 grep -q "connection lost: the target requested a logout" "$TEST_DIR/fake.async.err" ||
 	{ show_fake async; fail "no message for the Async Message"; }
+
+note "raw engine, fake target: commands that get no answer time out (--io-timeout 2), exit 1"
+fake_run silent --rw mix --qd 8 --ios 300 --io-timeout 2
+[ $bench_rc -eq 1 ] || { show_fake silent; fail "unanswered commands exited $bench_rc, expected 1"; }
+grep -q "failed: timed out (0x1002): a command got no answer in 2 s" "$TEST_DIR/fake.silent.err" ||
+	{ show_fake silent; fail "no timeout message"; }
 
 if ! command -v tgtd >/dev/null 2>&1 || ! command -v iscsi-perf >/dev/null 2>&1; then
 	note "tgtd or iscsi-perf missing: bench-compare not tried"

@@ -12,7 +12,9 @@ keeps to them. Scenarios:
   nop     a NOP-In ping (TTT set) after the 10th command, whose NOP-Out
           answer must come back with the same TTT and data;
   reject  a Reject of the 20th command (reason 0x09, invalid PDU field);
-  async   an Async Message asking for a logout after the 20th command.
+  async   an Async Message asking for a logout after the 20th command;
+  silent  no answer to any command after the 20th (the initiator's
+          timeout must end the session).
 
 Prints what it saw on stderr; exits 0 when the initiator kept every rule
 (and answered the ping), 1 otherwise, 2 on a bad command line.
@@ -191,6 +193,8 @@ class Conn:
             self.send_pdu(rej, bytes(bhs))
             print("fake_target: rejected command %d" % self.commands, file=sys.stderr)
             return
+        if self.scenario == "silent" and self.commands > 20:
+            return
         if self.scenario == "async" and self.commands == 20:
             msg = bytearray(48)
             msg[0] = 0x32
@@ -306,7 +310,7 @@ class Conn:
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--port", type=int, required=True)
-    p.add_argument("--scenario", choices=["plain", "nop", "reject", "async"], default="plain")
+    p.add_argument("--scenario", choices=["plain", "nop", "reject", "async", "silent"], default="plain")
     p.add_argument("--sessions", type=int, default=1)
     p.add_argument("--ready-file")
     a = p.parse_args()
