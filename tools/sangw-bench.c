@@ -1,8 +1,14 @@
-/* sangw-bench: an iSCSI load generator on libiscsi's asynchronous API.
+/* sangw-bench: an iSCSI load generator.
  *
  *   sangw-bench [options] iscsi://[user[%password]@]host[:port]/target-iqn/lun
  *
- * N sessions (each its own iscsi_context and TCP connection) keep Q commands
+ * Two initiators carry its commands (bench_engine.h): --engine libiscsi
+ * (the default: libiscsi's asynchronous API, CHAP, mutual CHAP and header
+ * digests) and --engine raw (tools/bench_raw_iscsi.c: our own small
+ * initiator that batches its system calls, so the client takes less CPU
+ * from the target it measures; one-way CHAP, no digests).
+ *
+ * N sessions (each its own TCP connection) keep Q commands
  * outstanding each: READ(16)/WRITE(16), random or sequential, for a time or
  * an I/O count. All sessions run from one thread with poll(), or spread over
  * --threads M threads. It reports IOPS, MiB/s (2^20 bytes, as iscsi-perf
@@ -41,7 +47,9 @@
 #include <unistd.h>
 
 #include <iscsi/iscsi.h>
-#include <iscsi/scsi-lowlevel.h>
+#include <iscsi/scsi-lowlevel.h>  /* only the names of sense keys and ASC/ASCQ */
+
+#include "bench_engine.h"
 
 #define DEFAULT_INITIATOR "iqn.2026-11.org.sangw:bench"
 #define DEFAULT_TIME_S 10
@@ -60,6 +68,7 @@ enum rw_mode { RW_READ, RW_WRITE, RW_MIX };
 enum pattern { PATTERN_RANDOM, PATTERN_SEQ };
 
 struct options {
+	const struct bench_engine_ops *engine;
 	const char *url;
 	const char *initiator;
 	unsigned sessions;
@@ -289,7 +298,6 @@ struct slot {
 	struct session *session;
 	unsigned index;
 	unsigned char *buf;
-	struct scsi_iovec iov;  /* libiscsi keeps a pointer to it until completion */
 	bool busy;
 	bool is_write;
 	bool counted;           /* part of the measured phase (not the read-back) */
@@ -311,8 +319,7 @@ struct bench;
 struct session {
 	struct bench *bench;
 	unsigned index;
-	struct iscsi_context *iscsi;
-	int lun;
+	struct bench_conn *conn;
 	struct slot *slots;
 	unsigned busy_slots;
 	enum phase phase;
@@ -381,8 +388,7 @@ static void report_error(struct bench *b, const char *fmt, ...)
 
 /* --- issuing commands --------------------------------------------------- */
 
-static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
-			 void *private_data);
+static void command_done(void *private_data, const struct bench_result *r);
 
 static uint64_t lba_of_chunk(const struct bench *b, uint64_t chunk)
 {
@@ -435,7 +441,7 @@ static bool submit(struct slot *slot)
 	struct bench *b = s->bench;
 	uint64_t lba = lba_of_chunk(b, slot->chunk);
 	uint32_t len = b->opt.bs;
-	struct scsi_task *task;
+	uint8_t cdb[16] = { slot->is_write ? 0x8a : 0x88 };   /* WRITE(16), READ(16): SBC-3 5.29, 5.13 */
 	uint32_t i;
 
 	if (slot->is_write && b->opt.verify) {
@@ -443,22 +449,21 @@ static bool submit(struct slot *slot)
 			stamp_block(slot->buf + (size_t)i * b->block_size, b->block_size,
 				    lba + i, b->run_id, slot->generation, s->index);
 	}
-	slot->iov.iov_base = slot->buf;
-	slot->iov.iov_len = len;
+	for (i = 0; i < 8; i++)
+		cdb[2 + i] = (uint8_t)(lba >> (56 - 8 * i));
+	for (i = 0; i < 4; i++)
+		cdb[10 + i] = (uint8_t)(b->chunk_blocks >> (24 - 8 * i));
 	slot->busy = true;
 	s->busy_slots++;
 	slot->start_ns = now_ns();
-	if (slot->is_write)
-		task = iscsi_write16_iov_task(s->iscsi, s->lun, lba, NULL, len, (int)b->block_size,
-					      0, 0, 0, 0, 0, command_done, slot, &slot->iov, 1);
-	else
-		task = iscsi_read16_iov_task(s->iscsi, s->lun, lba, len, (int)b->block_size,
-					     0, 0, 0, 0, 0, command_done, slot, &slot->iov, 1);
-	if (task == NULL) {
+	if (!b->opt.engine->submit(s->conn, cdb, sizeof(cdb),
+				   slot->is_write ? BENCH_DIR_WRITE : BENCH_DIR_READ, slot->buf, len,
+				   command_done, slot)) {
 		slot->busy = false;
 		s->busy_slots--;
 		report_error(b, "session %u: cannot queue %s at LBA %" PRIu64 ": %s", s->index,
-			     slot->is_write ? "WRITE(16)" : "READ(16)", lba, iscsi_get_error(s->iscsi));
+			     slot->is_write ? "WRITE(16)" : "READ(16)", lba,
+			     b->opt.engine->error(s->conn));
 		s->failed = true;
 		return false;
 	}
@@ -559,16 +564,32 @@ static void verify_read(struct slot *slot)
 static const char *status_name(int status)
 {
 	switch (status) {
-	case SCSI_STATUS_CHECK_CONDITION: return "CHECK CONDITION";
-	case SCSI_STATUS_BUSY: return "BUSY";
-	case SCSI_STATUS_RESERVATION_CONFLICT: return "RESERVATION CONFLICT";
-	case SCSI_STATUS_TASK_SET_FULL: return "TASK SET FULL";
-	case SCSI_STATUS_TASK_ABORTED: return "TASK ABORTED";
-	case SCSI_STATUS_CANCELLED: return "cancelled";
-	case SCSI_STATUS_ERROR: return "transport error";
-	case SCSI_STATUS_TIMEOUT: return "timed out";
+	case BENCH_STATUS_CHECK_CONDITION: return "CHECK CONDITION";
+	case 0x08: return "BUSY";
+	case 0x18: return "RESERVATION CONFLICT";
+	case 0x28: return "TASK SET FULL";
+	case 0x40: return "TASK ABORTED";
+	case BENCH_STATUS_CANCELLED: return "cancelled";
+	case BENCH_STATUS_TRANSPORT: return "transport error";
+	case BENCH_STATUS_TIMEOUT: return "timed out";
 	default: return "unexpected status";
 	}
+}
+
+/* "CHECK CONDITION, ILLEGAL_REQUEST, ASC/ASCQ 2400 (...)", "BUSY (0x8)",
+ * "transport error (0x1001): why": a failed command's outcome for messages. */
+static void describe_failure(char *out, size_t size, const struct bench_result *r,
+			     const struct bench_engine_ops *e, struct bench_conn *c)
+{
+	unsigned ascq = (unsigned)r->asc << 8 | r->ascq;
+
+	if (r->status == BENCH_STATUS_CHECK_CONDITION)
+		snprintf(out, size, "CHECK CONDITION, %s, ASC/ASCQ %04x (%s)",
+			 scsi_sense_key_str(r->sense_key), ascq, scsi_sense_ascq_str((int)ascq));
+	else
+		snprintf(out, size, "%s (0x%x)%s%s", status_name(r->status), (unsigned)r->status,
+			 r->status >= BENCH_STATUS_CANCELLED ? ": " : "",
+			 r->status >= BENCH_STATUS_CANCELLED ? e->error(c) : "");
 }
 
 /* What to do with a slot that just became free. */
@@ -598,39 +619,34 @@ static void session_lost(struct session *s)
 	if (s->failed)
 		return;
 	s->failed = true;
-	report_error(s->bench, "session %u: connection lost: %s", s->index, iscsi_get_error(s->iscsi));
+	report_error(s->bench, "session %u: connection lost: %s", s->index,
+		     s->bench->opt.engine->error(s->conn));
 }
 
-static void command_done(struct iscsi_context *iscsi, int status, void *command_data,
-			 void *private_data)
+static void command_done(void *private_data, const struct bench_result *r)
 {
-	struct scsi_task *task = command_data;
+	int status = r->status;
 	struct slot *slot = private_data;
 	struct session *s = slot->session;
 	struct bench *b = s->bench;
 	uint64_t rel = slot->chunk - s->first_chunk;
 	uint64_t lba = lba_of_chunk(b, slot->chunk);
-	bool ok = status == SCSI_STATUS_GOOD;
+	bool ok = status == BENCH_STATUS_GOOD;
 	uint64_t end = now_ns();
 
-	(void)iscsi;
 	/* A session given up on (lost connection, commands that never
-	 * completed) is already counted; libiscsi cancels what it still
-	 * holds when the context is destroyed. */
-	if (s->phase == PHASE_DONE || !slot->busy) {
-		if (task != NULL)
-			scsi_free_scsi_task(task);
+	 * completed) is already counted; the engine cancels what it still
+	 * holds when the connection is destroyed. */
+	if (s->phase == PHASE_DONE || !slot->busy)
 		return;
-	}
 	slot->busy = false;
 	s->busy_slots--;
 
 	/* SAM-5 5.14: a unit attention (power on, reset, capacity change...)
 	 * fails one command, which an initiator simply retries. */
-	if (status == SCSI_STATUS_CHECK_CONDITION && task != NULL &&
-	    task->sense.key == SCSI_SENSE_UNIT_ATTENTION && !s->failed) {
+	if (status == BENCH_STATUS_CHECK_CONDITION && r->sense_key == SCSI_SENSE_UNIT_ATTENTION &&
+	    !s->failed) {
 		s->unit_attentions++;
-		scsi_free_scsi_task(task);
 		if (submit(slot))
 			return;
 		if (s->chunk_state != NULL)
@@ -638,28 +654,21 @@ static void command_done(struct iscsi_context *iscsi, int status, void *command_
 		counter_add(&s->progress_errors, 1);
 		return;
 	}
-	if (ok && task != NULL && !slot->is_write && task->residual_status != SCSI_RESIDUAL_NO_RESIDUAL &&
-	    task->residual != 0) {
-		report_error(b, "session %u: READ(16) at LBA %" PRIu64 " returned a residual of %zu bytes",
-			     s->index, lba, task->residual);
+	if (ok && !slot->is_write && (r->residual_underflow || r->residual_overflow) &&
+	    r->residual != 0) {
+		report_error(b, "session %u: READ(16) at LBA %" PRIu64 " returned a residual of %"
+			     PRIu32 " bytes", s->index, lba, r->residual);
 		ok = false;
 	}
-	if (status == SCSI_STATUS_CANCELLED)
+	if (status == BENCH_STATUS_CANCELLED)
 		session_lost(s);
-	else if (!ok) {
-		if (status == SCSI_STATUS_CHECK_CONDITION && task != NULL)
-			report_error(b, "session %u: %s at LBA %" PRIu64 " failed: CHECK CONDITION, %s, "
-				     "ASC/ASCQ %04x (%s)", s->index, slot->is_write ? "WRITE(16)" : "READ(16)",
-				     lba, scsi_sense_key_str(task->sense.key), (unsigned)task->sense.ascq,
-				     scsi_sense_ascq_str(task->sense.ascq));
-		else if (status != SCSI_STATUS_GOOD)
-			report_error(b, "session %u: %s at LBA %" PRIu64 " failed: %s (0x%x)%s%s", s->index,
-				     slot->is_write ? "WRITE(16)" : "READ(16)", lba, status_name(status),
-				     (unsigned)status, status >= SCSI_STATUS_CANCELLED ? ": " : "",
-				     status >= SCSI_STATUS_CANCELLED ? iscsi_get_error(s->iscsi) : "");
+	else if (!ok && status != BENCH_STATUS_GOOD) {
+		char why[256];
+
+		describe_failure(why, sizeof(why), r, b->opt.engine, s->conn);
+		report_error(b, "session %u: %s at LBA %" PRIu64 " failed: %s", s->index,
+			     slot->is_write ? "WRITE(16)" : "READ(16)", lba, why);
 	}
-	if (task != NULL)
-		scsi_free_scsi_task(task);
 
 	if (s->chunk_state != NULL) {
 		uint32_t gen = s->chunk_state[rel] & GEN_MASK;
@@ -683,7 +692,7 @@ static void command_done(struct iscsi_context *iscsi, int status, void *command_
 		counter_add(&s->progress_ios, 1);
 		counter_add(&s->progress_bytes, b->opt.bs);
 	}
-	if (status == SCSI_STATUS_ERROR || status == SCSI_STATUS_TIMEOUT)
+	if (status == BENCH_STATUS_TRANSPORT || status == BENCH_STATUS_TIMEOUT)
 		session_lost(s);
 	next_command(slot);
 }
@@ -772,9 +781,15 @@ static void *worker_main(void *arg)
 			pfds[i].revents = 0;
 			if (s->phase == PHASE_DONE)
 				continue;
+			/* Everything this round produced leaves in one go. */
+			if (b->opt.engine->flush(s->conn) < 0) {
+				session_lost(s);
+				advance_phase(s);
+				continue;
+			}
 			active++;
-			pfds[i].fd = iscsi_get_fd(s->iscsi);
-			pfds[i].events = (short)iscsi_which_events(s->iscsi);
+			pfds[i].fd = b->opt.engine->fd(s->conn);
+			pfds[i].events = b->opt.engine->events(s->conn);
 		}
 		if (active == 0)
 			break;
@@ -787,16 +802,15 @@ static void *worker_main(void *arg)
 
 			if (pfds[i].fd < 0 || pfds[i].revents == 0)
 				continue;
-			if (iscsi_service(s->iscsi, pfds[i].revents) < 0)
+			if (b->opt.engine->service(s->conn, pfds[i].revents) < 0)
 				session_lost(s);
 		}
 		t = now_ns();
-		/* libiscsi expires timed-out commands only from iscsi_service. */
 		if (t - last_timeout_scan >= 1000000000ull) {
 			last_timeout_scan = t;
 			for (i = 0; i < w->nsessions; i++)
 				if (pfds[i].fd >= 0 && !w->sessions[i]->failed)
-					iscsi_service(w->sessions[i]->iscsi, 0);
+					b->opt.engine->tick(w->sessions[i]->conn);
 		}
 		/* A target that stops answering must not hang the run forever. */
 		if (drain_limit_ns == 0 && (atomic_load(&b->stop) ||
@@ -850,6 +864,9 @@ static void usage(FILE *to)
 "  -D, --header-digest   require CRC32C header digests (default: none)\n"
 "      --io-timeout SEC  fail a command after SEC seconds (default %d)\n"
 "      --seed N          seed of the random choices (default: time based)\n"
+"      --engine E        the initiator: libiscsi (default; mutual CHAP, header\n"
+"                        digests) or raw (our own, cheaper per I/O: one-way\n"
+"                        CHAP, no digests, no URL arguments)\n"
 "  -h, --help            this help\n"
 "\n"
 "Exit status: 0 success, 1 I/O errors, data mismatches or no target, 2 usage.\n",
@@ -906,7 +923,7 @@ static int bad_option(const char *name, const char *value, const char *expected)
 	return EXIT_USAGE;
 }
 
-enum { OPT_IO_TIMEOUT = 256, OPT_SEED };
+enum { OPT_IO_TIMEOUT = 256, OPT_SEED, OPT_ENGINE };
 
 /* Returns -1 to go on, or an exit status. */
 static int parse_options(int argc, char **argv, struct options *o)
@@ -929,6 +946,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "header-digest", no_argument, NULL, 'D' },
 		{ "io-timeout", required_argument, NULL, OPT_IO_TIMEOUT },
 		{ "seed", required_argument, NULL, OPT_SEED },
+		{ "engine", required_argument, NULL, OPT_ENGINE },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -938,6 +956,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 	int c;
 
 	*o = (struct options){
+		.engine = &bench_libiscsi_engine,
 		.initiator = DEFAULT_INITIATOR, .sessions = 1, .threads = 1, .qd = 32,
 		.rw = RW_READ, .mix_read_pct = 70, .pattern = PATTERN_RANDOM, .bs = 4096,
 		.io_timeout_s = DEFAULT_IO_TIMEOUT_S,
@@ -1031,6 +1050,14 @@ static int parse_options(int argc, char **argv, struct options *o)
 				return bad_option("--seed", optarg, "a number");
 			o->seed = v;
 			break;
+		case OPT_ENGINE:
+			if (strcmp(optarg, "libiscsi") == 0)
+				o->engine = &bench_libiscsi_engine;
+			else if (strcmp(optarg, "raw") == 0)
+				o->engine = &bench_raw_engine;
+			else
+				return bad_option("--engine", optarg, "libiscsi or raw");
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1049,6 +1076,17 @@ static int parse_options(int argc, char **argv, struct options *o)
 	if (strncmp(o->url, "iscsi://", 8) != 0) {
 		fprintf(stderr, "sangw-bench: '%s' is not an iscsi:// URL\n", o->url);
 		return EXIT_USAGE;
+	}
+	{
+		struct bench_connect_params params = {
+			.url = o->url, .header_digest = o->header_digest,
+		};
+		const char *why = o->engine->unsupported(&params);
+
+		if (why != NULL) {
+			fprintf(stderr, "sangw-bench: --engine %s: %s\n", o->engine->name, why);
+			return EXIT_USAGE;
+		}
 	}
 	if (o->threads > o->sessions) {
 		fprintf(stderr, "sangw-bench: --threads %u is more than --sessions %u\n",
@@ -1084,127 +1122,106 @@ static void redact_url(const char *url, char *out, size_t size)
 		snprintf(out, size, "%s", url);
 }
 
-/* libiscsi reports a refused connection as a failed reconnect; try the
- * portal (host[:port], [v6addr][:port]) first to say plainly what is wrong. */
-static bool probe_portal(const char *portal)
+/* Run one command to completion on a connection nothing else uses yet. */
+struct sync_command {
+	bool done;
+	struct bench_result result;
+};
+
+static void sync_command_done(void *private_data, const struct bench_result *r)
 {
-	char host[256], port[16] = "3260";
-	const char *colon;
-	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM };
-	struct addrinfo *res, *ai;
-	int err, fd, saved = 0;
+	struct sync_command *sc = private_data;
 
-	if (portal[0] == '[') {
-		const char *close = strchr(portal, ']');
-
-		if (close == NULL || (size_t)(close - portal - 1) >= sizeof(host))
-			return true;  /* let libiscsi say what it thinks of it */
-		snprintf(host, sizeof(host), "%.*s", (int)(close - portal - 1), portal + 1);
-		colon = close[1] == ':' ? close + 1 : NULL;
-	} else {
-		colon = strrchr(portal, ':');
-		if ((size_t)(colon != NULL ? colon - portal : (ptrdiff_t)strlen(portal)) >= sizeof(host))
-			return true;
-		snprintf(host, sizeof(host), "%.*s",
-			 (int)(colon != NULL ? colon - portal : (ptrdiff_t)strlen(portal)), portal);
-	}
-	if (colon != NULL)
-		snprintf(port, sizeof(port), "%s", colon + 1);
-	err = getaddrinfo(host, port, &hints, &res);
-	if (err != 0) {
-		fprintf(stderr, "sangw-bench: cannot resolve portal %s: %s\n", portal, gai_strerror(err));
-		return false;
-	}
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-		if (fd < 0) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
-			close(fd);
-			freeaddrinfo(res);
-			return true;
-		}
-		saved = errno;
-		close(fd);
-	}
-	freeaddrinfo(res);
-	fprintf(stderr, "sangw-bench: cannot connect to portal %s: %s\n", portal, strerror(saved));
-	return false;
+	sc->result = *r;
+	sc->done = true;
 }
 
-static struct iscsi_context *connect_session(const struct options *o, unsigned index,
-					     uint64_t isid_random, const char *shown_url, int *lun)
+static bool run_sync(const struct bench_engine_ops *e, struct bench_conn *c, const uint8_t *cdb,
+		     unsigned cdb_len, void *buf, uint32_t len, struct bench_result *r)
 {
-	struct iscsi_context *iscsi = iscsi_create_context(o->initiator);
-	struct iscsi_url *url;
+	struct sync_command sc = { .done = false };
 
-	if (iscsi == NULL) {
-		fprintf(stderr, "sangw-bench: cannot create an iSCSI context\n");
-		return NULL;
+	if (!e->submit(c, cdb, cdb_len, len != 0 ? BENCH_DIR_READ : BENCH_DIR_NONE, buf, len,
+		       sync_command_done, &sc))
+		return false;
+	while (!sc.done) {
+		struct pollfd pfd = { .fd = e->fd(c) };
+
+		if (e->flush(c) < 0)
+			return false;
+		pfd.events = e->events(c);
+		if (poll(&pfd, 1, POLL_INTERVAL_MS) < 0 && errno != EINTR)
+			return false;
+		if (e->service(c, pfd.revents) < 0)
+			return false;
+		e->tick(c);
 	}
-	url = iscsi_parse_full_url(iscsi, o->url);
-	if (url == NULL) {
-		fprintf(stderr, "sangw-bench: bad URL %s: %s\n", shown_url, iscsi_get_error(iscsi));
-		iscsi_destroy_context(iscsi);
-		return NULL;
+	*r = sc.result;
+	return true;
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* A new I_T nexus starts with a unit attention (SAM-5 5.14: power on,
+ * reset); TEST UNIT READY takes it, as libiscsi's login does, so the
+ * measured commands do not count it. */
+static bool clear_unit_attentions(const struct bench_engine_ops *e, struct bench_conn *c,
+				  const char *shown_url)
+{
+	uint8_t cdb[6] = { 0x00 };      /* TEST UNIT READY, SPC-4 6.47 */
+	struct bench_result r = { .status = BENCH_STATUS_CHECK_CONDITION };
+	unsigned tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		if (!run_sync(e, c, cdb, sizeof(cdb), NULL, 0, &r)) {
+			fprintf(stderr, "sangw-bench: TEST UNIT READY on %s failed: %s\n", shown_url,
+				e->error(c));
+			return false;
+		}
+		if (r.status != BENCH_STATUS_CHECK_CONDITION ||
+		    r.sense_key != SCSI_SENSE_UNIT_ATTENTION)
+			break;
 	}
-	/* RFC 7143 4.4.1: sessions of one initiator differ by their ISID; the
-	 * same ISID would make the target reinstate (end) the other session. */
-	iscsi_set_isid_random(iscsi, (uint32_t)isid_random, index);
-	iscsi_set_targetname(iscsi, url->target);
-	iscsi_set_session_type(iscsi, ISCSI_SESSION_NORMAL);
-	iscsi_set_header_digest(iscsi, o->header_digest ? ISCSI_HEADER_DIGEST_CRC32C
-							: ISCSI_HEADER_DIGEST_NONE);
-	iscsi_set_noautoreconnect(iscsi, 1);
-	if (url->user[0] != '\0')
-		iscsi_set_initiator_username_pwd(iscsi, url->user, url->passwd);
-	if (url->target_user[0] != '\0')
-		iscsi_set_target_username_pwd(iscsi, url->target_user, url->target_passwd);
-	iscsi_set_timeout(iscsi, (int)o->io_timeout_s);
-	if (index == 0 && !probe_portal(url->portal)) {
-		iscsi_destroy_url(url);
-		iscsi_destroy_context(iscsi);
-		return NULL;
-	}
-	if (iscsi_full_connect_sync(iscsi, url->portal, url->lun) != 0) {
-		fprintf(stderr, "sangw-bench: cannot log in to %s (session %u): %s\n", shown_url,
-			index, iscsi_get_error(iscsi));
-		iscsi_destroy_url(url);
-		iscsi_destroy_context(iscsi);
-		return NULL;
-	}
-	*lun = url->lun;
-	iscsi_destroy_url(url);
-	return iscsi;
+	return true;
 }
 
 /* READ CAPACITY(16), SBC-3 5.16: the LU's block size and block count. */
-static bool read_capacity(struct bench *b, struct iscsi_context *iscsi, int lun,
-			  const char *shown_url)
+static bool read_capacity(struct bench *b, struct bench_conn *c, const char *shown_url)
 {
-	struct scsi_task *task = iscsi_readcapacity16_sync(iscsi, lun);
-	struct scsi_readcapacity16 *rc16;
+	const struct bench_engine_ops *e = b->opt.engine;
+	uint8_t cdb[16] = { 0x9e, 0x10 };       /* SERVICE ACTION IN(16), READ CAPACITY(16) */
+	uint8_t data[32] = { 0 };
+	struct bench_result r;
+	uint64_t last_lba = 0;
+	uint32_t block_length;
+	unsigned i;
 
-	if (task == NULL || task->status != SCSI_STATUS_GOOD) {
+	cdb[13] = sizeof(data);
+	if (!run_sync(e, c, cdb, sizeof(cdb), data, sizeof(data), &r)) {
 		fprintf(stderr, "sangw-bench: READ CAPACITY(16) on %s failed: %s\n", shown_url,
-			iscsi_get_error(iscsi));
-		if (task != NULL)
-			scsi_free_scsi_task(task);
+			e->error(c));
 		return false;
 	}
-	rc16 = scsi_datain_unmarshall(task);
-	if (rc16 == NULL || rc16->block_length < 512 || rc16->block_length > 65536 ||
-	    (rc16->block_length & (rc16->block_length - 1)) != 0) {
+	if (r.status != BENCH_STATUS_GOOD) {
+		char why[256];
+
+		describe_failure(why, sizeof(why), &r, e, c);
+		fprintf(stderr, "sangw-bench: READ CAPACITY(16) on %s failed: %s\n", shown_url, why);
+		return false;
+	}
+	for (i = 0; i < 8; i++)
+		last_lba = last_lba << 8 | data[i];
+	block_length = get_be32(data + 8);
+	if (block_length < 512 || block_length > 65536 || (block_length & (block_length - 1)) != 0) {
 		fprintf(stderr, "sangw-bench: %s answered READ CAPACITY(16) with an unusable "
 			"block length\n", shown_url);
-		scsi_free_scsi_task(task);
 		return false;
 	}
-	b->block_size = rc16->block_length;
-	b->lu_blocks = rc16->returned_lba + 1;
-	scsi_free_scsi_task(task);
+	b->block_size = block_length;
+	b->lu_blocks = last_lba + 1;
 	return true;
 }
 
@@ -1329,6 +1346,7 @@ static void print_json(const struct bench *b, const struct totals *t, const char
 	json_string(stdout, shown_url);
 	printf(", \"initiator\": ");
 	json_string(stdout, o->initiator);
+	printf(", \"engine\": \"%s\"", o->engine->name);
 	printf(", \"sessions\": %u, \"threads\": %u, \"qd\": %u, \"rw\": \"%s\", "
 	       "\"mix_read_pct\": %u, \"pattern\": \"%s\", \"bs\": %u, \"time_s\": %.3f, "
 	       "\"ios_limit\": %" PRIu64 ", \"verify\": %s, \"header_digest\": %s, "
@@ -1499,10 +1517,10 @@ static void free_sessions(struct bench *b)
 	for (i = 0; i < b->opt.sessions; i++) {
 		struct session *s = &b->sessions[i];
 
-		if (s->iscsi != NULL) {
+		if (s->conn != NULL) {
 			if (!s->failed)
-				iscsi_logout_sync(s->iscsi);
-			iscsi_destroy_context(s->iscsi);
+				b->opt.engine->logout(s->conn);
+			b->opt.engine->destroy(s->conn);
 		}
 		if (s->slots != NULL)
 			for (q = 0; q < b->opt.qd; q++)
@@ -1552,15 +1570,20 @@ int main(int argc, char **argv)
 		s->ios_left = UINT64_MAX;
 		if (b->opt.ios != 0)
 			s->ios_left = b->opt.ios / b->opt.sessions + (i < b->opt.ios % b->opt.sessions);
-		s->iscsi = connect_session(&b->opt, i, isid_random, shown_url, &s->lun);
-		if (s->iscsi == NULL)
+		s->conn = b->opt.engine->connect(&(struct bench_connect_params){
+			.url = b->opt.url, .shown_url = shown_url, .initiator = b->opt.initiator,
+			.index = i, .isid_random = (uint32_t)isid_random,
+			.header_digest = b->opt.header_digest, .io_timeout_s = b->opt.io_timeout_s,
+			.probe_portal = i == 0,
+		});
+		if (s->conn == NULL || !clear_unit_attentions(b->opt.engine, s->conn, shown_url))
 			goto out;
 		if (!setup_slots(b, s)) {
 			fprintf(stderr, "sangw-bench: out of memory\n");
 			goto out;
 		}
 	}
-	if (!read_capacity(b, b->sessions[0].iscsi, b->sessions[0].lun, shown_url) ||
+	if (!read_capacity(b, b->sessions[0].conn, shown_url) ||
 	    !plan_ranges(b) || !run_workers(b))
 		goto out;
 

@@ -250,9 +250,13 @@ static enum pdu_read_status feed(struct pdu_reader *r, const uint8_t *buf, size_
 	for (;;) {
 		uint32_t want;
 		uint8_t *dst = phase_span(r, &want);
+		/* Borrow only when the padding and data digest are in buf too:
+		 * a later read refills the buffer the data would point into. */
+		size_t tail = ISCSI_PAD(r->pdu.data_len) - r->pdu.data_len +
+			      (r->data_digest ? ISCSI_DIGEST_LEN : 0);
 
 		if (want && borrow && r->phase == PHASE_DATA && r->data_is_own && r->got == 0 &&
-		    len - pos >= want) {
+		    len - pos >= want + tail) {
 			r->pdu.data = (uint8_t *)buf + pos;
 			pos += want;
 			r->got = want;

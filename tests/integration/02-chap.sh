@@ -1,8 +1,9 @@
 #!/bin/bash
 # CHAP (RFC 7143 section 12.1.3, RFC 1994): the right secret logs in; a
 # wrong secret, no credentials or another initiator's credentials are
-# refused with 0x0201; mutual CHAP authenticates the target too; discovery
-# sessions can require their own CHAP credentials.
+# refused with 0x0201 (also through sangw-bench, both engines); mutual CHAP
+# authenticates the target too; discovery sessions can require their own
+# CHAP credentials.
 . "$(dirname "$0")/../lib.sh"
 need_program iscsi-ls "$TESTCLIENT"
 
@@ -37,6 +38,30 @@ must testclient login-fail "$URL" --initiator "$INIT1_IQN" --user u2 --password 
 # Credentials in the URL, as libiscsi's tools take them.
 must testclient login "iscsi://u1%secret12345678@$PORTAL/$TARGET_IQN/0" --initiator "$INIT1_IQN"
 assert_alive
+
+note "one-way CHAP with sangw-bench's raw engine (and libiscsi's, alike)"
+BENCH=${SANGW_BENCH:-$SANGW_BUILD/sangw-bench}
+if [ -x "$BENCH" ]; then
+	for engine in raw libiscsi; do
+		out=$(timeout 60 "$BENCH" --engine "$engine" --quiet --initiator "$INIT1_IQN" --rw write \
+			--verify --ios 200 --qd 4 "iscsi://u1%secret12345678@$PORTAL/$TARGET_IQN/0" 2>&1)
+		rc=$?
+		# A null LU keeps no data: --verify must find mismatches, which
+		# proves the writes and reads went through the CHAP session.
+		[ $rc -eq 1 ] && grep -q "VERIFY FAILED" <<<"$out" ||
+			fail "--engine $engine with CHAP did not run I/O (exit $rc): $out"
+		out=$(timeout 60 "$BENCH" --engine "$engine" --quiet --initiator "$INIT1_IQN" --ios 10 \
+			"iscsi://u1%wrongsecret99@$PORTAL/$TARGET_IQN/0" 2>&1)
+		[ $? -eq 1 ] || fail "--engine $engine with a wrong CHAP secret did not exit 1: $out"
+		grep -qi "authentication fail" <<<"$out" || fail "--engine $engine: unclear wrong-secret message: $out"
+		grep -q "wrongsecret99" <<<"$out" && fail "--engine $engine printed the CHAP secret: $out"
+	done
+	out=$(timeout 60 "$BENCH" --engine raw --quiet --initiator "$INIT1_IQN" --ios 10 "$URL" 2>&1)
+	[ $? -eq 1 ] || fail "--engine raw without CHAP credentials did not exit 1: $out"
+	assert_alive
+else
+	note "no sangw-bench: CHAP through it not tried"
+fi
 
 note "mutual CHAP"
 must testclient login "$URL" --initiator "$INIT2_IQN" --user u2 --password secret2abcdefgh \

@@ -369,6 +369,41 @@ static void test_socket_read(void **state)
 	pdu_reader_free(&r);
 }
 
+/* A data segment whose padding or data digest arrives in a later read
+ * must survive that read: the reader may not leave the data borrowed from
+ * a receive buffer it is about to refill (a login request sent as header,
+ * text and padding in three TCP segments lost its first key this way). */
+static void test_socket_read_split_tail(void **state)
+{
+	uint8_t buf[512], data[113];
+	struct pdu_reader r;
+	int sv[2];
+	size_t len;
+
+	(void)state;
+	for (unsigned i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i + 1);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	assert_int_equal(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	for (int digest = 0; digest < 2; digest++) {
+		pdu_reader_init(&r, 8192);
+		r.data_digest = digest;
+		len = build_pdu(buf, ISCSI_OP_LOGIN_REQ, NULL, 0, data, sizeof(data), false, digest);
+		assert_int_equal(write(sv[1], buf, ISCSI_BHS_LEN), ISCSI_BHS_LEN);
+		assert_int_equal(pdu_reader_read(&r, sv[0]), PDU_READ_AGAIN);
+		assert_int_equal(write(sv[1], buf + ISCSI_BHS_LEN, sizeof(data)), (ssize_t)sizeof(data));
+		assert_int_equal(pdu_reader_read(&r, sv[0]), PDU_READ_AGAIN);
+		assert_int_equal(write(sv[1], buf + ISCSI_BHS_LEN + sizeof(data),
+				       len - ISCSI_BHS_LEN - sizeof(data)),
+				 (ssize_t)(len - ISCSI_BHS_LEN - sizeof(data)));
+		assert_int_equal(read_retry(&r, sv[0]), PDU_READ_READY);
+		assert_memory_equal(r.pdu.data, data, sizeof(data));
+		pdu_reader_free(&r);
+	}
+	close(sv[0]);
+	close(sv[1]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +416,7 @@ int main(void)
 		cmocka_unit_test(test_too_long),
 		cmocka_unit_test(test_data_dest_hook),
 		cmocka_unit_test(test_socket_read),
+		cmocka_unit_test(test_socket_read_split_tail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
